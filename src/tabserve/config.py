@@ -1,0 +1,258 @@
+"""Settings: the one config file that drives training, the registry and the server.
+
+A file (YAML, or JSON, which YAML reads too) is merged with environment
+overrides named ``TABSERVE_<SECTION>__<KEY>`` and validated once, here, so a
+bad value fails before any work, naming where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tabserve.errors import ConfigError
+
+ENV_PREFIX = "TABSERVE_"
+ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
+
+
+class _Section(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSettings(_Section):
+    source: Literal["iris", "csv", "sql"] = Field("iris", description="Where rows come from.")
+    path: str | None = Field(None, description="csv: a file path or an http(s) URL.")
+    url: str | None = Field(None, description="sql: a SQLAlchemy URL.")
+    table: str | None = Field(None, description="sql: a table name (or give query).")
+    query: str | None = Field(None, description="sql: a SELECT (or give table).")
+    target: str = Field("species", description="The label column.")
+    features: list[str] | None = Field(None, description="Feature columns; null: all but target.")
+
+    @model_validator(mode="after")
+    def _source_needs_its_location(self) -> DataSettings:
+        if self.source == "csv" and not self.path:
+            raise ValueError("source 'csv' needs data.path (a file path or an http(s) URL)")
+        if self.source == "sql":
+            if not self.url:
+                raise ValueError("source 'sql' needs data.url (a SQLAlchemy URL)")
+            if bool(self.table) == bool(self.query):
+                raise ValueError("source 'sql' needs exactly one of data.table or data.query")
+        return self
+
+
+class SplitSettings(_Section):
+    test_per_class: int | None = Field(5, ge=1, description="Hold out n rows of each class.")
+    test_fraction: float | None = Field(
+        None, gt=0, lt=1, description="Or hold out this stratified fraction."
+    )
+    random_state: int = Field(0, description="Seed for the split and the CV shuffle.")
+
+    @model_validator(mode="after")
+    def _one_way_to_split(self) -> SplitSettings:
+        if self.test_fraction is not None and "test_per_class" not in self.model_fields_set:
+            # Giving a fraction replaces the default per-class count.
+            object.__setattr__(self, "test_per_class", None)
+        if (self.test_per_class is None) == (self.test_fraction is None):
+            raise ValueError("give exactly one of split.test_per_class or split.test_fraction")
+        return self
+
+
+class SearchSettings(_Section):
+    cv: int = Field(3, ge=2, description="Number of stratified, shuffled CV folds.")
+    scoring: str = Field("accuracy", description="A scikit-learn scorer name.")
+    n_jobs: int | None = Field(-1, description="Parallel fits; -1 uses every core.")
+    backend: Literal["local", "dask"] = Field("local", description="Where the fits run.")
+    dask_address: str | None = Field(None, description="dask: scheduler, tcp://host:port.")
+
+    @model_validator(mode="after")
+    def _dask_needs_address(self) -> SearchSettings:
+        if self.backend == "dask" and not self.dask_address:
+            raise ValueError("backend 'dask' needs search.dask_address (tcp://HOST:PORT)")
+        return self
+
+
+class Candidate(_Section):
+    estimator: str = Field(description="Dotted path of a scikit-learn classifier.")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid.")
+
+    @field_validator("estimator")
+    @classmethod
+    def _allowed_package(cls, value: str) -> str:
+        if not value.startswith(ALLOWED_ESTIMATOR_PACKAGES) or "." not in value:
+            allowed = ", ".join(p.rstrip(".") for p in ALLOWED_ESTIMATOR_PACKAGES)
+            raise ValueError(f"'{value}' is not in an allowed package ({allowed})")
+        return value
+
+
+def _seed_candidates() -> list[Candidate]:
+    """The seed notebook's grid, kept as the default."""
+    return [
+        Candidate(estimator="sklearn.linear_model.LogisticRegression", grid={"C": [0.5, 0.75, 1.0]}),
+        Candidate(
+            estimator="sklearn.tree.DecisionTreeClassifier",
+            grid={"max_depth": [2, 3, None], "min_samples_leaf": [1, 2]},
+        ),
+        Candidate(estimator="sklearn.discriminant_analysis.LinearDiscriminantAnalysis"),
+    ]
+
+
+class RegistrySettings(_Section):
+    url: str = Field("sqlite:///var/registry.db", description="SQLAlchemy URL of the metadata.")
+    artifacts: str = Field("var/artifacts", description="A folder, or s3://bucket/prefix.")
+    s3_endpoint_url: str | None = Field(None, description="MinIO or another S3 endpoint.")
+    auto_promote: bool = Field(True, description="Promote a new version that scores as well.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(5000, ge=0, le=65535, description="Port to bind.")
+    workers: int = Field(1, ge=1, description="Server processes sharing the port.")
+    token: str | None = Field(None, description="Bearer token for train, promote, rollback.")
+    allow_unauthenticated: bool = Field(False, description="Allow a public bind with no token.")
+    reload_interval_s: float = Field(2.0, gt=0, description="How often to check the alias.")
+    max_batch_rows: int = Field(10_000, ge=1, description="Most rows in one predict call.")
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["text", "json"] = Field("text", description="Plain lines or JSON lines.")
+    file: str | None = Field("var/tabserve.log", description="Log file; null: stderr only.")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(_Section):
+    model: str = Field("iris", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    data: DataSettings = Field(default_factory=DataSettings)
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    candidates: list[Candidate] = Field(default_factory=_seed_candidates, min_length=1)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file into a mapping, or fail naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML or JSON ({exc})") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...], Any]]:
+    """Map each ``TABSERVE_SECTION__KEY`` variable to its key path and parsed value.
+
+    Values are read as YAML scalars, so ``5`` is a number, ``null`` is None and
+    ``[1, 2]`` is a list. Variables without ``__`` (other than TABSERVE_MODEL)
+    belong to other tools and are left alone.
+    """
+    found: dict[str, tuple[tuple[str, ...], Any]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if rest == "MODEL":
+            keys: tuple[str, ...] = ("model",)
+        elif "__" in rest:
+            keys = tuple(part.lower() for part in rest.split("__"))
+        else:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        found[name] = (keys, value)
+    return found
+
+
+def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def _describe(errors: list[dict[str, Any]], origin: str, env_keys: dict[tuple, str]) -> str:
+    lines = []
+    for error in errors:
+        loc = tuple(str(part) for part in error["loc"])
+        where = env_keys.get(loc, origin)
+        path = ".".join(loc) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        shown = error.get("input")
+        got = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {shown!r})"
+        lines.append(f"{where}: {path}: {message}{got}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build validated settings from a file, environment overrides and explicit overrides.
+
+    ``environ`` defaults to ``os.environ``; tests pass a dict instead.
+    ``overrides`` (e.g. a POST /train body) are applied last, section by section.
+    """
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("TABSERVE_CONFIG"):
+        path = environ["TABSERVE_CONFIG"]
+    raw: dict[str, Any] = read_config_file(path) if path is not None else {}
+    origin = str(path) if path is not None else "defaults"
+    env_keys: dict[tuple, str] = {}
+    for name, (keys, value) in env_overrides(environ).items():
+        _set_path(raw, keys, value)
+        env_keys[keys] = f"env {name}"
+    _merge_sections(raw, overrides or {})
+    return _validate(raw, origin, env_keys)
+
+
+def validate_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """Apply per-run overrides (a POST /train body) to settings, validated like a file."""
+    raw = base.model_dump(exclude_unset=True)
+    _merge_sections(raw, overrides)
+    return _validate(raw, "request body", {})
+
+
+def _merge_sections(raw: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for section, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **value}
+        else:
+            raw[section] = value
+
+
+def _validate(raw: dict[str, Any], origin: str, env_keys: dict[tuple, str]) -> Settings:
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors(), origin, env_keys)) from None

@@ -1,0 +1,157 @@
+"""Training data: load a table from iris, CSV or SQL, and take the stratified hold-out.
+
+Every load records its row count and a content hash, so a model version says
+exactly which rows it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tabserve.config import DataSettings, SplitSettings
+from tabserve.errors import DataError
+
+log = logging.getLogger(__name__)
+
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+IRIS_TARGET = "species"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Feature frame and labels, with the provenance a version records."""
+
+    features: pd.DataFrame
+    target: pd.Series
+    rows: int
+    content_hash: str
+    source: str
+
+
+def load_iris_frame() -> pd.DataFrame:
+    """Fisher's iris from scikit-learn's bundled copy, with the seed's column names."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    frame = pd.DataFrame(bunch.data, columns=IRIS_COLUMNS)
+    frame[IRIS_TARGET] = np.asarray(bunch.target_names)[bunch.target]
+    return frame
+
+
+def read_csv(path: str) -> pd.DataFrame:
+    """Read a CSV file or http(s) URL; a failure names the path."""
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"data.path: file '{path}' does not exist") from None
+    except Exception as exc:  # pandas raises many kinds for unreadable input
+        raise DataError(f"data.path: cannot read CSV '{path}': {exc}") from None
+
+
+def read_frame(settings: DataSettings) -> pd.DataFrame:
+    """Load the whole table named by the data settings."""
+    if settings.source == "iris":
+        return load_iris_frame()
+    if settings.source == "csv":
+        assert settings.path is not None  # enforced by DataSettings
+        return read_csv(settings.path)
+    from tabserve.sql import read_sql_frame
+
+    assert settings.url is not None
+    return read_sql_frame(settings.url, table=settings.table, query=settings.query)
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A sha256 over column names and values, stable across loads of the same rows."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest.update(row_hashes.tobytes())
+    return digest.hexdigest()
+
+
+def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, pd.Series]:
+    """Split a table into features and target, naming any column that is not there."""
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    available = ", ".join(columns)
+    if settings.target not in columns:
+        raise DataError(
+            f"data.target: column '{settings.target}' is not in the table (columns: {available})"
+        )
+    if settings.features is None:
+        features = [c for c in columns if c != settings.target]
+    else:
+        missing = [c for c in settings.features if c not in columns]
+        if missing:
+            names = ", ".join(f"'{c}'" for c in missing)
+            raise DataError(f"data.features: {names} not in the table (columns: {available})")
+        if settings.target in settings.features:
+            raise DataError(f"data.features: the target '{settings.target}' cannot be a feature")
+        features = list(settings.features)
+    if not features:
+        raise DataError("data.features: the table has no columns besides the target")
+    target = frame[settings.target]
+    if target.isna().any():
+        count = int(target.isna().sum())
+        raise DataError(f"data.target: column '{settings.target}' has {count} missing labels")
+    return frame[features].copy(), target.astype(str)
+
+
+def load_dataset(settings: DataSettings) -> Dataset:
+    """Load, check and fingerprint the training table."""
+    frame = read_frame(settings)
+    if frame.empty:
+        raise DataError(f"data: the {settings.source} source returned no rows")
+    features, target = select_columns(frame, settings)
+    digest = content_hash(pd.concat([features, target], axis=1))
+    log.info("loaded %d rows x %d features from %s", len(frame), features.shape[1], settings.source)
+    return Dataset(features, target, len(frame), digest, settings.source)
+
+
+def stratified_split(
+    features: pd.DataFrame, target: pd.Series, settings: SplitSettings
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Hold out ``test_per_class`` rows of every class, or a stratified fraction; seeded."""
+    from sklearn.model_selection import train_test_split
+
+    counts = target.value_counts()
+    if settings.test_per_class is not None:
+        too_small = counts[counts <= settings.test_per_class]
+        if not too_small.empty:
+            detail = ", ".join(f"'{k}' has {v}" for k, v in too_small.items())
+            raise DataError(
+                f"split.test_per_class: {settings.test_per_class} rows per class leaves no "
+                f"training rows for some classes ({detail})"
+            )
+        rng = np.random.default_rng(settings.random_state)
+        positions = np.arange(len(target))
+        labels = target.to_numpy()
+        test_positions = np.concatenate(
+            [
+                rng.choice(positions[labels == label], settings.test_per_class, replace=False)
+                for label in sorted(counts.index)
+            ]
+        )
+        is_test = np.zeros(len(target), dtype=bool)
+        is_test[test_positions] = True
+        return features[~is_test], features[is_test], target[~is_test], target[is_test]
+    if (counts < 2).any():
+        lonely = ", ".join(f"'{k}'" for k in counts[counts < 2].index)
+        raise DataError(f"split.test_fraction: classes {lonely} have a single row; need 2 or more")
+    try:
+        x_train, x_test, y_train, y_test = train_test_split(
+            features,
+            target,
+            test_size=settings.test_fraction,
+            stratify=target,
+            random_state=settings.random_state,
+        )
+    except ValueError as exc:
+        raise DataError(f"split.test_fraction: {exc}") from None
+    return x_train, x_test, y_train, y_test

@@ -1,0 +1,47 @@
+"""Domain errors shared by the CLI and the HTTP service.
+
+Each interface translates these in one place (exit codes in the CLI, status
+codes in the service), so the core never knows how it is being called.
+"""
+
+from __future__ import annotations
+
+
+class TabserveError(Exception):
+    """Base for every error tabserve reports to a user as a message."""
+
+
+class ConfigError(TabserveError):
+    """A config value is missing, unknown or of the wrong kind."""
+
+
+class DataError(TabserveError):
+    """The training data cannot be loaded or does not fit the config."""
+
+
+class InputError(TabserveError):
+    """Prediction input does not match the model's feature schema."""
+
+
+class NotFoundError(TabserveError):
+    """A model, version, alias or job does not exist."""
+
+
+class NoModelError(NotFoundError):
+    """Nothing has been trained yet, so there is nothing to serve."""
+
+
+class ConflictError(TabserveError):
+    """The request clashes with work already in progress."""
+
+    def __init__(self, message: str, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class IntegrityError(TabserveError):
+    """A stored artifact is missing, altered or of an untrusted type."""
+
+
+class BackendUnavailableError(TabserveError):
+    """A database or object store the registry needs cannot be reached."""

@@ -1,0 +1,93 @@
+"""A loaded model version: its schema, and predictions for validated batches."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from tabserve.inputs import Batch
+from tabserve.registry import Registry, VersionRecord
+from tabserve.schema import FeatureSchema
+from tabserve.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    labels: list[str]
+    probabilities: np.ndarray | None  # rows x classes, columns in ``classes`` order
+    classes: list[str]
+
+
+class Runner(Protocol):
+    """What actually computes class probabilities for a batch."""
+
+    def predict_proba(self, batch: Batch) -> np.ndarray: ...
+
+
+class SklearnRunner:
+    """The fitted scikit-learn pipeline itself: slower, takes any model."""
+
+    def __init__(self, pipeline: Any, schema: FeatureSchema) -> None:
+        self.pipeline = pipeline
+        self.schema = schema
+        model_classes = [str(c) for c in pipeline.classes_]
+        if model_classes != schema.classes:
+            raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.classes}")
+
+    def predict_proba(self, batch: Batch) -> np.ndarray:
+        import pandas as pd
+
+        if batch.matrix is not None:
+            frame = pd.DataFrame(batch.matrix, columns=self.schema.names)
+        else:
+            frame = pd.DataFrame(batch.columns)
+            for feature in self.schema.features:
+                if feature.type == "numeric":
+                    frame[feature.name] = frame[feature.name].astype(np.float64)
+        return self.pipeline.predict_proba(frame)
+
+
+class Predictor:
+    """One model version, ready to answer predictions."""
+
+    def __init__(self, record: VersionRecord, runner: Runner) -> None:
+        self.record = record
+        self.model = record.model
+        self.version = record.version
+        self.schema = FeatureSchema.from_dict(record.feature_schema)
+        self.classes = self.schema.classes
+        self._class_array = np.asarray(self.classes, dtype=object)
+        self.runner = runner
+
+    @classmethod
+    def load(cls, registry: Registry, model: str, version: int | None = None) -> Predictor:
+        """Load a version (default: the one a server should serve) from the registry."""
+        if version is None:
+            version = registry.serving_version(model)
+        record = registry.get(model, version)
+        _warn_on_library_drift(record)
+        pipeline = registry.load_model(record)
+        runner = SklearnRunner(pipeline, FeatureSchema.from_dict(record.feature_schema))
+        log.info("loaded %s version %d (%s)", model, version, record.estimator)
+        return cls(record, runner)
+
+    def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
+        probabilities = self.runner.predict_proba(batch)
+        labels = self._class_array[np.argmax(probabilities, axis=1)].tolist()
+        return Prediction(labels, None if labels_only else probabilities, self.classes)
+
+
+def _warn_on_library_drift(record: VersionRecord) -> None:
+    now = library_versions()
+    for name in ("scikit-learn", "numpy"):
+        then = record.libraries.get(name)
+        if then and now.get(name) and then != now[name]:
+            log.warning(
+                "%s version %d was trained with %s %s; this process has %s",
+                record.model, record.version, name, then, now[name],
+            )

@@ -1,0 +1,112 @@
+"""The model registry: versions in SQL, model files in an artifact store.
+
+A version becomes visible only when its metadata row is written, and that
+happens after every file it names is completely stored, so a crash at any
+point leaves either a whole version or none.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tabserve.errors import IntegrityError, NoModelError
+from tabserve.registry.artifacts import ArtifactStore, open_artifact_store
+from tabserve.registry.metadata import PRODUCTION, JobRecord, MetadataStore, VersionRecord
+from tabserve.registry.serialization import sha256_hex
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PRODUCTION", "JobRecord", "Registry", "StoredFile", "VersionRecord"]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file to store with a version: its kind (model, onnx) and bytes."""
+
+    kind: str
+    filename: str
+    data: bytes
+
+
+class Registry:
+    """Versions of named models: register, find, load files, move aliases."""
+
+    def __init__(self, metadata: MetadataStore, artifacts: ArtifactStore) -> None:
+        self.metadata = metadata
+        self.artifacts = artifacts
+
+    @classmethod
+    def open(cls, url: str, artifacts: str, s3_endpoint_url: str | None = None) -> Registry:
+        return cls(MetadataStore(url), open_artifact_store(artifacts, s3_endpoint_url))
+
+    def close(self) -> None:
+        self.metadata.close()
+
+    def register(self, model: str, files: list[StoredFile], fields: dict[str, Any]) -> int:
+        """Store the files, then write the metadata row that makes the version visible."""
+        folder = f"{model}/{uuid.uuid4().hex}"
+        stored: dict[str, dict[str, str]] = {}
+        try:
+            for item in files:
+                key = f"{folder}/{item.filename}"
+                self.artifacts.put(key, item.data)
+                stored[item.kind] = {"key": key, "sha256": sha256_hex(item.data)}
+            version = self.metadata.add_version(
+                model, {**fields, "artifacts": stored, "sha256": stored["model"]["sha256"]}
+            )
+        except BaseException:
+            for entry in stored.values():
+                try:
+                    self.artifacts.delete(entry["key"])
+                except Exception:  # best effort: the version was never visible
+                    log.warning("could not remove orphaned artifact %s", entry["key"])
+            raise
+        log.info("registered %s version %d", model, version)
+        return version
+
+    def read_file(self, record: VersionRecord, kind: str = "model") -> bytes:
+        """A version's file, after checking its sha256 against the metadata."""
+        entry = record.artifacts.get(kind)
+        if entry is None:
+            raise IntegrityError(f"model '{record.model}' version {record.version} has no {kind} file")
+        data = self.artifacts.get(entry["key"])
+        if sha256_hex(data) != entry["sha256"]:
+            raise IntegrityError(
+                f"model '{record.model}' version {record.version}: {kind} file "
+                f"{self.artifacts.describe(entry['key'])} does not match its recorded sha256; refusing to load it"
+            )
+        return data
+
+    def load_model(self, record: VersionRecord) -> Any:
+        """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""
+        from tabserve.registry.serialization import load_model
+
+        data = self.read_file(record, "model")
+        return load_model(data, f"model '{record.model}' version {record.version}")
+
+    def serving_version(self, model: str) -> int:
+        """The version a server should load: the production alias, else the newest."""
+        version = self.metadata.alias_version(model, PRODUCTION)
+        if version is None:
+            version = self.metadata.latest_version(model)
+        if version is None:
+            raise NoModelError(f"model '{model}' has no versions yet; train one with `tabserve train`")
+        return version
+
+    def get(self, model: str, version: int) -> VersionRecord:
+        return self.metadata.get_version(model, version)
+
+    def versions(self, model: str) -> list[VersionRecord]:
+        return self.metadata.list_versions(model)
+
+    def promote(self, model: str, version: int) -> None:
+        self.metadata.set_alias(model, version, PRODUCTION)
+        log.info("%s version %d is now %s", model, version, PRODUCTION)
+
+    def rollback(self, model: str) -> int:
+        version = self.metadata.rollback_alias(model, PRODUCTION)
+        log.info("%s rolled back: %s is version %d", model, PRODUCTION, version)
+        return version

@@ -1,0 +1,50 @@
+"""The feature schema a model version records, and the input checks it implies.
+
+Kept free of pandas and scikit-learn so the serving path stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FeatureType = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    type: FeatureType
+    categories: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Which columns a model takes, of which kinds, and which labels it answers."""
+
+    features: list[Feature]
+    target: str
+    classes: list[str]
+    names: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", [f.name for f in self.features])
+
+    @property
+    def all_numeric(self) -> bool:
+        return all(f.type == "numeric" for f in self.features)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": [asdict(f) for f in self.features],
+            "target": self.target,
+            "classes": list(self.classes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
+        return cls(
+            features=[Feature(**f) for f in data["features"]],
+            target=data["target"],
+            classes=[str(c) for c in data["classes"]],
+        )

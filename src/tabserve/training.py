@@ -1,0 +1,255 @@
+"""From settings to a fitted, evaluated model: candidates, grid search, hold-out metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, get_scorer
+from sklearn.metrics import precision_recall_fscore_support
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils import parallel as sklearn_parallel
+
+from tabserve.config import Candidate, Settings
+from tabserve.data import Dataset, load_dataset, stratified_split
+from tabserve.errors import ConfigError, DataError
+from tabserve.features import build_preprocessor, coerce_frame, infer_schema
+from tabserve.schema import FeatureSchema
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (fits done, fits in total) as the grid search advances."""
+
+
+@dataclass
+class TrainedModel:
+    """Everything a registry version is made of, before it is stored."""
+
+    pipeline: Pipeline
+    schema: FeatureSchema
+    estimator: str
+    params: dict[str, Any]
+    cv_score: float
+    metrics: dict[str, Any]
+    cv_results: list[dict[str, Any]]
+    data_rows: int
+    data_hash: str
+
+
+def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
+    """Import a dotted path from an allowed package and check it is a classifier."""
+    where = f"candidates.{index}.estimator"
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        found = getattr(module, class_name)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"{where}: '{path}' does not name an importable class") from None
+    if not inspect.isclass(found) or not issubclass(found, BaseEstimator):
+        raise ConfigError(f"{where}: '{path}' is not a scikit-learn estimator class")
+    try:
+        instance = found()
+    except TypeError:
+        raise ConfigError(f"{where}: '{path}' needs constructor arguments; give a plain class") from None
+    if not is_classifier(instance):
+        raise ConfigError(f"{where}: '{path}' is not a classifier (tabserve trains classifiers)")
+    return found
+
+
+def build_param_grid(candidates: list[Candidate], random_state: int) -> list[dict[str, list]]:
+    """One grid entry per candidate, switching the pipeline's ``clf`` step."""
+    grid = []
+    for index, candidate in enumerate(candidates):
+        estimator_class = resolve_estimator(candidate.estimator, index)
+        instance = estimator_class()
+        valid = instance.get_params()
+        unknown = sorted(set(candidate.grid) - set(valid))
+        if unknown:
+            raise ConfigError(
+                f"candidates.{index}.grid: {', '.join(unknown)} not parameters of "
+                f"{estimator_class.__name__} (valid: {', '.join(sorted(valid))})"
+            )
+        empty = [name for name, values in candidate.grid.items() if not values]
+        if empty:
+            raise ConfigError(f"candidates.{index}.grid: {', '.join(empty)} has no values")
+        if "random_state" in valid and "random_state" not in candidate.grid:
+            instance.set_params(random_state=random_state)
+        entry: dict[str, list] = {"clf": [instance]}
+        entry.update({f"clf__{name}": list(values) for name, values in candidate.grid.items()})
+        grid.append(entry)
+    return grid
+
+
+def dotted_name(estimator: BaseEstimator) -> str:
+    cls = type(estimator)
+    public = cls.__module__.split("._")[0]
+    return f"{public}.{cls.__name__}"
+
+
+_progress_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def report_progress(callback: Progress | None, total: int) -> Iterator[None]:
+    """Forward scikit-learn's joblib completion counts to ``callback``.
+
+    joblib calls ``print_progress`` in the calling process each time a fit ends,
+    whatever the backend (threads, processes, Dask), so it is the one place that
+    sees every completion.
+    """
+    if callback is None:
+        yield
+        return
+    parallel_class = sklearn_parallel.Parallel
+    original = parallel_class.print_progress
+    seen: dict[int, int] = {}  # completions already counted, per Parallel run
+
+    def print_progress(self: Any) -> None:
+        original(self)
+        seen[id(self)] = self.n_completed_tasks
+        callback(min(sum(seen.values()), total - 1), total)
+
+    with _progress_lock:
+        parallel_class.print_progress = print_progress
+        try:
+            callback(0, total)
+            yield
+        finally:
+            parallel_class.print_progress = original
+    callback(total, total)
+
+
+def evaluate(pipeline: Pipeline, x_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
+    """Hold-out accuracy, macro F1, per-class precision and recall, confusion matrix."""
+    predicted = pipeline.predict(x_test)
+    precision, recall, _, support = precision_recall_fscore_support(
+        y_test, predicted, labels=classes, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_test, predicted)),
+        "f1_macro": float(f1_score(y_test, predicted, average="macro", zero_division=0)),
+        "per_class": {
+            label: {"precision": float(p), "recall": float(r), "support": int(s)}
+            for label, p, r, s in zip(classes, precision, recall, support, strict=True)
+        },
+        "confusion_matrix": {
+            "labels": classes,
+            "matrix": confusion_matrix(y_test, predicted, labels=classes).tolist(),
+        },
+        "holdout_rows": len(y_test),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Make a CV param JSON-safe: estimators become their dotted names."""
+    if isinstance(value, BaseEstimator):
+        return dotted_name(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def cv_table(search: GridSearchCV) -> list[dict[str, Any]]:
+    results = search.cv_results_
+    rows = []
+    for i, params in enumerate(results["params"]):
+        rows.append(
+            {
+                "estimator": dotted_name(params["clf"]),
+                "params": {k.removeprefix("clf__"): _plain(v) for k, v in params.items() if k != "clf"},
+                "mean_test_score": float(results["mean_test_score"][i]),
+                "std_test_score": float(results["std_test_score"][i]),
+                "rank_test_score": int(results["rank_test_score"][i]),
+                "mean_fit_time": float(results["mean_fit_time"][i]),
+            }
+        )
+    return rows
+
+
+def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None = None) -> TrainedModel:
+    """Split, grid-search and evaluate on an already loaded dataset."""
+    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
+    try:
+        get_scorer(settings.search.scoring)
+    except ValueError:
+        raise ConfigError(
+            f"search.scoring: '{settings.search.scoring}' is not a scikit-learn scorer name"
+        ) from None
+    schema = infer_schema(dataset.features, dataset.target)
+    if len(schema.classes) < 2:
+        raise DataError(f"data.target: '{schema.target}' has a single class; need two or more")
+    frame = coerce_frame(dataset.features, schema)
+    x_train, x_test, y_train, y_test = stratified_split(frame, dataset.target, settings.split)
+    smallest = int(y_train.value_counts().min())
+    if smallest < settings.search.cv:
+        raise DataError(
+            f"search.cv: {settings.search.cv} folds need at least {settings.search.cv} training "
+            f"rows per class; the smallest class has {smallest}"
+        )
+    pipeline = Pipeline([("prep", build_preprocessor(schema)), ("clf", param_grid[0]["clf"][0])])
+    folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
+    search = GridSearchCV(
+        pipeline,
+        param_grid,
+        cv=folds,
+        scoring=settings.search.scoring,
+        n_jobs=settings.search.n_jobs,
+        refit=True,
+        error_score="raise",
+    )
+    candidates = sum(int(np.prod([len(v) for v in entry.values()])) for entry in param_grid)
+    total = candidates * settings.search.cv + 1
+    log.info("grid search: %d candidates x %d folds", candidates, settings.search.cv)
+    with report_progress(progress, total), _search_backend(settings):
+        search.fit(x_train, y_train)
+    best = search.best_estimator_
+    metrics = evaluate(best, x_test, y_test, schema.classes)
+    metrics["holdout_score"] = float(search.score(x_test, y_test))
+    metrics["scoring"] = settings.search.scoring
+    metrics["cv_score"] = float(search.best_score_)
+    best_params = {
+        k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items() if k != "clf"
+    }
+    estimator = dotted_name(best.named_steps["clf"])
+    log.info("best %s %s cv=%.4f holdout=%.4f", estimator, best_params, search.best_score_, metrics["accuracy"])
+    return TrainedModel(
+        pipeline=best,
+        schema=schema,
+        estimator=estimator,
+        params=best_params,
+        cv_score=float(search.best_score_),
+        metrics=metrics,
+        cv_results=cv_table(search),
+        data_rows=dataset.rows,
+        data_hash=dataset.content_hash,
+    )
+
+
+@contextlib.contextmanager
+def _search_backend(settings: Settings) -> Iterator[None]:
+    """Run the fits locally, or on a Dask cluster through joblib's dask backend."""
+    if settings.search.backend == "local":
+        yield
+        return
+    from tabserve.dask_backend import dask_parallel
+
+    with dask_parallel(settings.search.dask_address or ""):
+        yield
+
+
+def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
+    """Check the candidates, load the data, then search: config errors come before any work."""
+    build_param_grid(settings.candidates, settings.split.random_state)
+    dataset = load_dataset(settings.data)
+    return fit_search(settings, dataset, progress)

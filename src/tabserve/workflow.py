@@ -1,0 +1,78 @@
+"""Train from settings and register the result: the `tabserve train` story end to end."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tabserve.config import Settings
+from tabserve.registry import PRODUCTION, Registry, StoredFile
+from tabserve.registry.serialization import dump_model
+from tabserve.training import Progress, TrainedModel, train
+from tabserve.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    version: int
+    promoted: bool
+    trained: TrainedModel
+
+
+def open_registry(settings: Settings) -> Registry:
+    return Registry.open(
+        settings.registry.url, settings.registry.artifacts, settings.registry.s3_endpoint_url
+    )
+
+
+def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
+    """Store a trained model as the next version and promote it if it scores as well."""
+    files = [StoredFile("model", "model.skops", dump_model(trained.pipeline))]
+    fields = {
+        "estimator": trained.estimator,
+        "params": trained.params,
+        "metrics": trained.metrics,
+        "cv_results": trained.cv_results,
+        "feature_schema": trained.schema.to_dict(),
+        "data_rows": trained.data_rows,
+        "data_hash": trained.data_hash,
+        "libraries": library_versions(),
+        "config": settings.model_dump(mode="json", exclude={"server": {"token"}}),
+    }
+    version = registry.register(settings.model, files, fields)
+    promoted = settings.registry.auto_promote and _scores_at_least_production(
+        registry, settings.model, trained
+    )
+    if promoted:
+        registry.promote(settings.model, version)
+    return TrainOutcome(version, promoted, trained)
+
+
+def _scores_at_least_production(registry: Registry, model: str, trained: TrainedModel) -> bool:
+    current = registry.metadata.alias_version(model, PRODUCTION)
+    if current is None:
+        return True
+    baseline = registry.get(model, current).metrics.get("holdout_score", 0.0)
+    better = trained.metrics["holdout_score"] >= baseline
+    log.info(
+        "hold-out %.4f vs production v%d %.4f: %s",
+        trained.metrics["holdout_score"], current, baseline, "promote" if better else "keep production",
+    )
+    return better
+
+
+def train_and_register(
+    settings: Settings, registry: Registry | None = None, progress: Progress | None = None
+) -> TrainOutcome:
+    """Train with the settings and store the result in the configured registry."""
+    own = registry is None
+    registry = registry or open_registry(settings)
+    try:
+        registry.metadata.ensure_schema()  # fail on an unreachable registry before training
+        trained = train(settings, progress)
+        return register_trained(registry, settings, trained)
+    finally:
+        if own:
+            registry.close()
