@@ -56,6 +56,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tabserve.workflow import train_and_register
 
     settings = _settings(args)
+    if args.if_empty and _has_versions(settings):
+        print(f"model {settings.model} already has versions; not training (--if-empty)")
+        return EXIT_OK
     if args.dask:
         settings.search.backend = "dask"
         settings.search.dask_address = args.dask
@@ -69,6 +72,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     for label, scores in metrics["per_class"].items():
         print(f"  {label:<16} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}")
     return EXIT_OK
+
+
+def _has_versions(settings: Settings) -> bool:
+    from tabserve.workflow import open_registry
+
+    registry = open_registry(settings)
+    try:
+        return registry.metadata.latest_version(settings.model) is not None
+    finally:
+        registry.close()
 
 
 def _parse_row(values: list[str], schema: Any) -> list[Any]:
@@ -224,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", parents=[common], help="train and register a new version")
     train.add_argument("--dask", metavar="tcp://HOST:PORT", help="run the grid search on this Dask scheduler")
+    train.add_argument("--if-empty", action="store_true", help="train only if the model has no versions")
     train.set_defaults(func=cmd_train)
 
     predict = commands.add_parser("predict", parents=[common], help="predict one row or a CSV file")

@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make run` and `make test`. Both build .venv first.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint format bench hooks clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Train iris if the registry is empty, then serve it on 127.0.0.1:5000.
+run: install
+	$(BIN)/tabserve train --if-empty
+	$(BIN)/tabserve serve
+
+## Lint, then the whole suite (backends included; see README for the services).
+test: install lint
+	$(BIN)/python -m pytest
+
+## What the pre-commit hook runs: lint and the tests not marked slow.
+test-fast: install lint
+	$(BIN)/python -m pytest -q -m "not slow and not backend" -x
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python benchmarks/serve.py
+
+hooks: install
+	printf '#!/bin/sh\nexec make --no-print-directory test-fast\n' > .git/hooks/pre-commit
+	chmod +x .git/hooks/pre-commit
+	@echo "pre-commit hook installed: runs ruff and the fast tests"
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache
