@@ -60,8 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"model {settings.model} already has versions; not training (--if-empty)")
         return EXIT_OK
     if args.dask:
-        settings.search.backend = "dask"
         settings.search.dask_address = args.dask
+        settings.search.backend = "dask"
     outcome = train_and_register(settings, progress=ProgressPrinter())
     trained = outcome.trained
     metrics = trained.metrics
@@ -86,7 +86,9 @@ def _has_versions(settings: Settings) -> bool:
 
 def _parse_row(values: list[str], schema: Any) -> list[Any]:
     if len(values) != len(schema.names):
-        raise InputError(f"expected {len(schema.names)} values ({', '.join(schema.names)}), got {len(values)}")
+        raise InputError(
+            f"expected {len(schema.names)} values ({', '.join(schema.names)}), got {len(values)}"
+        )
     row: list[Any] = []
     for feature, text in zip(schema.features, values, strict=True):
         if feature.type == "numeric":
@@ -119,8 +121,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     assert result.probabilities is not None
     probabilities = dict(zip(result.classes, map(float, result.probabilities[0]), strict=True))
     if args.json:
-        print(json.dumps({"model": predictor.model, "version": predictor.version,
-                          "label": result.labels[0], "probabilities": probabilities}))
+        print(
+            json.dumps(
+                {
+                    "model": predictor.model,
+                    "version": predictor.version,
+                    "label": result.labels[0],
+                    "probabilities": probabilities,
+                }
+            )
+        )
     else:
         print(result.labels[0])
         for label, p in probabilities.items():
@@ -181,10 +191,20 @@ def cmd_models(args: argparse.Namespace) -> int:
                 )
         elif args.action == "show":
             record = registry.get(model, _version_arg(args))
-            print(json.dumps({**record.summary(), "metrics": record.metrics,
-                              "feature_schema": record.feature_schema, "data_rows": record.data_rows,
-                              "data_hash": record.data_hash, "libraries": record.libraries,
-                              "sha256": record.sha256}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        **record.summary(),
+                        "metrics": record.metrics,
+                        "feature_schema": record.feature_schema,
+                        "data_rows": record.data_rows,
+                        "data_hash": record.data_hash,
+                        "libraries": record.libraries,
+                        "sha256": record.sha256,
+                    },
+                    indent=2,
+                )
+            )
         elif args.action == "promote":
             version = _version_arg(args)
             registry.promote(model, version)
@@ -226,13 +246,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted before or after the subcommand; the subcommand's copy never resets them."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", help="YAML or JSON config file (default: built-in iris)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    common.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too")
+    extra = {"default": argparse.SUPPRESS} if suppress else {}
+    common.add_argument("-c", "--config", help="YAML or JSON config file (default: built-in iris)", **extra)
+    common.add_argument("--debug", action="store_true", help="show tracebacks", **extra)
+    common.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too", **extra)
+    return common
 
-    parser = argparse.ArgumentParser(prog="tabserve", description=__doc__.splitlines()[0], parents=[common])
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(suppress=True)
+    parser = argparse.ArgumentParser(
+        prog="tabserve", description=__doc__.splitlines()[0], parents=[_common_options(suppress=False)]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", parents=[common], help="train and register a new version")
@@ -294,7 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"tabserve: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        print(
+            f"tabserve: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr
+        )
         return EXIT_RUNTIME
 
 

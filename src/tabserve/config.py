@@ -50,9 +50,7 @@ class DataSettings(_Section):
 
 class SplitSettings(_Section):
     test_per_class: int | None = Field(5, ge=1, description="Hold out n rows of each class.")
-    test_fraction: float | None = Field(
-        None, gt=0, lt=1, description="Or hold out this stratified fraction."
-    )
+    test_fraction: float | None = Field(None, gt=0, lt=1, description="Or hold out this stratified fraction.")
     random_state: int = Field(0, description="Seed for the split and the CV shuffle.")
 
     @model_validator(mode="after")

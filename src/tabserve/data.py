@@ -81,9 +81,7 @@ def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.Data
     frame.columns = columns
     available = ", ".join(columns)
     if settings.target not in columns:
-        raise DataError(
-            f"data.target: column '{settings.target}' is not in the table (columns: {available})"
-        )
+        raise DataError(f"data.target: column '{settings.target}' is not in the table (columns: {available})")
     if settings.features is None:
         features = [c for c in columns if c != settings.target]
     else:

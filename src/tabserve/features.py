@@ -37,7 +37,7 @@ def infer_schema(features: pd.DataFrame, target: pd.Series) -> FeatureSchema:
 
 
 def coerce_frame(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
-    """Give every column the dtype its kind expects: float, or string with None for missing.
+    """Give every column the dtype its kind expects: float, or object strings with NaN for missing.
 
     Training and prediction both go through this, so a category read as 1 from
     a CSV and sent as "1" in JSON is the same category.
@@ -48,10 +48,13 @@ def coerce_frame(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
         if feature.type == "numeric":
             out[feature.name] = pd.to_numeric(column, errors="raise").astype(np.float64)
         else:
-            values = column.astype(object)
-            mask = pd.isna(values)
-            out[feature.name] = values.where(mask, values.astype(str)).where(~mask, None)
+            out[feature.name] = categorical_column(column.tolist(), index=frame.index)
     return pd.DataFrame(out, index=frame.index)
+
+
+def categorical_column(values: list, index: pd.Index | None = None) -> pd.Series:
+    """Object dtype, strings for values and NaN for missing, whatever pandas would infer."""
+    return pd.Series([np.nan if pd.isna(v) else str(v) for v in values], dtype=object, index=index)
 
 
 def build_preprocessor(schema: FeatureSchema) -> ColumnTransformer:
@@ -60,14 +63,12 @@ def build_preprocessor(schema: FeatureSchema) -> ColumnTransformer:
     categorical = [f.name for f in schema.features if f.type == "categorical"]
     transformers = []
     if numeric:
-        numeric_steps = Pipeline(
-            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-        )
+        numeric_steps = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
         transformers.append(("numeric", numeric_steps, numeric))
     if categorical:
         categorical_steps = Pipeline(
             [
-                ("impute", SimpleImputer(strategy="most_frequent", missing_values=None)),
+                ("impute", SimpleImputer(strategy="most_frequent")),
                 ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
             ]
         )

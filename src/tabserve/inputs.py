@@ -153,20 +153,24 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
         if "instances" in payload:
             extra = sorted(set(payload) - {"instances", "labels_only"})
             if extra:
-                raise InputError(f"unknown field(s) {', '.join(_short(e) for e in extra[:5])} beside 'instances'")
+                raise InputError(
+                    f"unknown field(s) {', '.join(_short(e) for e in extra[:5])} beside 'instances'"
+                )
             rows = payload["instances"]
             if not isinstance(rows, list):
                 raise InputError("'instances' must be a list of rows")
         elif "columns" in payload or "data" in payload:
             extra = sorted(set(payload) - {"columns", "data", "labels_only"})
             if extra:
-                raise InputError(f"unknown field(s) {', '.join(_short(e) for e in extra[:5])} beside 'columns'")
+                raise InputError(
+                    f"unknown field(s) {', '.join(_short(e) for e in extra[:5])} beside 'columns'"
+                )
             if "columns" not in payload or "data" not in payload:
                 raise InputError("columnar input needs both 'columns' and 'data'")
             rows = _columnar_to_rows(payload["columns"], payload["data"], schema)
         else:
             raise InputError(
-                "expected a list of values, {\"instances\": [...]} or {\"columns\": [...], \"data\": [...]}"
+                'expected a list of values, {"instances": [...]} or {"columns": [...], "data": [...]}'
             )
     else:
         raise InputError(f"expected a JSON list or object, got {type(payload).__name__}")

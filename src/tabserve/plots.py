@@ -10,7 +10,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib's module
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers
@@ -42,7 +42,11 @@ def confusion_matrix_png(labels: list[str], matrix: list[list[int]], title: str)
     figure, axes = plt.subplots(figsize=(4.5, 4))
     sns.heatmap(
         pd.DataFrame(matrix, index=labels, columns=labels),
-        annot=True, fmt="d", cbar=False, cmap="Blues", ax=axes,
+        annot=True,
+        fmt="d",
+        cbar=False,
+        cmap="Blues",
+        ax=axes,
     )
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")

@@ -42,13 +42,20 @@ class SklearnRunner:
     def predict_proba(self, batch: Batch) -> np.ndarray:
         import pandas as pd
 
+        from tabserve.features import categorical_column
+
         if batch.matrix is not None:
             frame = pd.DataFrame(batch.matrix, columns=self.schema.names)
         else:
-            frame = pd.DataFrame(batch.columns)
-            for feature in self.schema.features:
-                if feature.type == "numeric":
-                    frame[feature.name] = frame[feature.name].astype(np.float64)
+            assert batch.columns is not None
+            frame = pd.DataFrame(
+                {
+                    f.name: np.asarray(batch.columns[f.name], dtype=np.float64)
+                    if f.type == "numeric"
+                    else categorical_column(batch.columns[f.name])
+                    for f in self.schema.features
+                }
+            )
         return self.pipeline.predict_proba(frame)
 
 
@@ -89,5 +96,9 @@ def _warn_on_library_drift(record: VersionRecord) -> None:
         if then and now.get(name) and then != now[name]:
             log.warning(
                 "%s version %d was trained with %s %s; this process has %s",
-                record.model, record.version, name, then, now[name],
+                record.model,
+                record.version,
+                name,
+                then,
+                now[name],
             )

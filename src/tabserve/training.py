@@ -14,8 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, get_scorer
-from sklearn.metrics import precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    get_scorer,
+    precision_recall_fscore_support,
+)
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils import parallel as sklearn_parallel
@@ -218,11 +223,11 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
     metrics["holdout_score"] = float(search.score(x_test, y_test))
     metrics["scoring"] = settings.search.scoring
     metrics["cv_score"] = float(search.best_score_)
-    best_params = {
-        k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items() if k != "clf"
-    }
+    best_params = {k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items() if k != "clf"}
     estimator = dotted_name(best.named_steps["clf"])
-    log.info("best %s %s cv=%.4f holdout=%.4f", estimator, best_params, search.best_score_, metrics["accuracy"])
+    log.info(
+        "best %s %s cv=%.4f holdout=%.4f", estimator, best_params, search.best_score_, metrics["accuracy"]
+    )
     return TrainedModel(
         pipeline=best,
         schema=schema,

@@ -58,7 +58,10 @@ def _scores_at_least_production(registry: Registry, model: str, trained: Trained
     better = trained.metrics["holdout_score"] >= baseline
     log.info(
         "hold-out %.4f vs production v%d %.4f: %s",
-        trained.metrics["holdout_score"], current, baseline, "promote" if better else "keep production",
+        trained.metrics["holdout_score"],
+        current,
+        baseline,
+        "promote" if better else "keep production",
     )
     return better
 

@@ -76,7 +76,8 @@ class Registry:
         if sha256_hex(data) != entry["sha256"]:
             raise IntegrityError(
                 f"model '{record.model}' version {record.version}: {kind} file "
-                f"{self.artifacts.describe(entry['key'])} does not match its recorded sha256; refusing to load it"
+                f"{self.artifacts.describe(entry['key'])} does not match its recorded sha256; "
+                "refusing to load it"
             )
         return data
 

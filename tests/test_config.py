@@ -1,0 +1,94 @@
+import json
+
+import pytest
+
+from tabserve.config import load_settings, validate_overrides
+from tabserve.errors import ConfigError
+
+
+def test_defaults_reproduce_the_seed():
+    settings = load_settings(environ={})
+    assert settings.model == "iris"
+    assert settings.data.source == "iris"
+    assert settings.split.test_per_class == 5
+    assert settings.search.cv == 3
+    assert settings.search.scoring == "accuracy"
+    grid = [(c.estimator, c.grid) for c in settings.candidates]
+    assert grid == [
+        ("sklearn.linear_model.LogisticRegression", {"C": [0.5, 0.75, 1.0]}),
+        ("sklearn.tree.DecisionTreeClassifier", {"max_depth": [2, 3, None], "min_samples_leaf": [1, 2]}),
+        ("sklearn.discriminant_analysis.LinearDiscriminantAnalysis", {}),
+    ]
+
+
+def test_example_iris_yaml_equals_the_defaults():
+    assert load_settings("examples/iris.yaml", environ={}) == load_settings(environ={})
+
+
+def test_json_config_is_accepted(tmp_path):
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps({"split": {"test_per_class": 3}, "search": {"cv": 4}}))
+    settings = load_settings(path, environ={})
+    assert settings.split.test_per_class == 3
+    assert settings.search.cv == 4
+
+
+def test_unknown_key_is_reported_with_file_and_path(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("search:\n  cvv: 3\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, environ={})
+    assert str(error.value) == f"{path}: search.cvv: unknown key"
+
+
+def test_bad_value_names_path_value_and_expectation(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("split:\n  test_per_class: many\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, environ={})
+    message = str(error.value)
+    assert message.startswith(f"{path}: split.test_per_class:")
+    assert "integer" in message and "'many'" in message
+
+
+def test_env_override_wins_and_is_named_in_errors():
+    settings = load_settings(environ={"TABSERVE_SEARCH__CV": "5", "TABSERVE_MODEL": "flowers"})
+    assert settings.search.cv == 5
+    assert settings.model == "flowers"
+    with pytest.raises(ConfigError, match=r"^env TABSERVE_SERVER__PORT: server.port: "):
+        load_settings(environ={"TABSERVE_SERVER__PORT": "99999"})
+
+
+def test_unrelated_env_vars_are_ignored():
+    assert load_settings(environ={"TABSERVE_TEST_MARIADB_URL": "x", "HOME": "/"}).model == "iris"
+
+
+def test_sql_source_needs_url_and_one_of_table_or_query():
+    with pytest.raises(ConfigError, match=r"data: .*exactly one of data\.table or data\.query"):
+        load_settings(environ={}, overrides={"data": {"source": "sql", "url": "sqlite://"}})
+
+
+def test_estimator_outside_allowlist_is_refused():
+    overrides = {"candidates": [{"estimator": "os.system"}]}
+    with pytest.raises(
+        ConfigError, match=r"candidates.0.estimator: 'os.system' is not in an allowed package"
+    ):
+        load_settings(environ={}, overrides=overrides)
+
+
+def test_test_fraction_replaces_default_per_class_count():
+    settings = load_settings(environ={}, overrides={"split": {"test_fraction": 0.2}})
+    assert settings.split.test_per_class is None
+    assert settings.split.test_fraction == 0.2
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "nope.yaml", environ={})
+
+
+def test_overrides_are_validated_like_a_file():
+    base = load_settings(environ={})
+    assert validate_overrides(base, {"search": {"cv": 4}}).search.cv == 4
+    with pytest.raises(ConfigError, match=r"^request body: search.cv: "):
+        validate_overrides(base, {"search": {"cv": 1}})
