@@ -1,5 +1,5 @@
-import pytest
 import numpy as np
+import pytest
 
 from tabserve.data import load_iris_frame
 from tabserve.inputs import parse_payload
