@@ -1,0 +1,111 @@
+"""The app factory: FastAPI routes behind a raw ASGI predict path, errors as problem+json.
+
+``create_app(settings)`` reads no files and opens no connections; the lifespan
+opens the registry and starts the two background tasks (the alias follower
+and the training-job check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from tabserve import __version__
+from tabserve.config import Settings
+from tabserve.errors import TabserveError
+from tabserve.service import routes_jobs, routes_models, routes_ops, routes_visualise
+from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
+from tabserve.service.jobs import JobManager
+from tabserve.service.metrics import RequestMetrics
+from tabserve.service.predict_route import PredictFastPath, PredictHandler, declare_predict_route
+from tabserve.service.reloader import Reloader
+from tabserve.service.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "Predict with the registry's production model, train new versions, promote and roll back, "
+    "and look at the data. Mutating routes need `Authorization: Bearer <server.token>` when a token is set."
+)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.service
+    from tabserve.workflow import open_registry
+
+    state.registry = open_registry(state.settings)
+    state.jobs = JobManager(state.settings, state.require_registry)
+    state.reloader = Reloader(state)
+    tasks = [asyncio.create_task(state.reloader.run()), asyncio.create_task(state.jobs.watch())]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        state.jobs.reap()
+        state.registry.close()
+
+
+def _problem_response(exc: BaseException) -> Response:
+    status, headers, body = problem_for(exc)
+    return Response(
+        body,
+        status_code=status,
+        headers={k.decode(): v.decode() for k, v in headers},
+        media_type=PROBLEM_JSON.decode(),
+    )
+
+
+async def _domain_error(_request: Request, exc: Exception) -> Response:
+    return _problem_response(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")  # never the input itself
+    body = problem_body(422, "Invalid request", "; ".join(parts) or "invalid request", "invalid-request")
+    return Response(body, status_code=422, media_type=PROBLEM_JSON.decode())
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    body = problem_body(exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
+    return Response(body, status_code=exc.status_code, headers=exc.headers, media_type=PROBLEM_JSON.decode())
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the service for these settings (one app per server process)."""
+    state = ServiceState(settings)
+    state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
+    app = FastAPI(
+        title="tabserve",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = state
+    handler = PredictHandler(state)
+    declare_predict_route(app, handler)
+    for router in (routes_models.router, routes_jobs.router, routes_visualise.router, routes_ops.router):
+        app.include_router(router)
+    app.add_exception_handler(TabserveError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _domain_error)  # logged, and answered as a problem
+    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    app.add_middleware(PredictFastPath, handler=handler)  # added last: outermost, before any routing
+    return app

@@ -1,0 +1,20 @@
+"""FastAPI dependencies shared by the routers, named so handlers stay a few lines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from tabserve.service.state import ServiceState
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="A model version number.")]
+JobId = Annotated[
+    str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$", description="A training job id.")
+]

@@ -1,0 +1,83 @@
+"""PNG pictures for the service: the data's pairplot and a version's confusion matrix, cached.
+
+Drawing takes seconds (the seed redrew on every request), so each picture is
+drawn once per key: the pairplot per data content hash, a confusion matrix per
+version (versions never change). matplotlib is imported here, only when a
+picture is first asked for, and drawing is serialised because pyplot is not
+thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from tabserve.config import Settings
+
+if TYPE_CHECKING:
+    from tabserve.registry import VersionRecord
+
+log = logging.getLogger(__name__)
+
+MAX_CACHED = 16
+_draw_lock = threading.Lock()
+
+
+class PictureCache:
+    """Bytes by key, oldest dropped first past ``MAX_CACHED``."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._items[key] = data
+            while len(self._items) > MAX_CACHED:
+                self._items.pop(next(iter(self._items)))
+
+
+def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
+    """The pairplot PNG of the configured training data and that data's content hash."""
+    from tabserve.data import content_hash, read_frame
+
+    frame = read_frame(settings.data)
+    digest = content_hash(frame)
+    key = f"pairplot:{settings.data.target}:{digest}"
+    png = cache.get(key)
+    if png is None:
+        from tabserve.plots import pairplot_png
+
+        if settings.data.target not in frame.columns:
+            from tabserve.errors import DataError
+
+            raise DataError(f"data.target: column '{settings.data.target}' is not in the table")
+        with _draw_lock:
+            png = pairplot_png(frame, settings.data.target)
+        cache.put(key, png)
+        log.info("drew the pairplot for data %s", digest[:12])
+    return png, digest
+
+
+def confusion_matrix(cache: PictureCache, record: VersionRecord) -> bytes:
+    """The hold-out confusion matrix of a version as PNG."""
+    key = f"confusion:{record.model}:{record.version}"
+    png = cache.get(key)
+    if png is None:
+        from tabserve.errors import NotFoundError
+        from tabserve.plots import confusion_matrix_png
+
+        matrix = record.metrics.get("confusion_matrix")
+        if not matrix:
+            raise NotFoundError(f"model '{record.model}' version {record.version} has no confusion matrix")
+        with _draw_lock:
+            png = confusion_matrix_png(
+                matrix["labels"], matrix["matrix"], f"{record.model} v{record.version} hold-out"
+            )
+        cache.put(key, png)
+    return png

@@ -1,0 +1,76 @@
+"""GET /visualise (an HTML page) and GET /visualise/pairplot.png (cached by data hash)."""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+from string import Template
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from tabserve.service import pictures
+from tabserve.service.deps import State
+from tabserve.service.errors import problem_responses
+
+router = APIRouter(tags=["visualise"])
+
+
+def _template() -> Template:
+    return Template(
+        resources.files("tabserve.service").joinpath("templates/visualise.html").read_text("utf-8")
+    )
+
+
+@router.get(
+    "/visualise/pairplot.png",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}},
+        304: {"description": "Not modified"},
+        **problem_responses(503),
+    },
+)
+def pairplot(request: Request, state: State) -> Response:
+    """The pairplot of the training data, coloured by class; drawn once per data content hash."""
+    png, digest = pictures.pairplot(state.pictures, state.settings)
+    etag = f'"{digest[:32]}"'
+    headers = {"etag": etag, "cache-control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(png, media_type="image/png", headers=headers)
+
+
+def _metrics_rows(metrics: dict) -> str:
+    rows = []
+    for name in ("accuracy", "f1_macro", "cv_score", "holdout_score"):
+        if isinstance(metrics.get(name), int | float):
+            rows.append(f"<tr><th>{name}</th><td>{metrics[name]:.4f}</td></tr>")
+    for label, scores in (metrics.get("per_class") or {}).items():
+        rows.append(
+            f"<tr><th>{html.escape(str(label))}</th><td>precision {scores.get('precision', 0):.3f}, "
+            f"recall {scores.get('recall', 0):.3f}</td></tr>"
+        )
+    return "\n".join(rows)
+
+
+@router.get("/visualise", response_class=HTMLResponse)
+def visualise(state: State) -> HTMLResponse:
+    """A page with the data's pairplot and the production model's metrics and confusion matrix."""
+    predictor = state.predictor
+    model = html.escape(state.settings.model)
+    if predictor is None:
+        model_part = (
+            f"<p>No model is served yet: train one with <code>tabserve train</code> or "
+            f"<code>POST /train</code>. ({html.escape(state.not_ready_reason)})</p>"
+        )
+    else:
+        record = predictor.record
+        model_part = (
+            f"<p>Serving version {record.version}: <code>{html.escape(record.estimator)}</code> "
+            f"{html.escape(str(record.params))}, trained on {record.data_rows} rows.</p>"
+            f"<table>{_metrics_rows(record.metrics)}</table>"
+            f'<img src="/models/{record.version}/confusion_matrix.png" alt="confusion matrix">'
+        )
+    page = _template().substitute(model=model, model_part=model_part)
+    return HTMLResponse(page)

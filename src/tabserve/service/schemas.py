@@ -1,0 +1,76 @@
+"""Response models of the JSON routes other than predict: they document /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class VersionSummary(BaseModel):
+    model: str
+    version: int
+    created_at: float
+    estimator: str = Field(description="Dotted name of the best estimator.")
+    params: dict[str, Any]
+    cv_score: float | None = None
+    accuracy: float | None = None
+    f1_macro: float | None = None
+    aliases: list[str]
+
+
+class ModelList(BaseModel):
+    model: str
+    serving_version: int | None = Field(description="The version this server process answers with.")
+    versions: list[VersionSummary]
+
+
+class VersionDetail(VersionSummary):
+    metrics: dict[str, Any]
+    cv_results: list[dict[str, Any]] = Field(description="The grid search's CV table.")
+    feature_schema: dict[str, Any]
+    data_rows: int
+    data_hash: str
+    libraries: dict[str, str]
+    sha256: str = Field(description="sha256 of the model file, checked before every load.")
+
+
+class AliasMove(BaseModel):
+    model: str
+    alias: str
+    version: int
+
+
+class JobProgress(BaseModel):
+    done: int = Field(description="Fits finished.")
+    total: int = Field(description="Fits in the grid search (0 until it starts).")
+
+
+class Job(BaseModel):
+    id: str
+    model: str
+    status: str = Field(description="queued, running, succeeded or failed.")
+    progress: JobProgress
+    version: int | None = Field(description="The version made, once succeeded.")
+    error: str | None
+    overrides: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    url: str
+
+
+class TrainAccepted(BaseModel):
+    id: str
+    status: str
+    url: str = Field(description="Where to follow the job.")
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    model: str
+    version: int
