@@ -13,18 +13,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from tabserve.errors import BackendUnavailableError, DataError
+from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe to log or show."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable database URL>"
 
 
 def make_engine(url: str, **kwargs: object) -> sa.Engine:
@@ -38,70 +31,159 @@ def make_engine(url: str, **kwargs: object) -> sa.Engine:
 def check_table_name(table: str) -> str:
     """Allow plain (optionally schema-qualified) identifiers only, never SQL text."""
     if not _IDENTIFIER.match(table):
-        raise DataError(
-            f"data.table: '{table}' is not a plain table name (letters, digits, _; schema.table)"
-        )
+        raise DataError(f"data.table: '{table}' is not a plain table name (letters, digits, _; schema.table)")
     return table
 
 
-def _table_select(engine: sa.Engine, table: str) -> sa.Select:
-    schema, _, name = table.rpartition(".")
-    reflected = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
-    return sa.select(reflected)
+def _split_table(table: str) -> tuple[str | None, str]:
+    schema, _, name = check_table_name(table).rpartition(".")
+    return schema or None, name
+
+
+# Query parameters connectorx understands the same way the SQLAlchemy driver does.
+_CONNECTORX_QUERY_KEYS = {"postgresql": {"sslmode"}, "mysql": set()}
+
+
+def connectorx_url(url: str) -> str | None:
+    """The connectorx form of a SQLAlchemy URL (driver dropped, password kept), or None.
+
+    None means "use pandas.read_sql": SQLite, other backends, sockets or
+    driver options that connectorx would read differently.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except Exception:
+        return None
+    backend = parsed.get_backend_name()
+    scheme = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgresql"}.get(backend)
+    if scheme is None or not parsed.host or not parsed.database:
+        return None
+    if set(parsed.query) - _CONNECTORX_QUERY_KEYS[scheme]:
+        return None
+    return parsed.set(drivername=scheme).render_as_string(hide_password=False)
+
+
+def _normalise_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give connectorx's nullable integers the dtypes pandas.read_sql would: int64, or float64 with NaN."""
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.Int64Dtype):
+            has_missing = bool(frame[column].isna().any())
+            frame[column] = frame[column].astype("float64" if has_missing else "int64")
+    return frame
+
+
+def _read_with_connectorx(cx_url: str, sql: str) -> pd.DataFrame:
+    import connectorx
+
+    return _normalise_dtypes(connectorx.read_sql(cx_url, sql, return_type="pandas"))
 
 
 def read_sql_frame(url: str, table: str | None = None, query: str | None = None) -> pd.DataFrame:
-    """Read a whole table or a SELECT into a DataFrame."""
+    """Read a whole table or a SELECT into a DataFrame.
+
+    MySQL/MariaDB and PostgreSQL go through connectorx (several times faster
+    than pandas.read_sql and lighter on memory, see docs/benchmarks.md);
+    anything it cannot take, or an error inside it, falls back to pandas.read_sql.
+    """
     engine = make_engine(url)
+    safe = redact_url(url)
     try:
-        with engine.connect() as conn:
-            if table is not None:
-                check_table_name(table)
-                try:
-                    statement = _table_select(engine, table)
-                except sa.exc.NoSuchTableError:
-                    raise DataError(
-                        f"data.table: table '{table}' does not exist in {redact_url(url)}"
-                    ) from None
-            else:
-                statement = sa.text(query or "")
-            return pd.read_sql(statement, conn)
-    except sa.exc.OperationalError as exc:
-        raise BackendUnavailableError(
-            f"data.url: cannot reach {redact_url(url)}: {exc.orig}"
-        ) from None
+        conn = engine.connect()
     except sa.exc.SQLAlchemyError as exc:
-        origin = getattr(exc, "orig", None) or exc
-        raise DataError(f"data: query on {redact_url(url)} failed: {origin}") from None
-    finally:
         engine.dispose()
+        raise BackendUnavailableError(f"data.url: cannot reach {safe}: {getattr(exc, 'orig', exc)}") from None
+    try:
+        return _read(conn, url, safe, table, query)
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas wraps SQLAlchemy's error; unwrap it to tell an outage from a bad query.
+        cause = exc if isinstance(exc, sa.exc.SQLAlchemyError) else exc.__cause__
+        if isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated:
+            raise BackendUnavailableError(f"data.url: lost the connection to {safe}: {cause.orig}") from None
+        origin = getattr(cause, "orig", None) or cause or exc
+        raise DataError(f"data: query on {safe} failed: {str(origin).splitlines()[0]}") from None
+    finally:
+        conn.close()
+        engine.dispose()
+
+
+def _read(conn: sa.Connection, url: str, safe: str, table: str | None, query: str | None) -> pd.DataFrame:
+    if table is not None:
+        schema, name = _split_table(table)
+        if not sa.inspect(conn).has_table(name, schema=schema):
+            raise DataError(f"data.table: table '{table}' does not exist in {safe}")
+        quote = conn.dialect.identifier_preparer.quote
+        sql = f"SELECT * FROM {quote(schema) + '.' if schema else ''}{quote(name)}"
+    else:
+        sql = query or ""
+    cx_url = connectorx_url(url)
+    if cx_url is None:
+        log.debug("reading %s with pandas.read_sql (no connectorx form)", safe)
+        return pd.read_sql(sa.text(sql), conn)
+    try:
+        return _read_with_connectorx(cx_url, sql)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # connectorx reports Rust panics as BaseException
+        log.warning(
+            "connectorx could not read from %s (%s: %s); falling back to pandas.read_sql",
+            safe,
+            type(exc).__name__,
+            str(exc).replace(cx_url, safe)[:300],
+        )
+    return pd.read_sql(sa.text(sql), conn)
+
+
+# Stay under the bound-parameter limits: SQLite 32,766, PostgreSQL 65,535 per statement.
+_MAX_PARAMETERS = 30_000
+_VARCHAR_LIMIT = 255
+
+
+def _column_types(frame: pd.DataFrame) -> dict[str, sa.types.TypeEngine]:
+    """SQL types where pandas' defaults are poor: short strings as VARCHAR, not TEXT; floats as DOUBLE."""
+    types: dict[str, sa.types.TypeEngine] = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):
+            types[column] = sa.Double()
+        elif pd.api.types.is_string_dtype(values) or values.dtype == object:
+            lengths = values.dropna().astype(str).str.len()
+            longest = int(lengths.max()) if len(lengths) else 0
+            if longest <= _VARCHAR_LIMIT:
+                types[column] = sa.String(_VARCHAR_LIMIT)
+            else:
+                types[column] = sa.Text()
+    return types
 
 
 def write_table(frame: pd.DataFrame, url: str, table: str, replace: bool = False) -> int:
     """Create ``table`` and fill it with ``frame``; refuse to append to an existing one."""
-    check_table_name(table)
-    schema, _, name = table.rpartition(".")
+    schema, name = _split_table(table)
     engine = make_engine(url)
+    safe = redact_url(url)
+    frame = frame.rename(columns=str)
     try:
         with engine.begin() as conn:
-            exists = sa.inspect(conn).has_table(name, schema=schema or None)
+            exists = sa.inspect(conn).has_table(name, schema=schema)
             if exists and not replace:
                 raise DataError(
-                    f"--table: '{table}' already exists in {redact_url(url)}; "
-                    "pass --replace to overwrite it"
+                    f"--table: '{table}' already exists in {safe}; pass --replace to overwrite it"
                 )
             frame.to_sql(
                 name,
                 conn,
-                schema=schema or None,
+                schema=schema,
                 if_exists="replace",
                 index=False,
-                chunksize=10_000,
+                dtype=_column_types(frame),
+                chunksize=max(1, _MAX_PARAMETERS // max(1, len(frame.columns))),
                 method="multi",
             )
-        log.info("wrote %d rows to %s in %s", len(frame), table, redact_url(url))
+        log.info("wrote %d rows to %s in %s", len(frame), table, safe)
         return len(frame)
     except sa.exc.OperationalError as exc:
-        raise BackendUnavailableError(f"cannot reach {redact_url(url)}: {exc.orig}") from None
+        raise BackendUnavailableError(f"cannot reach {safe}: {exc.orig}") from None
+    except sa.exc.SQLAlchemyError as exc:
+        origin = getattr(exc, "orig", None) or exc
+        raise DataError(f"--table: writing '{table}' to {safe} failed: {origin}") from None
     finally:
         engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from tabserve.errors import BackendUnavailableError, ConflictError, NotFoundError
 from tabserve.registry import tables as t
-from tabserve.sql import redact_url
+from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,18 @@ def _job_from_row(row: sa.Row) -> JobRecord:
     return JobRecord(**values)
 
 
+CONNECT_TIMEOUT_S = 5
+
+
 def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
+    """Pool settings; a short connect timeout so an outage is reported in seconds, not minutes."""
+    backend = sa.make_url(url).get_backend_name()
+    if backend == "sqlite":
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+    if backend in ("mysql", "mariadb", "postgresql"):
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    return options
 
 
 class MetadataStore:
@@ -140,9 +149,13 @@ class MetadataStore:
 
     # versions -----------------------------------------------------------
     def add_version(self, model: str, fields: dict[str, Any]) -> int:
-        """Insert a version under the next free number; a clash with a concurrent writer retries."""
+        """Insert a version under the next free number; a clash with a concurrent writer retries.
+
+        The primary key (model, version) settles races on every backend: the
+        loser's insert fails (or deadlocks on MySQL), and it tries the next number.
+        """
         row = {k: json.dumps(fields[k]) if k in _JSON_COLUMNS else fields[k] for k in fields}
-        for _ in range(MAX_INSERT_ATTEMPTS):
+        for attempt in range(MAX_INSERT_ATTEMPTS):
             try:
                 with self._begin() as conn:
                     latest = conn.execute(
@@ -150,12 +163,30 @@ class MetadataStore:
                     ).scalar()
                     number = (latest or 0) + 1
                     conn.execute(
-                        sa.insert(t.versions).values(model=model, version=number, created_at=time.time(), **row)
+                        sa.insert(t.versions).values(
+                            model=model, version=number, created_at=time.time(), **row
+                        )
                     )
                 return number
             except sa.exc.IntegrityError:
-                time.sleep(0.01)
-        raise ConflictError(f"model '{model}': could not claim a version number after {MAX_INSERT_ATTEMPTS} tries")
+                if not self._version_exists(model, number):
+                    raise  # a real constraint failure, not a clash over the number
+                time.sleep(random.uniform(0.005, 0.02) * min(attempt + 1, 10))
+            except _TransientConflict:
+                # Jittered, growing pause so writers that collided do not collide again.
+                time.sleep(random.uniform(0.005, 0.02) * min(attempt + 1, 10))
+        raise ConflictError(
+            f"model '{model}': could not claim a version number after {MAX_INSERT_ATTEMPTS} tries"
+        )
+
+    def _version_exists(self, model: str, version: int) -> bool:
+        with self._begin() as conn:
+            found = conn.execute(
+                sa.select(t.versions.c.version).where(
+                    t.versions.c.model == model, t.versions.c.version == version
+                )
+            ).first()
+        return found is not None
 
     def _aliases_by_version(self, conn: sa.Connection, model: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
@@ -185,7 +216,9 @@ class MetadataStore:
 
     def models(self) -> list[str]:
         with self._begin() as conn:
-            return list(conn.execute(sa.select(t.versions.c.model).distinct().order_by(t.versions.c.model)).scalars())
+            return list(
+                conn.execute(sa.select(t.versions.c.model).distinct().order_by(t.versions.c.model)).scalars()
+            )
 
     # aliases ------------------------------------------------------------
     def alias_version(self, model: str, alias: str = PRODUCTION) -> int | None:
@@ -205,13 +238,17 @@ class MetadataStore:
         now = time.time()
         with self._begin() as conn:
             exists = conn.execute(
-                sa.select(t.versions.c.version).where(t.versions.c.model == model, t.versions.c.version == version)
+                sa.select(t.versions.c.version).where(
+                    t.versions.c.model == model, t.versions.c.version == version
+                )
             ).first()
             if exists is None:
                 raise NotFoundError(f"model '{model}' has no version {version}")
             self._write_alias(conn, model, alias, version, now)
             conn.execute(
-                sa.insert(t.alias_history).values(model=model, alias=alias, version=version, active=True, at=now)
+                sa.insert(t.alias_history).values(
+                    model=model, alias=alias, version=version, active=True, at=now
+                )
             )
 
     def _write_alias(self, conn: sa.Connection, model: str, alias: str, version: int, now: float) -> None:
@@ -221,7 +258,9 @@ class MetadataStore:
             .values(version=version, updated_at=now)
         )
         if updated.rowcount == 0:
-            conn.execute(sa.insert(t.aliases).values(model=model, alias=alias, version=version, updated_at=now))
+            conn.execute(
+                sa.insert(t.aliases).values(model=model, alias=alias, version=version, updated_at=now)
+            )
 
     def rollback_alias(self, model: str, alias: str = PRODUCTION) -> int:
         """Move ``alias`` back to the version it pointed at before the newest promotion."""
@@ -239,7 +278,9 @@ class MetadataStore:
             if len(active) < 2:
                 raise NotFoundError(f"model '{model}': no earlier '{alias}' version to roll back to")
             current, previous = active
-            conn.execute(sa.update(t.alias_history).where(t.alias_history.c.id == current.id).values(active=False))
+            conn.execute(
+                sa.update(t.alias_history).where(t.alias_history.c.id == current.id).values(active=False)
+            )
             self._write_alias(conn, model, alias, previous.version, time.time())
         return previous.version
 
@@ -252,8 +293,13 @@ class MetadataStore:
                 conn.execute(sa.insert(t.training_locks).values(model=model, job_id=job_id, taken_at=now))
                 conn.execute(
                     sa.insert(t.jobs).values(
-                        id=job_id, model=model, status="queued", done=0, total=0,
-                        overrides=json.dumps(overrides), created_at=now,
+                        id=job_id,
+                        model=model,
+                        status="queued",
+                        done=0,
+                        total=0,
+                        overrides=json.dumps(overrides),
+                        created_at=now,
                     )
                 )
         except sa.exc.IntegrityError:
@@ -283,9 +329,13 @@ class MetadataStore:
     def finish_job(self, job_id: str, model: str, **values: Any) -> None:
         """Record a job's end and release its model's training lock together."""
         with self._begin() as conn:
-            conn.execute(sa.update(t.jobs).where(t.jobs.c.id == job_id).values(finished_at=time.time(), **values))
             conn.execute(
-                sa.delete(t.training_locks).where(t.training_locks.c.model == model, t.training_locks.c.job_id == job_id)
+                sa.update(t.jobs).where(t.jobs.c.id == job_id).values(finished_at=time.time(), **values)
+            )
+            conn.execute(
+                sa.delete(t.training_locks).where(
+                    t.training_locks.c.model == model, t.training_locks.c.job_id == job_id
+                )
             )
 
     def stale_jobs(self, older_than: float) -> list[JobRecord]:
@@ -326,14 +376,31 @@ def _sqlite_begin_immediate(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _TransientConflict(ConflictError):
+    """A deadlock or serialization failure: the transaction is safe to retry."""
+
+
+# MySQL/MariaDB error numbers and PostgreSQL SQLSTATEs that mean "retry the transaction".
+_MYSQL_RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
+_POSTGRES_RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def _is_transient_conflict(exc: sa.exc.DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _POSTGRES_RETRYABLE:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _MYSQL_RETRYABLE
+
+
 @contextmanager
 def _translate_outage(safe_url: str) -> Iterator[None]:
     """Turn a lost connection into BackendUnavailableError, with the password hidden."""
     try:
         yield
     except sa.exc.OperationalError as exc:
-        if isinstance(exc, sa.exc.IntegrityError):
-            raise
+        if _is_transient_conflict(exc):
+            raise _TransientConflict(str(exc.orig)) from exc
         raise BackendUnavailableError(f"registry database {safe_url} unavailable: {exc.orig}") from None
     except sa.exc.InterfaceError as exc:
         raise BackendUnavailableError(f"registry database {safe_url} unavailable: {exc.orig}") from None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -108,19 +109,61 @@ def applied_version(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(schema_versions.c.version))).scalar() or 0
 
 
+# Any fixed number: the key of the advisory lock that serialises migrations.
+_LOCK_KEY = 7_461_220_001
+_MYSQL_LOCK_NAME = "tabserve_schema_migration"
+LOCK_TIMEOUT_S = 60
+
+
+@contextmanager
+def _migration_lock(conn: sa.Connection) -> Iterator[None]:
+    """Hold the database's advisory lock so only one process migrates at a time.
+
+    PostgreSQL and MySQL/MariaDB have session-level advisory locks that die
+    with the connection; SQLite needs none because the registry opens every
+    transaction with BEGIN IMMEDIATE, which already excludes other writers.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{LOCK_TIMEOUT_S}s", True)))
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        conn.commit()
+    elif dialect in ("mysql", "mariadb"):
+        got = conn.execute(
+            sa.text("SELECT GET_LOCK(:name, :timeout)"), {"name": _MYSQL_LOCK_NAME, "timeout": LOCK_TIMEOUT_S}
+        ).scalar()
+        conn.commit()
+        if got != 1:
+            raise TimeoutError(f"registry schema migration lock not free after {LOCK_TIMEOUT_S} s")
+    try:
+        yield
+    finally:
+        conn.rollback()
+        if dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+        elif dialect in ("mysql", "mariadb"):
+            conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
+        conn.commit()
+
+
 def migrate(engine: sa.Engine) -> int:
-    """Bring the schema up to the newest migration; safe when several processes race."""
-    schema_versions.create(engine, checkfirst=True)
-    for number, step in MIGRATIONS:
-        with engine.begin() as conn:
+    """Bring the schema up to the newest migration; safe when several processes race.
+
+    Each step runs under the advisory lock and records its number in
+    ``tabserve_schema_versions`` in the same transaction (MySQL commits DDL
+    implicitly, so steps also use ``checkfirst`` and are safe to repeat).
+    """
+    with engine.connect() as conn, _migration_lock(conn):
+        schema_versions.create(conn, checkfirst=True)
+        conn.commit()
+        for number, step in MIGRATIONS:
             if applied_version(conn) >= number:
+                conn.rollback()
                 continue
             step(conn)
-            try:
-                with conn.begin_nested():
-                    conn.execute(sa.insert(schema_versions).values(version=number, applied_at=time.time()))
-            except sa.exc.IntegrityError:
-                continue  # another process recorded it first
+            conn.execute(sa.insert(schema_versions).values(version=number, applied_at=time.time()))
+            conn.commit()
             log.info("registry schema migrated to version %d", number)
-    with engine.connect() as conn:
-        return applied_version(conn)
+        current = applied_version(conn)
+        conn.rollback()
+        return current
