@@ -78,9 +78,17 @@ class Predictor:
             version = registry.serving_version(model)
         record = registry.get(model, version)
         _warn_on_library_drift(record)
-        pipeline = registry.load_model(record)
-        runner = SklearnRunner(pipeline, FeatureSchema.from_dict(record.feature_schema))
-        log.info("loaded %s version %d (%s)", model, version, record.estimator)
+        runner: Runner
+        if "compiled" in record.artifacts:
+            from tabserve.compiled import CompiledRunner
+
+            runner = CompiledRunner(registry.read_file(record, "compiled"))
+            how = "ONNX Runtime"
+        else:
+            pipeline = registry.load_model(record)
+            runner = SklearnRunner(pipeline, FeatureSchema.from_dict(record.feature_schema))
+            how = f"scikit-learn ({record.metrics.get('serving', 'no compiled model stored')})"
+        log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)
         return cls(record, runner)
 
     def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:

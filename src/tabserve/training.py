@@ -50,6 +50,7 @@ class TrainedModel:
     cv_results: list[dict[str, Any]]
     data_rows: int
     data_hash: str
+    reference_rows: np.ndarray | None = None  # numeric rows seen, to check a compiled model against
 
 
 def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
@@ -238,6 +239,7 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         cv_results=cv_table(search),
         data_rows=dataset.rows,
         data_hash=dataset.content_hash,
+        reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
     )
 
 

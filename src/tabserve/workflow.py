@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from tabserve.compiled import CompileResult, compile_pipeline
 from tabserve.config import Settings
 from tabserve.registry import PRODUCTION, Registry, StoredFile
 from tabserve.registry.serialization import dump_model
@@ -30,6 +31,9 @@ def open_registry(settings: Settings) -> Registry:
 def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
     """Store a trained model as the next version and promote it if it scores as well."""
     files = [StoredFile("model", "model.skops", dump_model(trained.pipeline))]
+    compiled = _compile(trained)
+    if compiled.bundle is not None:
+        files.append(StoredFile("compiled", "compiled.npz", compiled.bundle))
     fields = {
         "estimator": trained.estimator,
         "params": trained.params,
@@ -41,6 +45,7 @@ def register_trained(registry: Registry, settings: Settings, trained: TrainedMod
         "libraries": library_versions(),
         "config": settings.model_dump(mode="json", exclude={"server": {"token"}}),
     }
+    fields["metrics"] = {**trained.metrics, "serving": compiled.reason}
     version = registry.register(settings.model, files, fields)
     promoted = settings.registry.auto_promote and _scores_at_least_production(
         registry, settings.model, trained
@@ -48,6 +53,14 @@ def register_trained(registry: Registry, settings: Settings, trained: TrainedMod
     if promoted:
         registry.promote(settings.model, version)
     return TrainOutcome(version, promoted, trained)
+
+
+def _compile(trained: TrainedModel) -> CompileResult:
+    if trained.reference_rows is None:
+        return CompileResult(None, "categorical features are served by scikit-learn")
+    result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
+    log.info("serving fast path: %s", result.reason)
+    return result
 
 
 def _scores_at_least_production(registry: Registry, model: str, trained: TrainedModel) -> bool:
