@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
+def driver_message(exc: BaseException) -> str:
+    """The database driver's own message on one line (psycopg's span several), without the SQL echo."""
+    origin = getattr(exc, "orig", None) or exc
+    return " ".join(str(origin).split())
+
+
 def make_engine(url: str, **kwargs: object) -> sa.Engine:
     """An engine for a URL, or a DataError naming the URL (password hidden)."""
     try:
@@ -91,16 +97,17 @@ def read_sql_frame(url: str, table: str | None = None, query: str | None = None)
         conn = engine.connect()
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
-        raise BackendUnavailableError(f"data.url: cannot reach {safe}: {getattr(exc, 'orig', exc)}") from None
+        raise BackendUnavailableError(f"data.url: cannot reach {safe}: {driver_message(exc)}") from None
     try:
         return _read(conn, url, safe, table, query)
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         # pandas wraps SQLAlchemy's error; unwrap it to tell an outage from a bad query.
         cause = exc if isinstance(exc, sa.exc.SQLAlchemyError) else exc.__cause__
         if isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated:
-            raise BackendUnavailableError(f"data.url: lost the connection to {safe}: {cause.orig}") from None
-        origin = getattr(cause, "orig", None) or cause or exc
-        raise DataError(f"data: query on {safe} failed: {str(origin).splitlines()[0]}") from None
+            raise BackendUnavailableError(
+                f"data.url: lost the connection to {safe}: {driver_message(cause)}"
+            ) from None
+        raise DataError(f"data: query on {safe} failed: {driver_message(cause or exc)}") from None
     finally:
         conn.close()
         engine.dispose()
@@ -181,9 +188,8 @@ def write_table(frame: pd.DataFrame, url: str, table: str, replace: bool = False
         log.info("wrote %d rows to %s in %s", len(frame), table, safe)
         return len(frame)
     except sa.exc.OperationalError as exc:
-        raise BackendUnavailableError(f"cannot reach {safe}: {exc.orig}") from None
+        raise BackendUnavailableError(f"cannot reach {safe}: {driver_message(exc)}") from None
     except sa.exc.SQLAlchemyError as exc:
-        origin = getattr(exc, "orig", None) or exc
-        raise DataError(f"--table: writing '{table}' to {safe} failed: {origin}") from None
+        raise DataError(f"--table: writing '{table}' to {safe} failed: {driver_message(exc)}") from None
     finally:
         engine.dispose()

@@ -393,6 +393,10 @@ def _is_transient_conflict(exc: sa.exc.DBAPIError) -> bool:
     return bool(args) and args[0] in _MYSQL_RETRYABLE
 
 
+def _one_line(error: BaseException | None) -> str:
+    return " ".join(str(error).split())
+
+
 @contextmanager
 def _translate_outage(safe_url: str) -> Iterator[None]:
     """Turn a lost connection into BackendUnavailableError, with the password hidden."""
@@ -401,6 +405,10 @@ def _translate_outage(safe_url: str) -> Iterator[None]:
     except sa.exc.OperationalError as exc:
         if _is_transient_conflict(exc):
             raise _TransientConflict(str(exc.orig)) from exc
-        raise BackendUnavailableError(f"registry database {safe_url} unavailable: {exc.orig}") from None
+        raise BackendUnavailableError(
+            f"registry database {safe_url} unavailable: {_one_line(exc.orig)}"
+        ) from None
     except sa.exc.InterfaceError as exc:
-        raise BackendUnavailableError(f"registry database {safe_url} unavailable: {exc.orig}") from None
+        raise BackendUnavailableError(
+            f"registry database {safe_url} unavailable: {_one_line(exc.orig)}"
+        ) from None
