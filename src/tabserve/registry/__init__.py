@@ -72,7 +72,10 @@ class Registry:
         entry = record.artifacts.get(kind)
         if entry is None:
             raise IntegrityError(f"model '{record.model}' version {record.version} has no {kind} file")
-        data = self.artifacts.get(entry["key"])
+        try:
+            data = self.artifacts.get(entry["key"])
+        except IntegrityError as exc:  # the store knows the key, not which version it belongs to
+            raise IntegrityError(f"model '{record.model}' version {record.version}: {exc}") from None
         if sha256_hex(data) != entry["sha256"]:
             raise IntegrityError(
                 f"model '{record.model}' version {record.version}: {kind} file "

@@ -84,31 +84,52 @@ class S3ArtifactStore:
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
         config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3})
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+        # An own session: credentials and region are read from the environment now, not cached from
+        # whatever boto3's default session saw first.
+        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, action: str, key: str, **kwargs: object) -> dict:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+        where = self.endpoint_url or "AWS"
         try:
             return getattr(self.client, action)(Bucket=self.bucket, Key=self._key(key), **kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise IntegrityError(f"artifact '{self.describe(key)}' is missing") from None
             if code == "NoSuchBucket":
-                raise BackendUnavailableError(f"S3 bucket '{self.bucket}' does not exist") from None
-            raise BackendUnavailableError(f"S3 {action} of '{self.describe(key)}' failed: {code}") from None
+                raise BackendUnavailableError(
+                    f"registry.artifacts: S3 bucket '{self.bucket}' does not exist at {where}"
+                ) from None
+            detail = f"{code} {error.get('Message', '')}".strip()
+            raise BackendUnavailableError(
+                f"S3 {action} of '{self.describe(key)}' at {where} failed: {detail}"
+            ) from None
+        except NoCredentialsError:
+            raise BackendUnavailableError(
+                "S3: no AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+            ) from None
         except BotoCoreError as exc:
-            raise BackendUnavailableError(f"S3 at {self.endpoint_url or 'AWS'} unreachable: {exc}") from None
+            raise BackendUnavailableError(f"S3 at {where} unreachable: {exc}") from None
 
     def put(self, key: str, data: bytes) -> None:
+        # put_object returns only once the object is stored whole, and botocore sends a
+        # checksum the server verifies, so a returned put is a complete upload.
         self._call("put_object", key, Body=data)
 
     def get(self, key: str) -> bytes:
-        return self._call("get_object", key)["Body"].read()
+        from botocore.exceptions import BotoCoreError
+
+        body = self._call("get_object", key)["Body"]
+        try:
+            return body.read()
+        except BotoCoreError as exc:  # the connection dropped mid-download
+            raise BackendUnavailableError(f"S3 read of '{self.describe(key)}' failed: {exc}") from None
 
     def delete(self, key: str) -> None:
         self._call("delete_object", key)
