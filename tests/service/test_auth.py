@@ -1,0 +1,82 @@
+"""Bearer tokens on train, promote and rollback; the public-bind rule; secrets kept out of logs."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tabserve.config import ServerSettings
+from tabserve.errors import ConfigError
+from tabserve.service.auth import check_bind, is_loopback, token_matches
+from tests.service.conftest import TABSERVE, write_config
+
+TOKEN = "tok-5b1d0c8e-do-not-log"
+
+
+@pytest.fixture
+def token_server(tmp_path, iris_config, start_server):
+    config = write_config(
+        tmp_path,
+        {
+            "url": f"sqlite:///{tmp_path / 'registry' / 'registry.db'}",
+            "artifacts": str(tmp_path / "registry" / "artifacts"),
+        },
+        server={"token": TOKEN},
+    )
+    server = start_server(config)
+    server.wait()
+    return server
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/train"), ("POST", "/models/1/promote"), ("POST", "/models/rollback")]
+)
+@pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer"])
+def test_mutating_routes_need_the_token(token_server, method, path, header):
+    headers = {"authorization": header} if header else {}
+    response = token_server.client.request(method, path, headers=headers, json={})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert TOKEN not in response.text
+
+
+def test_the_right_token_is_accepted_and_reads_need_none(token_server):
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    promoted = token_server.client.post("/models/1/promote", headers=auth)
+    assert promoted.status_code == 200
+    assert promoted.json() == {"model": "iris", "alias": "production", "version": 1}
+    rolled_back = token_server.client.post("/models/rollback", headers=auth)
+    assert rolled_back.status_code == 200 and rolled_back.json()["version"] == 1
+    assert token_server.client.get("/models").status_code == 200
+    assert token_server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3]).status_code == 200
+    assert TOKEN not in token_server.log()
+
+
+def test_public_bind_without_token_is_refused_with_the_reason(iris_config):
+    result = subprocess.run(
+        [TABSERVE, "-c", str(iris_config), "serve", "--host", "0.0.0.0", "--port", "9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "server.token" in result.stderr and "allow_unauthenticated" in result.stderr
+
+
+def test_check_bind_rules():
+    check_bind(ServerSettings(host="127.0.0.1"))
+    check_bind(ServerSettings(host="::1"))
+    check_bind(ServerSettings(host="0.0.0.0", token="t"))
+    check_bind(ServerSettings(host="0.0.0.0", allow_unauthenticated=True))
+    with pytest.raises(ConfigError, match=r"refusing to listen on 10\.1\.2\.3"):
+        check_bind(ServerSettings(host="10.1.2.3"))
+    assert is_loopback("localhost") and is_loopback("127.0.0.2") and not is_loopback("example.com")
+
+
+def test_token_comparison():
+    assert token_matches("abc", "abc")
+    assert not token_matches("abc", "abd")
+    assert not token_matches("abc", None)
+    assert not token_matches("abc", "ab")

@@ -1,0 +1,201 @@
+"""POST /predict over real HTTP: every accepted shape, CSV, and every kind of bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+SETOSA = [5.1, 3.8, 1.5, 0.3]
+VIRGINICA = [6.9, 3.1, 5.4, 2.1]
+PROBLEM = "application/problem+json"
+
+
+def test_seed_bare_list_answers_setosa_with_and_without_content_type(shared_server):
+    for headers in (
+        {"content-type": "application/json"},
+        {},
+        {"content-type": "application/x-www-form-urlencoded"},
+    ):
+        response = shared_server.client.post("/predict", content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["labels"] == ["setosa"]
+        assert body["model"] == "iris" and body["version"] == 1
+        assert body["classes"] == ["setosa", "versicolor", "virginica"]
+        assert set(body["probabilities"]) == set(body["classes"])
+        assert body["probabilities"]["setosa"][0] > 0.9
+
+
+def test_seed_trailing_slash_route_is_served(shared_server):
+    response = shared_server.client.post("/predict/", json=SETOSA)
+    assert response.status_code == 200
+    assert response.json()["labels"] == ["setosa"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"instances": [SETOSA, VIRGINICA]},
+        {
+            "instances": [
+                dict(zip(IRIS_COLUMNS, SETOSA, strict=True)),
+                dict(zip(IRIS_COLUMNS, VIRGINICA, strict=True)),
+            ]
+        },
+        {"columns": IRIS_COLUMNS, "data": [SETOSA, VIRGINICA]},
+        {"columns": IRIS_COLUMNS[::-1], "data": [SETOSA[::-1], VIRGINICA[::-1]]},
+        [SETOSA, VIRGINICA],
+    ],
+    ids=["rows", "records", "columnar", "columnar-reordered", "list-of-rows"],
+)
+def test_batch_shapes_agree(shared_server, payload):
+    response = shared_server.client.post("/predict", json=payload)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["labels"] == ["setosa", "virginica"]
+    for row in range(2):
+        assert sum(body["probabilities"][c][row] for c in body["classes"]) == pytest.approx(1.0)
+
+
+def test_labels_only_in_body_or_query_drops_probabilities(shared_server):
+    by_body = shared_server.client.post("/predict", json={"instances": [SETOSA], "labels_only": True}).json()
+    by_query = shared_server.client.post("/predict?labels_only=true", json=SETOSA).json()
+    for body in (by_body, by_query):
+        assert body["labels"] == ["setosa"]
+        assert "probabilities" not in body
+
+
+def test_csv_in_gives_csv_out(shared_server):
+    csv_body = "petal_width,petal_length,sepal_width,sepal_length\n0.3,1.5,3.8,5.1\n2.1,5.4,3.1,6.9\n"
+    response = shared_server.client.post("/predict", content=csv_body, headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert lines[0] == "prediction,proba_setosa,proba_versicolor,proba_virginica"
+    assert [line.split(",")[0] for line in lines[1:]] == ["setosa", "virginica"]
+    labels_only = shared_server.client.post(
+        "/predict?labels_only=1", content=csv_body, headers={"content-type": "text/csv"}
+    )
+    assert labels_only.text.split() == ["prediction", "setosa", "virginica"]
+
+
+def test_batch_at_the_limit_is_served(shared_server):
+    response = shared_server.client.post(
+        "/predict", json={"columns": IRIS_COLUMNS, "data": [SETOSA] * 10_000}
+    )
+    assert response.status_code == 200
+    assert len(response.json()["labels"]) == 10_000
+
+
+BAD_JSON_INPUTS = [
+    ([5.1, 3.8, 1.5], 422, "expected 4 values"),
+    (
+        {"instances": [{"sepal_length": 5.1, "sepal_width": 3.8, "petal_length": 1.5}]},
+        422,
+        "missing column(s) petal_width",
+    ),
+    (
+        {"instances": [{**dict(zip(IRIS_COLUMNS, SETOSA, strict=True)), "colour": 1}]},
+        422,
+        "unknown column(s) 'colour'",
+    ),
+    ({"columns": ["a", "b", "c", "d"], "data": [SETOSA]}, 422, "unknown column(s)"),
+    ([5.1, 3.8, "wide", 0.3], 422, "row 0, column 'petal_length': expected a number"),
+    ({"instances": [SETOSA, [5.1, True, 1.5, 0.3]]}, 422, "row 1, column 'sepal_width'"),
+    ([], 422, "empty"),
+    ({"instances": []}, 422, "empty"),
+    ({"rows": [SETOSA]}, 422, "expected a list of values"),
+    ("setosa", 422, "expected a JSON list or object"),
+    ({"columns": IRIS_COLUMNS}, 422, "needs both 'columns' and 'data'"),
+]
+
+
+@pytest.mark.parametrize(("payload", "status", "message"), BAD_JSON_INPUTS)
+def test_bad_input_is_a_4xx_problem_naming_what_was_wrong(shared_server, payload, status, message):
+    response = shared_server.client.post("/predict", json=payload)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["status"] == status
+    assert message in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (b"[5.1, 3.8", {"content-type": "application/json"}, 400, "not valid JSON"),
+        (b"", {"content-type": "application/json"}, 400, "empty"),
+        (b"[5.1, 3.8, 1e999, 0.3]", {"content-type": "application/json"}, 400, "infinity"),
+        (b"<row>5.1</row>", {"content-type": "application/xml"}, 415, "application/json or text/csv"),
+        (b"\xff\xfe", {"content-type": "text/csv"}, 400, "not UTF-8"),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.8,inf,0.3\n",
+            {"content-type": "text/csv"},
+            422,
+            "row 0, column 'petal_length': expected a finite number",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.8,abc,0.3\n",
+            {"content-type": "text/csv"},
+            422,
+            "row 0, column 'petal_length': expected a number",
+        ),
+        (b"sepal_length,sepal_width\n5.1,3.8\n", {"content-type": "text/csv"}, 422, "missing column(s)"),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.8\n",
+            {"content-type": "text/csv"},
+            422,
+            "row 0",
+        ),
+    ],
+    ids=[
+        "truncated",
+        "empty",
+        "infinity",
+        "xml",
+        "not-utf8",
+        "csv-inf",
+        "csv-text",
+        "csv-missing",
+        "csv-short",
+    ],
+)
+def test_bad_bodies_and_content_types(shared_server, body, headers, status, message):
+    response = shared_server.client.post("/predict", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert message in response.json()["detail"]
+
+
+def test_too_many_rows_is_413_with_the_limit(shared_server):
+    response = shared_server.client.post("/predict", json={"instances": [SETOSA] * 10_001})
+    assert response.status_code == 413
+    assert "10000" in response.json()["detail"]
+
+
+def test_body_over_the_size_limit_is_413(shared_server):
+    body = b"[" + b" " * 11_000_000 + b"5.1, 3.8, 1.5, 0.3]"
+    response = shared_server.client.post(
+        "/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "bytes" in response.json()["detail"]
+
+
+def test_errors_never_echo_the_whole_input(shared_server):
+    secret = "x" * 5000
+    for payload in (
+        [5.1, 3.8, secret, 0.3],
+        {"instances": [{secret: 1}]},
+        {"columns": [secret], "data": [[1]]},
+    ):
+        response = shared_server.client.post("/predict", json=payload)
+        assert response.status_code == 422
+        assert len(response.text) < 1000
+        assert secret[:100] not in response.text
+
+
+def test_other_methods_on_predict_are_405(shared_server):
+    response = shared_server.client.get("/predict")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM

@@ -1,0 +1,147 @@
+"""Models, jobs lookup, visualise, health, metrics and the API description, over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+PNG = b"\x89PNG\r\n\x1a\n"
+PROBLEM = "application/problem+json"
+
+
+def test_models_lists_versions_with_metrics_and_aliases(shared_server):
+    body = shared_server.client.get("/models").json()
+    assert body["model"] == "iris"
+    assert body["serving_version"] == 1
+    [version] = body["versions"]
+    assert version["version"] == 1
+    assert version["aliases"] == ["production"]
+    assert 0.8 < version["accuracy"] <= 1.0
+
+
+def test_model_version_in_full(shared_server):
+    body = shared_server.client.get("/models/1").json()
+    assert body["data_rows"] == 150
+    assert len(body["data_hash"]) == 64
+    assert body["feature_schema"]["features"][0]["name"] == "sepal_length"
+    assert body["cv_results"] and "mean_test_score" in body["cv_results"][0]
+    assert "confusion_matrix" in body["metrics"]
+    assert "config" not in body  # may hold database URLs
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/models/99", 404),
+        ("/models/0", 422),
+        ("/models/abc", 422),
+        ("/models/99999999999", 422),
+        ("/models/99/confusion_matrix.png", 404),
+        ("/jobs/0123abcd", 404),
+        ("/jobs/not-a-job!", 422),
+        ("/no/such/route", 404),
+    ],
+)
+def test_missing_or_malformed_ids_are_problems(shared_server, path, status):
+    response = shared_server.client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == status
+
+
+def test_confusion_matrix_png(shared_server):
+    response = shared_server.client.get("/models/1/confusion_matrix.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(PNG)
+
+
+def test_visualise_page_shows_pairplot_metrics_and_confusion_matrix(shared_server):
+    response = shared_server.client.get("/visualise")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert 'src="/visualise/pairplot.png"' in page
+    assert 'src="/models/1/confusion_matrix.png"' in page
+    assert re.search(r"accuracy</th><td>0\.\d{4}", page)
+
+
+def test_pairplot_is_drawn_once_per_data_hash(shared_server):
+    first = shared_server.client.get("/visualise/pairplot.png")
+    assert first.status_code == 200 and first.content.startswith(PNG)
+    started = time.perf_counter()
+    again = shared_server.client.get("/visualise/pairplot.png")
+    assert time.perf_counter() - started < 1.0  # drawing takes seconds; the cache does not
+    assert again.content == first.content
+    etag = first.headers["etag"]
+    assert (
+        shared_server.client.get("/visualise/pairplot.png", headers={"if-none-match": etag}).status_code
+        == 304
+    )
+
+
+def test_health_and_readiness(shared_server):
+    assert shared_server.client.get("/healthz").json() == {"status": "ok"}
+    assert shared_server.client.get("/readyz").json() == {"status": "ready", "model": "iris", "version": 1}
+
+
+def test_metrics_count_requests_predictions_version_and_jobs(shared_server):
+    shared_server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3])
+    shared_server.client.post("/predict", json=[5.1, 3.8])
+    shared_server.client.get("/models")
+    response = shared_server.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert re.search(
+        r'tabserve_http_requests_total\{method="POST",route="/predict",status="200"\} [1-9]', text
+    )
+    assert 'tabserve_http_requests_total{method="POST",route="/predict",status="422"}' in text
+    assert (
+        'tabserve_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/predict",status="200"}'
+        in text
+    )
+    assert 'tabserve_http_requests_total{method="GET",route="/models",status="200"}' in text
+    assert re.search(r'tabserve_predictions_total\{class="setosa",model="iris"\} [1-9]', text)
+    assert 'tabserve_model_version{model="iris"} 1.0' in text
+    assert 'tabserve_training_jobs{status="running"} 0.0' in text
+
+
+def test_unmatched_paths_share_one_metric_label(shared_server):
+    for i in range(3):
+        shared_server.client.get(f"/scan/{i}")
+    text = shared_server.client.get("/metrics").text
+    assert 'route="unmatched"' in text
+    assert "/scan/" not in text
+
+
+def test_openapi_describes_every_route_and_the_predict_shapes(shared_server):
+    spec = shared_server.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in (
+        "/predict",
+        "/train",
+        "/jobs/{job_id}",
+        "/models",
+        "/models/{version}",
+        "/models/{version}/promote",
+        "/models/rollback",
+        "/models/{version}/confusion_matrix.png",
+        "/visualise",
+        "/visualise/pairplot.png",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
+        assert path in paths, path
+    body = paths["/predict"]["post"]["requestBody"]["content"]
+    assert {s["title"] for s in body["application/json"]["schema"]["oneOf"]} == {
+        "One row",
+        "Instances",
+        "Columnar",
+    }
+    assert "text/csv" in body
+    assert "413" in paths["/predict"]["post"]["responses"]
+    assert shared_server.client.get("/docs").status_code == 200
