@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from tabserve import __version__
 from tabserve.config import Settings
 from tabserve.errors import TabserveError
+from tabserve.registry import Registry
 from tabserve.service import routes_jobs, routes_models, routes_ops, routes_visualise
 from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.jobs import JobManager
@@ -38,9 +39,10 @@ DESCRIPTION = (
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
-    from tabserve.workflow import open_registry
-
-    state.registry = open_registry(state.settings)
+    registry_settings = state.settings.registry  # not workflow.open_registry: that imports training
+    state.registry = Registry.open(
+        registry_settings.url, registry_settings.artifacts, registry_settings.s3_endpoint_url
+    )
     state.jobs = JobManager(state.settings, state.require_registry)
     state.reloader = Reloader(state)
     tasks = [asyncio.create_task(state.reloader.run()), asyncio.create_task(state.jobs.watch())]

@@ -9,8 +9,11 @@ lets in-flight requests finish and exits 0 (uvicorn's graceful shutdown).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -34,6 +37,17 @@ def app_from_env() -> FastAPI:
     settings = Settings.model_validate_json(raw) if raw else load_settings()
     configure_logging(settings.logging)
     return create_app(settings)
+
+
+@contextlib.contextmanager
+def _sigterm_exits_cleanly() -> Iterator[None]:
+    """uvicorn re-raises the signal it stopped on once shutdown is done; for SIGTERM the default
+    action would then make the exit status -15, so a handler that only logs takes its place."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: log.info("stopped by SIGTERM"))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_server(settings: Settings, config_path: str | Path | None = None) -> None:
@@ -65,8 +79,9 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "log_level": "info",
     }
-    if server.workers == 1:
-        uvicorn.run(create_app(settings), **options)
-        return
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    uvicorn.run("tabserve.service.server:app_from_env", factory=True, workers=server.workers, **options)
+    with _sigterm_exits_cleanly():
+        if server.workers == 1:
+            uvicorn.run(create_app(settings), **options)
+            return
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        uvicorn.run("tabserve.service.server:app_from_env", factory=True, workers=server.workers, **options)
