@@ -1,0 +1,32 @@
+"""The yardstick: a raw ASGI app that reads the body and answers a fixed JSON.
+
+Served on the same stack as tabserve (uvicorn, uvloop, httptools, no access
+log), it is the most any Python service could do on this machine.
+"""
+
+from __future__ import annotations
+
+import sys
+
+BODY = b'{"labels":["setosa"]}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope: dict, receive, send) -> None:  # noqa: ANN001 - ASGI callables
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
+        access_log=False, server_header=False, log_level="warning",
+    )
