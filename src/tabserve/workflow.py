@@ -23,9 +23,7 @@ class TrainOutcome:
 
 
 def open_registry(settings: Settings) -> Registry:
-    return Registry.open(
-        settings.registry.url, settings.registry.artifacts, settings.registry.s3_endpoint_url
-    )
+    return Registry.from_settings(settings.registry)
 
 
 def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tabserve.config import RegistrySettings
 from tabserve.errors import IntegrityError, NoModelError
 from tabserve.registry.artifacts import ArtifactStore, open_artifact_store
 from tabserve.registry.metadata import PRODUCTION, JobRecord, MetadataStore, VersionRecord
@@ -41,6 +42,11 @@ class Registry:
     @classmethod
     def open(cls, url: str, artifacts: str, s3_endpoint_url: str | None = None) -> Registry:
         return cls(MetadataStore(url), open_artifact_store(artifacts, s3_endpoint_url))
+
+    @classmethod
+    def from_settings(cls, settings: RegistrySettings) -> Registry:
+        """The registry named by the ``registry`` config section."""
+        return cls.open(settings.url, settings.artifacts, settings.s3_endpoint_url)
 
     def close(self) -> None:
         self.metadata.close()
