@@ -146,3 +146,25 @@ def test_cli_train_with_dask_flag_registers_a_version(cluster, tmp_path: Path):
     assert "model iris version 1 (production)" in done.stdout
     assert (tmp_path / "var" / "registry.db").is_file()
     assert fit_keys(stream.data), "the CLI trained without using the Dask workers"
+
+
+@pytest.mark.slow
+def test_cli_train_with_unreachable_scheduler_exits_with_one_clear_line(tmp_path: Path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    config = tmp_path / "tabserve.yaml"
+    config.write_text(yaml.safe_dump({"logging": {"file": None}}), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "tabserve.cli", "train", "-c", str(config), "--dask", address],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert (
+        f"tabserve: error: search.dask_address: cannot reach the Dask scheduler at {address}" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "var" / "artifacts").exists() or not any(
+        (tmp_path / "var" / "artifacts").iterdir()
+    )
