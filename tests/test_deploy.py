@@ -258,7 +258,7 @@ def test_dockerfile_runs_tabserve_serve_as_pid_1_with_config_and_bind_from_env(t
     env = " ".join(args for keyword, args in runtime if keyword == "ENV")
     config_path = re.search(rf"{CONFIG_PATH_VARIABLE}=(\S+)", env).group(1)
     copied = [args.split() for keyword, args in runtime if keyword == "COPY" and "--from" not in args]
-    sources = {dest: src for src, dest in copied}
+    sources = {words[-1]: words[0] for words in copied}
     assert config_path in sources, f"{CONFIG_PATH_VARIABLE}={config_path} but nothing is copied there"
     image_env = dict(re.findall(rf"({ENV_PREFIX}\w+)=(\S+)", env))
     image_env.pop(CONFIG_PATH_VARIABLE)
