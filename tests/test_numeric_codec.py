@@ -88,7 +88,7 @@ def test_csv_answer_round_trips_through_the_csv_module():
     assert [r[0] for r in rows[1:]] == [classes[i] for i in indices]
     assert np.array_equal(np.array([r[1:] for r in rows[1:]], dtype=float), probabilities)
     labels_only = csv_answer(indices, classes, None).decode().splitlines()
-    assert labels_only[1:] == [classes[i] for i in indices]
+    assert labels_only == ["prediction", *(classes[i] for i in indices)]
 
 
 def test_csv_answer_defers_when_a_class_needs_quoting():

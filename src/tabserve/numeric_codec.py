@@ -86,7 +86,7 @@ def parse_numeric_json(body: bytes, names: list[str]) -> tuple[np.ndarray, bool]
 def parse_numeric_csv(body: bytes, names: list[str]) -> np.ndarray | None:
     """A CSV body (header, then rows of numbers) as a matrix in ``names`` order, or None."""
     header, _, rest = body.partition(b"\n")
-    columns = [c.strip().strip('"') for c in header.decode("utf-8", "replace").split(",")]
+    columns = [c.strip().strip('"') for c in header.decode("utf-8-sig", "replace").split(",")]
     if sorted(columns) != sorted(names) or len(set(columns)) != len(columns):
         return None
     if not rest.strip() or rest.translate(None, b"0123456789.eE+-,\r\n \t"):
@@ -106,7 +106,7 @@ def csv_answer(label_indices: np.ndarray, classes: list[str], probabilities: np.
     header = ",".join(["prediction", *(f"proba_{c}" for c in classes)]).encode()
     if probabilities is None:
         labels = np.asarray([c.encode() for c in classes], dtype=object)[label_indices].tolist()
-        return header + b"\n" + b"\n".join(labels) + b"\n"
+        return b"prediction\n" + b"\n".join(labels) + b"\n"
     prefixes = np.asarray([c.encode() + b"," for c in classes], dtype=object)[label_indices].tolist()
     encoded = orjson.dumps(
         np.ascontiguousarray(probabilities, dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY

@@ -21,6 +21,7 @@ class Prediction:
     labels: list[str]
     probabilities: np.ndarray | None  # rows x classes, columns in ``classes`` order
     classes: list[str]
+    indices: np.ndarray  # each row's label as a position in ``classes``
 
 
 class Runner(Protocol):
@@ -93,8 +94,9 @@ class Predictor:
 
     def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
         probabilities = self.runner.predict_proba(batch)
-        labels = self._class_array[np.argmax(probabilities, axis=1)].tolist()
-        return Prediction(labels, None if labels_only else probabilities, self.classes)
+        indices = np.argmax(probabilities, axis=1)
+        labels = self._class_array[indices].tolist()
+        return Prediction(labels, None if labels_only else probabilities, self.classes, indices)
 
 
 def _warn_on_library_drift(record: VersionRecord) -> None:

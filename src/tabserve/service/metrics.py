@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter as Tally
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -112,12 +112,14 @@ class ServiceMetrics:
         children[0]()
         children[1](seconds)
 
-    def count_predictions(self, model: str, labels: list[str]) -> None:
-        if len(labels) == 1:
-            self._class_inc(model, labels[0])(1)
+    def count_predictions(self, model: str, classes: list[str], indices: np.ndarray) -> None:
+        """Count answers per class; ``indices`` are each row's label as a position in ``classes``."""
+        if len(indices) == 1:
+            self._class_inc(model, classes[indices[0]])(1)
             return
-        for label, n in Tally(labels).items():
-            self._class_inc(model, label)(n)
+        for position, n in enumerate(np.bincount(indices, minlength=len(classes)).tolist()):
+            if n:
+                self._class_inc(model, classes[position])(n)
 
     def _class_inc(self, model: str, label: str) -> Callable[[float], None]:
         key = (model, label)

@@ -20,7 +20,10 @@ from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from tabserve.errors import InputError
-from tabserve.inputs import parse_payload, wants_labels_only
+from tabserve.inputs import Batch, BatchTooLargeError, parse_payload, wants_labels_only
+from tabserve.numeric_codec import csv_answer, parse_numeric_csv, parse_numeric_json
+from tabserve.predictor import Prediction
+from tabserve.schema import FeatureSchema
 from tabserve.service.errors import (
     PROBLEM_JSON,
     BodyTooLargeError,
@@ -43,6 +46,7 @@ JSON_CT = b"application/json"
 CSV_CT = b"text/csv; charset=utf-8"
 BASE_BODY_BYTES = 64 * 1024
 BODY_BYTES_PER_ROW = 1024
+NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 
 
 def body_limit(max_batch_rows: int) -> int:
@@ -82,17 +86,8 @@ class PredictHandler:
         predictor = self.state.require_predictor()
         if not body.strip():
             raise MalformedBodyError('the body is empty; send a row, {"instances": [...]} or CSV')
-        if is_csv:
-            from tabserve.service.csv_codec import read_csv_payload
-
-            payload: Any = read_csv_payload(body, predictor.schema)
-        else:
-            try:
-                payload = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
-        batch = parse_payload(payload, predictor.schema, self.max_rows)
-        labels_only = wants_labels_only(payload) or _labels_only_query(query)
+        batch, labels_only = self._decode(body, is_csv, predictor.schema)
+        labels_only = labels_only or _labels_only_query(query)
         try:
             result = predictor.predict(batch, labels_only)
         except ValueError as exc:  # the model's own check (e.g. a value it cannot take)
@@ -101,12 +96,10 @@ class PredictHandler:
         if probabilities is not None and not np.isfinite(probabilities).all():
             bad = int(np.flatnonzero(~np.isfinite(probabilities).all(axis=1))[0])
             raise InputError(f"row {bad}: values are outside the range the model can score")
-        self.state.metrics.count_predictions(predictor.model, result.labels)
+        self.state.metrics.count_predictions(predictor.model, result.classes, result.indices)
         shown = None if labels_only else probabilities
         if is_csv:
-            from tabserve.service.csv_codec import write_predictions_csv
-
-            return CSV_CT, write_predictions_csv(result.labels, result.classes, shown)
+            return CSV_CT, self._csv_answer(result, shown)
         answer: dict[str, Any] = {
             "model": predictor.model,
             "version": predictor.version,
@@ -117,6 +110,39 @@ class PredictHandler:
             columns = np.ascontiguousarray(shown.T, dtype=np.float64)
             answer["probabilities"] = dict(zip(result.classes, columns, strict=True))
         return JSON_CT, orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def _decode(self, body: bytes, is_csv: bool, schema: FeatureSchema) -> tuple[Batch, bool]:
+        """A validated batch and the body's labels_only flag; big numeric bodies skip Python objects."""
+        if schema.all_numeric and len(body) >= NUMERIC_CODEC_MIN_BYTES:
+            if is_csv:
+                matrix, labels_only = parse_numeric_csv(body, schema.names), False
+            else:
+                matrix, labels_only = parse_numeric_json(body, schema.names) or (None, False)
+            if matrix is not None:
+                if len(matrix) > self.max_rows:
+                    raise BatchTooLargeError(
+                        f"{len(matrix)} rows is more than the limit of {self.max_rows} rows per request"
+                    )
+                return Batch(len(matrix), matrix, None), labels_only
+        if is_csv:
+            from tabserve.service.csv_codec import read_csv_payload
+
+            payload: Any = read_csv_payload(body, schema)
+        else:
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
+        return parse_payload(payload, schema, self.max_rows), wants_labels_only(payload)
+
+    @staticmethod
+    def _csv_answer(result: Prediction, shown: np.ndarray | None) -> bytes:
+        fast = csv_answer(result.indices, result.classes, shown)
+        if fast:
+            return fast
+        from tabserve.service.csv_codec import write_predictions_csv
+
+        return write_predictions_csv(result.labels, result.classes, shown)
 
 
 async def _read_body(receive: Any, limit: int) -> bytes:

@@ -1,0 +1,69 @@
+"""Large numeric batches take numpy's parser; their answers equal the general path's."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def _rows(count: int) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(count, 4)), 2)
+
+
+def _post(server, body: bytes, content_type: str = "application/json"):
+    response = server.client.post("/predict", content=body, headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def test_columnar_batch_matches_records_batch(shared_server):
+    rows = _rows(3000)
+    columnar = _post(shared_server, orjson.dumps({"columns": IRIS_COLUMNS, "data": rows.tolist()})).json()
+    records = [dict(zip(IRIS_COLUMNS, row, strict=True)) for row in rows.tolist()]
+    general = _post(shared_server, orjson.dumps({"instances": records})).json()
+    assert columnar == general
+    assert len(columnar["labels"]) == 3000
+
+
+def test_reordered_columns_and_labels_only_flag(shared_server):
+    rows = _rows(1000)
+    body = {"columns": IRIS_COLUMNS[::-1], "data": rows[:, ::-1].tolist(), "labels_only": True}
+    answer = _post(shared_server, orjson.dumps(body)).json()
+    expected = _post(shared_server, orjson.dumps({"instances": rows.tolist()})).json()
+    assert answer["labels"] == expected["labels"]
+    assert "probabilities" not in answer or answer["probabilities"] == {}
+
+
+def test_numeric_csv_matches_csv_with_a_gap(shared_server):
+    rows = _rows(2000)
+    lines = [",".join(IRIS_COLUMNS), *(",".join(map(str, row)) for row in rows.tolist())]
+    fast = _post(shared_server, "\n".join(lines).encode(), "text/csv").text.splitlines()
+    gap = lines[:]
+    gap[1] = ",".join(["", *lines[1].split(",")[1:]])  # a missing value: the general CSV path
+    general = _post(shared_server, "\n".join(gap).encode(), "text/csv").text.splitlines()
+    assert fast[0] == general[0] == "prediction,proba_setosa,proba_versicolor,proba_virginica"
+    assert fast[2:] == general[2:]
+    assert len(fast) == 2001
+
+
+def test_oversized_numeric_batch_is_413_naming_the_limit(shared_server):
+    limit = 10_000
+    body = orjson.dumps({"columns": IRIS_COLUMNS, "data": _rows(limit + 1).tolist()})
+    response = shared_server.client.post(
+        "/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert f"limit of {limit} rows" in response.json()["detail"]
+
+
+def test_ragged_batch_gets_the_general_paths_row_error(shared_server):
+    rows = _rows(500).tolist()
+    rows[321] = rows[321][:3]
+    response = shared_server.client.post(
+        "/predict", content=orjson.dumps({"instances": rows}), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "row 321: expected 4 values" in response.json()["detail"]
