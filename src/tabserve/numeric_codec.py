@@ -11,6 +11,7 @@ which gives the precise error message; so this path never decides an error.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import warnings
 
@@ -107,12 +108,14 @@ def csv_answer(label_indices: np.ndarray, classes: list[str], probabilities: np.
     if probabilities is None:
         labels = np.asarray([c.encode() for c in classes], dtype=object)[label_indices].tolist()
         return b"prediction\n" + b"\n".join(labels) + b"\n"
-    prefixes = np.asarray([c.encode() + b"," for c in classes], dtype=object)[label_indices].tolist()
+    # "\n<label>," prefixes and the probability rows, joined in one pass: no per-row concatenation.
+    prefixes = [b"\n" + c.encode() + b"," for c in classes]
     encoded = orjson.dumps(
         np.ascontiguousarray(probabilities, dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY
     )
     rows = encoded[2:-2].split(b"],[")
-    return header + b"\n" + b"\n".join(map(bytes.__add__, prefixes, rows)) + b"\n"
+    labelled = zip(map(prefixes.__getitem__, label_indices.tolist()), rows, strict=True)
+    return header + b"".join(itertools.chain.from_iterable(labelled)) + b"\n"
 
 
 def _needs_quoting(text: str) -> bool:
