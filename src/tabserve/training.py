@@ -217,7 +217,7 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
     candidates = sum(int(np.prod([len(v) for v in entry.values()])) for entry in param_grid)
     total = candidates * settings.search.cv + 1
     log.info("grid search: %d candidates x %d folds", candidates, settings.search.cv)
-    with report_progress(progress, total), _search_backend(settings):
+    with _search_backend(settings), report_progress(progress, total):
         search.fit(x_train, y_train)
     best = search.best_estimator_
     metrics = evaluate(best, x_test, y_test, schema.classes)
