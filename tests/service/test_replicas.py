@@ -1,0 +1,121 @@
+"""Two server processes sharing one MariaDB registry and one S3 store behave as one service.
+
+A version trained and promoted through replica A is served by replica B within
+``reload_interval_s`` + 1 s, no request fails on either while a client predicts
+against both, and a job started on A can be followed through B.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.backends.conftest import aws_env, s3_bucket, s3_client, s3_endpoint, server_url, unique_name
+from tests.service.conftest import TABSERVE, write_config
+from tests.service.test_training_jobs import PredictLoop, wait_for_job
+
+pytestmark = [pytest.mark.slow, pytest.mark.backend]
+__all__ = ["aws_env", "s3_bucket", "s3_client", "s3_endpoint"]  # fixtures shared with tests/backends
+
+RELOAD_INTERVAL_S = 1.0
+
+
+@pytest.fixture
+def mariadb_registry_url() -> Iterator[str]:
+    """A new, empty MariaDB database for this test's registry, dropped afterwards."""
+    url = sa.make_url(server_url("mariadb"))
+    name = unique_name("tabserve_replicas")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def replica_config(root: Path, registry: dict) -> Path:
+    """One replica's config: the shared registry, its own folder and log, a 1 s reload interval."""
+    root.mkdir(parents=True)
+    return write_config(root, registry, server={"reload_interval_s": RELOAD_INTERVAL_S})
+
+
+def first_served_version(server, version: int, timeout: float) -> float:
+    """Seconds until ``server`` reports ``version`` on /readyz (polled every 50 ms), or fail."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if server.client.get("/readyz").json().get("version") == version:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"{server.url} did not serve version {version} within {timeout} s:\n{server.log()}")
+
+
+def test_a_version_promoted_through_one_replica_is_served_by_the_other(
+    tmp_path, mariadb_registry_url, s3_endpoint, s3_bucket, aws_env, start_server
+):
+    registry = {
+        "url": mariadb_registry_url,
+        "artifacts": f"s3://{s3_bucket}/models",
+        "s3_endpoint_url": s3_endpoint,
+        "auto_promote": False,  # the test promotes an explicit version itself
+    }
+    config_a = replica_config(tmp_path / "a", registry)
+    config_b = replica_config(tmp_path / "b", registry)
+    # The first version must hold the production alias: without one, servers follow the newest version.
+    env = {**os.environ, "TABSERVE_REGISTRY__AUTO_PROMOTE": "true"}
+    trained = subprocess.run(
+        [TABSERVE, "-c", str(config_a), "train"], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "version 1 (production)" in trained.stdout
+
+    replica_a, replica_b = start_server(config_a), start_server(config_b)
+    for replica in (replica_a, replica_b):
+        assert replica.wait().json()["version"] == 1
+    loops = {"A": PredictLoop(replica_a.url), "B": PredictLoop(replica_b.url)}
+    try:
+        accepted = replica_a.client.post("/train", json={"search": {"cv": 4}})
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["id"]
+        seen_by_b = replica_b.client.get(f"/jobs/{job_id}")
+        assert seen_by_b.status_code == 200, seen_by_b.text
+        assert seen_by_b.json()["id"] == job_id
+        job = wait_for_job(replica_b, job_id, ("succeeded", "failed"), timeout=180)
+        assert job["status"] == "succeeded", job
+        assert job["version"] == 2
+        assert replica_a.client.get(f"/jobs/{job_id}").json() == job
+
+        time.sleep(2 * RELOAD_INTERVAL_S)  # a version that is not promoted is not served
+        assert replica_b.client.get("/readyz").json()["version"] == 1
+
+        promoted = replica_a.client.post("/models/2/promote")
+        assert promoted.status_code == 200, promoted.text
+        delay = first_served_version(replica_b, 2, timeout=RELOAD_INTERVAL_S + 10)
+        assert delay <= RELOAD_INTERVAL_S + 1, f"replica B took {delay:.2f} s to serve the promoted version"
+        first_served_version(replica_a, 2, timeout=RELOAD_INTERVAL_S + 1)  # A was told at once
+        for loop in loops.values():
+            seen = len(loop.versions)
+            deadline = time.monotonic() + 10
+            while len(loop.versions) < seen + 20 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        for loop in loops.values():
+            loop.finish()
+    for name, loop in loops.items():
+        assert len(loop.statuses) > 20, f"replica {name} answered too few predictions to tell"
+        assert set(loop.statuses) == {200}, f"a prediction failed on replica {name}"
+        assert loop.versions[0] == 1 and loop.versions[-1] == 2, name
+        switches = [b for a, b in zip(loop.versions, loop.versions[1:], strict=False) if a != b]
+        assert switches == [2], f"replica {name} switched back and forth: {switches}"
+    listed = replica_b.client.get("/models").json()
+    assert [v["version"] for v in listed["versions"]] == [1, 2]
+    assert listed["serving_version"] == 2
+    assert "production" in listed["versions"][1]["aliases"]
