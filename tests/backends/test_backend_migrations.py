@@ -67,8 +67,8 @@ store.close()
 
 
 def test_processes_migrating_an_empty_database_at_once_all_succeed(empty_db_url, run_together):
-    outputs = run_together(MIGRATE_SCRIPT, [[empty_db_url]] * 4)
+    outputs = run_together(MIGRATE_SCRIPT, [[empty_db_url]] * 6)
 
-    assert [out.strip() for out in outputs] == ["null"] * 4
+    assert [out.strip() for out in outputs] == ["null"] * 6
     assert _schema_rows(empty_db_url) == [number for number, _ in t.MIGRATIONS]
     assert _tables(empty_db_url) >= REGISTRY_TABLES

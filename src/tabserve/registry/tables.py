@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from tabserve.errors import BackendUnavailableError
+
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
@@ -109,10 +111,15 @@ def applied_version(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(schema_versions.c.version))).scalar() or 0
 
 
-# Any fixed number: the key of the advisory lock that serialises migrations.
+# Any fixed number: the key of the advisory lock that serialises migrations
+# (PostgreSQL's advisory locks are per database already).
 _LOCK_KEY = 7_461_220_001
-_MYSQL_LOCK_NAME = "tabserve_schema_migration"
 LOCK_TIMEOUT_S = 60
+
+
+def _mysql_lock_name(conn: sa.Connection) -> str:
+    # MySQL's named locks are server-wide: include the database so registries sharing a server don't wait.
+    return f"tabserve_schema:{conn.engine.url.database or ''}"[:64]
 
 
 @contextmanager
@@ -130,20 +137,26 @@ def _migration_lock(conn: sa.Connection) -> Iterator[None]:
         conn.commit()
     elif dialect in ("mysql", "mariadb"):
         got = conn.execute(
-            sa.text("SELECT GET_LOCK(:name, :timeout)"), {"name": _MYSQL_LOCK_NAME, "timeout": LOCK_TIMEOUT_S}
+            sa.text("SELECT GET_LOCK(:name, :timeout)"),
+            {"name": _mysql_lock_name(conn), "timeout": LOCK_TIMEOUT_S},
         ).scalar()
         conn.commit()
         if got != 1:
-            raise TimeoutError(f"registry schema migration lock not free after {LOCK_TIMEOUT_S} s")
+            raise BackendUnavailableError(
+                f"registry schema: another process held the migration lock for {LOCK_TIMEOUT_S} s"
+            )
     try:
         yield
     finally:
-        conn.rollback()
-        if dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
-        elif dialect in ("mysql", "mariadb"):
-            conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
-        conn.commit()
+        try:
+            conn.rollback()
+            if dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+            elif dialect in ("mysql", "mariadb"):
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _mysql_lock_name(conn)})
+            conn.commit()
+        except sa.exc.DBAPIError:  # the connection is gone, and the lock with it
+            log.debug("migration lock not released: connection lost", exc_info=True)
 
 
 def migrate(engine: sa.Engine) -> int:
@@ -151,7 +164,7 @@ def migrate(engine: sa.Engine) -> int:
 
     Each step runs under the advisory lock and records its number in
     ``tabserve_schema_versions`` in the same transaction (MySQL commits DDL
-    implicitly, so steps also use ``checkfirst`` and are safe to repeat).
+    implicitly, so steps also check for each table first and are safe to repeat).
     """
     with engine.connect() as conn, _migration_lock(conn):
         schema_versions.create(conn, checkfirst=True)
