@@ -100,7 +100,7 @@ class JobManager:
             code = process.poll()
             if code is None:
                 continue
-            del self._children[job_id]
+            # Forgotten only once its row is settled: if the database is away, the next round tries again.
             job = metadata.get_job(job_id)
             if job.status in ACTIVE:
                 log.error("training job %s: its process exited with code %d before finishing", job_id, code)
@@ -110,6 +110,7 @@ class JobManager:
                     status="failed",
                     error=f"the training process exited with code {code} before finishing",
                 )
+            del self._children[job_id]
         for job in metadata.stale_jobs(time.time() - STALE_AFTER_S):
             own = self._children.pop(job.id, None)
             if own is not None:

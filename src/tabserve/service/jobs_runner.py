@@ -16,13 +16,14 @@ import threading
 import time
 
 from tabserve.config import Settings, validate_overrides
-from tabserve.errors import TabserveError
+from tabserve.errors import BackendUnavailableError, TabserveError
 from tabserve.registry.metadata import MetadataStore
 from tabserve.service.jobs import HEARTBEAT_S, SETTINGS_ENV
 
 log = logging.getLogger("tabserve.service.jobs_runner")
 
 PROGRESS_EVERY_S = 0.5
+RECORD_END_FOR_S = 30.0  # well inside the servers' STALE_AFTER_S, which covers a runner that gave up
 
 
 class ProgressWriter:
@@ -52,6 +53,27 @@ def _heartbeat(metadata: MetadataStore, job_id: str, stop: threading.Event) -> N
             log.warning("heartbeat for job %s failed: %s", job_id, exc)
 
 
+def _record_end(metadata: MetadataStore, job_id: str, model: str, **values: object) -> bool:
+    """Write the job's end; while the database is away, keep trying for a while.
+
+    So a job that failed because the database dropped says so itself once the
+    database is back, instead of only "its process exited" from the server.
+    """
+    deadline = time.monotonic() + RECORD_END_FOR_S
+    delay = 0.5
+    while True:
+        try:
+            metadata.finish_job(job_id, model, **values)
+            return True
+        except BackendUnavailableError as exc:
+            if time.monotonic() + delay > deadline:
+                log.error("training job %s: could not record its end, giving up: %s", job_id, exc)
+                return False
+            log.warning("training job %s: could not record its end, retry in %.1f s: %s", job_id, delay, exc)
+            time.sleep(delay)
+            delay = min(2 * delay, 5.0)
+
+
 def run_job(settings: Settings, job_id: str) -> int:
     """Run one queued job to its end; the exit code says whether it succeeded."""
     from tabserve.workflow import open_registry, train_and_register
@@ -77,14 +99,15 @@ def run_job(settings: Settings, job_id: str) -> int:
         stop.set()
         message = str(exc) if isinstance(exc, TabserveError) else f"{type(exc).__name__}: {exc}"
         log.error("training job %s failed: %s", job_id, message, exc_info=not isinstance(exc, TabserveError))
-        metadata.finish_job(job_id, job.model, status="failed", error=message[:2000])
+        _record_end(metadata, job_id, job.model, status="failed", error=message[:2000])
+        registry.close()
         return 1
     finally:
         stop.set()
-    metadata.finish_job(job_id, job.model, status="succeeded", version=outcome.version)
+    recorded = _record_end(metadata, job_id, job.model, status="succeeded", version=outcome.version)
     log.info("training job %s made %s version %d", job_id, job.model, outcome.version)
     registry.close()
-    return 0
+    return 0 if recorded else 1
 
 
 def main(argv: list[str]) -> int:

@@ -20,6 +20,7 @@ from tabserve.service.state import ServiceState
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+RETRYING = f"; retrying with backoff (at most {MAX_BACKOFF_S:.0f} s apart)"
 
 
 class Reloader:
@@ -32,6 +33,7 @@ class Reloader:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failed_version: int | None = None
         self._last_problem: str | None = None
+        self._backend_down = False
 
     def wake(self) -> None:
         """Check now (after a promote or rollback made here); safe from any thread."""
@@ -56,6 +58,7 @@ class Reloader:
             registry = state.require_registry()
             model = state.settings.model
             version = await asyncio.to_thread(registry.serving_version, model)
+            self._backend_back()
             current = state.predictor
             if current is not None and current.version == version:
                 return True
@@ -95,16 +98,30 @@ class Reloader:
         )
         return True
 
+    def _backend_back(self) -> None:
+        """The registry answered: say so once after an outage, so that the next outage is reported too."""
+        if self._backend_down:
+            self._backend_down = False
+            self._last_problem = None
+            log.info("the registry answers again")
+
     def _not_ready(self, reason: str, backend_down: bool) -> None:
+        if not backend_down:
+            self._backend_back()
         if reason != self._last_problem:  # say why once, not every poll
             current = self.state.predictor
+            retrying = RETRYING if backend_down else ""
             if current is None:
-                log.warning("no model served yet: %s", reason)
+                log.warning("no model served yet: %s%s", reason, retrying)
             else:
                 log.warning(
-                    "cannot check the production alias, still serving version %d: %s", current.version, reason
+                    "cannot check the production alias, still serving version %d: %s%s",
+                    current.version,
+                    reason,
+                    retrying,
                 )
             self._last_problem = reason
+        self._backend_down = backend_down
         if self.state.predictor is None:
             self.state.not_ready_reason = reason
             self.state.backend_down = backend_down

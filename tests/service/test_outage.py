@@ -1,0 +1,224 @@
+"""A registry database that is down at start, or goes down while serving or training.
+
+The server keeps running throughout: it retries with backoff and says why,
+keeps predicting with the model it holds, answers what needs the database
+with a 503 problem that hides the password, and works again once the
+database is back, without a restart. The database is a private PostgreSQL
+cluster the test stops and starts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tabserve.config import load_settings
+from tabserve.workflow import open_registry, register_trained
+from tests.backends.conftest import private_postgres
+from tests.service.conftest import TABSERVE, write_config
+from tests.service.test_training_jobs import PredictLoop, wait_for_job
+
+pytestmark = [pytest.mark.slow, pytest.mark.backend]
+__all__ = ["private_postgres"]  # a fixture shared with tests/backends
+
+SETOSA = [5.1, 3.8, 1.5, 0.3]
+# Slow enough that the database can be stopped while the job is still fitting.
+SLOW_GRID = {
+    "candidates": [
+        {
+            "estimator": "sklearn.linear_model.LogisticRegression",
+            "grid": {"C": [0.01 * i for i in range(1, 121)]},
+        }
+    ]
+}
+
+
+def outage_config(root: Path, cluster) -> Path:
+    registry = {"url": cluster.url, "artifacts": str(root / "artifacts")}
+    return write_config(root, registry, server={"reload_interval_s": 0.5})
+
+
+def seed_version(config: Path, trained_iris) -> None:
+    """Register the session's trained iris as version 1 (production), without training again."""
+    settings = load_settings(config, environ={})
+    registry = open_registry(settings)
+    try:
+        assert register_trained(registry, settings, trained_iris[1].trained).version == 1
+    finally:
+        registry.close()
+
+
+def wait_for(condition, what: str, server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s\n{server.log()}")
+        assert server.process.poll() is None, f"the server exited:\n{server.log()}"
+        time.sleep(0.1)
+
+
+def assert_database_unavailable(response, cluster) -> None:
+    """A 503 problem that names the registry database, with its password hidden."""
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"]
+    problem = response.json()
+    assert problem["type"] == "urn:tabserve:problem:backend-unavailable"
+    assert "registry database" in problem["detail"] and "unavailable" in problem["detail"], problem
+    assert f"postgres:***@127.0.0.1:{cluster.port}" in problem["detail"]
+    assert cluster.password not in response.text
+
+
+def test_a_server_started_while_the_database_is_down_serves_once_it_is_back(
+    tmp_path, private_postgres, start_server
+):
+    private_postgres.stop()
+    config = outage_config(tmp_path, private_postgres)
+    server = start_server(config)
+    server.wait("/healthz")
+
+    def readyz_blames_the_database() -> bool:
+        response = server.client.get("/readyz")
+        return response.status_code == 503 and "registry database" in response.json()["detail"]
+
+    wait_for(readyz_blames_the_database, "/readyz 503 naming the database", server)
+    assert_database_unavailable(server.client.get("/readyz"), private_postgres)
+    assert_database_unavailable(server.client.get("/models"), private_postgres)
+    wait_for(
+        lambda: "retrying with backoff" in server.log(), "a log line saying why and that it retries", server
+    )
+    assert private_postgres.password not in server.log()
+
+    private_postgres.start()
+    trained = subprocess.run(
+        [TABSERVE, "-c", str(config), "train"], capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "version 1 (production)" in trained.stdout
+    ready = server.wait("/readyz", timeout=60)  # backoff is at most 30 s apart
+    assert ready.json()["version"] == 1
+    predicted = server.client.post("/predict", json=SETOSA)
+    assert predicted.status_code == 200, predicted.text
+    assert predicted.json()["labels"] == ["setosa"]
+    assert server.client.get("/models").status_code == 200
+    assert server.process.poll() is None  # the same process all along: no restart
+
+
+def test_a_database_outage_while_serving_fails_only_what_needs_the_database(
+    tmp_path, private_postgres, trained_iris, start_server
+):
+    config = outage_config(tmp_path, private_postgres)
+    seed_version(config, trained_iris)
+    server = start_server(config)
+    assert server.wait().json()["version"] == 1
+    loop = PredictLoop(server.url)
+    try:
+        private_postgres.stop()
+        assert_database_unavailable(server.client.get("/models"), private_postgres)
+        assert_database_unavailable(server.client.get("/models/1"), private_postgres)
+        assert_database_unavailable(server.client.post("/train", json={}), private_postgres)
+        assert_database_unavailable(server.client.get("/jobs/0123abcd"), private_postgres)
+        seen = len(loop.statuses)
+        wait_for(
+            lambda: "cannot check the production alias, still serving version 1" in server.log(),
+            "a log line saying the alias cannot be checked",
+            server,
+        )
+        wait_for(lambda: len(loop.statuses) > seen + 50, "predictions during the outage", server)
+        assert server.client.get("/readyz").json()["version"] == 1  # the model is in memory: still ready
+        assert server.client.get("/metrics").status_code == 200
+
+        private_postgres.start()
+        wait_for(lambda: server.client.get("/models").status_code == 200, "/models after the outage", server)
+        assert [v["version"] for v in server.client.get("/models").json()["versions"]] == [1]
+        assert server.client.get("/jobs/0123abcd").status_code == 404
+        wait_for(lambda: "the registry answers again" in server.log(), "a log line on recovery", server)
+    finally:
+        loop.finish()
+    assert len(loop.statuses) > 50
+    assert set(loop.statuses) == {200}, "a prediction failed during the outage"
+    assert server.process.poll() is None
+    assert private_postgres.password not in server.log()
+
+
+def start_slow_job(server) -> str:
+    """POST /train with a slow grid; the job id once its process is fitting."""
+    accepted = server.client.post("/train", json=SLOW_GRID)
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    wait_for(
+        lambda: server.client.get(f"/jobs/{job_id}").json()["progress"]["total"] > 0,
+        "the job to start fitting",
+        server,
+        timeout=60,
+    )
+    return job_id
+
+
+def test_a_job_whose_database_drops_mid_run_fails_clearly_and_the_server_carries_on(
+    tmp_path, private_postgres, trained_iris, start_server
+):
+    config = outage_config(tmp_path, private_postgres)
+    seed_version(config, trained_iris)
+    server = start_server(config)
+    server.wait()
+    loop = PredictLoop(server.url)
+    try:
+        job_id = start_slow_job(server)
+        private_postgres.stop()
+        wait_for(
+            lambda: f"training job {job_id} failed" in server.log(),
+            "the job process to fail on the missing database",
+            server,
+            timeout=120,
+        )
+        private_postgres.start()
+        job = wait_for_job(server, job_id, ("failed", "succeeded"), timeout=60)
+    finally:
+        loop.finish()
+    assert job["status"] == "failed", job
+    assert "registry database" in job["error"] and "unavailable" in job["error"], job["error"]
+    assert private_postgres.password not in job["error"]
+    assert set(loop.statuses) == {200}, "a prediction failed while the job lost its database"
+
+    retry = server.client.post("/train", json={"search": {"cv": 2}})
+    assert retry.status_code == 202, retry.text  # the failed job released the model's training lock
+    assert wait_for_job(server, retry.json()["id"], ("succeeded", "failed"))["status"] == "succeeded"
+
+
+def test_a_job_process_that_dies_while_the_database_is_down_is_failed_once_it_is_back(
+    tmp_path, private_postgres, trained_iris, start_server
+):
+    config = outage_config(tmp_path, private_postgres)
+    seed_version(config, trained_iris)
+    server = start_server(config)
+    server.wait()
+    job_id = start_slow_job(server)
+    settings = load_settings(config, environ={})
+    registry = open_registry(settings)
+    try:
+        pid = registry.metadata.get_job(job_id).pid
+    finally:
+        registry.close()
+
+    private_postgres.stop()
+    os.kill(pid, signal.SIGKILL)  # a grandchild this test started through the server
+    wait_for(
+        lambda: "training job check failed" in server.log(),
+        "the server's job check to meet the outage",
+        server,
+        timeout=30,
+    )
+    private_postgres.start()
+    # Well before a missed heartbeat would (STALE_AFTER_S): the server remembers its exited child.
+    job = wait_for_job(server, job_id, ("failed", "succeeded"), timeout=20)
+    assert job["status"] == "failed", job
+    assert "exited with code -9" in job["error"], job["error"]
+    retry = server.client.post("/train", json={"search": {"cv": 2}})
+    assert retry.status_code == 202, retry.text
+    assert wait_for_job(server, retry.json()["id"], ("succeeded", "failed"))["status"] == "succeeded"
