@@ -58,11 +58,9 @@ class Reloader:
             registry = state.require_registry()
             model = state.settings.model
             version = await asyncio.to_thread(registry.serving_version, model)
-            self._backend_back()
             current = state.predictor
-            if current is not None and current.version == version:
-                return True
-            if version == self._failed_version:
+            if (current is not None and current.version == version) or version == self._failed_version:
+                self._backend_back()  # the registry answered and there is nothing new to load
                 return True
             started = time.perf_counter()
             predictor = await asyncio.to_thread(_load, registry, model, version)
@@ -87,6 +85,7 @@ class Reloader:
         state.backend_down = False
         self._failed_version = None
         self._last_problem = None
+        self._backend_down = False
         state.metrics.set_model_version(model, version)
         _freeze_heap()
         log.info(
