@@ -39,15 +39,22 @@ def _run_wrk(url: str, body: bytes, connections: int, seconds: float) -> LoadRes
         script = Path(folder) / "post.lua"
         escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
         script.write_text(
-            'wrk.method = "POST"\n'
-            f'wrk.body = "{escaped}"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
         )
         threads = 1 if connections == 1 else 2
         command = [
-            "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url,
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
         ]
-        text = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+        text = subprocess.run(
+            command, capture_output=True, text=True, timeout=seconds + 30, check=True
+        ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     errors = 0
     for pattern in (r"Non-2xx or 3xx responses:\s+(\d+)", r"Socket errors:.*?(\d+)"):
@@ -57,7 +64,9 @@ def _run_wrk(url: str, body: bytes, connections: int, seconds: float) -> LoadRes
     return LoadResult(rate, _wrk_ms(text, "50%"), _wrk_ms(text, "99%"), errors)
 
 
-async def _client(host: str, port: int, request: bytes, deadline: float, latencies: list, errors: list) -> None:
+async def _client(
+    host: str, port: int, request: bytes, deadline: float, latencies: list, errors: list
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:

@@ -12,7 +12,7 @@ BODY = b'{"labels":["setosa"]}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 
-async def app(scope: dict, receive, send) -> None:  # noqa: ANN001 - ASGI callables
+async def app(scope: dict, receive, send) -> None:
     if scope["type"] != "http":
         return
     more = True
@@ -27,6 +27,12 @@ if __name__ == "__main__":
     import uvicorn
 
     uvicorn.run(
-        app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
-        access_log=False, server_header=False, log_level="warning",
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        server_header=False,
+        log_level="warning",
     )

@@ -28,7 +28,7 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import drive, load_tool  # noqa: E402
+from load import drive, load_tool
 
 ROW = b"[5.1, 3.8, 1.5, 0.3]"
 BIN = Path(sys.executable).parent
@@ -48,7 +48,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def post(port: int, body: bytes, content_type: str = "application/json", timeout: float = 10) -> tuple[int, bytes]:
+def post(
+    port: int, body: bytes, content_type: str = "application/json", timeout: float = 10
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("POST", "/predict", body=body, headers={"Content-Type": content_type})
@@ -204,8 +206,11 @@ def report(results: dict) -> int:
     checks = [
         ("throughput, 1 worker, 8 conns (req/s)", one_rate, None),
         ("raw-ASGI no-op, 8 conns (req/s)", best("noop", 8, "requests_per_s"), None),
-        ("ratio to no-op (median of rounds)", statistics.median(r["ratio"] for r in rounds),
-         (">=", TARGETS["throughput_ratio"])),
+        (
+            "ratio to no-op (median of rounds)",
+            statistics.median(r["ratio"] for r in rounds),
+            (">=", TARGETS["throughput_ratio"]),
+        ),
         ("throughput, 2 workers, 8 conns (req/s)", results["two_workers"].requests_per_s, (">", one_rate)),
         ("p50 latency, 1 conn (ms)", best("tabserve", 1, "p50_ms"), ("<=", TARGETS["p50_ms_1conn"])),
         ("p99 latency, 8 conns (ms)", best("tabserve", 8, "p99_ms"), ("<=", TARGETS["p99_ms_8conn"])),

@@ -81,4 +81,92 @@ def test_bundle_loads_without_pickle(trained_iris):
     bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
     registry.close()
     with np.load(__import__("io").BytesIO(bundle), allow_pickle=False) as arrays:
-        assert set(arrays.files) == {"onnx", "dtype", "medians", "mean", "scale", "classes"}
+        assert set(arrays.files) == {
+            "onnx",
+            "dtype",
+            "medians",
+            "mean",
+            "scale",
+            "classes",
+            "linear_kind",
+            "coef",
+            "intercept",
+        }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("estimator", "classes"),
+    [
+        ("sklearn.linear_model.LogisticRegression", None),
+        ("sklearn.discriminant_analysis.LinearDiscriminantAnalysis", None),
+        ("sklearn.linear_model.LogisticRegression", ["versicolor", "virginica"]),  # binary: logistic
+    ],
+)
+def test_single_row_python_path_matches_scikit_learn(tmp_path, estimator, classes):
+    data = {"source": "sql", "url": f"sqlite:///{tmp_path / 'd.db'}", "query": "SELECT * FROM iris"}
+    if classes:
+        data["query"] += " WHERE species IN ({})".format(", ".join(f"'{c}'" for c in classes))
+    from tabserve.data import load_iris_frame
+    from tabserve.sql import write_table
+
+    write_table(load_iris_frame(), data["url"], "iris")
+    settings = make_settings(tmp_path, data=data, candidates=[{"estimator": estimator}])
+    trained = fit_search(settings, load_dataset(settings.data))
+    result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
+    assert result.bundle is not None and "single rows in pure Python" in result.reason
+    row_model = CompiledRunner(result.bundle).row_model
+    rows = np.vstack([trained.reference_rows, _random_rows(100_000)])
+    rows[::101, 2] = np.nan
+    got = np.array([row_model.predict_row(row) for row in rows.tolist()])
+    frame = pd.DataFrame(rows, columns=trained.schema.names)
+    np.testing.assert_allclose(got, trained.pipeline.predict_proba(frame), atol=1e-6, rtol=0)
+    labels = np.asarray(trained.schema.classes)[got.argmax(axis=1)]
+    assert (labels == trained.pipeline.predict(frame)).all()
+
+
+def test_a_converter_that_disagrees_is_caught_and_scikit_learn_serves(tmp_path):
+    """skl2onnx's binary LDA gives other probabilities than scikit-learn: the check must notice."""
+    from tabserve.data import load_iris_frame
+    from tabserve.sql import write_table
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    write_table(load_iris_frame(), url, "iris")
+    query = "SELECT * FROM iris WHERE species IN ('setosa', 'virginica')"
+    settings = make_settings(
+        tmp_path,
+        data={"source": "sql", "url": url, "query": query},
+        candidates=[{"estimator": "sklearn.discriminant_analysis.LinearDiscriminantAnalysis"}],
+    )
+    trained = fit_search(settings, load_dataset(settings.data))
+    result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
+    assert result.bundle is None
+    assert "served by scikit-learn" in result.reason and "probabilities differ" in result.reason
+
+
+def test_tree_models_have_no_python_row_path(tmp_path):
+    settings = make_settings(tmp_path, candidates=[{"estimator": "sklearn.tree.DecisionTreeClassifier"}])
+    trained = fit_search(settings, load_dataset(settings.data))
+    result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
+    assert CompiledRunner(result.bundle).row_model is None
+
+
+def test_bundle_written_before_the_row_path_still_loads(trained_iris):
+    """Versions registered by an older tabserve keep loading, on ONNX Runtime only."""
+    import io
+
+    settings, outcome = trained_iris
+    registry = open_registry(settings)
+    bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
+    registry.close()
+    with np.load(io.BytesIO(bundle), allow_pickle=False) as arrays:
+        older = {name: arrays[name] for name in ("onnx", "dtype", "medians", "mean", "scale", "classes")}
+    buffer = io.BytesIO()
+    np.savez(buffer, **older)
+    runner = CompiledRunner(buffer.getvalue())
+    assert runner.row_model is None
+    rows = _random_rows(50)
+    np.testing.assert_array_equal(
+        runner.predict_proba(Batch(50, rows, None)),
+        CompiledRunner(bundle).predict_proba(Batch(50, rows, None)),
+    )

@@ -71,6 +71,9 @@ class Predictor:
         self.classes = self.schema.classes
         self._class_array = np.asarray(self.classes, dtype=object)
         self.runner = runner
+        self._row_model = getattr(runner, "row_model", None)
+        # How many values a single row has when the pure-Python row path exists, else None.
+        self.row_width = len(self.schema.names) if self._row_model is not None else None
 
     @classmethod
     def load(cls, registry: Registry, model: str, version: int | None = None) -> Predictor:
@@ -91,6 +94,10 @@ class Predictor:
             how = f"scikit-learn ({record.metrics.get('serving', 'no compiled model stored')})"
         log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)
         return cls(record, runner)
+
+    def predict_row(self, row: list[float]) -> list[float] | None:
+        """Class probabilities for one numeric row on the pure-Python path, or None if there is none."""
+        return None if self._row_model is None else self._row_model.predict_row(row)
 
     def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
         probabilities = self.runner.predict_proba(batch)

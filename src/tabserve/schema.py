@@ -26,13 +26,11 @@ class FeatureSchema:
     target: str
     classes: list[str]
     names: list[str] = field(init=False)
+    all_numeric: bool = field(init=False)  # worked out once: the predict path asks on every request
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", [f.name for f in self.features])
-
-    @property
-    def all_numeric(self) -> bool:
-        return all(f.type == "numeric" for f in self.features)
+        object.__setattr__(self, "all_numeric", all(f.type == "numeric" for f in self.features))
 
     def to_dict(self) -> dict[str, Any]:
         return {
