@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.service = state
     handler = PredictHandler(state)
+    app.state.predict_handler = handler
     declare_predict_route(app, handler)
     for router in (routes_models.router, routes_jobs.router, routes_visualise.router, routes_ops.router):
         app.include_router(router)
@@ -109,5 +110,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _domain_error)  # logged, and answered as a problem
     app.add_middleware(RequestMetrics, metrics=state.metrics)
-    app.add_middleware(PredictFastPath, handler=handler)  # added last: outermost, before any routing
     return app
+
+
+def with_fast_predict(app: FastAPI) -> PredictFastPath:
+    """The ASGI app to serve: POST /predict answered before FastAPI's own middleware stack.
+
+    Wrapping the FastAPI instance (rather than adding a middleware, which
+    FastAPI nests inside its error and body-limit layers) keeps the predict
+    path to one function call; everything else, lifespan included, passes through.
+    """
+    return PredictFastPath(app, app.state.predict_handler)

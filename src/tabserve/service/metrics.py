@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
@@ -112,7 +112,7 @@ class ServiceMetrics:
         children[0]()
         children[1](seconds)
 
-    def count_predictions(self, model: str, classes: list[str], indices: np.ndarray) -> None:
+    def count_predictions(self, model: str, classes: list[str], indices: Sequence[int] | np.ndarray) -> None:
         """Count answers per class; ``indices`` are each row's label as a position in ``classes``."""
         if len(indices) == 1:
             self._class_inc(model, classes[indices[0]])(1)

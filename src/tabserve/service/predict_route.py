@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, BatchTooLargeError, parse_payload, wants_labels_only
 from tabserve.numeric_codec import csv_answer, parse_numeric_csv, parse_numeric_json
-from tabserve.predictor import Prediction
+from tabserve.predictor import Prediction, Predictor
 from tabserve.schema import FeatureSchema
 from tabserve.service.errors import (
     PROBLEM_JSON,
@@ -46,6 +46,8 @@ JSON_CT = b"application/json"
 CSV_CT = b"text/csv; charset=utf-8"
 BASE_BODY_BYTES = 64 * 1024
 BODY_BYTES_PER_ROW = 1024
+SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the pure-Python path first
+_BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: general path
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 
 
@@ -86,6 +88,10 @@ class PredictHandler:
         predictor = self.state.require_predictor()
         if not body.strip():
             raise MalformedBodyError('the body is empty; send a row, {"instances": [...]} or CSV')
+        if not is_csv and len(body) <= SINGLE_ROW_MAX_BYTES:
+            answer_row = self._answer_row(body, predictor, query)
+            if answer_row is not None:
+                return JSON_CT, answer_row
         batch, labels_only = self._decode(body, is_csv, predictor.schema)
         labels_only = labels_only or _labels_only_query(query)
         try:
@@ -110,6 +116,52 @@ class PredictHandler:
             columns = np.ascontiguousarray(shown.T, dtype=np.float64)
             answer["probabilities"] = dict(zip(result.classes, columns, strict=True))
         return JSON_CT, orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def _answer_row(self, body: bytes, predictor: Predictor, query: bytes) -> bytes | None:
+        """One plain numeric row on the model's pure-Python path; None leaves it to the general path.
+
+        Only the clear-cut case is taken here (a list of finite numbers of the
+        right length, bare or as the single row of "instances"); anything else,
+        valid or not, goes the general way, which also words every error.
+        """
+        if predictor.row_width is None:
+            return None
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        labels_only = False
+        if type(payload) is dict:
+            rows = payload.get("instances")
+            flag = payload.get("labels_only", False)
+            if type(rows) is not list or len(rows) != 1 or type(flag) is not bool:
+                return None
+            if len(payload) != 1 + ("labels_only" in payload):
+                return None
+            payload, labels_only = rows[0], flag
+        if type(payload) is not list or len(payload) != predictor.row_width:
+            return None
+        row = []
+        for value in payload:
+            kind = type(value)
+            if kind is not float and (kind is not int or not -_BIG_INT < value < _BIG_INT):
+                return None
+            row.append(float(value))
+        probabilities = predictor.predict_row(row)
+        if probabilities is None:
+            return None
+        index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
+        classes = predictor.classes
+        self.state.metrics.count_predictions(predictor.model, classes, (index,))
+        answer: dict[str, Any] = {
+            "model": predictor.model,
+            "version": predictor.version,
+            "labels": [classes[index]],
+            "classes": classes,
+        }
+        if not (labels_only or _labels_only_query(query)):
+            answer["probabilities"] = {c: [p] for c, p in zip(classes, probabilities, strict=True)}
+        return orjson.dumps(answer)
 
     def _decode(self, body: bytes, is_csv: bool, schema: FeatureSchema) -> tuple[Batch, bool]:
         """A validated batch and the body's labels_only flag; big numeric bodies skip Python objects."""

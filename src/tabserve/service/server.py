@@ -16,11 +16,11 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from tabserve.config import Settings, load_settings
-from tabserve.service.app import create_app
+from tabserve.service.allocator import tune_allocator
+from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.auth import check_bind
+from tabserve.service.predict_route import PredictFastPath
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,15 @@ SETTINGS_ENV = "TABSERVE_SERVE_SETTINGS"
 GRACEFUL_SHUTDOWN_S = 30
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> PredictFastPath:
     """uvicorn's factory in each worker process."""
     from tabserve.logs import configure_logging
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings.model_validate_json(raw) if raw else load_settings()
     configure_logging(settings.logging)
-    return create_app(settings)
+    tune_allocator()
+    return with_fast_predict(create_app(settings))
 
 
 @contextlib.contextmanager
@@ -81,7 +82,8 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
     }
     with _sigterm_exits_cleanly():
         if server.workers == 1:
-            uvicorn.run(create_app(settings), **options)
+            tune_allocator()
+            uvicorn.run(with_fast_predict(create_app(settings)), **options)
             return
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         uvicorn.run("tabserve.service.server:app_from_env", factory=True, workers=server.workers, **options)
