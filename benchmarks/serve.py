@@ -189,6 +189,7 @@ def run_all(env: dict, rounds: int, seconds: float) -> dict:
         batch_rate(port, body, "application/json", 10_000, 1.0)
         results["batch_json"] = batch_rate(port, body, "application/json", 10_000)
         results["batch_csv"] = batch_rate(port, csv_body, "text/csv", 10_000)
+        results["rss_after_batches"] = rss_mb(one)
 
     starts = []
     for _ in range(3):
@@ -220,6 +221,7 @@ def report(results: dict) -> int:
         ("batch 10,000 rows CSV (rows/s)", results["batch_csv"], (">=", TARGETS["batch_rows_per_s"])),
         ("cold start to first prediction (s)", results["cold_start_s"], ("<=", TARGETS["cold_start_s"])),
         ("RSS, 1 worker (MB)", max(results["rss_one_worker"]), ("<=", TARGETS["rss_mb"])),
+        ("RSS after the batches (MB)", max(results["rss_after_batches"]), ("<=", TARGETS["rss_mb"])),
         ("RSS per worker, 2 workers (MB)", max(results["rss_two_workers"]), ("<=", TARGETS["rss_mb"])),
     ]
     errors = sum(r[k][c].errors for r in rounds for k in ("noop", "tabserve") for c in (1, 8))
