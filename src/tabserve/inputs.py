@@ -55,7 +55,7 @@ def _check_categorical(value: Any, row: int, column: str) -> Any:
     raise InputError(f"row {row}, column '{column}': expected a string or number, got {_short(value)}")
 
 
-def _rows_to_batch(rows: list[list[Any]], schema: FeatureSchema, offset: int = 0) -> Batch:
+def _rows_to_batch(rows: list[list[Any]], schema: FeatureSchema) -> Batch:
     width = len(schema.names)
     if schema.all_numeric:
         matrix = _fast_matrix(rows, width)
@@ -64,14 +64,12 @@ def _rows_to_batch(rows: list[list[Any]], schema: FeatureSchema, offset: int = 0
     checked = [[None] * len(rows) for _ in range(width)]
     for i, row in enumerate(rows):
         if not isinstance(row, list):
-            raise InputError(f"row {i + offset}: expected a list of {width} values, got {type(row).__name__}")
+            raise InputError(f"row {i}: expected a list of {width} values, got {type(row).__name__}")
         if len(row) != width:
-            raise InputError(
-                f"row {i + offset}: expected {width} values ({', '.join(schema.names)}), got {len(row)}"
-            )
+            raise InputError(f"row {i}: expected {width} values ({', '.join(schema.names)}), got {len(row)}")
         for j, (feature, value) in enumerate(zip(schema.features, row, strict=True)):
             check = _check_numeric if feature.type == "numeric" else _check_categorical
-            checked[j][i] = check(value, i + offset, feature.name)
+            checked[j][i] = check(value, i, feature.name)
     if schema.all_numeric:
         return Batch(len(rows), np.array(checked, dtype=np.float64).T.copy(), None)
     return Batch(len(rows), None, dict(zip(schema.names, checked, strict=True)))
@@ -86,9 +84,6 @@ def _fast_matrix(rows: list[Any], width: int) -> np.ndarray | None:
     if matrix.ndim != 2 or matrix.shape[1] != width or not np.isfinite(matrix).all():
         return None
     # np.array turns True and "1.5" into numbers; only accept genuine numbers.
-    first = rows[0]
-    if any(isinstance(v, bool | str) for v in first):
-        return None
     for row in rows:
         for v in row:
             if type(v) is not float and type(v) is not int:
