@@ -102,7 +102,7 @@ def _parse_row(values: list[str], schema: Any) -> list[Any]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from tabserve.inputs import batch_from_frame, parse_payload
+    from tabserve.inputs import parse_payload
     from tabserve.predictor import Predictor
     from tabserve.workflow import open_registry
 
@@ -115,7 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     if args.input:
-        return _predict_file(args, predictor, batch_from_frame)
+        return _predict_file(args, predictor)
     batch = parse_payload([_parse_row(args.values, predictor.schema)], predictor.schema, 1)
     result = predictor.predict(batch)
     assert result.probabilities is not None
@@ -138,10 +138,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _predict_file(args: argparse.Namespace, predictor: Any, batch_from_frame: Any) -> int:
-    import pandas as pd
-
+def _predict_file(args: argparse.Namespace, predictor: Any) -> int:
     from tabserve.data import read_csv
+    from tabserve.inputs import batch_from_frame
 
     frame = read_csv(args.input)
     result = predictor.predict(batch_from_frame(frame, predictor.schema))
@@ -154,7 +153,6 @@ def _predict_file(args: argparse.Namespace, predictor: Any, batch_from_frame: An
         print(f"wrote {len(out)} predictions to {args.output} (model {predictor.model} v{predictor.version})")
     else:
         out.to_csv(sys.stdout, index=False)
-    del pd
     return EXIT_OK
 
 
