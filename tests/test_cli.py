@@ -104,6 +104,8 @@ def test_errors_are_one_line_with_exit_codes(workdir, capsys):
     assert "column 'sepal_width': expected a number, got 'x'" in capsys.readouterr().err
     assert main(["models", "show", "9", "-c", "fast.yaml"]) == 1
     assert "has no version 9" in capsys.readouterr().err
+    assert main(["predict", "-c", "fast.yaml", "1e308", "1e308", "1e308", "1e308"]) == 1
+    assert "values are outside the range the model can score" in capsys.readouterr().err
 
 
 def test_usage_error_exits_2(workdir):

@@ -92,3 +92,39 @@ def test_overrides_are_validated_like_a_file():
     assert validate_overrides(base, {"search": {"cv": 4}}).search.cv == 4
     with pytest.raises(ConfigError, match=r"^request body: search.cv: "):
         validate_overrides(base, {"search": {"cv": 1}})
+
+
+def test_errors_never_show_passwords_or_tokens():
+    url = "mysql+pymysql://tabserve:S3CRETPW@db:3306/tabserve"
+    with pytest.raises(ConfigError) as error:  # a section-level error: the section is not echoed
+        load_settings(environ={"TABSERVE_DATA__SOURCE": "sql", "TABSERVE_DATA__URL": url})
+    assert "S3CRETPW" not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={}, overrides={"server": {"token": ["s3cret-token"]}})
+    assert str(error.value) == "defaults: server.token: Input should be a valid string (value hidden)"
+    assert "s3cret-token" not in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        load_settings(
+            environ={}, overrides={"data": {"source": "sql", "url": url, "table": "x y", "query": "q"}}
+        )
+    assert "S3CRETPW" not in str(error.value)
+
+
+def test_numbers_are_read_as_text_for_text_settings():
+    settings = load_settings(environ={"TABSERVE_SERVER__TOKEN": "12345678901234", "TABSERVE_MODEL": "2024"})
+    assert settings.server.token == "12345678901234"
+    assert settings.model == "2024"
+
+
+def test_overriding_one_of_a_pair_clears_the_other():
+    base = load_settings(environ={})
+    assert validate_overrides(base, {"split": {"test_fraction": 0.2}}).split.test_per_class is None
+    from_fraction = validate_overrides(base, {"split": {"test_fraction": 0.2}})
+    assert validate_overrides(from_fraction, {"split": {"test_per_class": 3}}).split.test_fraction is None
+    sql = validate_overrides(base, {"data": {"source": "sql", "url": "sqlite://", "query": "SELECT 1"}})
+    assert validate_overrides(sql, {"data": {"table": "iris"}}).data.query is None
+
+
+def test_command_line_overrides_name_their_origin():
+    with pytest.raises(ConfigError, match=r"^command line: server.port: "):
+        validate_overrides(load_settings(environ={}), {"server": {"port": 99999}}, origin="command line")

@@ -55,6 +55,9 @@ def test_columns_in_another_order_are_reordered_and_flag_is_read():
         b'{"instances": [[1, 2, 3, 4]]',
         b"[[1, 2, 3, 4], [[1, 2, 3, 4]]]",
         b"[[]]",
+        b'{"instances": [[1, 2, 3, 4], [], [5, 6, 7, 8]]}',  # an empty row must not vanish
+        b"[[1, 2, 3, 4], []]",
+        b"[[], [1, 2, 3, 4]]",
     ],
 )
 def test_anything_unusual_takes_the_general_path(body):

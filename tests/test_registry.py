@@ -162,3 +162,29 @@ def test_concurrent_writers_get_distinct_versions(tmp_path):
     for worker in workers:
         worker.join(timeout=60)
     assert numbers == list(range(1, 31))
+
+
+def test_first_version_is_production_even_without_auto_promote(trained_iris, tmp_path):
+    from tests.conftest import make_settings
+
+    _, outcome = trained_iris
+    settings = make_settings(tmp_path, registry={"auto_promote": False})
+    registry = open_registry(settings)
+    first = register_trained(registry, settings, outcome.trained)
+    second = register_trained(registry, settings, outcome.trained)
+    assert first.promoted and not second.promoted
+    assert registry.serving_version("iris") == first.version
+    registry.close()
+
+
+def test_recorded_config_keeps_no_password_or_token(tmp_path):
+    from tabserve.workflow import recorded_config
+    from tests.conftest import make_settings
+
+    url = "mysql+pymysql://tabserve:S3CRETPW@db:3306/tabserve"
+    settings = make_settings(
+        tmp_path, data={"source": "sql", "url": url, "table": "iris"}, server={"token": "tok-123"}
+    )
+    recorded = str(recorded_config(settings))
+    assert "S3CRETPW" not in recorded and "tok-123" not in recorded
+    assert "mysql+pymysql://tabserve:***@db:3306/tabserve" in recorded

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tabserve.config import Settings, load_settings
+from tabserve.config import Settings, load_settings, validate_overrides
 from tabserve.errors import ConfigError, InputError, TabserveError
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"model {settings.model} already has versions; not training (--if-empty)")
         return EXIT_OK
     if args.dask:
-        settings.search.dask_address = args.dask
-        settings.search.backend = "dask"
+        search = {"backend": "dask", "dask_address": args.dask}
+        settings = validate_overrides(settings, {"search": search}, origin="--dask")
     outcome = train_and_register(settings, progress=ProgressPrinter())
     trained = outcome.trained
     metrics = trained.metrics
@@ -235,11 +235,8 @@ def cmd_data_load(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from tabserve.service.server import run_server
 
-    settings = load_settings(args.config)
-    for key in ("host", "port", "workers"):
-        value = getattr(args, key)
-        if value is not None:
-            setattr(settings.server, key, value)
+    flags = {key: getattr(args, key) for key in ("host", "port", "workers") if getattr(args, key) is not None}
+    settings = validate_overrides(load_settings(args.config), {"server": flags}, origin="command line")
     run_server(settings, config_path=args.config)
     return EXIT_OK
 

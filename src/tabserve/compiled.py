@@ -206,7 +206,6 @@ class CompiledRunner:
             self.medians = arrays["medians"]
             self.mean = arrays["mean"]
             self.scale = arrays["scale"]
-            self.classes = [str(c) for c in arrays["classes"]]
             # Bundles written before the row path existed have no linear part.
             kind = str(arrays["linear_kind"]) if "linear_kind" in arrays.files else ""
             self.row_model = (

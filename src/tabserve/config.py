@@ -22,9 +22,13 @@ ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
 
 
 class _Section(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
+    """Unknown keys are errors: a typo must not silently fall back to a default.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    Numbers are taken for text fields (a YAML or env value ``12345`` for a token or
+    a model name means the string), since YAML reads them as numbers first.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True)
 
 
 class DataSettings(_Section):
@@ -196,6 +200,27 @@ def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
     node[keys[-1]] = value
 
 
+SECRET_KEYS = frozenset({"token", "password"})
+# Keys of which a section takes one or the other: overriding one clears its partner.
+EXCLUSIVE_KEYS = {
+    "split": {"test_per_class": "test_fraction", "test_fraction": "test_per_class"},
+    "data": {"table": "query", "query": "table"},
+}
+
+
+def _shown_value(loc: tuple[str, ...], value: Any) -> str:
+    """The bad value as an error may show it: scalars only, URLs without passwords, no secrets."""
+    if loc and loc[-1] in SECRET_KEYS:
+        return " (value hidden)"
+    if isinstance(value, str) and "://" in value:
+        from tabserve.urls import redact_url
+
+        return f" (got {redact_url(value)!r})"
+    if value is None or isinstance(value, bool | int | float | str):
+        return f" (got {value!r})"
+    return ""  # a whole section or list: it may hold URLs or tokens, and the path says where
+
+
 def _describe(errors: list[dict[str, Any]], origin: str, env_keys: dict[tuple, str]) -> str:
     lines = []
     for error in errors:
@@ -205,8 +230,7 @@ def _describe(errors: list[dict[str, Any]], origin: str, env_keys: dict[tuple, s
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
-        shown = error.get("input")
-        got = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {shown!r})"
+        got = "" if error["type"] in ("missing", "extra_forbidden") else _shown_value(loc, error.get("input"))
         lines.append(f"{where}: {path}: {message}{got}")
     return "\n".join(lines)
 
@@ -234,17 +258,23 @@ def load_settings(
     return _validate(raw, origin, env_keys)
 
 
-def validate_overrides(base: Settings, overrides: Mapping[str, Any]) -> Settings:
-    """Apply per-run overrides (a POST /train body) to settings, validated like a file."""
-    raw = base.model_dump(exclude_unset=True)
+def validate_overrides(
+    base: Settings, overrides: Mapping[str, Any], origin: str = "request body"
+) -> Settings:
+    """Apply per-run overrides (a POST /train body, CLI flags) to settings, validated like a file."""
+    raw = base.model_dump()
     _merge_sections(raw, overrides)
-    return _validate(raw, "request body", {})
+    return _validate(raw, origin, {})
 
 
 def _merge_sections(raw: dict[str, Any], overrides: Mapping[str, Any]) -> None:
     for section, value in overrides.items():
         if isinstance(value, dict) and isinstance(raw.get(section), dict):
-            raw[section] = {**raw[section], **value}
+            merged = {**raw[section], **value}
+            for key, partner in EXCLUSIVE_KEYS.get(section, {}).items():
+                if value.get(key) is not None and partner not in value:
+                    merged[partner] = None
+            raw[section] = merged
         else:
             raw[section] = value
 

@@ -54,7 +54,11 @@ def json_rows_matrix(rows: bytes, width: int) -> np.ndarray | None:
     lines = compact[2:-2].replace(b"],[", b"\n")
     if b"[" in lines or b"]" in lines:
         return None
-    return _matrix_from_lines(lines, width)
+    matrix = _matrix_from_lines(lines, width)
+    # numpy skips blank lines, so an empty row [] would vanish: the counts must agree.
+    if matrix is None or len(matrix) != lines.count(b"\n") + 1:
+        return None
+    return matrix
 
 
 def parse_numeric_json(body: bytes, names: list[str]) -> tuple[np.ndarray, bool] | None:

@@ -7,6 +7,8 @@ import logging
 
 import pandas as pd
 
+from tabserve.errors import DataError
+
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +28,7 @@ def pairplot_png(frame: pd.DataFrame, target: str) -> bytes:
     plt = _pyplot()
     numeric = [c for c in frame.columns if c != target and pd.api.types.is_numeric_dtype(frame[c])]
     if not numeric:
-        raise ValueError("no numeric columns to plot")
+        raise DataError("data: the table has no numeric columns to draw a pairplot of")
     grid = sns.pairplot(frame[[*numeric, target]], hue=target, height=2.0)
     buffer = io.BytesIO()
     grid.figure.savefig(buffer, format="png", dpi=80)

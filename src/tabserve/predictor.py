@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from tabserve.errors import InputError
 from tabserve.inputs import Batch
 from tabserve.registry import Registry, VersionRecord
 from tabserve.schema import FeatureSchema
 from tabserve.versions import library_versions
 
 log = logging.getLogger(__name__)
+
+OUT_OF_RANGE = "row {row}: values are outside the range the model can score"
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,24 @@ class Predictor:
 
     def predict_row(self, row: list[float]) -> list[float] | None:
         """Class probabilities for one numeric row on the pure-Python path, or None if there is none."""
-        return None if self._row_model is None else self._row_model.predict_row(row)
+        if self._row_model is None:
+            return None
+        probabilities = self._row_model.predict_row(row)
+        if not all(map(math.isfinite, probabilities)):
+            raise InputError(OUT_OF_RANGE.format(row=0))
+        return probabilities
 
     def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
-        probabilities = self.runner.predict_proba(batch)
+        """Labels and class probabilities; values the model cannot score are an InputError, never NaN."""
+        try:
+            # Overflow is expected for absurd inputs and is caught just below as non-finite output.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                probabilities = self.runner.predict_proba(batch)
+        except ValueError as exc:  # the model's own input check
+            raise InputError(f"the model cannot take this input: {exc}") from None
+        finite = np.isfinite(probabilities).all(axis=1)
+        if not finite.all():
+            raise InputError(OUT_OF_RANGE.format(row=int(np.flatnonzero(~finite)[0])))
         indices = np.argmax(probabilities, axis=1)
         labels = self._class_array[indices].tolist()
         return Prediction(labels, None if labels_only else probabilities, self.classes, indices)

@@ -10,6 +10,7 @@ from tabserve.config import Settings
 from tabserve.registry import PRODUCTION, Registry, StoredFile
 from tabserve.registry.serialization import dump_model
 from tabserve.training import Progress, TrainedModel, train
+from tabserve.urls import redact_url
 from tabserve.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -35,19 +36,16 @@ def register_trained(registry: Registry, settings: Settings, trained: TrainedMod
     fields = {
         "estimator": trained.estimator,
         "params": trained.params,
-        "metrics": trained.metrics,
+        "metrics": {**trained.metrics, "serving": compiled.reason},
         "cv_results": trained.cv_results,
         "feature_schema": trained.schema.to_dict(),
         "data_rows": trained.data_rows,
         "data_hash": trained.data_hash,
         "libraries": library_versions(),
-        "config": settings.model_dump(mode="json", exclude={"server": {"token"}}),
+        "config": recorded_config(settings),
     }
-    fields["metrics"] = {**trained.metrics, "serving": compiled.reason}
     version = registry.register(settings.model, files, fields)
-    promoted = settings.registry.auto_promote and _scores_at_least_production(
-        registry, settings.model, trained
-    )
+    promoted = _should_promote(registry, settings, trained)
     if promoted:
         registry.promote(settings.model, version)
     return TrainOutcome(version, promoted, trained)
@@ -61,11 +59,23 @@ def _compile(trained: TrainedModel) -> CompileResult:
     return result
 
 
-def _scores_at_least_production(registry: Registry, model: str, trained: TrainedModel) -> bool:
-    current = registry.metadata.alias_version(model, PRODUCTION)
+def recorded_config(settings: Settings) -> dict:
+    """The config a version keeps: everything but secrets (no token, URLs without passwords)."""
+    config = settings.model_dump(mode="json", exclude={"server": {"token"}})
+    for section in ("data", "registry"):
+        if config[section].get("url"):
+            config[section]["url"] = redact_url(config[section]["url"])
+    return config
+
+
+def _should_promote(registry: Registry, settings: Settings, trained: TrainedModel) -> bool:
+    """The first version always becomes production; later ones when auto_promote and as good."""
+    current = registry.metadata.alias_version(settings.model, PRODUCTION)
     if current is None:
         return True
-    baseline = registry.get(model, current).metrics.get("holdout_score", 0.0)
+    if not settings.registry.auto_promote:
+        return False
+    baseline = registry.get(settings.model, current).metrics.get("holdout_score", 0.0)
     better = trained.metrics["holdout_score"] >= baseline
     log.info(
         "hold-out %.4f vs production v%d %.4f: %s",

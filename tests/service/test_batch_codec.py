@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
+import pytest
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -67,3 +68,22 @@ def test_ragged_batch_gets_the_general_paths_row_error(shared_server):
     )
     assert response.status_code == 422
     assert "row 321: expected 4 values" in response.json()["detail"]
+
+
+def test_an_empty_row_in_a_large_batch_is_reported_not_dropped(shared_server):
+    rows = _rows(400).tolist()
+    rows.insert(300, [])
+    response = shared_server.client.post(
+        "/predict", content=orjson.dumps({"instances": rows}), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "row 300: expected 4 values" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"[1e308, 1e308, -1e308, 1e308]", b'{"instances": [[1e308, 1, 1, 1]]}'])
+def test_a_row_the_model_cannot_score_is_422_on_the_single_row_path(shared_server, body):
+    response = shared_server.client.post(
+        "/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "row 0: values are outside the range the model can score" in response.json()["detail"]

@@ -234,7 +234,21 @@ class MetadataStore:
             ).scalar()
 
     def set_alias(self, model: str, version: int, alias: str = PRODUCTION) -> None:
-        """Point ``alias`` at ``version`` and remember the move, in one transaction."""
+        """Point ``alias`` at ``version`` and remember the move, in one transaction.
+
+        Two first promotions racing may both find no alias row and both insert;
+        the loser's transaction fails on the primary key and is simply run again,
+        now as an update.
+        """
+        for attempt in range(2):
+            try:
+                self._set_alias_once(model, version, alias)
+                return
+            except sa.exc.IntegrityError:
+                if attempt:
+                    raise
+
+    def _set_alias_once(self, model: str, version: int, alias: str) -> None:
         now = time.time()
         with self._begin() as conn:
             exists = conn.execute(

@@ -39,10 +39,7 @@ DESCRIPTION = (
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
-    registry_settings = state.settings.registry  # not workflow.open_registry: that imports training
-    state.registry = Registry.open(
-        registry_settings.url, registry_settings.artifacts, registry_settings.s3_endpoint_url
-    )
+    state.registry = Registry.from_settings(state.settings.registry)
     state.jobs = JobManager(state.settings, state.require_registry)
     state.reloader = Reloader(state)
     tasks = [asyncio.create_task(state.reloader.run()), asyncio.create_task(state.jobs.watch())]

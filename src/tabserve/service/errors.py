@@ -15,6 +15,7 @@ from tabserve.errors import (
     BackendUnavailableError,
     ConfigError,
     ConflictError,
+    DataError,
     InputError,
     IntegrityError,
     NoModelError,
@@ -74,6 +75,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     ConflictError: Problem(409, "Conflict", "conflict"),
     BackendUnavailableError: Problem(503, "Registry unavailable", "backend-unavailable"),
     ConfigError: Problem(422, "Invalid configuration", "invalid-config"),
+    DataError: Problem(503, "Training data unavailable", "data-unavailable"),
     IntegrityError: Problem(500, "Stored model failed its integrity check", "integrity"),
 }
 INTERNAL = Problem(500, "Internal error", "internal")

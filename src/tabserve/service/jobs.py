@@ -20,6 +20,7 @@ from typing import Any
 from tabserve.config import Settings, validate_overrides
 from tabserve.registry import JobRecord, Registry
 from tabserve.service.errors import NotAcceptedError
+from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,14 @@ CHECK_EVERY_S = 5.0
 ACTIVE = ("queued", "running")
 
 
+def _without_passwords(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides as shown to anyone who can read a job: a data.url loses its password."""
+    data = overrides.get("data")
+    if isinstance(data, dict) and isinstance(data.get("url"), str):
+        return {**overrides, "data": {**data, "url": redact_url(data["url"])}}
+    return overrides
+
+
 def job_view(job: JobRecord) -> dict[str, Any]:
     """What GET /jobs/{id} answers."""
     return {
@@ -40,7 +49,7 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "progress": {"done": job.done, "total": job.total},
         "version": job.version,
         "error": job.error,
-        "overrides": job.overrides,
+        "overrides": _without_passwords(job.overrides),
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,

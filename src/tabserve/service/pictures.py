@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from tabserve.config import Settings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CACHED = 16
+RECHECK_DATA_AFTER_S = 60.0  # a big SQL table takes seconds to read: hash it at most this often
 _draw_lock = threading.Lock()
 
 
@@ -30,6 +32,8 @@ class PictureCache:
     def __init__(self) -> None:
         self._items: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        # The newest pairplot: (key, data hash, monotonic time its data was last read).
+        self.latest_pairplot: tuple[str, str, float] | None = None
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -46,6 +50,11 @@ def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
     """The pairplot PNG of the configured training data and that data's content hash."""
     from tabserve.data import content_hash, read_frame
 
+    latest = cache.latest_pairplot
+    if latest is not None and time.monotonic() - latest[2] < RECHECK_DATA_AFTER_S:
+        png = cache.get(latest[0])
+        if png is not None:
+            return png, latest[1]
     frame = read_frame(settings.data)
     digest = content_hash(frame)
     key = f"pairplot:{settings.data.target}:{digest}"
@@ -61,6 +70,7 @@ def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
             png = pairplot_png(frame, settings.data.target)
         cache.put(key, png)
         log.info("drew the pairplot for data %s", digest[:12])
+    cache.latest_pairplot = (key, digest, time.monotonic())
     return png, digest
 
 

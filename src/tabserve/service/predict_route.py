@@ -19,7 +19,6 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
-from tabserve.errors import InputError
 from tabserve.inputs import Batch, BatchTooLargeError, parse_payload, wants_labels_only
 from tabserve.numeric_codec import csv_answer, parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Prediction, Predictor
@@ -94,14 +93,8 @@ class PredictHandler:
                 return JSON_CT, answer_row
         batch, labels_only = self._decode(body, is_csv, predictor.schema)
         labels_only = labels_only or _labels_only_query(query)
-        try:
-            result = predictor.predict(batch, labels_only)
-        except ValueError as exc:  # the model's own check (e.g. a value it cannot take)
-            raise InputError(f"the model cannot take this input: {exc}") from None
+        result = predictor.predict(batch, labels_only)
         probabilities = result.probabilities
-        if probabilities is not None and not np.isfinite(probabilities).all():
-            bad = int(np.flatnonzero(~np.isfinite(probabilities).all(axis=1))[0])
-            raise InputError(f"row {bad}: values are outside the range the model can score")
         self.state.metrics.count_predictions(predictor.model, result.classes, result.indices)
         shown = None if labels_only else probabilities
         if is_csv:

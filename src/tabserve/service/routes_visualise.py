@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from importlib import resources
 from string import Template
@@ -16,7 +17,9 @@ from tabserve.service.errors import problem_responses
 router = APIRouter(tags=["visualise"])
 
 
+@functools.cache
 def _template() -> Template:
+    """Read once per process: the page is asked for far more often than the package changes."""
     return Template(
         resources.files("tabserve.service").joinpath("templates/visualise.html").read_text("utf-8")
     )
