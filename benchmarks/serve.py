@@ -130,7 +130,7 @@ def prepare(folder: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
     args = parser.parse_args()
     print(f"tabserve serving benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
