@@ -64,6 +64,7 @@ class Server:
     """One `tabserve serve` process and an HTTP client for it."""
 
     def __init__(self, config: Path, *args: str) -> None:
+        self.config = config
         self.root = config.parent
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -9,7 +9,7 @@ import pytest
 from tabserve.config import ServerSettings
 from tabserve.errors import ConfigError
 from tabserve.service.auth import check_bind, is_loopback, token_matches
-from tests.service.conftest import TABSERVE, write_config
+from tests.service.conftest import TABSERVE, register_copy, write_config
 
 TOKEN = "tok-5b1d0c8e-do-not-log"
 
@@ -44,9 +44,10 @@ def test_mutating_routes_need_the_token(token_server, method, path, header):
 
 def test_the_right_token_is_accepted_and_reads_need_none(token_server):
     auth = {"authorization": f"Bearer {TOKEN}"}
-    promoted = token_server.client.post("/models/1/promote", headers=auth)
+    second = register_copy(token_server.config)
+    promoted = token_server.client.post(f"/models/{second}/promote", headers=auth)
     assert promoted.status_code == 200
-    assert promoted.json() == {"model": "iris", "alias": "production", "version": 1}
+    assert promoted.json() == {"model": "iris", "alias": "production", "version": second}
     rolled_back = token_server.client.post("/models/rollback", headers=auth)
     assert rolled_back.status_code == 200 and rolled_back.json()["version"] == 1
     assert token_server.client.get("/models").status_code == 200
