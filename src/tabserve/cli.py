@@ -189,20 +189,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 )
         elif args.action == "show":
             record = registry.get(model, _version_arg(args))
-            print(
-                json.dumps(
-                    {
-                        **record.summary(),
-                        "metrics": record.metrics,
-                        "feature_schema": record.feature_schema,
-                        "data_rows": record.data_rows,
-                        "data_hash": record.data_hash,
-                        "libraries": record.libraries,
-                        "sha256": record.sha256,
-                    },
-                    indent=2,
-                )
-            )
+            print(json.dumps(record.detail(), indent=2))
         elif args.action == "promote":
             version = _version_arg(args)
             registry.promote(model, version)

@@ -72,6 +72,31 @@ def _session(data: bytes) -> Any:
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
+@dataclass(frozen=True)
+class _Expected:
+    """What scikit-learn answers for the check rows: worked out once, compared with every candidate."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+    @classmethod
+    def of(cls, pipeline: Any, rows: np.ndarray, schema: FeatureSchema) -> _Expected:
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=schema.names)
+        return cls(pipeline.predict(frame).astype(str), pipeline.predict_proba(frame))
+
+    def disagreement(self, got: np.ndarray, classes: list[str]) -> str:
+        """Empty when ``got`` gives the same labels and probabilities within the tolerance."""
+        count = len(got)
+        labels = np.asarray(classes)[np.argmax(got, axis=1)]
+        wrong = int((labels != self.labels[:count]).sum())
+        if wrong:
+            return f"{wrong} of {count} labels differ"
+        gap = float(np.abs(got - self.probabilities[:count]).max())
+        return f"probabilities differ by up to {gap:.2e}" if gap > PROBABILITY_TOLERANCE else ""
+
+
 def compile_pipeline(pipeline: Any, schema: FeatureSchema, reference: np.ndarray) -> CompileResult:
     """Compile and check against ``pipeline`` on ``reference`` rows plus random rows around them."""
     steps = _numeric_steps(pipeline, schema)
@@ -80,18 +105,22 @@ def compile_pipeline(pipeline: Any, schema: FeatureSchema, reference: np.ndarray
     imputer, scaler = steps
     classifier = pipeline.named_steps["clf"]
     check = np.vstack([reference, _random_rows(reference, RANDOM_CHECK_ROWS)])
+    expected = _Expected.of(pipeline, check, schema)
     linear = _linear_form(classifier)
-    if linear is not None and _row_disagreement(
-        pipeline, imputer, scaler, linear, check[:ROW_CHECK_ROWS], schema
-    ):
-        linear = None  # keep ONNX Runtime for every request rather than serve a near miss
+    if linear is not None:
+        mean, scale = _mean_scale(scaler, len(schema.names))
+        row_model = RowModel(*linear, imputer.statistics_, mean, scale)
+        got = np.array([row_model.predict_row(row) for row in check[:ROW_CHECK_ROWS].tolist()])
+        if expected.disagreement(got, schema.classes):
+            linear = None  # keep ONNX Runtime for every request rather than serve a near miss
     failures = []
     # Double precision first; float32 next, which is what scikit-learn's trees compare in.
     for dtype in ("float64", "float32"):
         try:
             onnx_bytes = _convert(classifier, len(schema.names), dtype)
             bundle = _pack(onnx_bytes, dtype, imputer, scaler, schema, linear)
-            disagreement = _disagreement(pipeline, CompiledRunner(bundle), check, schema)
+            got = CompiledRunner(bundle).predict_proba(Batch(len(check), check, None))
+            disagreement = expected.disagreement(got, schema.classes)
         except Exception as exc:  # converters and the runtime raise many kinds for unsupported models
             disagreement = f"not supported ({str(exc).splitlines()[0][:120]})"
         if not disagreement:
@@ -118,28 +147,6 @@ def _linear_form(classifier: Any) -> tuple[str, np.ndarray, np.ndarray] | None:
     return kind, coef, intercept
 
 
-def _row_disagreement(
-    pipeline: Any,
-    imputer: Any,
-    scaler: Any,
-    linear: tuple[str, np.ndarray, np.ndarray],
-    rows: np.ndarray,
-    schema: FeatureSchema,
-) -> str:
-    import pandas as pd
-
-    model = RowModel(
-        linear[0], linear[1], linear[2], imputer.statistics_, *_mean_scale(scaler, rows.shape[1])
-    )
-    got = np.array([model.predict_row(row) for row in rows.tolist()])
-    frame = pd.DataFrame(rows, columns=schema.names)
-    labels = np.asarray(schema.classes)[np.argmax(got, axis=1)]
-    if (labels != pipeline.predict(frame).astype(str)).any():
-        return "labels differ"
-    gap = float(np.abs(got - pipeline.predict_proba(frame)).max())
-    return f"probabilities differ by up to {gap:.2e}" if gap > PROBABILITY_TOLERANCE else ""
-
-
 def _mean_scale(scaler: Any, width: int) -> tuple[np.ndarray, np.ndarray]:
     mean = scaler.mean_ if scaler.with_mean else np.zeros(width)
     scale = scaler.scale_ if scaler.with_std else np.ones(width)
@@ -151,23 +158,6 @@ def _random_rows(reference: np.ndarray, count: int) -> np.ndarray:
     margin = (high - low) * 0.25 + 1e-9
     rng = np.random.default_rng(0)
     return rng.uniform(low - margin, high + margin, size=(count, reference.shape[1]))
-
-
-def _disagreement(pipeline: Any, runner: CompiledRunner, rows: np.ndarray, schema: FeatureSchema) -> str:
-    import pandas as pd
-
-    frame = pd.DataFrame(rows, columns=schema.names)
-    expected_proba = pipeline.predict_proba(frame)
-    expected_labels = pipeline.predict(frame).astype(str)
-    got = runner.predict_proba(Batch(len(rows), rows, None))
-    labels = np.asarray(schema.classes)[np.argmax(got, axis=1)]
-    wrong = int((labels != expected_labels).sum())
-    if wrong:
-        return f"{wrong} of {len(rows)} labels differ"
-    gap = float(np.abs(got - expected_proba).max())
-    if gap > PROBABILITY_TOLERANCE:
-        return f"probabilities differ by up to {gap:.2e}"
-    return ""
 
 
 def _pack(

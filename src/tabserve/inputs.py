@@ -29,16 +29,29 @@ class Batch:
     columns: dict[str, list[Any]] | None
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """A value as an error may quote it: at most 40 characters, never the whole input."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _column_mismatch(given: list[str], schema: FeatureSchema) -> str:
+    """Which expected columns are missing and which given ones are unknown, in one phrase."""
+    missing = [n for n in schema.names if n not in given]
+    unknown = [c for c in given if c not in schema.names]
+    parts = []
+    if missing:
+        parts.append(f"missing column(s) {', '.join(missing)}")
+    if unknown:
+        parts.append(f"unknown column(s) {', '.join(short_repr(u) for u in unknown[:5])}")
+    return "; ".join(parts)
 
 
 def _check_numeric(value: Any, row: int, column: str) -> float:
     if value is None:
         return math.nan  # imputed by the model
     if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
-        raise InputError(f"row {row}, column '{column}': expected a number, got {_short(value)}")
+        raise InputError(f"row {row}, column '{column}': expected a number, got {short_repr(value)}")
     number = float(value)
     if math.isinf(number):
         raise InputError(f"row {row}, column '{column}': expected a finite number, got {number}")
@@ -52,7 +65,7 @@ def _check_categorical(value: Any, row: int, column: str) -> Any:
         return None
     if isinstance(value, str | bool | int | float):
         return str(value)
-    raise InputError(f"row {row}, column '{column}': expected a string or number, got {_short(value)}")
+    raise InputError(f"row {row}, column '{column}': expected a string or number, got {short_repr(value)}")
 
 
 def _rows_to_batch(rows: list[list[Any]], schema: FeatureSchema) -> Batch:
@@ -98,14 +111,8 @@ def _records_to_rows(records: list[Any], schema: FeatureSchema) -> list[list[Any
         if not isinstance(record, dict):
             raise InputError(f"row {i}: expected an object keyed by column name, got {type(record).__name__}")
         if record.keys() != expected:
-            missing = [n for n in schema.names if n not in record]
-            unknown = sorted(k for k in record if k not in expected)
-            parts = []
-            if missing:
-                parts.append(f"missing column(s) {', '.join(missing)}")
-            if unknown:
-                parts.append(f"unknown column(s) {', '.join(_short(u) for u in unknown[:5])}")
-            raise InputError(f"row {i}: {'; '.join(parts)} (expected: {', '.join(schema.names)})")
+            mismatch = _column_mismatch(sorted(map(str, record)), schema)
+            raise InputError(f"row {i}: {mismatch} (expected: {', '.join(schema.names)})")
         rows.append([record[name] for name in schema.names])
     return rows
 
@@ -117,17 +124,10 @@ def _columnar_to_rows(columns: Any, data: Any, schema: FeatureSchema) -> list[li
         raise InputError("'data' must be a list of rows")
     if columns == schema.names:
         return data
-    missing = [n for n in schema.names if n not in columns]
-    unknown = [c for c in columns if c not in schema.names]
-    if missing or unknown or len(set(columns)) != len(columns):
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown column(s) {', '.join(_short(u) for u in unknown[:5])}")
-        if not parts:
-            parts.append("a column is named twice")
-        raise InputError(f"columns: {'; '.join(parts)} (expected: {', '.join(schema.names)})")
+    mismatch = _column_mismatch(columns, schema)
+    if mismatch or len(set(columns)) != len(columns):
+        mismatch = mismatch or "a column is named twice"
+        raise InputError(f"columns: {mismatch} (expected: {', '.join(schema.names)})")
     order = [columns.index(name) for name in schema.names]
     reordered = []
     for i, row in enumerate(data):
@@ -149,7 +149,7 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
             extra = sorted(set(payload) - {"instances", "labels_only"})
             if extra:
                 raise InputError(
-                    f"unknown field(s) {', '.join(_short(e) for e in extra[:5])} beside 'instances'"
+                    f"unknown field(s) {', '.join(short_repr(e) for e in extra[:5])} beside 'instances'"
                 )
             rows = payload["instances"]
             if not isinstance(rows, list):
@@ -158,7 +158,7 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
             extra = sorted(set(payload) - {"columns", "data", "labels_only"})
             if extra:
                 raise InputError(
-                    f"unknown field(s) {', '.join(_short(e) for e in extra[:5])} beside 'columns'"
+                    f"unknown field(s) {', '.join(short_repr(e) for e in extra[:5])} beside 'columns'"
                 )
             if "columns" not in payload or "data" not in payload:
                 raise InputError("columnar input needs both 'columns' and 'data'")

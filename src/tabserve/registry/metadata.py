@@ -64,6 +64,19 @@ class VersionRecord:
             "aliases": self.aliases,
         }
 
+    def detail(self) -> dict[str, Any]:
+        """Everything a version records, for `models show` and GET /models/{version}."""
+        return {
+            **self.summary(),
+            "metrics": self.metrics,
+            "cv_results": self.cv_results,
+            "feature_schema": self.feature_schema,
+            "data_rows": self.data_rows,
+            "data_hash": self.data_hash,
+            "libraries": self.libraries,
+            "sha256": self.sha256,
+        }
+
 
 @dataclass(frozen=True)
 class JobRecord:

@@ -13,12 +13,9 @@ from typing import Any
 import numpy as np
 
 from tabserve.errors import InputError
+from tabserve.inputs import short_repr
 from tabserve.schema import FeatureSchema
 from tabserve.service.errors import MalformedBodyError
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def read_csv_payload(body: bytes, schema: FeatureSchema) -> dict[str, Any]:
@@ -59,7 +56,7 @@ def _cell(cell: str, is_number: bool, row: int, column: str) -> Any:
     try:
         return float(cell)
     except ValueError:
-        raise InputError(f"row {row}, column '{column}': expected a number, got {_short(cell)}") from None
+        raise InputError(f"row {row}, column '{column}': expected a number, got {short_repr(cell)}") from None
 
 
 def write_predictions_csv(labels: list[str], classes: list[str], probabilities: np.ndarray | None) -> bytes:

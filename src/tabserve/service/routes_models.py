@@ -30,16 +30,7 @@ def list_versions(state: State) -> dict:
 def show_version(version: VersionNumber, state: State) -> dict:
     """One version in full: params, metrics, CV table, feature schema, data rows and hash."""
     record = state.require_registry().get(state.settings.model, version)
-    return {
-        **record.summary(),
-        "metrics": record.metrics,
-        "cv_results": record.cv_results,
-        "feature_schema": record.feature_schema,
-        "data_rows": record.data_rows,
-        "data_hash": record.data_hash,
-        "libraries": record.libraries,
-        "sha256": record.sha256,
-    }
+    return record.detail()
 
 
 @router.post(
