@@ -176,7 +176,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     settings = _settings(args)
     registry = open_registry(settings)
     try:
-        model = settings.model
+        model = args.model or settings.model
         if args.action == "list":
             records = registry.versions(model)
             if not records:
@@ -222,7 +222,8 @@ def cmd_data_load(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from tabserve.service.server import run_server
 
-    flags = {key: getattr(args, key) for key in ("host", "port", "workers") if getattr(args, key) is not None}
+    keys = ("host", "port", "workers", "models")
+    flags = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     settings = validate_overrides(load_settings(args.config), {"server": flags}, origin="command line")
     run_server(settings, config_path=args.config)
     return EXIT_OK
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", parents=[common], help="list, show, promote, roll back")
     models.add_argument("action", choices=["list", "show", "promote", "rollback"])
     models.add_argument("version", nargs="?", type=int)
+    models.add_argument("--model", help="registry model name (default: the config's model)")
     models.set_defaults(func=cmd_models)
 
     data = commands.add_parser("data", parents=[common], help="put training data into SQL")
@@ -280,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
+    serve.add_argument("--model", dest="models", action="append", help="serve this model (repeatable)")
     serve.set_defaults(func=cmd_serve)
     return parser
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tabserve.errors import ConfigError
 
 ENV_PREFIX = "TABSERVE_"
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
 
 
@@ -121,6 +122,14 @@ class ServerSettings(_Section):
     allow_unauthenticated: bool = Field(False, description="Allow a public bind with no token.")
     reload_interval_s: float = Field(2.0, gt=0, description="How often to check the alias.")
     max_batch_rows: int = Field(10_000, ge=1, description="Most rows in one predict call.")
+    models: list[Annotated[str, Field(pattern=MODEL_NAME)]] | None = Field(
+        None, description="Registry models this server serves; the first is the default. null: just `model`."
+    )
+    max_loaded_versions: int = Field(
+        4,
+        ge=0,
+        description="Non-production versions kept loaded for version predicts (LRU).",
+    )
 
 
 class LoggingSettings(_Section):
@@ -135,7 +144,7 @@ class LoggingSettings(_Section):
 
 
 class Settings(_Section):
-    model: str = Field("iris", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    model: str = Field("iris", pattern=MODEL_NAME)
     data: DataSettings = Field(default_factory=DataSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -143,6 +152,10 @@ class Settings(_Section):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    def served_models(self) -> list[str]:
+        """The models a server follows, default first: ``server.models`` (duplicates dropped) or ``model``."""
+        return list(dict.fromkeys(self.server.models or [self.model]))
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

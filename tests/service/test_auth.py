@@ -30,7 +30,12 @@ def token_server(tmp_path, iris_config, start_server):
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("POST", "/train"), ("POST", "/models/1/promote"), ("POST", "/models/rollback")]
+    ("method", "path"), [
+        ("POST", "/train"),
+        ("POST", "/models/iris/train"),
+        ("POST", "/models/iris/versions/1/promote"),
+        ("POST", "/models/iris/rollback"),
+    ]
 )
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer"])
 def test_mutating_routes_need_the_token(token_server, method, path, header):
@@ -45,12 +50,12 @@ def test_mutating_routes_need_the_token(token_server, method, path, header):
 def test_the_right_token_is_accepted_and_reads_need_none(token_server):
     auth = {"authorization": f"Bearer {TOKEN}"}
     second = register_copy(token_server.config)
-    promoted = token_server.client.post(f"/models/{second}/promote", headers=auth)
+    promoted = token_server.client.post(f"/models/iris/versions/{second}/promote", headers=auth)
     assert promoted.status_code == 200
     assert promoted.json() == {"model": "iris", "alias": "production", "version": second}
-    rolled_back = token_server.client.post("/models/rollback", headers=auth)
+    rolled_back = token_server.client.post("/models/iris/rollback", headers=auth)
     assert rolled_back.status_code == 200 and rolled_back.json()["version"] == 1
-    assert token_server.client.get("/models").status_code == 200
+    assert token_server.client.get("/models/iris").status_code == 200
     assert token_server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3]).status_code == 200
     assert TOKEN not in token_server.log()
 

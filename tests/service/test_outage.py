@@ -88,7 +88,7 @@ def test_a_server_started_while_the_database_is_down_serves_once_it_is_back(
 
     wait_for(readyz_blames_the_database, "/readyz 503 naming the database", server)
     assert_database_unavailable(server.client.get("/readyz"), private_postgres)
-    assert_database_unavailable(server.client.get("/models"), private_postgres)
+    assert_database_unavailable(server.client.get("/models/iris"), private_postgres)
     wait_for(
         lambda: "retrying with backoff" in server.log(), "a log line saying why and that it retries", server
     )
@@ -105,7 +105,7 @@ def test_a_server_started_while_the_database_is_down_serves_once_it_is_back(
     predicted = server.client.post("/predict", json=SETOSA)
     assert predicted.status_code == 200, predicted.text
     assert predicted.json()["labels"] == ["setosa"]
-    assert server.client.get("/models").status_code == 200
+    assert server.client.get("/models/iris").status_code == 200
     assert server.process.poll() is None  # the same process all along: no restart
 
 
@@ -119,8 +119,8 @@ def test_a_database_outage_while_serving_fails_only_what_needs_the_database(
     loop = PredictLoop(server.url)
     try:
         private_postgres.stop()
-        assert_database_unavailable(server.client.get("/models"), private_postgres)
-        assert_database_unavailable(server.client.get("/models/1"), private_postgres)
+        assert_database_unavailable(server.client.get("/models/iris"), private_postgres)
+        assert_database_unavailable(server.client.get("/models/iris/versions/1"), private_postgres)
         assert_database_unavailable(server.client.post("/train", json={}), private_postgres)
         assert_database_unavailable(server.client.get("/jobs/0123abcd"), private_postgres)
         seen = len(loop.statuses)
@@ -134,8 +134,8 @@ def test_a_database_outage_while_serving_fails_only_what_needs_the_database(
         assert server.client.get("/metrics").status_code == 200
 
         private_postgres.start()
-        wait_for(lambda: server.client.get("/models").status_code == 200, "/models after the outage", server)
-        assert [v["version"] for v in server.client.get("/models").json()["versions"]] == [1]
+        wait_for(lambda: server.client.get("/models/iris").status_code == 200, "/models after the outage", server)
+        assert [v["version"] for v in server.client.get("/models/iris").json()["versions"]] == [1]
         assert server.client.get("/jobs/0123abcd").status_code == 404
         wait_for(lambda: "the registry answers again" in server.log(), "a log line on recovery", server)
     finally:

@@ -28,11 +28,11 @@ def test_promote_and_rollback_swap_the_model_under_load(iris_config, start_serve
     try:
         wait_until(lambda: len(loop.versions) > 20)
         assert set(loop.versions) == {1}  # registered but not promoted: not served
-        assert server.client.post("/models/2/promote").json()["version"] == 2
+        assert server.client.post("/models/iris/versions/2/promote").json()["version"] == 2
         wait_until(lambda: loop.versions[-1] == 2)
         seen = len(loop.versions)
         wait_until(lambda: len(loop.versions) > seen + 20)
-        assert server.client.post("/models/rollback").json()["version"] == 1
+        assert server.client.post("/models/iris/rollback").json()["version"] == 1
         wait_until(lambda: loop.versions[-1] == 1)
     finally:
         loop.finish()

@@ -96,7 +96,7 @@ def test_a_version_promoted_through_one_replica_is_served_by_the_other(
         time.sleep(2 * RELOAD_INTERVAL_S)  # a version that is not promoted is not served
         assert replica_b.client.get("/readyz").json()["version"] == 1
 
-        promoted = replica_a.client.post("/models/2/promote")
+        promoted = replica_a.client.post("/models/iris/versions/2/promote")
         assert promoted.status_code == 200, promoted.text
         delay = first_served_version(replica_b, 2, timeout=RELOAD_INTERVAL_S + 10)
         assert delay <= RELOAD_INTERVAL_S + 1, f"replica B took {delay:.2f} s to serve the promoted version"
@@ -115,7 +115,7 @@ def test_a_version_promoted_through_one_replica_is_served_by_the_other(
         assert loop.versions[0] == 1 and loop.versions[-1] == 2, name
         switches = [b for a, b in zip(loop.versions, loop.versions[1:], strict=False) if a != b]
         assert switches == [2], f"replica {name} switched back and forth: {switches}"
-    listed = replica_b.client.get("/models").json()
+    listed = replica_b.client.get("/models/iris").json()
     assert [v["version"] for v in listed["versions"]] == [1, 2]
     assert listed["serving_version"] == 2
     assert "production" in listed["versions"][1]["aliases"]

@@ -11,8 +11,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 PROBLEM = "application/problem+json"
 
 
-def test_models_lists_versions_with_metrics_and_aliases(shared_server):
+def test_models_lists_the_served_models(shared_server):
     body = shared_server.client.get("/models").json()
+    assert body == {
+        "default": "iris",
+        "models": [{"name": "iris", "serving_version": 1, "url": "/models/iris"}],
+    }
+
+
+def test_model_lists_versions_with_metrics_and_aliases(shared_server):
+    body = shared_server.client.get("/models/iris").json()
     assert body["model"] == "iris"
     assert body["serving_version"] == 1
     [version] = body["versions"]
@@ -22,7 +30,7 @@ def test_models_lists_versions_with_metrics_and_aliases(shared_server):
 
 
 def test_model_version_in_full(shared_server):
-    body = shared_server.client.get("/models/1").json()
+    body = shared_server.client.get("/models/iris/versions/1").json()
     assert body["data_rows"] == 150
     assert len(body["data_hash"]) == 64
     assert body["feature_schema"]["features"][0]["name"] == "sepal_length"
@@ -34,11 +42,14 @@ def test_model_version_in_full(shared_server):
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/models/99", 404),
-        ("/models/0", 422),
-        ("/models/abc", 422),
-        ("/models/99999999999", 422),
-        ("/models/99/confusion_matrix.png", 404),
+        ("/models/iris/versions/99", 404),
+        ("/models/iris/versions/0", 422),
+        ("/models/iris/versions/abc", 422),
+        ("/models/iris/versions/99999999999", 422),
+        ("/models/iris/versions/99/confusion_matrix.png", 404),
+        ("/models/wine", 404),
+        ("/models/wine/versions/1", 404),
+        ("/models/1", 404),
         ("/jobs/0123abcd", 404),
         ("/jobs/not-a-job!", 422),
         ("/no/such/route", 404),
@@ -52,7 +63,7 @@ def test_missing_or_malformed_ids_are_problems(shared_server, path, status):
 
 
 def test_confusion_matrix_png(shared_server):
-    response = shared_server.client.get("/models/1/confusion_matrix.png")
+    response = shared_server.client.get("/models/iris/versions/1/confusion_matrix.png")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content.startswith(PNG)
@@ -64,7 +75,7 @@ def test_visualise_page_shows_pairplot_metrics_and_confusion_matrix(shared_serve
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
     assert 'src="/visualise/pairplot.png"' in page
-    assert 'src="/models/1/confusion_matrix.png"' in page
+    assert 'src="/models/iris/versions/1/confusion_matrix.png"' in page
     assert re.search(r"accuracy</th><td>0\.\d{4}", page)
 
 
@@ -84,13 +95,34 @@ def test_pairplot_is_drawn_once_per_data_hash(shared_server):
 
 def test_health_and_readiness(shared_server):
     assert shared_server.client.get("/healthz").json() == {"status": "ok"}
-    assert shared_server.client.get("/readyz").json() == {"status": "ready", "model": "iris", "version": 1}
+    assert shared_server.client.get("/readyz").json() == {
+        "status": "ready",
+        "model": "iris",
+        "version": 1,
+        "models": {"iris": 1},
+    }
+
+
+def test_a_model_not_served_here_is_a_404_naming_it(shared_server):
+    for method, path in [
+        ("GET", "/models/wine"),
+        ("POST", "/models/wine/predict"),
+        ("POST", "/models/wine/versions/1/predict"),
+        ("POST", "/models/wine/versions/1/promote"),
+        ("POST", "/models/wine/rollback"),
+        ("POST", "/models/wine/train"),
+    ]:
+        response = shared_server.client.request(method, path, json=[5.1, 3.8, 1.5, 0.3])
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.headers["content-type"] == PROBLEM
+        assert "model 'wine' is not served by this server (it serves: iris)" in response.json()["detail"]
 
 
 def test_metrics_count_requests_predictions_version_and_jobs(shared_server):
     shared_server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3])
     shared_server.client.post("/predict", json=[5.1, 3.8])
     shared_server.client.get("/models")
+    shared_server.client.post("/models/iris/versions/1/predict", json=[5.1, 3.8, 1.5, 0.3])
     response = shared_server.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -104,7 +136,14 @@ def test_metrics_count_requests_predictions_version_and_jobs(shared_server):
         in text
     )
     assert 'tabserve_http_requests_total{method="GET",route="/models",status="200"}' in text
-    assert re.search(r'tabserve_predictions_total\{class="setosa",model="iris"\} [1-9]', text)
+    assert re.search(
+        r'tabserve_http_requests_total\{method="POST",route="/models/\{name\}/versions/\{version\}/predict",'
+        r'status="200"\} [1-9]',
+        text,
+    )
+    assert re.search(r'tabserve_predictions_total\{class="setosa",model="iris",protocol="tabserve"\} [1-9]', text)
+    assert "# TYPE tabserve_background_task_failures_total counter" in text
+    assert not re.search(r"^tabserve_background_task_failures_total\{", text, re.MULTILINE)
     assert 'tabserve_model_version{model="iris"} 1.0' in text
     assert 'tabserve_training_jobs{status="running"} 0.0' in text
 
@@ -125,10 +164,14 @@ def test_openapi_describes_every_route_and_the_predict_shapes(shared_server):
         "/train",
         "/jobs/{job_id}",
         "/models",
-        "/models/{version}",
-        "/models/{version}/promote",
-        "/models/rollback",
-        "/models/{version}/confusion_matrix.png",
+        "/models/{name}",
+        "/models/{name}/versions/{version}",
+        "/models/{name}/versions/{version}/promote",
+        "/models/{name}/rollback",
+        "/models/{name}/versions/{version}/confusion_matrix.png",
+        "/models/{name}/predict",
+        "/models/{name}/versions/{version}/predict",
+        "/models/{name}/train",
         "/visualise",
         "/visualise/pairplot.png",
         "/healthz",

@@ -64,8 +64,8 @@ def test_empty_registry_is_not_ready_until_post_train_makes_a_model(tmp_path, st
     assert "tabserve train" in ready.json()["detail"]
     predict = server.client.post("/predict", json=SETOSA)
     assert predict.status_code == 503
-    assert "POST /train" in predict.json()["detail"]
-    assert server.client.get("/models").json()["versions"] == []
+    assert "POST /models/iris/train" in predict.json()["detail"]
+    assert server.client.get("/models/iris").json()["versions"] == []
     assert "No model is served yet" in server.client.get("/visualise").text
     job = server.client.post("/train").json()
     assert wait_for_job(server, job["id"], ("succeeded", "failed"))["status"] == "succeeded"
@@ -81,7 +81,7 @@ def test_unreachable_database_keeps_retrying_without_showing_the_password(tmp_pa
     server = start_server(config)
     ready = server.wait("/readyz", status=503)
     assert "unavailable" in ready.json()["detail"]
-    assert server.client.get("/models").status_code == 503
+    assert server.client.get("/models/iris").status_code == 503
     assert server.client.post("/predict", json=SETOSA).status_code == 503
     time.sleep(1)
     assert server.client.get("/healthz").status_code == 200  # alive, just not ready

@@ -84,7 +84,7 @@ def test_train_makes_version_2_while_predictions_continue(iris_config, start_ser
         loop.finish()
     assert set(loop.statuses) == {200}, "a prediction failed during training"
     assert loop.versions[0] == 1 and loop.versions[-1] == 2
-    assert server.client.get("/models/2").json()["version"] == 2
+    assert server.client.get("/models/iris/versions/2").json()["version"] == 2
     metrics = server.client.get("/metrics").text
     assert 'tabserve_training_jobs{status="succeeded"} 1.0' in metrics
     again = server.client.post("/train", json={})

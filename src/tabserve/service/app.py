@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` reads no files and opens no connections; the lifespan
 opens the registry and starts the two background tasks (the alias follower
-and the training-job check).
+and the training-job check), each supervised so that its death is loud.
+``app.state.predict_core`` is the predict core protocol adapters build on.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from tabserve.config import Settings
 from tabserve.errors import TabserveError
 from tabserve.registry import Registry
 from tabserve.service import routes_jobs, routes_models, routes_ops, routes_visualise
+from tabserve.service import tasks as background
 from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.jobs import JobManager
 from tabserve.service.metrics import RequestMetrics
-from tabserve.service.predict_route import PredictFastPath, PredictHandler, declare_predict_route
+from tabserve.service.predict_core import PredictCore
+from tabserve.service.predict_fastpath import PredictFastPath
+from tabserve.service.predict_handler import PredictHandler
+from tabserve.service.predict_openapi import declare_predict_routes
 from tabserve.service.reloader import Reloader
 from tabserve.service.state import ServiceState
 
@@ -39,10 +44,10 @@ DESCRIPTION = (
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
+    state.bind_loop()
     state.registry = Registry.from_settings(state.settings.registry)
     state.jobs = JobManager(state.settings, state.require_registry)
-    state.reloader = Reloader(state)
-    tasks = [asyncio.create_task(state.reloader.run()), asyncio.create_task(state.jobs.watch())]
+    tasks = background.start(state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch})
     try:
         yield
     finally:
@@ -97,9 +102,10 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = state
-    handler = PredictHandler(state)
+    app.state.predict_core = PredictCore(state)
+    handler = PredictHandler(app.state.predict_core)
     app.state.predict_handler = handler
-    declare_predict_route(app, handler)
+    declare_predict_routes(app, handler)
     for router in (routes_models.router, routes_jobs.router, routes_visualise.router, routes_ops.router):
         app.include_router(router)
     app.add_exception_handler(TabserveError, _domain_error)
@@ -111,7 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def with_fast_predict(app: FastAPI) -> PredictFastPath:
-    """The ASGI app to serve: POST /predict answered before FastAPI's own middleware stack.
+    """The ASGI app to serve: the predict routes answered before FastAPI's own middleware stack.
 
     Wrapping the FastAPI instance (rather than adding a middleware, which
     FastAPI nests inside its error and body-limit layers) keeps the predict

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from tabserve.service.state import ServiceState
+from tabserve.service.state import ModelSlot, ServiceState
 
 
 def get_state(request: Request) -> ServiceState:
@@ -15,6 +15,15 @@ def get_state(request: Request) -> ServiceState:
 
 State = Annotated[ServiceState, Depends(get_state)]
 VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="A model version number.")]
+ModelName = Annotated[str, Path(min_length=1, max_length=100, description="A model this server serves.")]
 JobId = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$", description="A training job id.")
 ]
+
+
+def get_slot(name: ModelName, state: State) -> ModelSlot:
+    """The served model named in the path; 404 naming it (and what is served) otherwise."""
+    return state.slot(name)
+
+
+Served = Annotated[ModelSlot, Depends(get_slot)]

@@ -54,6 +54,10 @@ class NotAcceptedError(ServiceError):
     """The request is well formed but not allowed here (e.g. an unknown override section)."""
 
 
+class NotReadyError(ServiceError):
+    """The process cannot serve as it should (e.g. a background task died); /readyz says why."""
+
+
 @dataclass(frozen=True)
 class Problem:
     status: int
@@ -71,6 +75,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     UnauthorizedError: Problem(401, "Unauthorized", "unauthorized"),
     NotAcceptedError: Problem(422, "Not accepted", "not-accepted"),
     NoModelError: Problem(503, "No model", "no-model"),
+    NotReadyError: Problem(503, "Not ready", "not-ready"),
     NotFoundError: Problem(404, "Not found", "not-found"),
     ConflictError: Problem(409, "Conflict", "conflict"),
     BackendUnavailableError: Problem(503, "Registry unavailable", "backend-unavailable"),

@@ -76,13 +76,15 @@ class JobManager:
         self.registry = registry
         self._children: dict[str, subprocess.Popen] = {}
 
-    def start(self, overrides: Mapping[str, Any]) -> JobRecord:
-        """Queue a job and launch its process; ConflictError if the model is already training."""
-        check_overrides(self.settings, overrides)
+    def start(self, overrides: Mapping[str, Any], model: str | None = None) -> JobRecord:
+        """Queue a job for ``model`` (default: ``settings.model``) and launch its process;
+        ConflictError if that model is already training."""
+        settings = self.settings if model is None else self.settings.model_copy(update={"model": model})
+        check_overrides(settings, overrides)
         metadata = self.registry().metadata
         job_id = uuid.uuid4().hex
-        job = metadata.create_job(job_id, self.settings.model, dict(overrides))
-        env = {**os.environ, SETTINGS_ENV: self.settings.model_dump_json()}
+        job = metadata.create_job(job_id, settings.model, dict(overrides))
+        env = {**os.environ, SETTINGS_ENV: settings.model_dump_json()}
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tabserve.service.jobs_runner", job_id],

@@ -83,8 +83,14 @@ class ServiceMetrics:
         )
         self._predictions = Counter(
             "tabserve_predictions",
-            "Predicted rows by model and class",
-            ["model", "class"],
+            "Predicted rows by model, class and the protocol that asked",
+            ["model", "class", "protocol"],
+            registry=self.registry,
+        )
+        self._task_failures = Counter(
+            "tabserve_background_task_failures",
+            "Background tasks (alias follower, job check) that ended with an error",
+            ["task"],
             registry=self.registry,
         )
         self._model_version = Gauge(
@@ -97,7 +103,7 @@ class ServiceMetrics:
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
         ] = {}
-        self._class_children: dict[tuple[str, str], Callable[[float], None]] = {}
+        self._class_children: dict[tuple[str, str, str], Callable[[float], None]] = {}
 
     def watch_jobs(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_JobCollector(counts))
@@ -112,22 +118,31 @@ class ServiceMetrics:
         children[0]()
         children[1](seconds)
 
-    def count_predictions(self, model: str, classes: list[str], indices: Sequence[int] | np.ndarray) -> None:
+    def count_predictions(
+        self,
+        model: str,
+        classes: list[str],
+        indices: Sequence[int] | np.ndarray,
+        protocol: str = "tabserve",
+    ) -> None:
         """Count answers per class; ``indices`` are each row's label as a position in ``classes``."""
         if len(indices) == 1:
-            self._class_inc(model, classes[indices[0]])(1)
+            self._class_inc(model, classes[indices[0]], protocol)(1)
             return
         for position, n in enumerate(np.bincount(indices, minlength=len(classes)).tolist()):
             if n:
-                self._class_inc(model, classes[position])(n)
+                self._class_inc(model, classes[position], protocol)(n)
 
-    def _class_inc(self, model: str, label: str) -> Callable[[float], None]:
-        key = (model, label)
+    def _class_inc(self, model: str, label: str, protocol: str) -> Callable[[float], None]:
+        key = (model, label, protocol)
         inc = self._class_children.get(key)
         if inc is None:
-            inc = self._predictions.labels(model, label).inc
+            inc = self._predictions.labels(model, label, protocol).inc
             self._class_children[key] = inc
         return inc
+
+    def count_task_failure(self, task: str) -> None:
+        self._task_failures.labels(task).inc()
 
     def set_model_version(self, model: str, version: int) -> None:
         self._model_version.labels(model).set(version)

@@ -1,9 +1,12 @@
-"""Follow the registry's production alias: load at start, then swap on promotion.
+"""Follow each served model's production alias: load at start, then swap on promotion.
 
-Runs as one asyncio task per server process. Registry calls and model loading
-run in a worker thread so requests keep flowing; the swap itself is one
-attribute assignment. When the database is unreachable the task keeps trying
-with backoff and says why, and /readyz stays 503 until a model is loaded.
+One asyncio task per server process polls the registry for every served model
+(one round per ``server.reload_interval_s``, or at once when
+``state.reload_wanted`` is set). Registry calls and model loading run in a
+worker thread so requests keep flowing; the swap itself is one attribute
+assignment. Every error is handled per model and the loop goes on: an
+unreachable database means backoff and a reason on /readyz; a version that
+cannot be loaded is skipped until the alias moves again.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import contextlib
 import gc
 import logging
 import time
+from dataclasses import dataclass
 
 from tabserve.errors import BackendUnavailableError, NoModelError, TabserveError
-from tabserve.service.state import ServiceState
+from tabserve.service.state import ModelSlot, ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -23,107 +27,119 @@ MAX_BACKOFF_S = 30.0
 RETRYING = f"; retrying with backoff (at most {MAX_BACKOFF_S:.0f} s apart)"
 
 
+@dataclass
+class _Follow:
+    """What the reloader remembers about one model between polls (the slot holds the rest)."""
+
+    failed_version: int | None = None
+    last_problem: str | None = None
+    backend_down: bool = False
+
+
 class Reloader:
-    """Polls ``Registry.serving_version`` every ``server.reload_interval_s``."""
+    """Polls ``Registry.serving_version`` for every slot of the state."""
 
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self.interval = state.settings.server.reload_interval_s
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._failed_version: int | None = None
-        self._last_problem: str | None = None
-        self._backend_down = False
-
-    def wake(self) -> None:
-        """Check now (after a promote or rollback made here); safe from any thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        self._follow = {name: _Follow() for name in state.slots}
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        wanted = self.state.reload_wanted
         failures = 0
         while True:
+            wanted.clear()
             ok = await self.check_once()
             failures = 0 if ok else failures + 1
             delay = self.interval if ok else min(self.interval * 2 ** min(failures, 8), MAX_BACKOFF_S)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await asyncio.wait_for(wanted.wait(), timeout=delay)
 
     async def check_once(self) -> bool:
-        """One poll; False when the registry could not be reached (so the caller backs off)."""
+        """One round over every model; False when any could not be checked (so the caller backs off)."""
+        ok = True
+        for slot in self.state.slots.values():
+            ok = await self._check(slot) and ok
+        return ok
+
+    async def _check(self, slot: ModelSlot) -> bool:
         state = self.state
+        follow = self._follow[slot.name]
+        version: int | None = None
         try:
             registry = state.require_registry()
-            model = state.settings.model
-            version = await asyncio.to_thread(registry.serving_version, model)
-            current = state.predictor
-            if (current is not None and current.version == version) or version == self._failed_version:
-                self._backend_back()  # the registry answered and there is nothing new to load
+            version = await asyncio.to_thread(registry.serving_version, slot.name)
+            current = slot.predictor
+            if (current is not None and current.version == version) or version == follow.failed_version:
+                self._backend_back(slot, follow)  # the registry answered and there is nothing new to load
                 return True
             started = time.perf_counter()
-            predictor = await asyncio.to_thread(_load, registry, model, version)
+            predictor = await asyncio.to_thread(_load, registry, slot.name, version)
         except BackendUnavailableError as exc:
-            self._not_ready(str(exc), backend_down=True)
+            self._not_ready(slot, follow, str(exc), backend_down=True)
             return False
         except NoModelError as exc:
-            self._not_ready(str(exc), backend_down=False)
+            self._not_ready(slot, follow, str(exc), backend_down=False)
             return True
         except TabserveError as exc:
-            self._failed_version = version
-            log.error("cannot load %s version %d, keeping the current model: %s", model, version, exc)
-            if state.predictor is None:
-                self._not_ready(str(exc), backend_down=False)
+            if version is None:  # the alias itself could not be read (e.g. a transient conflict)
+                self._not_ready(slot, follow, f"cannot read the production alias: {exc}", backend_down=True)
+                return False
+            follow.failed_version = version
+            log.error("cannot load %s version %d, keeping the current model: %s", slot.name, version, exc)
+            self._not_ready(slot, follow, f"cannot load version {version}: {exc}", backend_down=False)
             return True
-        except Exception:
-            log.exception("unexpected error while following the production alias")
+        except Exception as exc:
+            log.exception("unexpected error while following the production alias of %s", slot.name)
+            self._not_ready(slot, follow, f"unexpected error: {type(exc).__name__}", backend_down=True)
             return False
-        previous = state.predictor
-        state.predictor = predictor  # the swap: in-flight requests keep the object they read
-        state.not_ready_reason = ""
-        state.backend_down = False
-        self._failed_version = None
-        self._last_problem = None
-        self._backend_down = False
-        state.metrics.set_model_version(model, version)
+        previous = slot.predictor
+        slot.predictor = predictor  # the swap: in-flight requests keep the object they read
+        slot.not_ready_reason = ""
+        slot.backend_down = False
+        follow.failed_version = None
+        follow.last_problem = None
+        follow.backend_down = False
+        state.metrics.set_model_version(slot.name, version)
         _freeze_heap()
         log.info(
             "serving %s version %d (was %s), loaded in %.0f ms",
-            model,
+            slot.name,
             version,
             previous.version if previous else "none",
             1000 * (time.perf_counter() - started),
         )
         return True
 
-    def _backend_back(self) -> None:
+    @staticmethod
+    def _backend_back(slot: ModelSlot, follow: _Follow) -> None:
         """The registry answered: say so once after an outage, so that the next outage is reported too."""
-        if self._backend_down:
-            self._backend_down = False
-            self._last_problem = None
-            log.info("the registry answers again")
+        if follow.backend_down:
+            follow.backend_down = False
+            follow.last_problem = None
+            log.info("the registry answers again for %s", slot.name)
 
-    def _not_ready(self, reason: str, backend_down: bool) -> None:
+    def _not_ready(self, slot: ModelSlot, follow: _Follow, reason: str, backend_down: bool) -> None:
         if not backend_down:
-            self._backend_back()
-        if reason != self._last_problem:  # say why once, not every poll
-            current = self.state.predictor
+            self._backend_back(slot, follow)
+        if reason != follow.last_problem:  # say why once, not every poll
+            current = slot.predictor
             retrying = RETRYING if backend_down else ""
             if current is None:
-                log.warning("no model served yet: %s%s", reason, retrying)
+                log.warning("%s: no version served yet: %s%s", slot.name, reason, retrying)
             else:
                 log.warning(
-                    "cannot check the production alias, still serving version %d: %s%s",
+                    "%s: cannot check the production alias, still serving version %d: %s%s",
+                    slot.name,
                     current.version,
                     reason,
                     retrying,
                 )
-            self._last_problem = reason
-        self._backend_down = backend_down
-        if self.state.predictor is None:
-            self.state.not_ready_reason = reason
-            self.state.backend_down = backend_down
+            follow.last_problem = reason
+        follow.backend_down = backend_down
+        if slot.predictor is None:
+            slot.not_ready_reason = reason
+            slot.backend_down = backend_down
 
 
 def _freeze_heap() -> None:

@@ -1,4 +1,4 @@
-"""POST /train and GET /jobs/{id}: training in its own process, followed through the registry."""
+"""POST /train, POST /models/{name}/train, GET /jobs/{id}: training in its own process, via the registry."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from tabserve.service.auth import Authorized
-from tabserve.service.deps import JobId, State
-from tabserve.service.errors import (
-    BodyTooLargeError,
-    MalformedBodyError,
-    NotAcceptedError,
-    UnsupportedMediaTypeError,
-    problem_responses,
-)
+from tabserve.service.bodies import check_media, decode_json, media_type, read_request
+from tabserve.service.deps import JobId, Served, State
+from tabserve.service.errors import NotAcceptedError, problem_responses
 from tabserve.service.jobs import OVERRIDABLE_SECTIONS, job_view
 from tabserve.service.schemas import Job, TrainAccepted
+from tabserve.service.state import ServiceState
 
 router = APIRouter(tags=["training"])
 
@@ -46,27 +42,24 @@ TRAIN_BODY = {
 
 
 async def _overrides(request: Request) -> dict[str, Any]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_TRAIN_BODY:
-            raise BodyTooLargeError(f"the body is larger than the limit of {MAX_TRAIN_BODY} bytes")
+    body = await read_request(request, MAX_TRAIN_BODY)
     if not body.strip():
         return {}
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media not in ("", "application/json", "application/x-www-form-urlencoded") and not media.endswith(
-        "+json"
-    ):
-        raise UnsupportedMediaTypeError(f"Content-Type '{media[:60]}' is not accepted; send application/json")
-    try:
-        overrides = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedBodyError(f"the body is not valid JSON: {exc}") from None
+    check_media(media_type(request.headers.get("content-type")))
+    overrides = decode_json(body)
     if not isinstance(overrides, dict):
         raise NotAcceptedError(
             f"the body must be a JSON object of config sections ({', '.join(OVERRIDABLE_SECTIONS)})"
         )
     return overrides
+
+
+async def _start(request: Request, state: ServiceState, model: str) -> Response:
+    overrides = await _overrides(request)
+    job = await asyncio.to_thread(state.require_jobs().start, overrides, model)
+    url = f"/jobs/{job.id}"
+    body = orjson.dumps({"id": job.id, "status": job.status, "url": url})
+    return Response(body, status_code=202, media_type="application/json", headers={"location": url})
 
 
 @router.post(
@@ -78,12 +71,21 @@ async def _overrides(request: Request) -> dict[str, Any]:
     responses=problem_responses(400, 401, 409, 413, 415, 422, 503),
 )
 async def train(request: Request, state: State) -> Response:
-    """Start a training job (optionally overriding config sections for this run); 202 with its URL."""
-    overrides = await _overrides(request)
-    job = await asyncio.to_thread(state.require_jobs().start, overrides)
-    url = f"/jobs/{job.id}"
-    body = orjson.dumps({"id": job.id, "status": job.status, "url": url})
-    return Response(body, status_code=202, media_type="application/json", headers={"location": url})
+    """Train the default model (optionally overriding config sections for this run); 202 with its URL."""
+    return await _start(request, state, state.default.name)
+
+
+@router.post(
+    "/models/{name}/train",
+    status_code=202,
+    response_model=TrainAccepted,
+    dependencies=[Authorized],
+    openapi_extra={"requestBody": TRAIN_BODY},
+    responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 503),
+)
+async def train_model(slot: Served, request: Request, state: State) -> Response:
+    """Train a new version of this served model, like POST /train; 202 with the job's URL."""
+    return await _start(request, state, slot.name)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=problem_responses(404, 422, 503))

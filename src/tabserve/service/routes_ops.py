@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from tabserve.service.deps import State
-from tabserve.service.errors import problem_responses
+from tabserve.service.errors import NotReadyError, problem_responses
 from tabserve.service.metrics import CONTENT_TYPE
 from tabserve.service.schemas import Health, Ready
 
@@ -22,9 +22,15 @@ async def healthz() -> dict:
 
 @router.get("/readyz", response_model=Ready, responses=problem_responses(503))
 async def readyz(state: State) -> dict:
-    """Readiness: 200 once a model is loaded, 503 (saying why) until then."""
-    predictor = state.require_predictor()
-    return {"status": "ready", "model": predictor.model, "version": predictor.version}
+    """Readiness: 200 once every served model has a version loaded; 503 saying why otherwise
+    (a model not loaded, or a background task that died)."""
+    if state.task_failures:
+        raise NotReadyError(state.unready_reason() or "a background task died")
+    for slot in state.slots.values():
+        slot.require()
+    default = state.default.require()
+    models = {slot.name: slot.require().version for slot in state.slots.values()}
+    return {"status": "ready", "model": default.model, "version": default.version, "models": models}
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})

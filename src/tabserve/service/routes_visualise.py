@@ -60,12 +60,13 @@ def _metrics_rows(metrics: dict) -> str:
 @router.get("/visualise", response_class=HTMLResponse)
 def visualise(state: State) -> HTMLResponse:
     """A page with the data's pairplot and the production model's metrics and confusion matrix."""
-    predictor = state.predictor
-    model = html.escape(state.settings.model)
+    slot = state.default
+    predictor = slot.predictor
+    model = html.escape(slot.name)
     if predictor is None:
         model_part = (
             f"<p>No model is served yet: train one with <code>tabserve train</code> or "
-            f"<code>POST /train</code>. ({html.escape(state.not_ready_reason)})</p>"
+            f"<code>POST /train</code>. ({html.escape(slot.not_ready_reason)})</p>"
         )
     else:
         record = predictor.record
@@ -73,7 +74,8 @@ def visualise(state: State) -> HTMLResponse:
             f"<p>Serving version {record.version}: <code>{html.escape(record.estimator)}</code> "
             f"{html.escape(str(record.params))}, trained on {record.data_rows} rows.</p>"
             f"<table>{_metrics_rows(record.metrics)}</table>"
-            f'<img src="/models/{record.version}/confusion_matrix.png" alt="confusion matrix">'
+            f'<img src="/models/{model}/versions/{record.version}/confusion_matrix.png" '
+            'alt="confusion matrix">'
         )
     page = _template().substitute(model=model, model_part=model_part)
     return HTMLResponse(page)

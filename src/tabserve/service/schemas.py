@@ -19,7 +19,18 @@ class VersionSummary(BaseModel):
     aliases: list[str]
 
 
+class ServedModel(BaseModel):
+    name: str
+    serving_version: int | None = Field(description="The production version this process answers with now.")
+    url: str = Field(description="Where its versions are listed.")
+
+
 class ModelList(BaseModel):
+    default: str = Field(description="The model POST /predict answers with.")
+    models: list[ServedModel]
+
+
+class ModelVersions(BaseModel):
     model: str
     serving_version: int | None = Field(description="The version this server process answers with.")
     versions: list[VersionSummary]
@@ -72,5 +83,6 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: str
-    model: str
-    version: int
+    model: str = Field(description="The default model.")
+    version: int = Field(description="The default model's production version.")
+    models: dict[str, int] = Field(description="Every served model's production version.")

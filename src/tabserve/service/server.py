@@ -20,7 +20,7 @@ from tabserve.config import Settings, load_settings
 from tabserve.service.allocator import tune_allocator
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.auth import check_bind
-from tabserve.service.predict_route import PredictFastPath
+from tabserve.service.predict_fastpath import PredictFastPath
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
