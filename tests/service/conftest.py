@@ -152,8 +152,9 @@ def shared_server(
     server.terminate()
 
 
-def register_copy(config: Path, version: int = 1) -> int:
-    """Register an existing version's model again as a new version (fast: no training)."""
+def register_copy(config: Path, version: int = 1, model: str | None = None) -> int:
+    """Register an existing version's model again as a new version of ``model`` (default: the
+    config's model) without training; the new model's first version becomes production."""
     from tabserve.config import load_settings
 
     settings = load_settings(config, environ={})
@@ -175,6 +176,10 @@ def register_copy(config: Path, version: int = 1) -> int:
             )
         }
         files = [StoredFile("model", "model.skops", registry.read_file(record))]
-        return registry.register(settings.model, files, fields)
+        target = model or settings.model
+        new_version = registry.register(target, files, fields)
+        if registry.metadata.alias_version(target) is None:
+            registry.promote(target, new_version)
+        return new_version
     finally:
         registry.close()

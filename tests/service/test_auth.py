@@ -30,12 +30,13 @@ def token_server(tmp_path, iris_config, start_server):
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [
+    ("method", "path"),
+    [
         ("POST", "/train"),
         ("POST", "/models/iris/train"),
         ("POST", "/models/iris/versions/1/promote"),
         ("POST", "/models/iris/rollback"),
-    ]
+    ],
 )
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer"])
 def test_mutating_routes_need_the_token(token_server, method, path, header):

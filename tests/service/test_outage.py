@@ -134,7 +134,9 @@ def test_a_database_outage_while_serving_fails_only_what_needs_the_database(
         assert server.client.get("/metrics").status_code == 200
 
         private_postgres.start()
-        wait_for(lambda: server.client.get("/models/iris").status_code == 200, "/models after the outage", server)
+        wait_for(
+            lambda: server.client.get("/models/iris").status_code == 200, "/models after the outage", server
+        )
         assert [v["version"] for v in server.client.get("/models/iris").json()["versions"]] == [1]
         assert server.client.get("/jobs/0123abcd").status_code == 404
         wait_for(lambda: "the registry answers again" in server.log(), "a log line on recovery", server)

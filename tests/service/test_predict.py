@@ -1,22 +1,75 @@
-"""POST /predict over real HTTP: every accepted shape, CSV, and every kind of bad input."""
+"""The predict routes: every accepted shape, CSV, and every kind of bad input.
+
+Each test runs through both ways a request can be answered: the ASGI fast path
+in front of a real server over HTTP, and the FastAPI-declared route alone (the
+app without the fast path, in process), on the default route, the model's
+route and the version's route; ``test_both_paths_answer_byte_for_byte_alike``
+compares the two directly.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
 import pytest
+import uvicorn
+
+from tabserve.config import load_settings
+from tabserve.service.app import create_app
+from tests.service.conftest import free_port
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 PROBLEM = "application/problem+json"
+PATHS = ["/predict", "/models/iris/predict", "/models/iris/versions/1/predict"]
 
 
-def test_seed_bare_list_answers_setosa_with_and_without_content_type(shared_server):
+@pytest.fixture(scope="module")
+def declared_client(shared_server) -> Iterator[httpx.Client]:
+    """The same registry served by the FastAPI app alone (uvicorn in a thread of this process,
+    no fast path in front): every predict reaches the declared route."""
+    port = free_port()
+    app = create_app(load_settings(shared_server.config, environ={}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while not server.started or client.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline and thread.is_alive(), (
+                    "the declared-only app never got ready"
+                )
+                time.sleep(0.05)
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(params=["fast-path", "declared-route"])
+def client(request, shared_server):
+    if request.param == "fast-path":
+        return shared_server.client
+    return request.getfixturevalue("declared_client")
+
+
+@pytest.fixture(params=PATHS, ids=["default", "model", "version"])
+def path(request) -> str:
+    return request.param
+
+
+def test_seed_bare_list_answers_setosa_with_and_without_content_type(client, path):
     for headers in (
         {"content-type": "application/json"},
         {},
         {"content-type": "application/x-www-form-urlencoded"},
     ):
-        response = shared_server.client.post("/predict", content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
+        response = client.post(path, content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["labels"] == ["setosa"]
@@ -26,8 +79,8 @@ def test_seed_bare_list_answers_setosa_with_and_without_content_type(shared_serv
         assert body["probabilities"]["setosa"][0] > 0.9
 
 
-def test_seed_trailing_slash_route_is_served(shared_server):
-    response = shared_server.client.post("/predict/", json=SETOSA)
+def test_seed_trailing_slash_route_is_served(client):
+    response = client.post("/predict/", json=SETOSA)
     assert response.status_code == 200
     assert response.json()["labels"] == ["setosa"]
 
@@ -48,8 +101,8 @@ def test_seed_trailing_slash_route_is_served(shared_server):
     ],
     ids=["rows", "records", "columnar", "columnar-reordered", "list-of-rows"],
 )
-def test_batch_shapes_agree(shared_server, payload):
-    response = shared_server.client.post("/predict", json=payload)
+def test_batch_shapes_agree(client, path, payload):
+    response = client.post(path, json=payload)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["labels"] == ["setosa", "virginica"]
@@ -57,32 +110,28 @@ def test_batch_shapes_agree(shared_server, payload):
         assert sum(body["probabilities"][c][row] for c in body["classes"]) == pytest.approx(1.0)
 
 
-def test_labels_only_in_body_or_query_drops_probabilities(shared_server):
-    by_body = shared_server.client.post("/predict", json={"instances": [SETOSA], "labels_only": True}).json()
-    by_query = shared_server.client.post("/predict?labels_only=true", json=SETOSA).json()
+def test_labels_only_in_body_or_query_drops_probabilities(client, path):
+    by_body = client.post(path, json={"instances": [SETOSA], "labels_only": True}).json()
+    by_query = client.post(f"{path}?labels_only=true", json=SETOSA).json()
     for body in (by_body, by_query):
         assert body["labels"] == ["setosa"]
         assert "probabilities" not in body
 
 
-def test_csv_in_gives_csv_out(shared_server):
+def test_csv_in_gives_csv_out(client, path):
     csv_body = "petal_width,petal_length,sepal_width,sepal_length\n0.3,1.5,3.8,5.1\n2.1,5.4,3.1,6.9\n"
-    response = shared_server.client.post("/predict", content=csv_body, headers={"content-type": "text/csv"})
+    response = client.post(path, content=csv_body, headers={"content-type": "text/csv"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.strip().splitlines()
     assert lines[0] == "prediction,proba_setosa,proba_versicolor,proba_virginica"
     assert [line.split(",")[0] for line in lines[1:]] == ["setosa", "virginica"]
-    labels_only = shared_server.client.post(
-        "/predict?labels_only=1", content=csv_body, headers={"content-type": "text/csv"}
-    )
+    labels_only = client.post(f"{path}?labels_only=1", content=csv_body, headers={"content-type": "text/csv"})
     assert labels_only.text.split() == ["prediction", "setosa", "virginica"]
 
 
-def test_batch_at_the_limit_is_served(shared_server):
-    response = shared_server.client.post(
-        "/predict", json={"columns": IRIS_COLUMNS, "data": [SETOSA] * 10_000}
-    )
+def test_batch_at_the_limit_is_served(client, path):
+    response = client.post(path, json={"columns": IRIS_COLUMNS, "data": [SETOSA] * 10_000})
     assert response.status_code == 200
     assert len(response.json()["labels"]) == 10_000
 
@@ -111,8 +160,8 @@ BAD_JSON_INPUTS = [
 
 
 @pytest.mark.parametrize(("payload", "status", "message"), BAD_JSON_INPUTS)
-def test_bad_input_is_a_4xx_problem_naming_what_was_wrong(shared_server, payload, status, message):
-    response = shared_server.client.post("/predict", json=payload)
+def test_bad_input_is_a_4xx_problem_naming_what_was_wrong(client, path, payload, status, message):
+    response = client.post(path, json=payload)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     problem = response.json()
@@ -160,42 +209,87 @@ def test_bad_input_is_a_4xx_problem_naming_what_was_wrong(shared_server, payload
         "csv-short",
     ],
 )
-def test_bad_bodies_and_content_types(shared_server, body, headers, status, message):
-    response = shared_server.client.post("/predict", content=body, headers=headers)
+def test_bad_bodies_and_content_types(client, path, body, headers, status, message):
+    response = client.post(path, content=body, headers=headers)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     assert message in response.json()["detail"]
 
 
-def test_too_many_rows_is_413_with_the_limit(shared_server):
-    response = shared_server.client.post("/predict", json={"instances": [SETOSA] * 10_001})
+def test_too_many_rows_is_413_with_the_limit(client, path):
+    response = client.post(path, json={"instances": [SETOSA] * 10_001})
     assert response.status_code == 413
     assert "10000" in response.json()["detail"]
 
 
-def test_body_over_the_size_limit_is_413(shared_server):
+def test_body_over_the_size_limit_is_413(client, path):
     body = b"[" + b" " * 11_000_000 + b"5.1, 3.8, 1.5, 0.3]"
-    response = shared_server.client.post(
-        "/predict", content=body, headers={"content-type": "application/json"}
-    )
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert "bytes" in response.json()["detail"]
 
 
-def test_errors_never_echo_the_whole_input(shared_server):
+def test_errors_never_echo_the_whole_input(client, path):
     secret = "x" * 5000
     for payload in (
         [5.1, 3.8, secret, 0.3],
         {"instances": [{secret: 1}]},
         {"columns": [secret], "data": [[1]]},
     ):
-        response = shared_server.client.post("/predict", json=payload)
+        response = client.post(path, json=payload)
         assert response.status_code == 422
         assert len(response.text) < 1000
         assert secret[:100] not in response.text
 
 
-def test_other_methods_on_predict_are_405(shared_server):
-    response = shared_server.client.get("/predict")
+def test_other_methods_on_predict_are_405(client, path):
+    response = client.get(path)
     assert response.status_code == 405
     assert response.headers["content-type"] == PROBLEM
+
+
+def test_unknown_query_parameters_are_refused_by_name(client, path):
+    response = client.post(f"{path}?version=2", json=SETOSA)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    detail = response.json()["detail"]
+    assert "'version'" in detail and "/models/{name}/versions/{version}/predict" in detail
+    other = client.post(f"{path}?labels_only=1&explain=yes", json=SETOSA)
+    assert other.status_code == 422 and "'explain'" in other.json()["detail"]
+
+
+def test_a_version_that_does_not_exist_is_a_404(client):
+    response = client.post("/models/iris/versions/42/predict", json=SETOSA)
+    assert response.status_code == 404
+    assert "42" in response.json()["detail"]
+
+
+SAME_ANSWER_REQUESTS = [
+    ("/predict", {"content": b"[5.1, 3.8, 1.5, 0.3]"}),
+    ("/predict/", {"json": {"instances": [SETOSA, VIRGINICA], "labels_only": True}}),
+    ("/models/iris/predict", {"json": {"columns": IRIS_COLUMNS, "data": [SETOSA] * 300}}),
+    ("/models/iris/versions/1/predict", {"json": [SETOSA, VIRGINICA]}),
+    (
+        "/predict?labels_only=1",
+        {"content": b"petal_width,sepal_length\n", "headers": {"content-type": "text/csv"}},
+    ),
+    ("/predict", {"content": b"[5.1, 3.8", "headers": {"content-type": "application/json"}}),
+    ("/predict", {"json": [5.1, "wide", 1.5, 0.3]}),
+    ("/predict?version=1", {"json": SETOSA}),
+    ("/models/wine/predict", {"json": SETOSA}),
+    ("/models/iris/versions/9/predict", {"json": SETOSA}),
+    ("/predict", {"content": b"<row/>", "headers": {"content-type": "application/xml"}}),
+    (
+        "/predict",
+        {"content": b"[" + b" " * 11_000_000 + b"]", "headers": {"content-type": "application/json"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "request_kwargs"), SAME_ANSWER_REQUESTS)
+def test_both_paths_answer_byte_for_byte_alike(shared_server, declared_client, path, request_kwargs):
+    fast = shared_server.client.post(path, **request_kwargs)
+    declared = declared_client.post(path, **request_kwargs)
+    assert fast.status_code == declared.status_code, (fast.text, declared.text)
+    assert fast.headers["content-type"] == declared.headers["content-type"]
+    assert fast.content == declared.content

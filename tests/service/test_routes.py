@@ -141,7 +141,9 @@ def test_metrics_count_requests_predictions_version_and_jobs(shared_server):
         r'status="200"\} [1-9]',
         text,
     )
-    assert re.search(r'tabserve_predictions_total\{class="setosa",model="iris",protocol="tabserve"\} [1-9]', text)
+    assert re.search(
+        r'tabserve_predictions_total\{class="setosa",model="iris",protocol="tabserve"\} [1-9]', text
+    )
     assert "# TYPE tabserve_background_task_failures_total counter" in text
     assert not re.search(r"^tabserve_background_task_failures_total\{", text, re.MULTILINE)
     assert 'tabserve_model_version{model="iris"} 1.0' in text

@@ -16,8 +16,9 @@ SETOSA = [5.1, 3.8, 1.5, 0.3]
 class PredictLoop:
     """Predicts in a background thread, remembering every status and version seen."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, path: str = "/predict") -> None:
         self.url = url
+        self.path = path
         self.stop = threading.Event()
         self.statuses: list[int] = []
         self.versions: list[int] = []
@@ -29,7 +30,7 @@ class PredictLoop:
         with httpx.Client(base_url=self.url, timeout=10) as client:
             while not self.stop.is_set():
                 try:
-                    response = client.post("/predict", json=SETOSA)
+                    response = client.post(self.path, json=SETOSA)
                 except httpx.HTTPError:
                     self.statuses.append(0)
                     continue
