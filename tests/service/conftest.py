@@ -7,18 +7,21 @@ processes started here are stopped, by their PID.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 import yaml
 
 from tabserve.config import Settings
@@ -183,3 +186,25 @@ def register_copy(config: Path, version: int = 1, model: str | None = None) -> i
         return new_version
     finally:
         registry.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: object) -> Iterator[httpx.Client]:
+    """Serve an ASGI app with uvicorn in a thread of this process (on a free loopback port) until
+    it is ready; a client for it. Tests then reach the app's own objects (state, loop) directly."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not server.started:
+                assert time.monotonic() < deadline and thread.is_alive(), (
+                    "the in-process server never started"
+                )
+                time.sleep(0.05)
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(30)

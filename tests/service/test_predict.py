@@ -9,17 +9,15 @@ compares the two directly.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from tabserve.config import load_settings
 from tabserve.service.app import create_app
-from tests.service.conftest import free_port
+from tests.service.conftest import serve_in_thread
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 SETOSA = [5.1, 3.8, 1.5, 0.3]
@@ -30,25 +28,14 @@ PATHS = ["/predict", "/models/iris/predict", "/models/iris/versions/1/predict"]
 
 @pytest.fixture(scope="module")
 def declared_client(shared_server) -> Iterator[httpx.Client]:
-    """The same registry served by the FastAPI app alone (uvicorn in a thread of this process,
-    no fast path in front): every predict reaches the declared route."""
-    port = free_port()
-    app = create_app(load_settings(shared_server.config, environ={}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while not server.started or client.get("/readyz").status_code != 200:
-                assert time.monotonic() < deadline and thread.is_alive(), (
-                    "the declared-only app never got ready"
-                )
-                time.sleep(0.05)
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    """The same registry served by the FastAPI app alone (no fast path in front): every
+    predict reaches the declared route."""
+    with serve_in_thread(create_app(load_settings(shared_server.config, environ={}))) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the declared-only app never got ready"
+            time.sleep(0.05)
+        yield client
 
 
 @pytest.fixture(params=["fast-path", "declared-route"])
