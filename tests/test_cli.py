@@ -148,3 +148,16 @@ def test_logging_goes_to_the_configured_file_as_json(workdir, capsys):
     assert {"time", "level", "module", "function", "line", "message"} <= set(lines[0])
     assert any("registered iris version 1" in entry["message"] for entry in lines)
     assert capsys.readouterr().err.count("INFO") == 0  # the terminal stays quiet without -v
+
+
+def test_models_list_takes_the_model_to_show(workdir, capsys):
+    assert main(["-c", "fast.yaml", "models", "list", "--model", "wine"]) == 0
+    assert "model wine has no versions" in capsys.readouterr().out
+
+
+def test_serve_model_flags_become_server_models():
+    from tabserve.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--model", "iris", "--model", "wine"])
+    assert args.models == ["iris", "wine"]
+    assert build_parser().parse_args(["serve"]).models is None

@@ -128,3 +128,20 @@ def test_overriding_one_of_a_pair_clears_the_other():
 def test_command_line_overrides_name_their_origin():
     with pytest.raises(ConfigError, match=r"^command line: server.port: "):
         validate_overrides(load_settings(environ={}), {"server": {"port": 99999}}, origin="command line")
+
+
+def test_served_models_default_to_the_model_and_keep_the_given_order():
+    from tabserve.config import Settings
+
+    assert Settings().served_models() == ["iris"]
+    assert Settings(model="wine").served_models() == ["wine"]
+    both = Settings.model_validate({"server": {"models": ["wine", "iris", "wine"]}})
+    assert both.served_models() == ["wine", "iris"]
+    assert both.server.max_loaded_versions == 4
+
+
+def test_a_bad_served_model_name_is_named_with_its_path():
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"TABSERVE_SERVER__MODELS": "[iris, '../etc']"})
+    assert "server.models.1" in str(caught.value)
+    assert "TABSERVE_SERVER__MODELS" in str(caught.value)

@@ -238,7 +238,8 @@ def _describe(errors: list[dict[str, Any]], origin: str, env_keys: dict[tuple, s
     lines = []
     for error in errors:
         loc = tuple(str(part) for part in error["loc"])
-        where = env_keys.get(loc, origin)
+        # The variable that set this key, or a list or section holding it.
+        where = next((env_keys[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in env_keys), origin)
         path = ".".join(loc) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
