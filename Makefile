@@ -41,6 +41,7 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/models_memory.py
 
 hooks: install
 	printf '#!/bin/sh\nexec make --no-print-directory test-fast\n' > .git/hooks/pre-commit
