@@ -132,6 +132,14 @@ class ServerSettings(_Section):
     )
 
 
+class MonitoringSettings(_Section):
+    drift: bool = Field(True, description="Compare live rows with each version's training profile.")
+    window_rows: int = Field(10_000, ge=100, description="Recent rows the drift figures cover.")
+    queue_rows: int = Field(
+        100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
+    )
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="Plain lines or JSON lines.")
@@ -151,6 +159,7 @@ class Settings(_Section):
     candidates: list[Candidate] = Field(default_factory=_seed_candidates, min_length=1)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     def served_models(self) -> list[str]:

@@ -29,6 +29,7 @@ from tabserve.config import Candidate, Settings
 from tabserve.data import Dataset, load_dataset, stratified_split
 from tabserve.errors import ConfigError, DataError
 from tabserve.features import build_preprocessor, coerce_frame, infer_schema
+from tabserve.monitoring.profile import build_profile
 from tabserve.schema import FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class TrainedModel:
     data_rows: int
     data_hash: str
     reference_rows: np.ndarray | None = None  # numeric rows seen, to check a compiled model against
+    profile: dict[str, Any] | None = None  # training rows' bins and hold-out class mix, for drift
 
 
 def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
@@ -240,6 +242,7 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         data_rows=dataset.rows,
         data_hash=dataset.content_hash,
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
+        profile=build_profile(x_train, schema, best.predict(x_test)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ def register_trained(registry: Registry, settings: Settings, trained: TrainedMod
     compiled = _compile(trained)
     if compiled.bundle is not None:
         files.append(StoredFile("compiled", "compiled.npz", compiled.bundle))
+    if trained.profile is not None:
+        files.append(StoredFile("profile", "profile.json", json.dumps(trained.profile).encode()))
     fields = {
         "estimator": trained.estimator,
         "params": trained.params,

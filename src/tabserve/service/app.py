@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException
 from tabserve import __version__
 from tabserve.config import Settings
 from tabserve.errors import TabserveError
+from tabserve.monitoring.collector import WatchCollector
+from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
-from tabserve.service import routes_jobs, routes_models, routes_ops, routes_visualise
+from tabserve.service import routes_jobs, routes_models, routes_ops, routes_visualise, routes_watch
 from tabserve.service import tasks as background
 from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.jobs import JobManager
@@ -47,7 +49,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.bind_loop()
     state.registry = Registry.from_settings(state.settings.registry)
     state.jobs = JobManager(state.settings, state.require_registry)
-    tasks = background.start(state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch})
+    tasks = background.start(
+        state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
+    )
     try:
         yield
     finally:
@@ -92,6 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the service for these settings (one app per server process)."""
     state = ServiceState(settings)
     state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
+    state.watch = Watch(settings, state.require_registry)
+    state.metrics.registry.register(WatchCollector(state.watch))
     app = FastAPI(
         title="tabserve",
         version=__version__,
@@ -106,7 +112,13 @@ def create_app(settings: Settings) -> FastAPI:
     handler = PredictHandler(app.state.predict_core)
     app.state.predict_handler = handler
     declare_predict_routes(app, handler)
-    for router in (routes_models.router, routes_jobs.router, routes_visualise.router, routes_ops.router):
+    for router in (
+        routes_models.router,
+        routes_jobs.router,
+        routes_visualise.router,
+        routes_ops.router,
+        routes_watch.router,
+    ):
         app.include_router(router)
     app.add_exception_handler(TabserveError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -56,6 +56,7 @@ class PredictCore:
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self.max_rows = state.settings.server.max_batch_rows
+        self.watch = state.watch  # None, or inactive, when monitoring is off: then nothing is queued
 
     # ---- which version answers ----
     def production(self, model: str | None = None) -> Predictor:
@@ -118,6 +119,9 @@ class PredictCore:
         """Predict a validated batch and count it under ``protocol`` in the metrics."""
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
+        watch = self.watch
+        if watch is not None and watch.active:
+            watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
         return PredictResult(
             predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
         )
@@ -135,4 +139,7 @@ class PredictCore:
             return None
         index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
         self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
+        watch = self.watch
+        if watch is not None and watch.active:
+            watch.observe(predictor, 1, row, None, (index,), probabilities)
         return index, probabilities

@@ -18,6 +18,7 @@ from tabserve.service.pictures import PictureCache
 from tabserve.service.versions import LoadedVersions
 
 if TYPE_CHECKING:
+    from tabserve.monitoring.watch import Watch
     from tabserve.predictor import Predictor
     from tabserve.registry import Registry
     from tabserve.service.jobs import JobManager
@@ -63,6 +64,7 @@ class ServiceState:
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     registry: Registry | None = None
     jobs: JobManager | None = None
+    watch: Watch | None = None  # set by the app factory: drift, prediction log, shadow
     slots: dict[str, ModelSlot] = field(init=False)
     default: ModelSlot = field(init=False)
     versions: LoadedVersions = field(init=False)

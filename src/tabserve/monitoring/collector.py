@@ -1,0 +1,105 @@
+"""The watch's figures as Prometheus gauges and counters, worked out at scrape time.
+
+Nothing is set on the predict path: a scrape reads the drift windows' counts
+and the channels' counters and turns them into families here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tabserve.monitoring.watch import Watch
+
+log = logging.getLogger(__name__)
+
+FEATURE_GAUGES = (
+    ("psi", "tabserve_drift_psi", "Population stability index of a feature, live window vs training"),
+    ("missing_share", "tabserve_drift_missing_share", "Share of live rows missing the feature"),
+    (
+        "out_of_range_share",
+        "tabserve_drift_out_of_range_share",
+        "Share of live rows outside the feature's training range (numeric features)",
+    ),
+    (
+        "unseen_share",
+        "tabserve_drift_unseen_share",
+        "Share of live rows with a category never seen in training (categorical features)",
+    ),
+)
+
+
+class WatchCollector(Collector):
+    """Drift gauges per model, version and feature; rows queued, dropped and failed per consumer."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.watch = watch
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            yield from self._channels()
+            if self.watch.drift is not None:
+                yield from self._drift()
+        except Exception:  # a scrape must never fail because of the watch
+            log.exception("could not collect the watch's metrics")
+
+    def _channels(self) -> Iterable[Metric]:
+        families = {
+            "dropped_rows": CounterMetricFamily(
+                "tabserve_watch_dropped_rows",
+                "Rows dropped because a consumer's queue was full",
+                labels=["consumer"],
+            ),
+            "failed_rows": CounterMetricFamily(
+                "tabserve_watch_failed_rows",
+                "Rows a consumer failed to handle (e.g. database away)",
+                labels=["consumer"],
+            ),
+            "handled_rows": CounterMetricFamily(
+                "tabserve_watch_handled_rows", "Rows a consumer handled", labels=["consumer"]
+            ),
+        }
+        for name, channel in self.watch.channels.items():
+            for attribute, family in families.items():
+                family.add_metric([name], getattr(channel, attribute))
+        yield from families.values()
+
+    def _drift(self) -> Iterable[Metric]:
+        assert self.watch.drift is not None
+        features = {
+            key: GaugeMetricFamily(name, text, labels=["model", "version", "feature"])
+            for key, name, text in FEATURE_GAUGES
+        }
+        rows = GaugeMetricFamily(
+            "tabserve_drift_window_rows", "Rows in the live drift window", labels=["model", "version"]
+        )
+        class_psi = GaugeMetricFamily(
+            "tabserve_drift_prediction_psi",
+            "Population stability index of the predicted class mix, live window vs hold-out",
+            labels=["model", "version"],
+        )
+        class_share = GaugeMetricFamily(
+            "tabserve_drift_class_share",
+            "Share of live rows predicted as each class",
+            labels=["model", "version", "class"],
+        )
+        for report in self.watch.drift.reports():
+            labels = [report["model"], str(report["version"])]
+            rows.add_metric(labels, report["rows"])
+            for feature, figures in report["features"].items():
+                for key, family in features.items():
+                    if figures[key] is not None:
+                        family.add_metric([*labels, feature], figures[key])
+            predictions = report["predictions"]
+            if predictions["psi"] is not None:
+                class_psi.add_metric(labels, predictions["psi"])
+            for label, share in predictions["live"].items():
+                if share is not None:
+                    class_share.add_metric([*labels, label], share)
+        yield rows
+        yield from features.values()
+        yield class_psi
+        yield class_share

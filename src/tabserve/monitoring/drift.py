@@ -1,0 +1,135 @@
+"""Live drift of one served version: recent rows counted into its reference bins.
+
+The window holds counts, never rows: ``BLOCKS`` blocks of bin counts, the
+oldest dropped whole when the newest fills, so memory is a few integers per
+bin whatever ``window_rows`` is, and the figures cover between
+``window_rows * (1 - 1/BLOCKS)`` and ``window_rows`` of the most recent rows.
+A batch is binned with one ``searchsorted`` per feature and counted with one
+``bincount`` over every feature at once (bins are laid out end to end).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from tabserve.monitoring.bins import category_bins, numeric_bins
+
+BLOCKS = 10
+PSI_FLOOR = 1e-4  # a share of 0 would make the PSI infinite; this is the usual floor
+DRIFT_PSI = 0.2  # the customary "significant shift" threshold, also used by deploy/prometheus
+
+
+def psi(reference: np.ndarray, counts: np.ndarray) -> float | None:
+    """Population stability index of live ``counts`` against reference shares; None with no rows."""
+    total = counts.sum()
+    if not total:
+        return None
+    live = np.maximum(counts / total, PSI_FLOOR)
+    expected = np.maximum(np.asarray(reference, dtype=np.float64), PSI_FLOOR)
+    return float(np.sum((live - expected) * np.log(live / expected)))
+
+
+class DriftWindow:
+    """Bin counts of the last ``window_rows`` rows of one version, per feature and per predicted class."""
+
+    def __init__(self, profile: dict[str, Any], names: list[str], window_rows: int) -> None:
+        self.profile = profile
+        self.names = names
+        self.window_rows = window_rows
+        self.block_rows = max(1, math.ceil(window_rows / BLOCKS))
+        self.specs = [profile["features"][name] for name in names]
+        widths = [len(spec["reference"]) for spec in self.specs]
+        self.offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        self.widths = widths
+        self.edges = [np.asarray(s.get("edges", []), dtype=np.float64) for s in self.specs]
+        self.classes = list(profile["classes"])
+        self.bins = np.zeros((BLOCKS, int(sum(widths))), dtype=np.int64)
+        self.out_of_range = np.zeros((BLOCKS, len(names)), dtype=np.int64)
+        self.predicted = np.zeros((BLOCKS, len(self.classes)), dtype=np.int64)
+        self.rows = np.zeros(BLOCKS, dtype=np.int64)
+        self.current = 0
+        self.lock = threading.Lock()
+
+    def add(self, columns: list[np.ndarray | list], indices: np.ndarray) -> None:
+        """Count a batch: one array or list per feature (in ``names`` order) and each row's class index."""
+        count = len(indices)
+        if not count:
+            return
+        binned = np.empty((count, len(self.names)), dtype=np.int64)
+        beyond = np.zeros((count, len(self.names)), dtype=bool)
+        for j, (spec, values) in enumerate(zip(self.specs, columns, strict=True)):
+            if spec["type"] == "numeric":
+                numbers = np.asarray(values, dtype=np.float64)
+                binned[:, j] = numeric_bins(numbers, self.edges[j])
+                if spec["min"] is not None:
+                    with np.errstate(invalid="ignore"):
+                        beyond[:, j] = (numbers < spec["min"]) | (numbers > spec["max"])
+            else:
+                binned[:, j] = category_bins(values, spec["categories"])
+        binned += self.offsets
+        indices = np.asarray(indices, dtype=np.int64)
+        with self.lock:
+            start = 0
+            while start < count:
+                room = self.block_rows - int(self.rows[self.current])
+                if room <= 0:
+                    self._next_block()
+                    continue
+                end = min(count, start + room)
+                block = self.current
+                self.bins[block] += np.bincount(binned[start:end].ravel(), minlength=self.bins.shape[1])
+                self.out_of_range[block] += beyond[start:end].sum(axis=0)
+                self.predicted[block] += np.bincount(indices[start:end], minlength=len(self.classes))
+                self.rows[block] += end - start
+                start = end
+
+    def _next_block(self) -> None:
+        self.current = (self.current + 1) % BLOCKS
+        self.bins[self.current] = 0
+        self.out_of_range[self.current] = 0
+        self.predicted[self.current] = 0
+        self.rows[self.current] = 0
+
+    def report(self) -> dict[str, Any]:
+        """Per feature: PSI and the shares missing, out of range, unseen; the class mix vs the hold-out."""
+        with self.lock:
+            bins = self.bins.sum(axis=0)
+            beyond = self.out_of_range.sum(axis=0)
+            predicted = self.predicted.sum(axis=0)
+            rows = int(self.rows.sum())
+        features = {}
+        for j, (name, spec) in enumerate(zip(self.names, self.specs, strict=True)):
+            counts = bins[self.offsets[j] : self.offsets[j] + self.widths[j]]
+            value = psi(np.asarray(spec["reference"]), counts)
+            numeric = spec["type"] == "numeric"
+            features[name] = {
+                "type": spec["type"],
+                "psi": value,
+                "drifted": value is not None and value > DRIFT_PSI,
+                "missing_share": _share(counts[-1], rows),
+                "out_of_range_share": _share(beyond[j], rows) if numeric else None,
+                "unseen_share": None if numeric else _share(counts[-2], rows),
+            }
+        class_psi = psi(np.asarray(self.profile["class_mix"]), predicted)
+        return {
+            "rows": rows,
+            "features": features,
+            "predictions": {
+                "psi": class_psi,
+                "drifted": class_psi is not None and class_psi > DRIFT_PSI,
+                "live": dict(zip(self.classes, _shares(predicted, rows), strict=True)),
+                "reference": dict(zip(self.classes, self.profile["class_mix"], strict=True)),
+            },
+        }
+
+
+def _share(count: Any, rows: int) -> float | None:
+    return float(count) / rows if rows else None
+
+
+def _shares(counts: np.ndarray, rows: int) -> list[float | None]:
+    return [float(c) / rows if rows else None for c in counts]

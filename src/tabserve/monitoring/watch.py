@@ -1,0 +1,51 @@
+"""The server's watch over its answers: one hook on the predict path, one channel per consumer.
+
+The predict core calls ``observe`` after the answer is computed; the watch
+only queues the observation for each consumer that wants it (drift, and the
+others as they are switched on), so the caller's latency does not depend on
+what the consumers do. With every consumer off, ``active`` is False and the
+predict core does not call in at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tabserve.config import Settings
+from tabserve.monitoring.channel import Channel, Observation
+from tabserve.monitoring.drift_tracker import DriftTracker, read_profile
+
+
+class Watch:
+    """Drift (and later consumers) for one server process."""
+
+    def __init__(self, settings: Settings, registry: Callable[[], Any]) -> None:
+        monitoring = settings.monitoring
+        self.settings = settings
+        self.channels: dict[str, Channel] = {}
+        self.drift: DriftTracker | None = None
+        if monitoring.drift:
+            self.drift = DriftTracker(monitoring.window_rows, lambda p: read_profile(registry(), p))
+            self.channels["drift"] = Channel("drift", self.drift.handle, monitoring.queue_rows)
+        self._always = [self.channels["drift"]] if self.drift else []
+        self.active = bool(self._always)
+
+    def observe(
+        self,
+        predictor: Any,
+        rows: int,
+        matrix: Any,
+        columns: dict[str, list] | None,
+        indices: Any,
+        probabilities: Any,
+    ) -> None:
+        """Queue one answered call for every consumer that wants it; never raises into the caller."""
+        observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
+        for channel in self._always:
+            channel.offer(observation)
+
+    def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """The background task of each channel, by name, for the app's lifespan."""
+        return {f"watch-{name}": channel.run for name, channel in self.channels.items()}

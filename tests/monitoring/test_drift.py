@@ -1,0 +1,125 @@
+"""The drift window against a real profile of iris (and of a table with a categorical column)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from tabserve.features import coerce_frame, infer_schema
+from tabserve.monitoring.bins import category_bins, numeric_bins
+from tabserve.monitoring.drift import BLOCKS, DriftWindow, psi
+from tabserve.monitoring.profile import build_profile
+
+
+@pytest.fixture(scope="module")
+def iris() -> tuple[pd.DataFrame, dict]:
+    data = load_iris(as_frame=True)
+    frame = data.data
+    frame.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    target = pd.Series(np.asarray(data.target_names)[data.target], name="species")
+    schema = infer_schema(frame, target)
+    return frame, build_profile(coerce_frame(frame, schema), schema, target.tolist())
+
+
+def _sample(frame: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
+    return frame.sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+
+
+def _feed(window: DriftWindow, frame: pd.DataFrame, classes: int = 3, batch: int = 100) -> None:
+    rng = np.random.default_rng(0)
+    for start in range(0, len(frame), batch):
+        part = frame.iloc[start : start + batch]
+        window.add([part[name].to_numpy() for name in window.names], rng.integers(0, classes, len(part)))
+
+
+def test_a_shifted_feature_has_a_psi_above_0_2_and_the_others_below_0_1(iris):
+    frame, profile = iris
+    live = _sample(frame, 3000)
+    live["petal_length"] += 1.5
+    window = DriftWindow(profile, list(frame.columns), window_rows=5000)
+    _feed(window, live)
+    report = window.report()
+    assert report["rows"] == 3000
+    shifted = report["features"]["petal_length"]
+    assert shifted["psi"] > 0.2 and shifted["drifted"]
+    assert shifted["out_of_range_share"] > 0.05
+    for name in ("sepal_length", "sepal_width", "petal_width"):
+        assert report["features"][name]["psi"] < 0.1, name
+        assert not report["features"][name]["drifted"]
+        assert report["features"][name]["out_of_range_share"] == 0.0
+
+
+def test_rows_like_the_training_data_show_no_drift_and_the_class_mix_is_compared(iris):
+    frame, profile = iris
+    window = DriftWindow(profile, list(frame.columns), window_rows=5000)
+    _feed(window, _sample(frame, 2000, seed=1))
+    report = window.report()
+    assert all(f["psi"] < 0.1 and f["missing_share"] == 0.0 for f in report["features"].values())
+    assert report["predictions"]["reference"] == pytest.approx(
+        {"setosa": 1 / 3, "versicolor": 1 / 3, "virginica": 1 / 3}
+    )
+    assert report["predictions"]["psi"] < 0.1  # uniform random classes against a uniform hold-out
+    only_setosa = DriftWindow(profile, list(frame.columns), window_rows=5000)
+    _feed(only_setosa, _sample(frame, 500), classes=1)
+    assert only_setosa.report()["predictions"]["psi"] > 0.2
+    assert only_setosa.report()["predictions"]["live"]["setosa"] == 1.0
+
+
+def test_the_window_forgets_old_rows_and_its_memory_does_not_grow(iris):
+    frame, profile = iris
+    window = DriftWindow(profile, list(frame.columns), window_rows=1000)
+    shifted = _sample(frame, 2000)
+    shifted["sepal_width"] += 3
+    _feed(window, shifted)
+    assert window.report()["features"]["sepal_width"]["psi"] > 0.2
+    before = window.bins.nbytes + window.predicted.nbytes + window.out_of_range.nbytes
+    _feed(window, _sample(frame, 5000, seed=2), batch=333)  # batches straddle block boundaries
+    report = window.report()
+    assert 1000 - 1000 // BLOCKS <= report["rows"] <= 1000
+    assert report["features"]["sepal_width"]["psi"] < 0.1  # the shifted rows have left the window
+    assert window.bins.nbytes + window.predicted.nbytes + window.out_of_range.nbytes == before
+
+
+def test_missing_values_and_unseen_categories_are_counted_separately():
+    frame = pd.DataFrame(
+        {"colour": ["red", "blue", "green", None] * 50, "size": [1.0, 2.0, np.nan, 4.0] * 50}
+    )
+    target = pd.Series(["a", "b"] * 100, name="label")
+    schema = infer_schema(frame, target)
+    profile = build_profile(coerce_frame(frame, schema), schema, ["a", "b"])
+    assert profile["features"]["colour"]["reference"] == pytest.approx([0.25, 0.25, 0.25, 0.0, 0.25])
+    window = DriftWindow(profile, ["colour", "size"], window_rows=1000)
+    window.add([["red", "purple", None, "blue"] * 25, [1.0, np.nan, np.nan, 99.0] * 25], np.zeros(100, int))
+    colour, size = window.report()["features"]["colour"], window.report()["features"]["size"]
+    assert colour["unseen_share"] == 0.25 and colour["missing_share"] == 0.25
+    assert colour["out_of_range_share"] is None
+    assert size["missing_share"] == 0.5 and size["out_of_range_share"] == 0.25
+    assert size["unseen_share"] is None
+    assert colour["psi"] > 0.2  # a quarter of the rows in a bin that was empty in training
+
+
+def test_bins_agree_on_edges_and_psi_is_none_without_rows():
+    assert numeric_bins(np.array([1.0, 1.5, 2.0, np.nan]), np.array([1.0, 2.0])).tolist() == [1, 1, 2, 3]
+    assert category_bins(["b", "x", None, float("nan")], ["b", "a"]).tolist() == [0, 2, 3, 3]
+    assert psi(np.array([0.5, 0.5]), np.array([0, 0])) is None
+    assert psi(np.array([0.5, 0.5]), np.array([10, 10])) == pytest.approx(0.0)
+
+
+def test_training_stores_the_profile_with_the_version(trained_iris):
+    import json
+
+    from tabserve.workflow import open_registry
+
+    settings, outcome = trained_iris
+    registry = open_registry(settings)
+    try:
+        record = registry.get(settings.model, outcome.version)
+        stored = json.loads(registry.read_file(record, "profile"))
+    finally:
+        registry.close()
+    assert stored == outcome.trained.profile
+    assert set(stored["features"]) == {"sepal_length", "sepal_width", "petal_length", "petal_width"}
+    assert stored["rows"] == 135 and stored["holdout_rows"] == 15
+    assert sum(stored["class_mix"]) == pytest.approx(1.0)
