@@ -12,6 +12,8 @@ import re
 import pandas as pd
 import sqlalchemy as sa
 
+from tabserve import database
+from tabserve.database import driver_message
 from tabserve.errors import BackendUnavailableError, DataError
 from tabserve.urls import redact_url
 
@@ -20,29 +22,15 @@ log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
-def driver_message(exc: BaseException) -> str:
-    """The database driver's own message on one line (psycopg's span several), without the SQL echo."""
-    origin = getattr(exc, "orig", None) or exc
-    return " ".join(str(origin).split())
+def make_engine(url: str) -> sa.Engine:
+    """An engine for a data source URL, or a DataError naming the URL (password hidden).
 
-
-CONNECT_TIMEOUT_S = 10
-
-
-def make_engine(url: str, **kwargs: object) -> sa.Engine:
-    """An engine for a URL, or a DataError naming the URL (password hidden).
-
-    Server connections get a connect timeout, so a host that drops packets is
-    reported in seconds instead of hanging a training job for minutes.
+    Server connections get tabserve's connect timeout (tabserve.database), so a
+    host that drops packets is reported in seconds instead of hanging a
+    training job for minutes.
     """
     try:
-        parsed = sa.make_url(url)
-        if (
-            parsed.get_backend_name() in ("mysql", "mariadb", "postgresql")
-            and "connect_timeout" not in parsed.query
-        ):
-            kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_S})
-        return sa.create_engine(parsed, **kwargs)
+        return database.create_engine(url, long_lived=False)
     except Exception as exc:
         raise DataError(f"data.url: cannot use '{redact_url(url)}': {exc}") from None
 

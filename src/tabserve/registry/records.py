@@ -1,0 +1,98 @@
+"""What the registry stores about a version and a training job, and the views the CLI and API show."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+# Columns holding JSON text; a record holds them decoded.
+JSON_COLUMNS = ("params", "metrics", "cv_results", "feature_schema", "libraries", "config", "artifacts")
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One registered model version, as stored."""
+
+    model: str
+    version: int
+    created_at: float
+    estimator: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    cv_results: list[dict[str, Any]]
+    feature_schema: dict[str, Any]
+    data_rows: int
+    data_hash: str
+    libraries: dict[str, str]
+    config: dict[str, Any]
+    artifacts: dict[str, dict[str, str]]
+    sha256: str
+    aliases: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields a listing shows."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "created_at": self.created_at,
+            "estimator": self.estimator,
+            "params": self.params,
+            "cv_score": self.metrics.get("cv_score"),
+            "accuracy": self.metrics.get("accuracy"),
+            "f1_macro": self.metrics.get("f1_macro"),
+            "aliases": self.aliases,
+        }
+
+    def detail(self) -> dict[str, Any]:
+        """Everything a version records, for `models show` and GET /models/{version}."""
+        return {
+            **self.summary(),
+            "metrics": self.metrics,
+            "cv_results": self.cv_results,
+            "feature_schema": self.feature_schema,
+            "data_rows": self.data_rows,
+            "data_hash": self.data_hash,
+            "libraries": self.libraries,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One training job: its progress, outcome and the process that runs it."""
+
+    id: str
+    model: str
+    status: str
+    done: int
+    total: int
+    version: int | None
+    error: str | None
+    overrides: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    heartbeat_at: float | None
+    host: str | None
+    pid: int | None
+
+
+def version_row(fields: dict[str, Any]) -> dict[str, Any]:
+    """A version's fields as column values: the JSON columns encoded."""
+    return {k: json.dumps(v) if k in JSON_COLUMNS else v for k, v in fields.items()}
+
+
+def version_from_row(row: sa.Row, aliases: list[str]) -> VersionRecord:
+    values = dict(row._mapping)
+    for column in JSON_COLUMNS:
+        values[column] = json.loads(values[column])
+    return VersionRecord(**values, aliases=aliases)
+
+
+def job_from_row(row: sa.Row) -> JobRecord:
+    values = dict(row._mapping)
+    values["overrides"] = json.loads(values["overrides"])
+    return JobRecord(**values)

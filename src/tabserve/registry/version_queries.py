@@ -1,0 +1,173 @@
+"""Versions and aliases in the registry database: claim a number, list, find, promote, roll back.
+
+Races between processes are settled by primary keys (a clash is retried or
+reported), never by locks held across network calls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from tabserve.database import TransientConflict, pause_before_retry
+from tabserve.errors import ConflictError, NotFoundError
+from tabserve.registry import tables as t
+from tabserve.registry.connection import RegistryConnection
+from tabserve.registry.records import VersionRecord, version_from_row, version_row
+
+PRODUCTION = "production"
+MAX_INSERT_ATTEMPTS = 50
+
+
+class VersionQueries(RegistryConnection):
+    """The version and alias tables."""
+
+    def add_version(self, model: str, fields: dict[str, Any]) -> int:
+        """Insert a version under the next free number; a clash with a concurrent writer retries.
+
+        The primary key (model, version) settles races on every backend: the
+        loser's insert fails (or deadlocks on MySQL), and it tries the next number.
+        """
+        row = version_row(fields)
+        for attempt in range(MAX_INSERT_ATTEMPTS):
+            try:
+                with self._begin() as conn:
+                    latest = conn.execute(
+                        sa.select(sa.func.max(t.versions.c.version)).where(t.versions.c.model == model)
+                    ).scalar()
+                    number = (latest or 0) + 1
+                    conn.execute(
+                        sa.insert(t.versions).values(
+                            model=model, version=number, created_at=time.time(), **row
+                        )
+                    )
+                return number
+            except sa.exc.IntegrityError:
+                if not self._version_exists(model, number):
+                    raise  # a real constraint failure, not a clash over the number
+            except TransientConflict:
+                pass
+            pause_before_retry(attempt)
+        raise ConflictError(
+            f"model '{model}': could not claim a version number after {MAX_INSERT_ATTEMPTS} tries"
+        )
+
+    def _version_exists(self, model: str, version: int) -> bool:
+        with self._begin() as conn:
+            found = conn.execute(
+                sa.select(t.versions.c.version).where(
+                    t.versions.c.model == model, t.versions.c.version == version
+                )
+            ).first()
+        return found is not None
+
+    def _aliases_by_version(self, conn: sa.Connection, model: str) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        for alias, version in conn.execute(
+            sa.select(t.aliases.c.alias, t.aliases.c.version).where(t.aliases.c.model == model)
+        ):
+            found.setdefault(version, []).append(alias)
+        return found
+
+    def list_versions(self, model: str) -> list[VersionRecord]:
+        with self._begin() as conn:
+            aliases = self._aliases_by_version(conn, model)
+            rows = conn.execute(
+                sa.select(t.versions).where(t.versions.c.model == model).order_by(t.versions.c.version)
+            ).all()
+        return [version_from_row(r, aliases.get(r.version, [])) for r in rows]
+
+    def get_version(self, model: str, version: int) -> VersionRecord:
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(t.versions).where(t.versions.c.model == model, t.versions.c.version == version)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"model '{model}' has no version {version}")
+            aliases = self._aliases_by_version(conn, model)
+        return version_from_row(row, aliases.get(version, []))
+
+    def models(self) -> list[str]:
+        with self._begin() as conn:
+            return list(
+                conn.execute(sa.select(t.versions.c.model).distinct().order_by(t.versions.c.model)).scalars()
+            )
+
+    def alias_version(self, model: str, alias: str = PRODUCTION) -> int | None:
+        with self._begin() as conn:
+            return conn.execute(
+                sa.select(t.aliases.c.version).where(t.aliases.c.model == model, t.aliases.c.alias == alias)
+            ).scalar()
+
+    def latest_version(self, model: str) -> int | None:
+        with self._begin() as conn:
+            return conn.execute(
+                sa.select(sa.func.max(t.versions.c.version)).where(t.versions.c.model == model)
+            ).scalar()
+
+    def set_alias(self, model: str, version: int, alias: str = PRODUCTION) -> None:
+        """Point ``alias`` at ``version`` and remember the move, in one transaction.
+
+        Two first promotions racing may both find no alias row and both insert;
+        the loser's transaction fails on the primary key and is simply run again,
+        now as an update.
+        """
+        for attempt in range(2):
+            try:
+                self._set_alias_once(model, version, alias)
+                return
+            except sa.exc.IntegrityError:
+                if attempt:
+                    raise
+
+    def _set_alias_once(self, model: str, version: int, alias: str) -> None:
+        now = time.time()
+        with self._begin() as conn:
+            exists = conn.execute(
+                sa.select(t.versions.c.version).where(
+                    t.versions.c.model == model, t.versions.c.version == version
+                )
+            ).first()
+            if exists is None:
+                raise NotFoundError(f"model '{model}' has no version {version}")
+            self._write_alias(conn, model, alias, version, now)
+            conn.execute(
+                sa.insert(t.alias_history).values(
+                    model=model, alias=alias, version=version, active=True, at=now
+                )
+            )
+
+    def _write_alias(self, conn: sa.Connection, model: str, alias: str, version: int, now: float) -> None:
+        updated = conn.execute(
+            sa.update(t.aliases)
+            .where(t.aliases.c.model == model, t.aliases.c.alias == alias)
+            .values(version=version, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                sa.insert(t.aliases).values(model=model, alias=alias, version=version, updated_at=now)
+            )
+
+    def rollback_alias(self, model: str, alias: str = PRODUCTION) -> int:
+        """Move ``alias`` back to the version it pointed at before the newest promotion."""
+        with self._begin() as conn:
+            active = conn.execute(
+                sa.select(t.alias_history.c.id, t.alias_history.c.version)
+                .where(
+                    t.alias_history.c.model == model,
+                    t.alias_history.c.alias == alias,
+                    t.alias_history.c.active.is_(True),
+                )
+                .order_by(t.alias_history.c.id.desc())
+                .limit(2)
+            ).all()
+            if len(active) < 2:
+                raise NotFoundError(f"model '{model}': no earlier '{alias}' version to roll back to")
+            current, previous = active
+            conn.execute(
+                sa.update(t.alias_history).where(t.alias_history.c.id == current.id).values(active=False)
+            )
+            self._write_alias(conn, model, alias, previous.version, time.time())
+        return previous.version
