@@ -21,12 +21,15 @@ from tests.service.conftest import register_copy, serve_in_thread
 
 
 def _registry_errors() -> list[type[BaseException]]:
-    """Every TabserveError class of the core and the registry, plus what a bug or the OS raises."""
+    """Every TabserveError class of the core, the registry and its database plumbing, plus what a bug
+    or the OS raises."""
     found, todo = [], [TabserveError]
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if cls.__module__ == "tabserve.errors" or cls.__module__.startswith("tabserve.registry"):
+        if cls.__module__ in ("tabserve.errors", "tabserve.database") or cls.__module__.startswith(
+            "tabserve.registry"
+        ):
             found.append(cls)
     return [*sorted(found, key=lambda c: c.__name__), RuntimeError, OSError]
 
