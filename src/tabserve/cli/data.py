@@ -1,0 +1,35 @@
+"""`tabserve data load`: put training data (iris or a CSV file) into a SQL table."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tabserve.cli import common
+
+
+def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+    data = commands.add_parser(
+        "data",
+        parents=[parent],
+        help="put training data into SQL",
+        description="Put training data into a SQL database, for data.source: sql.",
+    )
+    actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    load = actions.add_parser("load", parents=[parent], help="create and fill a table")
+    load.add_argument("--from", dest="source", required=True, metavar="iris|FILE.csv")
+    load.add_argument("--to", required=True, metavar="URL", help="SQLAlchemy URL")
+    load.add_argument("--table", required=True)
+    load.add_argument("--replace", action="store_true", help="overwrite an existing table")
+    load.set_defaults(func=run_load)
+
+
+def run_load(args: argparse.Namespace) -> int:
+    from tabserve.data import load_iris_frame, read_csv
+    from tabserve.sql import write_table
+
+    common.load(args)
+    frame = load_iris_frame() if args.source == "iris" else read_csv(args.source)
+    rows = write_table(frame, args.to, args.table, replace=args.replace)
+    print(f"loaded {rows} rows into table {args.table}")
+    return common.EXIT_OK

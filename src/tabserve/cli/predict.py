@@ -1,0 +1,97 @@
+"""`tabserve predict`: one row from the command line, or a CSV file of rows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from tabserve.cli import common
+
+
+def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "predict",
+        parents=[parent],
+        help="predict one row or a CSV file",
+        description="Predict with the production version (or --version N) of the configured model.",
+    )
+    parser.add_argument("values", nargs="*", help="feature values in schema order")
+    parser.add_argument("--input", help="CSV file of rows to predict")
+    parser.add_argument("--output", help="where to write the predictions CSV (default: stdout)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--version", type=int, help="model version (default: production)")
+    parser.set_defaults(func=run)
+
+
+def parse_row(values: list[str], schema: Any) -> list[Any]:
+    """Command-line words as a row: numbers for numeric features, text for the others."""
+    from tabserve.errors import InputError
+
+    if len(values) != len(schema.names):
+        raise InputError(
+            f"expected {len(schema.names)} values ({', '.join(schema.names)}), got {len(values)}"
+        )
+    row: list[Any] = []
+    for feature, text in zip(schema.features, values, strict=True):
+        if feature.type == "numeric":
+            try:
+                row.append(float(text))
+            except ValueError:
+                raise InputError(f"column '{feature.name}': expected a number, got {text!r}") from None
+        else:
+            row.append(text)
+    return row
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabserve.errors import ConfigError
+    from tabserve.inputs import parse_payload
+    from tabserve.predictor import Predictor
+
+    settings = common.load(args)
+    if bool(args.values) == bool(args.input):
+        raise ConfigError("predict: give feature values, or --input FILE.csv (not both)")
+    registry = common.open_registry(settings)
+    try:
+        predictor = Predictor.load(registry, settings.model, args.version)
+    finally:
+        registry.close()
+    if args.input:
+        return _predict_file(args, predictor)
+    batch = parse_payload([parse_row(args.values, predictor.schema)], predictor.schema, 1)
+    result = predictor.predict(batch)
+    assert result.probabilities is not None
+    probabilities = dict(zip(result.classes, map(float, result.probabilities[0]), strict=True))
+    if args.json:
+        answer = {
+            "model": predictor.model,
+            "version": predictor.version,
+            "label": result.labels[0],
+            "probabilities": probabilities,
+        }
+        print(json.dumps(answer))
+    else:
+        print(result.labels[0])
+        for label, p in probabilities.items():
+            print(f"  {label:<16} {p:.4f}")
+    return common.EXIT_OK
+
+
+def _predict_file(args: argparse.Namespace, predictor: Any) -> int:
+    from tabserve.data import read_csv
+    from tabserve.inputs import batch_from_frame
+
+    frame = read_csv(args.input)
+    result = predictor.predict(batch_from_frame(frame, predictor.schema))
+    out = frame.copy()
+    out["prediction"] = result.labels
+    for i, label in enumerate(result.classes):
+        out[f"proba_{label}"] = result.probabilities[:, i]
+    if args.output:
+        out.to_csv(args.output, index=False)
+        print(f"wrote {len(out)} predictions to {args.output} (model {predictor.model} v{predictor.version})")
+    else:
+        out.to_csv(sys.stdout, index=False)
+    return common.EXIT_OK

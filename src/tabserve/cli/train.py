@@ -1,0 +1,78 @@
+"""`tabserve train`: grid search on the configured data, register the best as a new version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from tabserve.cli import common
+
+
+def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "train",
+        parents=[parent],
+        help="train and register a new version",
+        description="Run the configured grid search and register the best pipeline as a new version.",
+    )
+    parser.add_argument(
+        "--dask", metavar="tcp://HOST:PORT", help="run the grid search on this Dask scheduler"
+    )
+    parser.add_argument("--if-empty", action="store_true", help="train only if the model has no versions")
+    parser.set_defaults(func=run)
+
+
+class ProgressPrinter:
+    """A bar on a terminal, a plain line every tenth of the way otherwise."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: tests and callers may have replaced it
+        self.tty = self.stream.isatty()
+        self.last_tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            width = 30
+            filled = width * done // max(total, 1)
+            self.stream.write(f"\rfitting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            if done >= total:
+                self.stream.write("\n")
+            self.stream.flush()
+            return
+        tenth = 10 * done // max(total, 1)
+        if tenth != self.last_tenth:
+            self.last_tenth = tenth
+            print(f"fits done: {done}/{total}", file=self.stream, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabserve.config import validate_overrides
+    from tabserve.workflow import train_and_register
+
+    settings = common.load(args)
+    if args.if_empty and _has_versions(settings):
+        print(f"model {settings.model} already has versions; not training (--if-empty)")
+        return common.EXIT_OK
+    if args.dask:
+        search = {"backend": "dask", "dask_address": args.dask}
+        settings = validate_overrides(settings, {"search": search}, origin="--dask")
+    outcome = train_and_register(settings, progress=ProgressPrinter())
+    trained = outcome.trained
+    metrics = trained.metrics
+    print(f"model {settings.model} version {outcome.version}" + (" (production)" if outcome.promoted else ""))
+    print(f"best estimator: {trained.estimator} {json.dumps(trained.params)}")
+    print(f"cv {settings.search.scoring}: {trained.cv_score:.4f}")
+    print(f"hold-out accuracy: {metrics['accuracy']:.4f}  macro F1: {metrics['f1_macro']:.4f}")
+    for label, scores in metrics["per_class"].items():
+        print(f"  {label:<16} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}")
+    return common.EXIT_OK
+
+
+def _has_versions(settings: Any) -> bool:
+    registry = common.open_registry(settings)
+    try:
+        return registry.metadata.latest_version(settings.model) is not None
+    finally:
+        registry.close()

@@ -1,0 +1,36 @@
+"""`tabserve visualise`: the pairplot of the training data, as a PNG."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tabserve.cli import common
+
+
+def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "visualise",
+        parents=[parent],
+        help="draw the pairplot of the data",
+        description="Draw a pairplot of the configured data, coloured by the target.",
+    )
+    parser.add_argument(
+        "-o", "--output", default="pairplot.png", help="PNG file to write (default: %(default)s)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabserve.data import read_frame
+    from tabserve.errors import ConfigError
+    from tabserve.plots import pairplot_png
+
+    settings = common.load(args)
+    frame = read_frame(settings.data)
+    if settings.data.target not in frame.columns:
+        raise ConfigError(f"data.target: column '{settings.data.target}' is not in the table")
+    with open(args.output, "wb") as handle:
+        handle.write(pairplot_png(frame, settings.data.target))
+    print(f"wrote {args.output}")
+    return common.EXIT_OK
