@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabserve.compiled import CompiledRunner, compile_pipeline
+from tabserve.compiled import compile_pipeline
+from tabserve.compiled_runtime import BUNDLE_FORMAT, BundleFormatError, CompiledRunner
 from tabserve.data import load_dataset
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor, SklearnRunner
@@ -81,7 +82,9 @@ def test_bundle_loads_without_pickle(trained_iris):
     bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
     registry.close()
     with np.load(__import__("io").BytesIO(bundle), allow_pickle=False) as arrays:
+        assert int(arrays["bundle_format"]) == BUNDLE_FORMAT
         assert set(arrays.files) == {
+            "bundle_format",
             "onnx",
             "dtype",
             "medians",
@@ -149,6 +152,67 @@ def test_tree_models_have_no_python_row_path(tmp_path):
     trained = fit_search(settings, load_dataset(settings.data))
     result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
     assert CompiledRunner(result.bundle).row_model is None
+
+
+def _arrays(bundle: bytes) -> dict[str, np.ndarray]:
+    import io
+
+    with np.load(io.BytesIO(bundle), allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_unnumbered_bundle_with_a_row_path_reads_as_format_1(trained_iris):
+    """Bundles written after the row path but before formats were numbered keep their row path."""
+    settings, outcome = trained_iris
+    registry = open_registry(settings)
+    bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
+    registry.close()
+    arrays = _arrays(bundle)
+    del arrays["bundle_format"]
+    runner = CompiledRunner(_npz(arrays))
+    assert runner.row_model is not None
+    row = [5.1, 3.8, 1.5, 0.3]
+    assert runner.row_model.predict_row(row) == CompiledRunner(bundle).row_model.predict_row(row)
+
+
+def test_newer_or_incomplete_bundle_is_refused_and_scikit_learn_serves(trained_iris, caplog):
+    settings, outcome = trained_iris
+    registry = open_registry(settings)
+    record = registry.get("iris", outcome.version)
+    arrays = _arrays(registry.read_file(record, "compiled"))
+    with pytest.raises(BundleFormatError, match=f"format {BUNDLE_FORMAT + 1} is newer"):
+        CompiledRunner(_npz({**arrays, "bundle_format": np.array(BUNDLE_FORMAT + 1)}))
+    without_coef = {k: v for k, v in arrays.items() if k != "coef"}
+    with pytest.raises(BundleFormatError, match=f"format {BUNDLE_FORMAT} lacks coef"):
+        CompiledRunner(_npz(without_coef))
+    with pytest.raises(BundleFormatError, match="not a readable"):
+        CompiledRunner(b"not an npz")
+
+    class NewerBundle:
+        """The real registry, handing out the version's bundle as a future format."""
+
+        def __getattr__(self, name):
+            return getattr(registry, name)
+
+        def read_file(self, record, kind="model"):
+            data = registry.read_file(record, kind)
+            if kind != "compiled":
+                return data
+            return _npz({**_arrays(data), "bundle_format": np.array(BUNDLE_FORMAT + 1)})
+
+    with caplog.at_level(logging.INFO, logger="tabserve"):
+        predictor = Predictor.load(NewerBundle(), "iris")
+    registry.close()
+    assert isinstance(predictor.runner, SklearnRunner) and predictor.row_width is None
+    assert f"served by scikit-learn (compiled bundle format {BUNDLE_FORMAT + 1} is newer" in caplog.text
 
 
 def test_bundle_written_before_the_row_path_still_loads(trained_iris):

@@ -28,14 +28,24 @@ class Prediction:
     indices: np.ndarray  # each row's label as a position in ``classes``
 
 
+class RowPredictor(Protocol):
+    """A single-row path: one row of floats (NaN = missing) in, class probabilities out."""
+
+    def predict_row(self, row: list[float]) -> list[float]: ...
+
+
 class Runner(Protocol):
-    """What actually computes class probabilities for a batch."""
+    """What actually computes class probabilities for a batch, and for one row if it can do that faster."""
+
+    row_model: RowPredictor | None
 
     def predict_proba(self, batch: Batch) -> np.ndarray: ...
 
 
 class SklearnRunner:
-    """The fitted scikit-learn pipeline itself: slower, takes any model."""
+    """The fitted scikit-learn pipeline itself: slower, takes any model; no single-row path."""
+
+    row_model: RowPredictor | None = None
 
     def __init__(self, pipeline: Any, schema: FeatureSchema) -> None:
         self.pipeline = pipeline
@@ -75,7 +85,7 @@ class Predictor:
         self.classes = self.schema.classes
         self._class_array = np.asarray(self.classes, dtype=object)
         self.runner = runner
-        self._row_model = getattr(runner, "row_model", None)
+        self._row_model = runner.row_model
         # How many values a single row has when the pure-Python row path exists, else None.
         self.row_width = len(self.schema.names) if self._row_model is not None else None
 
@@ -86,16 +96,7 @@ class Predictor:
             version = registry.serving_version(model)
         record = registry.get(model, version)
         _warn_on_library_drift(record)
-        runner: Runner
-        if "compiled" in record.artifacts:
-            from tabserve.compiled import CompiledRunner
-
-            runner = CompiledRunner(registry.read_file(record, "compiled"))
-            how = "ONNX Runtime"
-        else:
-            pipeline = registry.load_model(record)
-            runner = SklearnRunner(pipeline, FeatureSchema.from_dict(record.feature_schema))
-            how = f"scikit-learn ({record.metrics.get('serving', 'no compiled model stored')})"
+        runner, how = _runner(registry, record)
         log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)
         return cls(record, runner)
 
@@ -122,6 +123,20 @@ class Predictor:
         indices = np.argmax(probabilities, axis=1)
         labels = self._class_array[indices].tolist()
         return Prediction(labels, None if labels_only else probabilities, self.classes, indices)
+
+
+def _runner(registry: Registry, record: VersionRecord) -> tuple[Runner, str]:
+    """The compiled runner if the version has one this tabserve reads, else scikit-learn; and which."""
+    why_not = record.metrics.get("serving", "no compiled model stored")
+    if "compiled" in record.artifacts:
+        from tabserve.compiled_runtime import BundleFormatError, CompiledRunner
+
+        try:
+            return CompiledRunner(registry.read_file(record, "compiled")), "ONNX Runtime"
+        except BundleFormatError as exc:
+            why_not = str(exc)
+    runner = SklearnRunner(registry.load_model(record), FeatureSchema.from_dict(record.feature_schema))
+    return runner, f"scikit-learn ({why_not})"
 
 
 def _warn_on_library_drift(record: VersionRecord) -> None:

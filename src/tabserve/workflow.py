@@ -55,8 +55,6 @@ def register_trained(registry: Registry, settings: Settings, trained: TrainedMod
 
 
 def _compile(trained: TrainedModel) -> CompileResult:
-    if trained.reference_rows is None:
-        return CompileResult(None, "categorical features are served by scikit-learn")
     result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
     log.info("serving fast path: %s", result.reason)
     return result

@@ -55,7 +55,8 @@ def test_serving_imports_no_training_or_plotting_code(trained_iris):
                 import time; time.sleep(0.05)
             answer = client.post("/predict", content=b"[5.1, 3.8, 1.5, 0.3]")
             assert answer.json()["labels"] == ["setosa"], answer.text
-        heavy = ("matplotlib", "seaborn", "pandas", "sklearn", "skl2onnx", "skops", "tabserve.training")
+        heavy = ("matplotlib", "seaborn", "pandas", "sklearn", "skl2onnx", "skops", "tabserve.training",
+                 "tabserve.compiled")
         print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)))
         """
     )

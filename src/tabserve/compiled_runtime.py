@@ -1,0 +1,177 @@
+"""The serve-time half of the fast path: read a compiled bundle and answer with it.
+
+The lean server imports this module, never the compiler (tabserve.compiled,
+which pulls in skl2onnx and scikit-learn). A bundle is an ``.npz`` of plain
+arrays, read with ``allow_pickle=False`` so that loading it can never run code.
+
+Bundle formats (the ``bundle_format`` array says which; a bundle without it is 1):
+
+1. ``onnx`` (the classifier, uint8 bytes), ``dtype`` (its input precision),
+   ``medians`` / ``mean`` / ``scale`` (imputer and scaler), ``classes``; may
+   also hold format 2's linear part, written before the format was numbered.
+2. Format 1 plus ``linear_kind`` ("", "softmax" or "expit"), ``coef`` and
+   ``intercept``: the single-row path of a linear classifier ("" = none).
+
+A bundle of a newer format than this module reads is refused with a
+BundleFormatError, so the predictor serves the version with scikit-learn
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tabserve.errors import IntegrityError
+from tabserve.inputs import Batch
+
+BUNDLE_FORMAT = 2
+
+
+class BundleFormatError(IntegrityError):
+    """A compiled bundle this tabserve cannot read (newer format, or arrays missing)."""
+
+
+@dataclass(frozen=True)
+class LinearForm:
+    """A linear classifier's probability rule ("softmax" or "expit"), weights and intercepts."""
+
+    kind: str
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a compiled version is made of, before packing or after reading."""
+
+    onnx: bytes
+    dtype: str
+    medians: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    classes: list[str]
+    linear: LinearForm | None
+
+    def pack(self) -> bytes:
+        """The bundle as ``.npz`` bytes in the current format."""
+        linear = self.linear or LinearForm("", np.zeros((0, 0)), np.zeros(0))
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            bundle_format=np.array(BUNDLE_FORMAT),
+            onnx=np.frombuffer(self.onnx, dtype=np.uint8),
+            dtype=np.array(self.dtype),
+            medians=np.asarray(self.medians, dtype=np.float64),
+            mean=np.asarray(self.mean, dtype=np.float64),
+            scale=np.asarray(self.scale, dtype=np.float64),
+            classes=np.array(self.classes, dtype=str),
+            linear_kind=np.array(linear.kind),
+            coef=np.asarray(linear.coef, dtype=np.float64),
+            intercept=np.asarray(linear.intercept, dtype=np.float64),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def read(cls, data: bytes) -> Bundle:
+        """Read any format up to BUNDLE_FORMAT; BundleFormatError for anything else."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                found = {name: arrays[name] for name in arrays.files}
+        except (ValueError, OSError) as exc:
+            raise BundleFormatError(f"compiled bundle is not a readable .npz ({exc})") from None
+        version = int(found.get("bundle_format", 1))
+        if version > BUNDLE_FORMAT:
+            raise BundleFormatError(
+                f"compiled bundle format {version} is newer than this tabserve reads ({BUNDLE_FORMAT})"
+            )
+        missing = {"onnx", "dtype", "medians", "mean", "scale", "classes"} - set(found)
+        if version == 2:
+            missing |= {"linear_kind", "coef", "intercept"} - set(found)
+        if missing:
+            raise BundleFormatError(f"compiled bundle format {version} lacks {', '.join(sorted(missing))}")
+        kind = str(found["linear_kind"]) if "linear_kind" in found else ""
+        return cls(
+            onnx=found["onnx"].tobytes(),
+            dtype=str(found["dtype"]),
+            medians=found["medians"],
+            mean=found["mean"],
+            scale=found["scale"],
+            classes=[str(c) for c in found["classes"]],
+            linear=LinearForm(kind, found["coef"], found["intercept"]) if kind else None,
+        )
+
+
+def _session(data: bytes) -> object:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one request is tiny; threads only add latency
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+class CompiledRunner:
+    """Class probabilities from a compiled bundle; takes only all-numeric float batches."""
+
+    def __init__(self, data: bytes) -> None:
+        bundle = Bundle.read(data)
+        self.session = _session(bundle.onnx)
+        self.dtype = np.dtype(bundle.dtype)
+        self.medians = bundle.medians
+        self.mean = bundle.mean
+        self.scale = bundle.scale
+        self.row_model = (
+            RowModel(bundle.linear, self.medians, self.mean, self.scale) if bundle.linear else None
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        self.outputs = ["probabilities"]
+
+    def predict_proba(self, batch: Batch) -> np.ndarray:
+        matrix = batch.matrix
+        assert matrix is not None, "the compiled path takes all-numeric batches only"
+        missing = np.isnan(matrix)
+        if missing.any():
+            matrix = np.where(missing, self.medians, matrix)
+        scaled = (matrix - self.mean) / self.scale
+        probabilities = self.session.run(
+            self.outputs, {self.input_name: scaled.astype(self.dtype, copy=False)}
+        )
+        return np.asarray(probabilities[0], dtype=np.float64)
+
+
+class RowModel:
+    """A linear pipeline for one row in plain Python floats: no array set-up for a single request.
+
+    For one row, numpy's and ONNX Runtime's per-call overheads cost far more
+    than the dozen multiply-adds of a linear model; this is the same
+    arithmetic (impute, scale, decision, softmax or logistic) on floats.
+    """
+
+    def __init__(self, linear: LinearForm, medians: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> None:
+        self.softmax = linear.kind == "softmax"
+        self.coef = linear.coef.tolist()
+        self.intercept = linear.intercept.tolist()
+        self.prepare = list(zip(medians.tolist(), mean.tolist(), scale.tolist(), strict=True))
+
+    def predict_row(self, row: list[float]) -> list[float]:
+        """Class probabilities for one row of finite floats or NaN (missing)."""
+        scaled = [
+            ((value if value == value else median) - mean) / scale
+            for value, (median, mean, scale) in zip(row, self.prepare, strict=True)
+        ]
+        decision = [
+            bias + sum(w * x for w, x in zip(weights, scaled, strict=True))
+            for weights, bias in zip(self.coef, self.intercept, strict=True)
+        ]
+        if self.softmax:
+            top = max(decision)
+            exps = [math.exp(d - top) for d in decision]
+            total = sum(exps)
+            return [e / total for e in exps]
+        d = decision[0]
+        positive = 1.0 / (1.0 + math.exp(-d)) if d >= 0 else math.exp(d) / (1.0 + math.exp(d))
+        return [1.0 - positive, positive]
