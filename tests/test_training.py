@@ -110,3 +110,28 @@ def test_categorical_csv_with_missing_values_trains(tmp_path):
     assert kinds["plan"] == "categorical" and kinds["tenure_months"] == "numeric"
     assert trained.schema.classes == ["no", "yes"]
     assert trained.metrics["accuracy"] > 0.6
+
+
+def test_progress_search_scores_like_grid_search_and_reports_between(settings):
+    """The chunked search is scikit-learn's search scheduled in steps: same results, progress in between."""
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from tabserve.training import ProgressGridSearch
+
+    x, y = load_iris(return_X_y=True)
+    grid = build_param_grid(settings.candidates, random_state=0)
+    pipeline = Pipeline([("scale", StandardScaler()), ("clf", grid[0]["clf"][0])])
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    plain = GridSearchCV(pipeline, grid, cv=folds, n_jobs=1).fit(x, y)
+    stepped = ProgressGridSearch(pipeline, grid, cv=folds, n_jobs=1)
+    seen = []
+    stepped.report_to(lambda done, total: seen.append(done), total=10 * 3 + 1)
+    stepped.fit(x, y)
+
+    assert list(stepped.cv_results_["params"]) == list(plain.cv_results_["params"])
+    assert list(stepped.cv_results_["mean_test_score"]) == list(plain.cv_results_["mean_test_score"])
+    assert stepped.best_index_ == plain.best_index_
+    assert seen == sorted(seen) and len(seen) > 2 and 0 < seen[0] < seen[-1] == 30

@@ -6,13 +6,13 @@ import contextlib
 import importlib
 import inspect
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.metrics import (
     accuracy_score,
@@ -21,9 +21,8 @@ from sklearn.metrics import (
     get_scorer,
     precision_recall_fscore_support,
 )
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.utils import parallel as sklearn_parallel
 
 from tabserve.config import Candidate, Settings
 from tabserve.data import Dataset, load_dataset, stratified_split
@@ -105,37 +104,43 @@ def dotted_name(estimator: BaseEstimator) -> str:
     return f"{public}.{cls.__name__}"
 
 
-_progress_lock = threading.Lock()
+class ProgressGridSearch(GridSearchCV):
+    """A grid search that reports fits done after each chunk of candidates.
 
-
-@contextlib.contextmanager
-def report_progress(callback: Progress | None, total: int) -> Iterator[None]:
-    """Forward scikit-learn's joblib completion counts to ``callback``.
-
-    joblib calls ``print_progress`` in the calling process each time a fit ends,
-    whatever the backend (threads, processes, Dask), so it is the one place that
-    sees every completion.
+    scikit-learn's documented way to schedule a search is ``_run_search``: it
+    may call ``evaluate_candidates`` several times, and the results are those
+    of one call over the whole grid (the folds are fixed by an int random_state,
+    so every call splits alike). Each chunk holds enough candidates to keep
+    every joblib worker (local cores or Dask threads) busy twice over, so the
+    price of reporting is one short wait per chunk for its slowest fit.
     """
-    if callback is None:
-        yield
-        return
-    parallel_class = sklearn_parallel.Parallel
-    original = parallel_class.print_progress
-    seen: dict[int, int] = {}  # completions already counted, per Parallel run
 
-    def print_progress(self: Any) -> None:
-        original(self)
-        seen[id(self)] = self.n_completed_tasks
-        callback(min(sum(seen.values()), total - 1), total)
+    _progress: Progress | None = None
+    _total = 0
 
-    with _progress_lock:
-        parallel_class.print_progress = print_progress
-        try:
-            callback(0, total)
-            yield
-        finally:
-            parallel_class.print_progress = original
-    callback(total, total)
+    def report_to(self, progress: Progress | None, total: int) -> None:
+        """Send (fits done, ``total``) to ``progress`` after each chunk; set apart from
+        ``__init__``, whose signature scikit-learn reads as the estimator's parameters."""
+        self._progress = progress
+        self._total = total
+
+    def __getstate__(self) -> dict[str, Any]:
+        # scikit-learn may ship the search to the workers (callback contexts name it);
+        # the callback stays in this process, where it reports.
+        state = dict(super().__getstate__())
+        state.pop("_progress", None)
+        return state
+
+    def _run_search(self, evaluate_candidates: Callable[..., Any], **kwargs: Any) -> None:
+        candidates = list(ParameterGrid(self.param_grid))
+        folds = self.n_splits_
+        workers = max(1, effective_n_jobs(self.n_jobs))
+        chunk = max(1, -(-2 * workers // folds))
+        for start in range(0, len(candidates), chunk):
+            evaluate_candidates(candidates[start : start + chunk], **kwargs)
+            if self._progress is not None:
+                done = min(start + chunk, len(candidates)) * folds
+                self._progress(min(done, self._total - 1), self._total)
 
 
 def evaluate(pipeline: Pipeline, x_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
@@ -207,7 +212,9 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         )
     pipeline = Pipeline([("prep", build_preprocessor(schema)), ("clf", param_grid[0]["clf"][0])])
     folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
-    search = GridSearchCV(
+    candidates = len(ParameterGrid(param_grid))
+    total = candidates * settings.search.cv + 1  # every fit, then the refit of the best
+    search = ProgressGridSearch(
         pipeline,
         param_grid,
         cv=folds,
@@ -216,11 +223,14 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         refit=True,
         error_score="raise",
     )
-    candidates = sum(int(np.prod([len(v) for v in entry.values()])) for entry in param_grid)
-    total = candidates * settings.search.cv + 1
+    search.report_to(progress, total)
     log.info("grid search: %d candidates x %d folds", candidates, settings.search.cv)
-    with _search_backend(settings), report_progress(progress, total):
+    if progress is not None:
+        progress(0, total)
+    with _search_backend(settings):
         search.fit(x_train, y_train)
+    if progress is not None:
+        progress(total, total)
     best = search.best_estimator_
     metrics = evaluate(best, x_test, y_test, schema.classes)
     metrics["holdout_score"] = float(search.score(x_test, y_test))
