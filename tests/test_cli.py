@@ -100,8 +100,16 @@ def test_errors_are_one_line_with_exit_codes(workdir, capsys):
     assert capsys.readouterr().err == "tabserve: config error: bad.yaml: serch: unknown key\n"
     assert main(["train", "-c", "fast.yaml"]) == 0
     capsys.readouterr()
+    # The CLI's words go through the same checks, with the same messages, as a JSON request's row.
     assert main(["predict", "-c", "fast.yaml", "5.1", "x", "1.5", "0.3"]) == 1
-    assert "column 'sepal_width': expected a number, got 'x'" in capsys.readouterr().err
+    assert (
+        capsys.readouterr().err
+        == "tabserve: error: row 0, column 'sepal_width': expected a number, got 'x'\n"
+    )
+    assert main(["predict", "-c", "fast.yaml", "5.1", "inf", "1.5", "0.3"]) == 1
+    assert "row 0, column 'sepal_width': expected a finite number, got inf" in capsys.readouterr().err
+    assert main(["predict", "-c", "fast.yaml", "5.1", "3.8"]) == 1
+    assert "row 0: expected 4 values (sepal_length, sepal_width" in capsys.readouterr().err
     assert main(["models", "show", "9", "-c", "fast.yaml"]) == 1
     assert "has no version 9" in capsys.readouterr().err
     assert main(["predict", "-c", "fast.yaml", "1e308", "1e308", "1e308", "1e308"]) == 1
@@ -123,6 +131,16 @@ def test_debug_shows_the_traceback(workdir):
 def test_visualise_writes_a_png(workdir, capsys):
     assert main(["visualise", "-o", "pairs.png"]) == 0
     assert (workdir / "pairs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_visualise_names_a_missing_target_as_training_does(workdir, capsys):
+    (workdir / "wrong.yaml").write_text("data:\n  target: specie\n")
+    assert main(["visualise", "-c", "wrong.yaml", "-o", "pairs.png"]) == 1
+    shown = capsys.readouterr().err
+    assert main(["train", "-c", "wrong.yaml"]) == 1
+    assert capsys.readouterr().err == shown
+    assert "data.target: column 'specie' is not in the table (columns: sepal_length," in shown
+    assert not (workdir / "pairs.png").exists()
 
 
 def test_data_load_then_train_from_sql(workdir, capsys):

@@ -75,13 +75,19 @@ def content_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def check_target(frame: pd.DataFrame, target: str) -> None:
+    """The one check (and message) that the configured target is a column of the table."""
+    columns = [str(c) for c in frame.columns]
+    if target not in columns:
+        raise DataError(f"data.target: column '{target}' is not in the table (columns: {', '.join(columns)})")
+
+
 def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, pd.Series]:
     """Split a table into features and target, naming any column that is not there."""
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     available = ", ".join(columns)
-    if settings.target not in columns:
-        raise DataError(f"data.target: column '{settings.target}' is not in the table (columns: {available})")
+    check_target(frame, settings.target)
     if settings.features is None:
         features = [c for c in columns if c != settings.target]
     else:

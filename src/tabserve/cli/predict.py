@@ -26,23 +26,23 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def parse_row(values: list[str], schema: Any) -> list[Any]:
-    """Command-line words as a row: numbers for numeric features, text for the others."""
-    from tabserve.errors import InputError
+    """Command-line words as a row: a word that reads as a number becomes one where a number belongs.
 
-    if len(values) != len(schema.names):
-        raise InputError(
-            f"expected {len(schema.names)} values ({', '.join(schema.names)}), got {len(values)}"
-        )
-    row: list[Any] = []
-    for feature, text in zip(schema.features, values, strict=True):
-        if feature.type == "numeric":
-            try:
-                row.append(float(text))
-            except ValueError:
-                raise InputError(f"column '{feature.name}': expected a number, got {text!r}") from None
-        else:
-            row.append(text)
-    return row
+    Everything else stays text, so parse_payload checks the row (width, types,
+    finiteness) and words its errors exactly as for a JSON request.
+    """
+    kinds = [feature.type for feature in schema.features]
+    return [
+        _number_or_text(text) if i < len(kinds) and kinds[i] == "numeric" else text
+        for i, text in enumerate(values)
+    ]
+
+
+def _number_or_text(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,14 +22,12 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tabserve.data import read_frame
-    from tabserve.errors import ConfigError
+    from tabserve.data import check_target, read_frame
     from tabserve.plots import pairplot_png
 
     settings = common.load(args)
     frame = read_frame(settings.data)
-    if settings.data.target not in frame.columns:
-        raise ConfigError(f"data.target: column '{settings.data.target}' is not in the table")
+    check_target(frame, settings.data.target)
     with open(args.output, "wb") as handle:
         handle.write(pairplot_png(frame, settings.data.target))
     print(f"wrote {args.output}")

@@ -48,7 +48,7 @@ class PictureCache:
 
 def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
     """The pairplot PNG of the configured training data and that data's content hash."""
-    from tabserve.data import content_hash, read_frame
+    from tabserve.data import check_target, content_hash, read_frame
 
     latest = cache.latest_pairplot
     if latest is not None and time.monotonic() - latest[2] < RECHECK_DATA_AFTER_S:
@@ -62,10 +62,7 @@ def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
     if png is None:
         from tabserve.plots import pairplot_png
 
-        if settings.data.target not in frame.columns:
-            from tabserve.errors import DataError
-
-            raise DataError(f"data.target: column '{settings.data.target}' is not in the table")
+        check_target(frame, settings.data.target)
         with _draw_lock:
             png = pairplot_png(frame, settings.data.target)
         cache.put(key, png)
