@@ -3,6 +3,10 @@
 A file (YAML, or JSON, which YAML reads too) is merged with environment
 overrides named ``TABSERVE_<SECTION>__<KEY>`` and validated once, here, so a
 bad value fails before any work, naming where it came from.
+
+Size: one module on purpose. The sections are one pydantic tree whose field
+descriptions are the README's reference table, and the loader (merge, env
+overrides, error wording) is short; splitting them would spread one schema.
 """
 
 from __future__ import annotations
