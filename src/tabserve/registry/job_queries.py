@@ -90,3 +90,12 @@ class JobQueries(RegistryConnection):
         with self._begin() as conn:
             rows = conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all()
         return {status: int(count) for status, count in rows}
+
+    def recent_jobs(self, limit: int = 50, models: list[str] | None = None) -> list[JobRecord]:
+        """The newest jobs first (of these models, if given), at most ``limit``."""
+        query = sa.select(t.jobs).order_by(t.jobs.c.created_at.desc(), t.jobs.c.id.desc()).limit(limit)
+        if models is not None:
+            query = query.where(t.jobs.c.model.in_(models))
+        with self._begin() as conn:
+            rows = conn.execute(query).all()
+        return [job_from_row(r) for r in rows]

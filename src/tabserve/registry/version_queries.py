@@ -171,3 +171,14 @@ class VersionQueries(RegistryConnection):
             )
             self._write_alias(conn, model, alias, previous.version, time.time())
         return previous.version
+
+    def promoted_since(self, model: str, version: int, since: float) -> bool:
+        """Whether ``version`` was made production at or after ``since`` (did a training promote it?)."""
+        h = t.alias_history
+        with self._begin() as conn:
+            found = conn.execute(
+                sa.select(h.c.id)
+                .where(h.c.model == model, h.c.alias == PRODUCTION, h.c.version == version, h.c.at >= since)
+                .limit(1)
+            ).first()
+        return found is not None

@@ -23,7 +23,7 @@ from tabserve.errors import TabserveError
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
-from tabserve.service import routes_jobs, routes_models, routes_ops, routes_visualise, routes_watch
+from tabserve.service import console, routes_jobs, routes_models, routes_ops, routes_visualise, routes_watch
 from tabserve.service import tasks as background
 from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.jobs import JobManager
@@ -104,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=_lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc come from the console, with assets served here
         redoc_url=None,
     )
     app.state.service = state
@@ -120,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
         routes_watch.router,
     ):
         app.include_router(router)
+    console.mount(app)
     app.add_exception_handler(TabserveError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

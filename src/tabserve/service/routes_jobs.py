@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from tabserve.service.auth import Authorized
 from tabserve.service.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.deps import JobId, Served, State
 from tabserve.service.errors import NotAcceptedError, problem_responses
 from tabserve.service.jobs import OVERRIDABLE_SECTIONS, job_view
-from tabserve.service.schemas import Job, TrainAccepted
+from tabserve.service.schemas import Job, JobList, TrainAccepted
 from tabserve.service.state import ServiceState
 
 router = APIRouter(tags=["training"])
@@ -92,3 +92,10 @@ async def train_model(slot: Served, request: Request, state: State) -> Response:
 def get_job(job_id: JobId, state: State) -> dict:
     """A training job: queued, running, succeeded or failed; fits done of total; the version or the error."""
     return job_view(state.require_jobs().get(job_id))
+
+
+@router.get("/jobs", response_model=JobList, responses=problem_responses(422, 503))
+def list_jobs(state: State, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
+    """Recent training jobs of the models this server serves, newest first."""
+    records = state.require_registry().metadata.recent_jobs(limit, list(state.slots))
+    return {"jobs": [job_view(job) for job in records]}

@@ -71,6 +71,10 @@ class Job(BaseModel):
     url: str
 
 
+class JobList(BaseModel):
+    jobs: list[Job] = Field(description="The newest jobs of the served models first.")
+
+
 class TrainAccepted(BaseModel):
     id: str
     status: str

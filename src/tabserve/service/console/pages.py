@@ -1,0 +1,297 @@
+"""The console's HTML pages: home, model, version, compare, train, jobs, predict, data.
+
+Each handler reads the registry (in FastAPI's thread pool: the handlers are
+plain functions), turns records into view values with ``views`` and renders a
+template. A domain error becomes an HTML page with the same status and message
+the JSON routes would give.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from tabserve.errors import TabserveError
+from tabserve.registry import PRODUCTION
+from tabserve.service.console import charts, views
+from tabserve.service.console.render import page
+from tabserve.service.console.summary import SummaryCache
+from tabserve.service.deps import JobId, ModelName, State, VersionNumber
+from tabserve.service.errors import lookup
+from tabserve.service.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+JOBS_SHOWN = 50
+SCORERS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
+OptionalVersion = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
+OptionalModel = Annotated[str | None, Query(min_length=1, max_length=100)]
+
+
+def _auth(state: ServiceState) -> bool:
+    return bool(state.settings.server.token)
+
+
+def guarded(handler: Callable[..., HTMLResponse]) -> Callable[..., HTMLResponse]:
+    """Answer a domain error (unknown model, registry down, ...) as an HTML page with its status."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> HTMLResponse:
+        try:
+            return handler(*args, **kwargs)
+        except TabserveError as exc:
+            problem = lookup(exc)
+            state = kwargs.get("state")
+            return page(
+                "error.html",
+                active="",
+                title=problem.title,
+                status=problem.status,
+                auth=bool(state and _auth(state)),
+                detail=str(exc)[:500],
+            )
+
+    return wrapper
+
+
+def _model_or_default(state: ServiceState, model: str | None) -> str:
+    return state.slot(model).name if model else state.default.name
+
+
+@router.get("/", response_class=HTMLResponse)
+@guarded
+def home(state: State) -> HTMLResponse:
+    """Every served model: production version, estimator, key metrics, age, rows, a running job."""
+    registry = state.require_registry()
+    metadata = registry.metadata
+    models = []
+    for slot in state.slots.values():
+        entry: dict[str, Any] = {
+            "name": slot.name,
+            "serving": slot.predictor.version if slot.predictor else None,
+            "error": None,
+        }
+        try:
+            current = metadata.alias_version(slot.name, PRODUCTION)
+            entry["production"] = views.version_row(registry.get(slot.name, current)) if current else None
+            entry["count"] = metadata.latest_version(slot.name) or 0
+            job_id = metadata.training_lock(slot.name)
+            entry["job"] = metadata.get_job(job_id) if job_id else None
+        except TabserveError as exc:
+            entry.update(error=str(exc)[:300], production=None, job=None)
+        models.append(entry)
+    return page(
+        "home.html",
+        active="models",
+        title="Models",
+        auth=_auth(state),
+        models=models,
+        default=state.default.name,
+    )
+
+
+@router.get("/ui/models/{name}", response_class=HTMLResponse)
+@guarded
+def model_page(name: ModelName, state: State) -> HTMLResponse:
+    """A model's versions: sortable table, the main metric across versions, compare, rollback."""
+    slot = state.slot(name)
+    records = state.require_registry().versions(slot.name)
+    rows = [views.version_row(r) for r in records]
+    rows.sort(key=lambda r: r["version"], reverse=True)
+    scoring = next((r["scoring"] for r in rows), "score")
+    chart = charts.metric_line([(r.version, r.metrics.get("cv_score")) for r in records], f"CV {scoring}")
+    production = next((r["version"] for r in rows if r["production"]), None)
+    return page(
+        "model.html",
+        active="models",
+        title=f"Model {slot.name}",
+        auth=_auth(state),
+        model=slot.name,
+        rows=rows,
+        chart=chart,
+        chart_title=f"CV {scoring}",
+        production=production,
+        serving=slot.predictor.version if slot.predictor else None,
+    )
+
+
+@router.get("/ui/models/{name}/versions/{version}", response_class=HTMLResponse)
+@guarded
+def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLResponse:
+    """One version in full, readable, with a promote button."""
+    slot = state.slot(name)
+    record = state.require_registry().get(slot.name, version)
+    matrix = record.metrics.get("confusion_matrix") or {}
+    return page(
+        "version.html",
+        active="models",
+        title=f"{record.model} version {record.version}",
+        auth=_auth(state),
+        record=record,
+        serving=views.serving_path(record),
+        cv=views.cv_table(record.cv_results),
+        matrix=charts.confusion_matrix(
+            matrix.get("labels", []), matrix.get("matrix", []), f"Confusion matrix of version {version}"
+        ),
+    )
+
+
+@router.get("/ui/models/{name}/compare", response_class=HTMLResponse)
+@guarded
+def compare_page(
+    name: ModelName,
+    state: State,
+    a: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    b: Annotated[int, Query(ge=1, le=2_147_483_647)],
+) -> HTMLResponse:
+    """Two versions side by side: metric differences, params diff, confusion matrices, CV tables."""
+    slot = state.slot(name)
+    registry = state.require_registry()
+    first, second = registry.get(slot.name, a), registry.get(slot.name, b)
+
+    def matrix(record: Any) -> Any:
+        found = record.metrics.get("confusion_matrix") or {}
+        return charts.confusion_matrix(
+            found.get("labels", []), found.get("matrix", []), f"Confusion matrix of version {record.version}"
+        )
+
+    return page(
+        "compare.html",
+        active="models",
+        title=f"{slot.name}: version {a} and version {b}",
+        auth=_auth(state),
+        model=slot.name,
+        a=first,
+        b=second,
+        cmp=views.compare(first, second),
+        matrix_a=matrix(first),
+        matrix_b=matrix(second),
+        cv_a=views.cv_table(first.cv_results),
+        cv_b=views.cv_table(second.cv_results),
+    )
+
+
+@router.get("/ui/train", response_class=HTMLResponse)
+@guarded
+def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
+    """The training form; the script posts it and follows the job."""
+    chosen = _model_or_default(state, model)
+    split = state.settings.split
+    defaults = {
+        "cv": state.settings.search.cv,
+        "scoring": state.settings.search.scoring,
+        "split": f"{split.test_per_class} per class"
+        if split.test_per_class is not None
+        else f"fraction {split.test_fraction}",
+    }
+    return page(
+        "train.html",
+        active="train",
+        title="Train",
+        auth=_auth(state),
+        models=list(state.slots),
+        model=chosen,
+        defaults=defaults,
+        scorers=SCORERS,
+    )
+
+
+@router.get("/ui/jobs", response_class=HTMLResponse)
+@guarded
+def jobs_page(state: State) -> HTMLResponse:
+    """Recent jobs with status, progress, duration, version or error."""
+    jobs = state.require_registry().metadata.recent_jobs(JOBS_SHOWN, list(state.slots))
+    return page(
+        "jobs.html", active="jobs", title="Training jobs", auth=_auth(state), jobs=jobs, limit=JOBS_SHOWN
+    )
+
+
+@router.get("/ui/jobs/{job_id}", response_class=HTMLResponse)
+@guarded
+def job_page(job_id: JobId, state: State) -> HTMLResponse:
+    """One job, with live progress while it runs; when it ends, the version and whether it was promoted."""
+    metadata = state.require_registry().metadata
+    job = metadata.get_job(job_id)
+    promoted = None
+    if job.status == "succeeded" and job.version is not None:
+        promoted = metadata.promoted_since(job.model, job.version, job.started_at or job.created_at)
+    return page(
+        "job.html",
+        active="jobs",
+        title=f"Training job {job.id[:8]}",
+        auth=_auth(state),
+        job=job,
+        promoted=promoted,
+    )
+
+
+def _version_choice(state: ServiceState, model: str, version: int | None) -> tuple[list[dict], Any]:
+    """The model's versions (newest first) and the chosen record (default: production, else newest)."""
+    registry = state.require_registry()
+    records = registry.versions(model)
+    listing = [{"version": r.version, "production": PRODUCTION in r.aliases} for r in records][::-1]
+    if not records:
+        return listing, None
+    if version is None:
+        found = next((r for r in records if PRODUCTION in r.aliases), records[-1])
+        return listing, found
+    return listing, registry.get(model, version)
+
+
+@router.get("/ui/predict", response_class=HTMLResponse)
+@guarded
+def predict_page(state: State, model: OptionalModel = None, version: OptionalVersion = None) -> HTMLResponse:
+    """A form generated from the version's feature schema, and a CSV upload; any version."""
+    chosen = _model_or_default(state, model)
+    listing, record = _version_choice(state, chosen, version)
+    features = record.feature_schema.get("features", []) if record else []
+    return page(
+        "predict.html",
+        active="predict",
+        title="Predict",
+        auth=_auth(state),
+        models=list(state.slots),
+        model=chosen,
+        versions=listing,
+        version=record.version if record else None,
+        features=features,
+        max_rows=state.settings.server.max_batch_rows,
+        empty_reason=f"Model {chosen} has no version yet: train one first.",
+    )
+
+
+@functools.cache
+def _summaries() -> SummaryCache:
+    return SummaryCache()
+
+
+@router.get("/ui/data", response_class=HTMLResponse)
+@guarded
+def data_page(state: State, model: OptionalModel = None, version: OptionalVersion = None) -> HTMLResponse:
+    """The configured training data, summarised per feature, compared with the version's data hash."""
+    chosen = _model_or_default(state, model)
+    listing, record = _version_choice(state, chosen, version)
+    values: dict[str, Any] = {"summary": None, "error": None}
+    try:
+        values["summary"] = _summaries().get(state.settings.data)
+    except TabserveError as exc:
+        values["error"] = f"The training data cannot be read now: {str(exc)[:300]}"
+    return page(
+        "data.html",
+        active="data",
+        title="Training data",
+        auth=_auth(state),
+        models=list(state.slots),
+        model=chosen,
+        versions=[v["version"] for v in listing],
+        version=record.version if record else None,
+        version_hash=record.data_hash if record else None,
+        pairplot=True,
+        **values,
+    )

@@ -1,0 +1,59 @@
+// Promote and roll back buttons: call the JSON API with the token, then show where production points.
+import { AuthCancelled, authFetch, problemText } from "./auth.js";
+import { notice } from "./notice.js";
+
+function moveBadge(version) {
+  for (const cell of document.querySelectorAll("[data-aliases]")) {
+    const row = cell.closest("[data-version]");
+    const badge = cell.querySelector('[data-alias="production"]');
+    const here = row ? Number(row.dataset.version) === version : false;
+    if (badge && !here) badge.remove();
+    if (!badge && here) {
+      const span = document.createElement("span");
+      span.className = "badge prod";
+      span.dataset.alias = "production";
+      span.textContent = "production";
+      cell.prepend(span);
+    }
+  }
+}
+
+async function act(button) {
+  const model = button.dataset.model;
+  const encoded = encodeURIComponent(model);
+  const url =
+    button.dataset.action === "promote"
+      ? `/models/${encoded}/versions/${button.dataset.version}/promote`
+      : `/models/${encoded}/rollback`;
+  button.disabled = true;
+  try {
+    const response = await authFetch(url, { method: "POST" });
+    if (!response.ok) {
+      notice(await problemText(response), "error");
+      return;
+    }
+    const body = await response.json();
+    notice(`${body.model}: production is now version ${body.version}.`, "ok");
+    moveBadge(body.version);
+    const versionBadges = document.querySelector(".actions [data-aliases]");
+    if (versionBadges && button.dataset.action === "promote") {
+      if (!versionBadges.querySelector('[data-alias="production"]')) {
+        const span = document.createElement("span");
+        span.className = "badge prod";
+        span.dataset.alias = "production";
+        span.textContent = "production";
+        versionBadges.prepend(span);
+      }
+    }
+  } catch (error) {
+    notice(error instanceof AuthCancelled ? "Cancelled: no token was given." : `Failed: ${error.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function setUpActions() {
+  for (const button of document.querySelectorAll("button[data-action]")) {
+    button.addEventListener("click", () => act(button));
+  }
+}
