@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench hooks clean
+.PHONY: install run test test-fast lint format bench hooks clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/models_memory.py
+
+## The container image, built with buildah on a local Debian stand-in base (no Docker engine).
+image:
+	deploy/image/build.sh
+
+## Build, then run the image with podman and check probes, a prediction, uid, HEALTHCHECK, SIGTERM.
+image-test: image
+	deploy/image/test.sh
 
 hooks: install
 	printf '#!/bin/sh\nexec make --no-print-directory test-fast\n' > .git/hooks/pre-commit

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Run the built image for real and check what a rollout relies on:
+#   /healthz, /readyz and a correct prediction over HTTP; PID 1 runs as uid 10001; the image's
+#   HEALTHCHECK passes inside the container (on a non-default port: it follows the config) and fails
+#   when pointed elsewhere; SIGTERM stops the server with exit 0 within the grace period.
+# Prints the image size. Exits non-zero on the first failed check.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+SERVE_IMAGE=${SERVE_IMAGE:-$IMAGE:latest}
+TRAIN_IMAGE=${TRAIN_IMAGE:-$SERVE_IMAGE}
+GRACE=${GRACE:-30}
+DEADLINE=${DEADLINE:-180}   # seconds for the server to become ready
+EXPECTED_UID=10001
+
+# podman schedules HEALTHCHECK timers through systemd, which does not run here; the check itself is
+# run explicitly below, so that complaint is noise.
+quiet_systemd() { grep -v 'systemd connection' >&2 || true; }
+
+fail() { echo "image-test: FAIL: $*" >&2; exit 1; }
+ok() { echo "image-test: ok: $*"; }
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+STATE=$(mktemp -d /var/tmp/tabserve-image-test.XXXXXX)
+NAME=tabserve-image-test-$$
+chown "$EXPECTED_UID:$EXPECTED_UID" "$STATE"
+cleanup() {
+  podman rm -f --time 0 "$NAME" >/dev/null 2>&1 || true
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+# One training run into the volume (the registry and artifacts live under /var/lib/tabserve).
+"${PODMAN_RUN[@]}" --rm -v "$STATE:/var/lib/tabserve" "$TRAIN_IMAGE" tabserve train \
+  >/dev/null 2> >(grep -v 'fits done' | quiet_systemd) || fail "tabserve train in $TRAIN_IMAGE"
+ok "trained iris in $TRAIN_IMAGE"
+
+# The image's own CMD, bound to loopback on a free, non-default port.
+"${PODMAN_RUN[@]}" -d --name "$NAME" -v "$STATE:/var/lib/tabserve" \
+  -e TABSERVE_SERVER__HOST=127.0.0.1 -e "TABSERVE_SERVER__PORT=$PORT" "$SERVE_IMAGE" >/dev/null 2> >(quiet_systemd)
+BASE=http://127.0.0.1:$PORT
+
+wait_for() {  # path: poll until 200, the container dies, or the deadline passes
+  local until=$((SECONDS + DEADLINE))
+  while [ $SECONDS -lt $until ]; do
+    if curl -fsS -o /dev/null "$BASE$1" 2>/dev/null; then return 0; fi
+    [ "$(podman inspect --format '{{.State.Running}}' "$NAME")" = true ] \
+      || { podman logs "$NAME" | tail -n 20 >&2; fail "the server exited before $1 answered"; }
+    sleep 0.5
+  done
+  podman logs "$NAME" | tail -n 20 >&2
+  fail "$1 did not answer 200 within ${DEADLINE}s"
+}
+wait_for /healthz && ok "/healthz 200 on port $PORT"
+wait_for /readyz && ok "/readyz 200"
+
+answer=$(curl -fsS -X POST "$BASE/predict" -H 'content-type: application/json' \
+  -d '{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], "labels_only": true}')
+python3 -c 'import json, sys; got = json.loads(sys.argv[1])["labels"]; sys.exit(got != ["setosa", "virginica"])' \
+  "$answer" || fail "prediction: $answer"
+ok "prediction $answer"
+
+uid=$(podman exec "$NAME" sh -c 'sed -n "s/^Uid:[[:space:]]*\([0-9]*\).*/\1/p" /proc/1/status')
+[ "$uid" = "$EXPECTED_UID" ] || fail "PID 1 runs as uid $uid"
+pid1=$(podman exec "$NAME" sh -c 'tr "\0" " " < /proc/1/cmdline')
+case "$pid1" in *tabserve*serve*) ;; *) fail "PID 1 is not tabserve serve: $pid1" ;; esac
+ok "PID 1 is '$pid1' as uid $uid"
+
+podman healthcheck run "$NAME" >/dev/null || fail "the image HEALTHCHECK fails inside the container"
+ok "HEALTHCHECK passes on port $PORT"
+if podman exec -e TABSERVE_SERVER__PORT=1 "$NAME" python -m tabserve.healthcheck 2>/dev/null; then
+  fail "the health check passes when pointed at a port nothing listens on"
+fi
+ok "the health check fails when pointed at another port"
+
+started=$SECONDS
+podman stop --time "$GRACE" "$NAME" >/dev/null 2> >(quiet_systemd)
+took=$((SECONDS - started))
+code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
+[ "$code" = 0 ] || fail "after SIGTERM the server exited $code (took ${took}s, grace ${GRACE}s)"
+ok "SIGTERM: exit 0 after ${took}s (grace ${GRACE}s)"
+
+for image in $(printf '%s\n' "$SERVE_IMAGE" "$TRAIN_IMAGE" | sort -u); do
+  size=$(podman image inspect --format '{{.Size}}' "$image")
+  echo "image-test: size $image $((size / 1000000)) MB"
+done
