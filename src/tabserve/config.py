@@ -134,6 +134,13 @@ class ServerSettings(_Section):
         ge=0,
         description="Non-production versions kept loaded for version predicts (LRU).",
     )
+    train_sources: list[DataSettings] = Field(
+        default_factory=list,
+        description="Data sources a POST /train body may pick (matched on source, path, url, table, query).",
+    )
+    max_train_fits: int = Field(
+        1000, ge=1, description="Most grid-search fits a POST /train body may ask for."
+    )
 
 
 class MonitoringSettings(_Section):

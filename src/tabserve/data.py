@@ -15,6 +15,7 @@ import pandas as pd
 
 from tabserve.config import DataSettings, SplitSettings
 from tabserve.errors import DataError
+from tabserve.urls import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,22 @@ def load_iris_frame() -> pd.DataFrame:
 
 
 def read_csv(path: str) -> pd.DataFrame:
-    """Read a CSV file or http(s) URL; a failure names the path."""
+    """Read a CSV file or http(s) URL.
+
+    A failure names the key, not the path or what the reader saw: a job's error
+    is shown over HTTP, and a parser's message can quote the file (the log has
+    the path, credentials masked).
+    """
     try:
         return pd.read_csv(path)
     except FileNotFoundError:
-        raise DataError(f"data.path: file '{path}' does not exist") from None
+        log.error("data.path: %s does not exist", redact_text(path))
+        raise DataError("data.path: the configured CSV file does not exist (the log names it)") from None
     except Exception as exc:  # pandas raises many kinds for unreadable input
-        raise DataError(f"data.path: cannot read CSV '{path}': {exc}") from None
+        log.error("data.path: cannot read %s as CSV: %s", redact_text(path), type(exc).__name__)
+        raise DataError(
+            f"data.path: the configured source is not a readable CSV ({type(exc).__name__})"
+        ) from None
 
 
 def read_frame(settings: DataSettings) -> pd.DataFrame:
@@ -79,14 +89,18 @@ def check_target(frame: pd.DataFrame, target: str) -> None:
     """The one check (and message) that the configured target is a column of the table."""
     columns = [str(c) for c in frame.columns]
     if target not in columns:
-        raise DataError(f"data.target: column '{target}' is not in the table (columns: {', '.join(columns)})")
+        # The header is the file's content (a request may read the answer): counted, never listed.
+        raise DataError(
+            f"data.target: column '{target}' is not in the table (the table has {len(columns)} column(s))"
+        )
 
 
 def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, pd.Series]:
     """Split a table into features and target, naming any column that is not there."""
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    available = ", ".join(columns)
+    # Only names the config gave are repeated back: the table's own header is its content.
+    available = f"the table has {len(columns)} column(s)"
     check_target(frame, settings.target)
     if settings.features is None:
         features = [c for c in columns if c != settings.target]
@@ -94,7 +108,7 @@ def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.Data
         missing = [c for c in settings.features if c not in columns]
         if missing:
             names = ", ".join(f"'{c}'" for c in missing)
-            raise DataError(f"data.features: {names} not in the table (columns: {available})")
+            raise DataError(f"data.features: {names} not in the table ({available})")
         if settings.target in settings.features:
             raise DataError(f"data.features: the target '{settings.target}' cannot be a feature")
         features = list(settings.features)
@@ -128,10 +142,10 @@ def stratified_split(
     if settings.test_per_class is not None:
         too_small = counts[counts <= settings.test_per_class]
         if not too_small.empty:
-            detail = ", ".join(f"'{k}' has {v}" for k, v in too_small.items())
+            # Class labels are cell values: counted, never named.
             raise DataError(
-                f"split.test_per_class: {settings.test_per_class} rows per class leaves no "
-                f"training rows for some classes ({detail})"
+                f"split.test_per_class: {settings.test_per_class} rows per class leaves no training rows "
+                f"for {len(too_small)} class(es) (the smallest has {int(too_small.min())} rows)"
             )
         rng = np.random.default_rng(settings.random_state)
         positions = np.arange(len(target))
@@ -146,8 +160,8 @@ def stratified_split(
         is_test[test_positions] = True
         return features[~is_test], features[is_test], target[~is_test], target[is_test]
     if (counts < 2).any():
-        lonely = ", ".join(f"'{k}'" for k in counts[counts < 2].index)
-        raise DataError(f"split.test_fraction: classes {lonely} have a single row; need 2 or more")
+        lonely = int((counts < 2).sum())
+        raise DataError(f"split.test_fraction: {lonely} class(es) have a single row; each needs 2 or more")
     try:
         x_train, x_test, y_train, y_test = train_test_split(
             features,
