@@ -11,7 +11,7 @@ from tabserve.config import Settings
 from tabserve.registry import PRODUCTION, Registry, StoredFile
 from tabserve.registry.serialization import dump_model
 from tabserve.training import Progress, TrainedModel, train
-from tabserve.urls import redact_url
+from tabserve.urls import redact_tree, redact_url
 from tabserve.versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def recorded_config(settings: Settings) -> dict:
     for section in ("data", "registry"):
         if config[section].get("url"):
             config[section]["url"] = redact_url(config[section]["url"])
-    return config
+    return redact_tree(config)  # and every other URL-valued field (data.path, server.train_sources)
 
 
 def _should_promote(registry: Registry, settings: Settings, trained: TrainedModel) -> bool:

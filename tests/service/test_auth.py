@@ -48,6 +48,14 @@ def test_mutating_routes_need_the_token(token_server, method, path, header):
     assert TOKEN not in response.text
 
 
+def test_job_details_need_the_token_when_one_is_set(token_server):
+    missing = token_server.client.get("/jobs/" + "a" * 32)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    found = token_server.client.get("/jobs/" + "a" * 32, headers={"authorization": f"Bearer {TOKEN}"})
+    assert found.status_code == 404  # past the check: there is no such job
+
+
 def test_the_right_token_is_accepted_and_reads_need_none(token_server):
     auth = {"authorization": f"Bearer {TOKEN}"}
     second = register_copy(token_server.config)

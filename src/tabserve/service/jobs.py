@@ -17,27 +17,18 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tabserve.config import Settings, validate_overrides
+from tabserve.config import ENV_PREFIX, Settings
 from tabserve.registry import JobRecord, Registry
-from tabserve.service.errors import NotAcceptedError
-from tabserve.urls import redact_url
+from tabserve.service.train_policy import OVERRIDABLE_SECTIONS, check_train_overrides
+from tabserve.urls import redact_text, redact_tree
 
 log = logging.getLogger(__name__)
 
-SETTINGS_ENV = "TABSERVE_JOB_SETTINGS"  # the server's effective settings, as JSON, for the job process
-OVERRIDABLE_SECTIONS = ("data", "split", "search", "candidates")
+__all__ = ["OVERRIDABLE_SECTIONS", "JobManager", "check_overrides", "job_view"]
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 45.0  # several missed heartbeats: the process is gone
 CHECK_EVERY_S = 5.0
 ACTIVE = ("queued", "running")
-
-
-def _without_passwords(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The overrides as shown to anyone who can read a job: a data.url loses its password."""
-    data = overrides.get("data")
-    if isinstance(data, dict) and isinstance(data.get("url"), str):
-        return {**overrides, "data": {**data, "url": redact_url(data["url"])}}
-    return overrides
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
@@ -48,8 +39,8 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "status": job.status,
         "progress": {"done": job.done, "total": job.total},
         "version": job.version,
-        "error": job.error,
-        "overrides": _without_passwords(job.overrides),
+        "error": redact_text(job.error) if job.error else job.error,
+        "overrides": redact_tree(job.overrides),
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -58,14 +49,27 @@ def job_view(job: JobRecord) -> dict[str, Any]:
 
 
 def check_overrides(settings: Settings, overrides: Mapping[str, Any]) -> None:
-    """Only the sections that shape a training run may change per run; they are validated like the file."""
-    refused = [key for key in overrides if key not in OVERRIDABLE_SECTIONS]
-    if refused:
-        raise NotAcceptedError(
-            f"cannot override {', '.join(repr(k)[:40] for k in refused[:5])} for one run "
-            f"(allowed sections: {', '.join(OVERRIDABLE_SECTIONS)})"
-        )
-    validate_overrides(settings, overrides)
+    """Only what cannot reach beyond the server's config may change per run (see train_policy)."""
+    check_train_overrides(settings, overrides)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment a job process gets: the server's, without tabserve's own variables.
+
+    Settings (token and database passwords included) go to the child over a pipe
+    instead, since any process of the same user can read ``/proc/PID/environ``.
+    """
+    return {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+
+
+def _hand_over(process: subprocess.Popen, settings: Settings) -> None:
+    """Write the settings JSON to the child's stdin and close it (check notices a child that died early)."""
+    assert process.stdin is not None
+    try:
+        process.stdin.write(settings.model_dump_json().encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        log.warning("training job process %d exited before reading its settings", process.pid)
 
 
 class JobManager:
@@ -84,14 +88,14 @@ class JobManager:
         metadata = self.registry().metadata
         job_id = uuid.uuid4().hex
         job = metadata.create_job(job_id, settings.model, dict(overrides))
-        env = {**os.environ, SETTINGS_ENV: settings.model_dump_json()}
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tabserve.service.jobs_runner", job_id],
-                env=env,
-                stdin=subprocess.DEVNULL,
+                env=child_environment(),
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
             )
+            _hand_over(process, settings)
         except OSError as exc:
             metadata.finish_job(
                 job_id, job.model, status="failed", error=f"could not start the process: {exc}"

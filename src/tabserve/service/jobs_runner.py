@@ -1,6 +1,7 @@
 """The training job process: ``python -m tabserve.service.jobs_runner <job-id>``.
 
-Reads the server's settings from the environment and the job's overrides from
+Reads the server's settings from stdin (a pipe, not the environment: see
+``jobs.child_environment``) and the job's overrides from
 its row, trains and registers, and writes status, throttled progress and a
 heartbeat to the row so any replica can report on it (and fail it if this
 process dies).
@@ -18,7 +19,8 @@ import time
 from tabserve.config import Settings, validate_overrides
 from tabserve.errors import BackendUnavailableError, TabserveError
 from tabserve.registry.metadata import MetadataStore
-from tabserve.service.jobs import HEARTBEAT_S, SETTINGS_ENV
+from tabserve.service.jobs import HEARTBEAT_S
+from tabserve.urls import redact_text
 
 log = logging.getLogger("tabserve.service.jobs_runner")
 
@@ -97,7 +99,12 @@ def run_job(settings: Settings, job_id: str) -> int:
         outcome = train_and_register(run_settings, registry, ProgressWriter(metadata, job_id))
     except Exception as exc:
         stop.set()
-        message = str(exc) if isinstance(exc, TabserveError) else f"{type(exc).__name__}: {exc}"
+        # Anyone with the token reads the job's error: a library's own message may quote cell
+        # values (e.g. "could not convert string to float: '...'"), so only the log has it.
+        if isinstance(exc, TabserveError):
+            message = redact_text(str(exc))
+        else:
+            message = f"training failed with {type(exc).__name__} (the server log has the details)"
         log.error("training job %s failed: %s", job_id, message, exc_info=not isinstance(exc, TabserveError))
         _record_end(metadata, job_id, job.model, status="failed", error=message[:2000])
         registry.close()
@@ -116,7 +123,7 @@ def main(argv: list[str]) -> int:
         return 2
     from tabserve.logs import configure_logging
 
-    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    settings = Settings.model_validate_json(sys.stdin.buffer.read())
     configure_logging(settings.logging, stderr_level="WARNING")
     return run_job(settings, argv[0])
 

@@ -88,9 +88,17 @@ async def train_model(slot: Served, request: Request, state: State) -> Response:
     return await _start(request, state, slot.name)
 
 
-@router.get("/jobs/{job_id}", response_model=Job, responses=problem_responses(404, 422, 503))
+@router.get(
+    "/jobs/{job_id}",
+    response_model=Job,
+    dependencies=[Authorized],
+    responses=problem_responses(401, 404, 422, 503),
+)
 def get_job(job_id: JobId, state: State) -> dict:
-    """A training job: queued, running, succeeded or failed; fits done of total; the version or the error."""
+    """A training job: queued, running, succeeded or failed; fits done of total; the version or the error.
+
+    Needs the token when one is set: a job's overrides and error describe the server's data.
+    """
     return job_view(state.require_jobs().get(job_id))
 
 

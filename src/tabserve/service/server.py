@@ -2,8 +2,10 @@
 
 Several workers share one port through uvicorn's supervisor, which needs an
 import string and a factory: each worker rebuilds the app from the settings
-the parent validated, passed as JSON in the environment (so CLI flags and
-environment overrides reach every worker unchanged). SIGTERM stops accepting,
+the parent validated, passed as JSON in a file only this user can read (so CLI
+flags and environment overrides reach every worker unchanged, and the token
+and database passwords are not in any worker's ``/proc/PID/environ``). The
+environment carries only the file's path; the file goes when the server stops. SIGTERM stops accepting,
 lets in-flight requests finish and exits 0 (uvicorn's graceful shutdown).
 """
 
@@ -12,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tabserve.config import Settings, load_settings
+from tabserve.config import ENV_PREFIX, Settings, load_settings
 from tabserve.service.allocator import tune_allocator
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.auth import check_bind
@@ -25,7 +29,7 @@ from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
 
-SETTINGS_ENV = "TABSERVE_SERVE_SETTINGS"
+SETTINGS_FILE_ENV = "TABSERVE_SERVE_SETTINGS_FILE"
 GRACEFUL_SHUTDOWN_S = 30
 
 
@@ -33,8 +37,8 @@ def app_from_env() -> PredictFastPath:
     """uvicorn's factory in each worker process."""
     from tabserve.logs import configure_logging
 
-    raw = os.environ.get(SETTINGS_ENV)
-    settings = Settings.model_validate_json(raw) if raw else load_settings()
+    path = os.environ.get(SETTINGS_FILE_ENV)
+    settings = Settings.model_validate_json(Path(path).read_bytes()) if path else load_settings()
     configure_logging(settings.logging)
     tune_allocator()
     return with_fast_predict(create_app(settings))
@@ -85,5 +89,24 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
             tune_allocator()
             uvicorn.run(with_fast_predict(create_app(settings)), **options)
             return
-        os.environ[SETTINGS_ENV] = settings.model_dump_json()
-        uvicorn.run("tabserve.service.server:app_from_env", factory=True, workers=server.workers, **options)
+        with _settings_file(settings) as path:
+            for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+                del os.environ[name]  # the workers read the file; secrets set by env stay in this process
+            os.environ[SETTINGS_FILE_ENV] = str(path)
+            uvicorn.run(
+                "tabserve.service.server:app_from_env", factory=True, workers=server.workers, **options
+            )
+
+
+@contextlib.contextmanager
+def _settings_file(settings: Settings) -> Iterator[Path]:
+    """The settings as JSON in a 0600 file inside a 0700 folder, removed on the way out."""
+    folder = Path(tempfile.mkdtemp(prefix="tabserve-settings-"))  # mode 0700
+    path = folder / "settings.json"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(settings.model_dump_json().encode())
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
