@@ -141,6 +141,11 @@ class ServerSettings(_Section):
     max_train_fits: int = Field(
         1000, ge=1, description="Most grid-search fits a POST /train body may ask for."
     )
+    max_connections: int = Field(1000, ge=1, description="Open connections per process; beyond: 503.")
+    max_request_line_bytes: int = Field(8192, ge=256, description="Longest request line; beyond: 414.")
+    max_header_bytes: int = Field(65536, ge=1024, description="Largest request line + headers; beyond: 431.")
+    header_timeout_s: float = Field(10.0, gt=0, description="Time for a request's head to arrive; then 408.")
+    body_timeout_s: float = Field(30.0, gt=0, description="Longest pause between body bytes; then 408.")
 
 
 class MonitoringSettings(_Section):

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tabserve.config import ENV_PREFIX, Settings, load_settings
+from tabserve.service import http_guard
 from tabserve.service.allocator import tune_allocator
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.auth import check_bind
@@ -41,6 +42,7 @@ def app_from_env() -> PredictFastPath:
     settings = Settings.model_validate_json(Path(path).read_bytes()) if path else load_settings()
     configure_logging(settings.logging)
     tune_allocator()
+    http_guard.configure(settings.server)
     return with_fast_predict(create_app(settings))
 
 
@@ -78,7 +80,7 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
         "host": server.host,
         "port": server.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": http_guard.GuardedHttpToolsProtocol,
         "access_log": False,
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
@@ -87,6 +89,7 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
     with _sigterm_exits_cleanly():
         if server.workers == 1:
             tune_allocator()
+            http_guard.configure(server)
             uvicorn.run(with_fast_predict(create_app(settings)), **options)
             return
         with _settings_file(settings) as path:
