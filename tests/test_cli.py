@@ -139,7 +139,7 @@ def test_visualise_names_a_missing_target_as_training_does(workdir, capsys):
     shown = capsys.readouterr().err
     assert main(["train", "-c", "wrong.yaml"]) == 1
     assert capsys.readouterr().err == shown
-    assert "data.target: column 'specie' is not in the table (columns: sepal_length," in shown
+    assert "data.target: column 'specie' is not in the table (the table has 5 column(s))" in shown
     assert not (workdir / "pairs.png").exists()
 
 
