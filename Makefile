@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench hooks clean image image-test
+.PHONY: install run test test-fast lint format bench screenshots hooks clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/models_memory.py
+	$(BIN)/python benchmarks/console.py
+
+## Pictures of the console for the README (docs/images/), from a server it starts; needs /usr/bin/chromium.
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 ## The container image, built with buildah on a local Debian stand-in base (no Docker engine).
 image:

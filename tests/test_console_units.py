@@ -68,6 +68,7 @@ def test_times_read_as_a_person_says_them():
 
 def test_numbers_and_differences():
     assert fmt.num(0.123456) == "0.1235"
+    assert fmt.num(150) == "150"
     assert fmt.num(None) == fmt.DASH
     assert fmt.num(float("nan")) == fmt.DASH
     assert fmt.signed(0.02) == "+0.0200"

@@ -40,3 +40,32 @@ def test_promoted_since_reads_the_alias_history(registry):
     assert metadata.promoted_since("iris", first, before)
     assert not metadata.promoted_since("iris", second, before)
     assert not metadata.promoted_since("iris", first, time.time() + 60)
+
+
+def test_version_summaries_match_the_full_records(registry):
+    metadata = registry.metadata
+    metadata.ensure_schema()
+    fields = {
+        "estimator": "e",
+        "params": {"C": 1.0},
+        "metrics": {"cv_score": 0.9},
+        "cv_results": [{"big": "table"}],
+        "feature_schema": {},
+        "data_rows": 7,
+        "data_hash": "h",
+        "libraries": {},
+        "config": {},
+        "artifacts": {},
+        "sha256": "s",
+    }
+    for _ in range(3):
+        metadata.add_version("iris", fields)
+    metadata.set_alias("iris", 2)
+    summaries = metadata.version_summaries("iris")
+    records = metadata.list_versions("iris")
+    assert [s["version"] for s in summaries] == [1, 2, 3]
+    for summary, record in zip(summaries, records, strict=True):
+        assert summary == {key: getattr(record, key) for key in summary}
+    assert "cv_results" not in summaries[0]
+    assert summaries[1]["aliases"] == ["production"]
+    assert metadata.version_summaries("wine") == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tabserve import __version__
 from tests.service.conftest import Server, copy_registry, register_copy, write_config
 
 PAGES = [
@@ -51,6 +52,7 @@ def test_every_page_is_html_with_a_strict_csp_and_only_local_assets(console, pat
     for url in re.findall(r'\s(?:src|href|action)="([^"]*)"', html):
         assert url.startswith(("/", "#", "data:")), url  # nothing from another host
     assert 'href="/ui/jobs"' in html and 'href="/docs"' in html  # the navigation bar
+    assert f"<footer><p>tabserve {__version__} " in html
 
 
 def test_home_shows_the_production_version_with_metrics(console):

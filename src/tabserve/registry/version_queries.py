@@ -6,6 +6,7 @@ reported), never by locks held across network calls.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -182,3 +183,31 @@ class VersionQueries(RegistryConnection):
                 .limit(1)
             ).first()
         return found is not None
+
+    def version_summaries(self, model: str) -> list[dict[str, Any]]:
+        """Every version's listing columns, oldest first, without the heavy JSON (CV table, schema, config).
+
+        What a version table needs: with hundreds of versions, decoding each
+        one's CV table and config costs far more than the page itself.
+        """
+        v = t.versions
+        columns = [
+            v.c.version,
+            v.c.created_at,
+            v.c.estimator,
+            v.c.params,
+            v.c.metrics,
+            v.c.data_rows,
+            v.c.data_hash,
+        ]
+        with self._begin() as conn:
+            aliases = self._aliases_by_version(conn, model)
+            rows = conn.execute(sa.select(*columns).where(v.c.model == model).order_by(v.c.version)).all()
+        summaries = []
+        for row in rows:
+            item = dict(row._mapping)
+            item["params"] = json.loads(item["params"])
+            item["metrics"] = json.loads(item["metrics"])
+            item["aliases"] = aliases.get(row.version, [])
+            summaries.append(item)
+        return summaries

@@ -85,7 +85,7 @@ def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]], tit
     if n == 0 or len(matrix) != n:
         return Markup('<p class="muted">No confusion matrix recorded.</p>')
     cell, left, top = 44, 110, 96
-    width, height = left + cell * n + 8, top + cell * n + 8
+    width, height = left + cell * n + 56, top + cell * n + 8  # room for the last rotated label
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img"><title>{escape(title)}</title>',

@@ -50,6 +50,8 @@ def num(value: Any, digits: int = 4) -> str:
     """A metric to ``digits`` decimals; a dash when there is none."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return DASH
+    if isinstance(value, int):
+        return str(value)  # counts stay counts
     return f"{value:.{digits}f}"
 
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 JOBS_SHOWN = 50
+SUMMARIES = SummaryCache()  # one per process: the data is read at most once a minute
 SCORERS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
 OptionalVersion = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 OptionalModel = Annotated[str | None, Query(min_length=1, max_length=100)]
@@ -79,7 +80,9 @@ def home(state: State) -> HTMLResponse:
         }
         try:
             current = metadata.alias_version(slot.name, PRODUCTION)
-            entry["production"] = views.version_row(registry.get(slot.name, current)) if current else None
+            entry["production"] = (
+                views.version_row(views.summary_of(registry.get(slot.name, current))) if current else None
+            )
             entry["count"] = metadata.latest_version(slot.name) or 0
             job_id = metadata.training_lock(slot.name)
             entry["job"] = metadata.get_job(job_id) if job_id else None
@@ -101,11 +104,12 @@ def home(state: State) -> HTMLResponse:
 def model_page(name: ModelName, state: State) -> HTMLResponse:
     """A model's versions: sortable table, the main metric across versions, compare, rollback."""
     slot = state.slot(name)
-    records = state.require_registry().versions(slot.name)
-    rows = [views.version_row(r) for r in records]
-    rows.sort(key=lambda r: r["version"], reverse=True)
+    summaries = state.require_registry().metadata.version_summaries(slot.name)
+    rows = [views.version_row(v) for v in reversed(summaries)]
     scoring = next((r["scoring"] for r in rows), "score")
-    chart = charts.metric_line([(r.version, r.metrics.get("cv_score")) for r in records], f"CV {scoring}")
+    chart = charts.metric_line(
+        [(v["version"], v["metrics"].get("cv_score")) for v in summaries], f"CV {scoring}"
+    )
     production = next((r["version"] for r in rows if r["production"]), None)
     return page(
         "model.html",
@@ -234,13 +238,15 @@ def job_page(job_id: JobId, state: State) -> HTMLResponse:
 def _version_choice(state: ServiceState, model: str, version: int | None) -> tuple[list[dict], Any]:
     """The model's versions (newest first) and the chosen record (default: production, else newest)."""
     registry = state.require_registry()
-    records = registry.versions(model)
-    listing = [{"version": r.version, "production": PRODUCTION in r.aliases} for r in records][::-1]
-    if not records:
+    summaries = registry.metadata.version_summaries(model)
+    listing = [
+        {"version": v["version"], "production": PRODUCTION in v["aliases"]} for v in reversed(summaries)
+    ]
+    if not summaries:
         return listing, None
     if version is None:
-        found = next((r for r in records if PRODUCTION in r.aliases), records[-1])
-        return listing, found
+        found = next((v for v in listing if v["production"]), listing[0])
+        version = found["version"]
     return listing, registry.get(model, version)
 
 
@@ -266,11 +272,6 @@ def predict_page(state: State, model: OptionalModel = None, version: OptionalVer
     )
 
 
-@functools.cache
-def _summaries() -> SummaryCache:
-    return SummaryCache()
-
-
 @router.get("/ui/data", response_class=HTMLResponse)
 @guarded
 def data_page(state: State, model: OptionalModel = None, version: OptionalVersion = None) -> HTMLResponse:
@@ -279,7 +280,7 @@ def data_page(state: State, model: OptionalModel = None, version: OptionalVersio
     listing, record = _version_choice(state, chosen, version)
     values: dict[str, Any] = {"summary": None, "error": None}
     try:
-        values["summary"] = _summaries().get(state.settings.data)
+        values["summary"] = SUMMARIES.get(state.settings.data)
     except TabserveError as exc:
         values["error"] = f"The training data cannot be read now: {str(exc)[:300]}"
     return page(

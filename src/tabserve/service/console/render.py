@@ -51,7 +51,7 @@ def environment() -> Environment:
         short_hash=fmt.short_hash,
         pretty_json=fmt.pretty_json,
     )
-    env.globals.update(nav=NAV, version=__version__, percent=fmt.percent)
+    env.globals.update(nav=NAV, app_version=__version__, percent=fmt.percent)
     return env
 
 

@@ -21,23 +21,37 @@ COMPARED_METRICS = (
 )
 
 
-def version_row(record: VersionRecord) -> dict[str, Any]:
-    """One line of a model's version table."""
-    metrics = record.metrics
+def summary_of(record: VersionRecord) -> dict[str, Any]:
+    """A full record cut to what ``MetadataStore.version_summaries`` gives for each version."""
     return {
         "version": record.version,
         "created_at": record.created_at,
-        "estimator": fmt.short_estimator(record.estimator),
-        "estimator_full": record.estimator,
-        "params": fmt.params_text(record.params),
+        "estimator": record.estimator,
+        "params": record.params,
+        "metrics": record.metrics,
+        "data_rows": record.data_rows,
+        "data_hash": record.data_hash,
+        "aliases": list(record.aliases),
+    }
+
+
+def version_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """One line of a model's version table, from a version summary."""
+    metrics = summary["metrics"]
+    return {
+        "version": summary["version"],
+        "created_at": summary["created_at"],
+        "estimator": fmt.short_estimator(summary["estimator"]),
+        "estimator_full": summary["estimator"],
+        "params": fmt.params_text(summary["params"]),
         "cv_score": metrics.get("cv_score"),
         "scoring": metrics.get("scoring", "score"),
         "accuracy": metrics.get("accuracy"),
         "f1_macro": metrics.get("f1_macro"),
-        "data_rows": record.data_rows,
-        "data_hash": record.data_hash,
-        "aliases": list(record.aliases),
-        "production": PRODUCTION in record.aliases,
+        "data_rows": summary["data_rows"],
+        "data_hash": summary["data_hash"],
+        "aliases": list(summary["aliases"]),
+        "production": PRODUCTION in summary["aliases"],
     }
 
 
