@@ -95,6 +95,7 @@ class Predictor:
         if version is None:
             version = registry.serving_version(model)
         record = registry.get(model, version)
+        registry.verify(record)  # every file, not only the one the runner reads
         _warn_on_library_drift(record)
         runner, how = _runner(registry, record)
         log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)

@@ -131,7 +131,7 @@ def test_missing_object_names_the_version(s3_registry, s3_client, s3_bucket, iri
     s3_client.delete_object(Bucket=s3_bucket, Key=stored_key(s3_registry, "iris", version))
 
     with pytest.raises(
-        IntegrityError, match=rf"model 'iris' version {version}: artifact 's3://.*' is missing"
+        IntegrityError, match=rf"model 'iris' version {version}: its model file \(model.skops\) is missing"
     ):
         s3_registry.load_model(s3_registry.get("iris", version))
 
@@ -143,7 +143,8 @@ def test_corrupted_object_fails_the_sha256_check(s3_registry, s3_client, s3_buck
     s3_client.put_object(Bucket=s3_bucket, Key=stored_key(s3_registry, "iris", version), Body=b"tampered")
 
     with pytest.raises(
-        IntegrityError, match=rf"model 'iris' version {version}: .* does not match its recorded sha256"
+        IntegrityError,
+        match=rf"model 'iris' version {version}: its model file \(model.skops\) failed its checksum",
     ):
         s3_registry.load_model(s3_registry.get("iris", version))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tabserve.config import RegistrySettings
-from tabserve.errors import IntegrityError, NoModelError
+from tabserve.errors import ConflictError, IntegrityError, NoModelError
 from tabserve.registry.artifacts import ArtifactStore, open_artifact_store
 from tabserve.registry.metadata import PRODUCTION, JobRecord, MetadataStore, VersionRecord
 from tabserve.registry.serialization import sha256_hex
@@ -74,21 +74,38 @@ class Registry:
         return version
 
     def read_file(self, record: VersionRecord, kind: str = "model") -> bytes:
-        """A version's file, after checking its sha256 against the metadata."""
+        """A version's file, after checking its sha256 against the metadata.
+
+        The error names the version and the file, not where it is stored: it may
+        reach an unauthenticated 503. The log has the location.
+        """
         entry = record.artifacts.get(kind)
+        what = f"model '{record.model}' version {record.version}"
         if entry is None:
-            raise IntegrityError(f"model '{record.model}' version {record.version} has no {kind} file")
+            raise IntegrityError(f"{what} has no {kind} file")
+        filename = entry["key"].rsplit("/", 1)[-1]
         try:
             data = self.artifacts.get(entry["key"])
         except IntegrityError as exc:  # the store knows the key, not which version it belongs to
-            raise IntegrityError(f"model '{record.model}' version {record.version}: {exc}") from None
+            log.error("%s: %s", what, exc)
+            raise IntegrityError(f"{what}: its {kind} file ({filename}) is missing") from None
         if sha256_hex(data) != entry["sha256"]:
+            log.error(
+                "%s: %s does not match its recorded sha256", what, self.artifacts.describe(entry["key"])
+            )
             raise IntegrityError(
-                f"model '{record.model}' version {record.version}: {kind} file "
-                f"{self.artifacts.describe(entry['key'])} does not match its recorded sha256; "
-                "refusing to load it"
+                f"{what}: its {kind} file ({filename}) failed its checksum; refusing to load it"
             )
         return data
+
+    def verify(self, record: VersionRecord) -> None:
+        """Check every file of a version against its recorded sha256 (IntegrityError names the first bad one).
+
+        A numeric model is served from one file but stored with others; a damaged
+        file must stop a load or a promotion even if this server would not read it.
+        """
+        for kind in record.artifacts:
+            self.read_file(record, kind)
 
     def load_model(self, record: VersionRecord) -> Any:
         """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""
@@ -113,6 +130,11 @@ class Registry:
         return self.metadata.list_versions(model)
 
     def promote(self, model: str, version: int) -> None:
+        """Point production at a version whose every file passes its checksum (ConflictError if one fails)."""
+        try:
+            self.verify(self.get(model, version))
+        except IntegrityError as exc:
+            raise ConflictError(f"{exc}; not promoted") from None
         self.metadata.set_alias(model, version, PRODUCTION)
         log.info("%s version %d is now %s", model, version, PRODUCTION)
 

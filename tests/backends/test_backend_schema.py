@@ -1,0 +1,28 @@
+"""A registry table renamed under a running server: a 503-class error naming the schema, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tabserve.registry import Registry, StoredFile
+from tabserve.registry.artifacts import LocalArtifactStore
+from tabserve.registry.connection import RegistrySchemaError
+from tabserve.registry.metadata import MetadataStore
+from tests.backends.test_backend_registry import version_fields
+
+
+def test_a_renamed_versions_table_is_a_schema_error(empty_db_url, tmp_path):
+    registry = Registry(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts"))
+    try:
+        registry.register("iris", [StoredFile("model", "model.bin", b"bytes")], version_fields())
+        engine = sa.create_engine(empty_db_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE tabserve_versions RENAME TO tabserve_versions_gone"))
+        finally:
+            engine.dispose()
+        with pytest.raises(RegistrySchemaError, match="registry schema is not as expected"):
+            registry.versions("iris")
+    finally:
+        registry.close()
