@@ -99,6 +99,12 @@ class ServiceMetrics:
             ["model"],
             registry=self.registry,
         )
+        self._alias_unloadable = Gauge(
+            "tabserve_model_alias_unloadable",
+            "1 while the production alias is on a version this process cannot load (it serves an older one)",
+            ["model"],
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
@@ -143,6 +149,9 @@ class ServiceMetrics:
 
     def count_task_failure(self, task: str) -> None:
         self._task_failures.labels(task).inc()
+
+    def set_alias_unloadable(self, model: str, unloadable: bool) -> None:
+        self._alias_unloadable.labels(model).set(1 if unloadable else 0)
 
     def set_model_version(self, model: str, version: int) -> None:
         self._model_version.labels(model).set(version)

@@ -70,6 +70,8 @@ class Reloader:
             registry = state.require_registry()
             version = await asyncio.to_thread(registry.serving_version, slot.name)
             current = slot.predictor
+            if current is not None and current.version == version and slot.degraded_reason:
+                self._degraded(slot, "")  # the alias came back to what is served
             if (current is not None and current.version == version) or version == follow.failed_version:
                 self._backend_back(slot, follow)  # the registry answered and there is nothing new to load
                 return True
@@ -87,6 +89,12 @@ class Reloader:
                 return False
             follow.failed_version = version
             log.error("cannot load %s version %d, keeping the current model: %s", slot.name, version, exc)
+            if slot.predictor is not None:
+                self._degraded(
+                    slot,
+                    f"the production alias is on version {version}, which cannot be loaded ({exc}); "
+                    f"still serving version {slot.predictor.version}",
+                )
             self._not_ready(slot, follow, f"cannot load version {version}: {exc}", backend_down=False)
             return True
         except Exception as exc:
@@ -95,6 +103,7 @@ class Reloader:
             return False
         previous = slot.predictor
         slot.predictor = predictor  # the swap: in-flight requests keep the object they read
+        self._degraded(slot, "")
         slot.not_ready_reason = ""
         slot.backend_down = False
         follow.failed_version = None
@@ -110,6 +119,11 @@ class Reloader:
             1000 * (time.perf_counter() - started),
         )
         return True
+
+    def _degraded(self, slot: ModelSlot, reason: str) -> None:
+        """Say on /readyz and /metrics whether the served version is behind an unloadable alias."""
+        slot.degraded_reason = reason
+        self.state.metrics.set_alias_unloadable(slot.name, bool(reason))
 
     @staticmethod
     def _backend_back(slot: ModelSlot, follow: _Follow) -> None:

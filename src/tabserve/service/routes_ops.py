@@ -20,7 +20,9 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Ready, responses=problem_responses(503))
+@router.get(
+    "/readyz", response_model=Ready, response_model_exclude_none=True, responses=problem_responses(503)
+)
 async def readyz(state: State) -> dict:
     """Readiness: 200 once every served model has a version loaded; 503 saying why otherwise
     (a model not loaded, or a background task that died)."""
@@ -30,7 +32,13 @@ async def readyz(state: State) -> dict:
         slot.require()
     default = state.default.require()
     models = {slot.name: slot.require().version for slot in state.slots.values()}
-    return {"status": "ready", "model": default.model, "version": default.version, "models": models}
+    degraded = {slot.name: slot.degraded_reason for slot in state.slots.values() if slot.degraded_reason}
+    answer: dict = {
+        "status": "degraded" if degraded else "ready",
+        "model": default.model,
+        "version": default.version,
+    }
+    return {**answer, "models": models, **({"degraded": degraded} if degraded else {})}
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})

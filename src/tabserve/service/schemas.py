@@ -90,3 +90,8 @@ class Ready(BaseModel):
     model: str = Field(description="The default model.")
     version: int = Field(description="The default model's production version.")
     models: dict[str, int] = Field(description="Every served model's production version.")
+    degraded: dict[str, str] | None = Field(
+        None,
+        description="Status 'degraded': models whose production alias points at a version that cannot be "
+        "loaded, with the reason; the version shown is the one still served.",
+    )

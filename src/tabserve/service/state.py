@@ -40,6 +40,8 @@ class ModelSlot:
     # Why nothing is loaded, for /readyz and 503s; "" once a model is up.
     not_ready_reason: str = STARTING
     backend_down: bool = False
+    # Why the production alias's version is not the one served (it failed to load); "" when it is.
+    degraded_reason: str = ""
 
     def require(self) -> Predictor:
         """The production predictor, or the error that says why there is none."""
