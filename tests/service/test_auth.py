@@ -49,6 +49,8 @@ def test_mutating_routes_need_the_token(token_server, method, path, header):
 
 
 def test_job_details_need_the_token_when_one_is_set(token_server):
+    assert token_server.client.get("/jobs").status_code == 401
+    assert token_server.client.get("/jobs", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
     missing = token_server.client.get("/jobs/" + "a" * 32)
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"].startswith("Bearer")

@@ -120,9 +120,11 @@ def test_missing_things_are_html_pages_with_their_status(console, path, status):
 
 
 def test_jobs_list_json_and_page(console):
-    assert console.client.get("/jobs").json() == {"jobs": []}
+    auth = {"authorization": "Bearer s3cret"}  # job details need the token when one is set
+    assert console.client.get("/jobs").status_code == 401
+    assert console.client.get("/jobs", headers=auth).json() == {"jobs": []}
     assert "No training jobs yet." in console.client.get("/ui/jobs").text
-    assert console.client.get("/jobs?limit=0").status_code == 422
+    assert console.client.get("/jobs?limit=0", headers=auth).status_code == 422
 
 
 def test_api_docs_render_from_local_assets(console):

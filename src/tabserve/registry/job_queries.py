@@ -86,6 +86,12 @@ class JobQueries(RegistryConnection):
             ).all()
         return [job_from_row(r) for r in rows]
 
+    def active_jobs(self) -> list[JobRecord]:
+        """Queued or running jobs, whatever their heartbeat."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(t.jobs).where(t.jobs.c.status.in_(("queued", "running")))).all()
+        return [job_from_row(r) for r in rows]
+
     def job_counts(self) -> dict[str, int]:
         with self._begin() as conn:
             rows = conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from tabserve.config import ENV_PREFIX, Settings
@@ -29,6 +31,22 @@ HEARTBEAT_S = 5.0
 STALE_AFTER_S = 45.0  # several missed heartbeats: the process is gone
 CHECK_EVERY_S = 5.0
 ACTIVE = ("queued", "running")
+HOST = socket.gethostname()
+
+
+def process_is_gone(pid: int | None, job_id: str) -> bool:
+    """On this host: no live process with this pid runs this job (pid reuse is caught by the command line)."""
+    if pid is None:
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc here: fall back to the heartbeat timeout
+        return False
+    if not command:  # a zombie: exited, not yet collected by its parent
+        return True
+    return b"tabserve.service.jobs_runner" not in command or job_id.encode() not in command
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
@@ -102,6 +120,8 @@ class JobManager:
             )
             raise
         self._children[job_id] = process
+        # Where the process runs, so that any server on this host can tell at once that it is gone.
+        metadata.update_job(job_id, host=HOST, pid=process.pid)
         log.info("training job %s started (pid %d) for %s", job_id, process.pid, job.model)
         return job
 
@@ -126,6 +146,20 @@ class JobManager:
                     error=f"the training process exited with code {code} before finishing",
                 )
             del self._children[job_id]
+        for job in metadata.active_jobs():
+            if job.id in self._children or job.host != HOST or not process_is_gone(job.pid, job.id):
+                continue
+            log.error(
+                "training job %s: its process (pid %s) on this host is gone, marking it failed",
+                job.id,
+                job.pid,
+            )
+            metadata.finish_job(
+                job.id,
+                job.model,
+                status="failed",
+                error=f"the training process (pid {job.pid} on {HOST}) is gone: its server stopped",
+            )
         for job in metadata.stale_jobs(time.time() - STALE_AFTER_S):
             own = self._children.pop(job.id, None)
             if own is not None:

@@ -102,8 +102,10 @@ def get_job(job_id: JobId, state: State) -> dict:
     return job_view(state.require_jobs().get(job_id))
 
 
-@router.get("/jobs", response_model=JobList, responses=problem_responses(422, 503))
+@router.get(
+    "/jobs", response_model=JobList, dependencies=[Authorized], responses=problem_responses(401, 422, 503)
+)
 def list_jobs(state: State, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
-    """Recent training jobs of the models this server serves, newest first."""
+    """Recent training jobs of the models this server serves, newest first (the token, when one is set)."""
     records = state.require_registry().metadata.recent_jobs(limit, list(state.slots))
     return {"jobs": [job_view(job) for job in records]}

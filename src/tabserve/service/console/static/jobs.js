@@ -1,4 +1,6 @@
 // Live progress of training jobs: poll GET /jobs/{id} twice a second until the job ends.
+import { storedToken } from "./auth.js";
+
 const POLL_MS = 500;
 const ENDED = new Set(["succeeded", "failed"]);
 
@@ -42,7 +44,9 @@ async function outcome(root, job) {
 // Follow one job shown in ``root``; resolves with the final job once it has ended.
 export async function follow(root, jobId) {
   for (;;) {
-    const response = await fetch(`/jobs/${encodeURIComponent(jobId)}`);
+    // Job details need the token when the server has one; send it if this tab holds it (never ask here).
+    const token = storedToken();
+    const response = await fetch(`/jobs/${encodeURIComponent(jobId)}`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
     if (response.ok) {
       const job = await response.json();
       render(root, job);
