@@ -260,7 +260,10 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
 def _search_backend(settings: Settings) -> Iterator[None]:
     """Run the fits locally, or on a Dask cluster through joblib's dask backend."""
     if settings.search.backend == "local":
-        yield
+        from tabserve.lifetime import workers_die_with_this_process
+
+        with workers_die_with_this_process():
+            yield
         return
     from tabserve.dask_backend import dask_parallel
 

@@ -19,7 +19,7 @@ from tabserve.cli.common import EXIT_RUNTIME, EXIT_USAGE, common_options
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Adding a command: a module here with `register(commands, common)`, and its name in this tuple.
-COMMANDS = ("train", "predict", "visualise", "models", "data", "serve")
+COMMANDS = ("train", "predict", "visualise", "models", "data", "serve", "registry")
 
 DESCRIPTION = "From a scikit-learn notebook to a versioned, served classifier."
 

@@ -33,6 +33,9 @@ class ArtifactStore(Protocol):
     def describe(self, key: str) -> str:
         """A location for humans: a path or an s3:// URI."""
 
+    def list_keys(self) -> list[tuple[str, float]]:
+        """Every stored key with its last-modified time (epoch seconds), for garbage collection."""
+
 
 class LocalArtifactStore:
     """Files under a folder; written to a temporary name, then renamed into place."""
@@ -71,6 +74,15 @@ class LocalArtifactStore:
 
     def describe(self, key: str) -> str:
         return str(self.root / key)
+
+    def list_keys(self) -> list[tuple[str, float]]:
+        if not self.root.is_dir():
+            return []
+        return [
+            (path.relative_to(self.root).as_posix(), path.stat().st_mtime)
+            for path in self.root.rglob("*")
+            if path.is_file()
+        ]
 
 
 class S3ArtifactStore:
@@ -136,6 +148,21 @@ class S3ArtifactStore:
 
     def describe(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
+
+    def list_keys(self) -> list[tuple[str, float]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        start = f"{self.prefix}/" if self.prefix else ""
+        found: list[tuple[str, float]] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=start
+            ):
+                for item in page.get("Contents", []):
+                    found.append((item["Key"][len(start) :], item["LastModified"].timestamp()))
+        except (BotoCoreError, ClientError) as exc:
+            raise BackendUnavailableError(f"S3 listing of s3://{self.bucket}/{start} failed: {exc}") from None
+        return found
 
 
 def open_artifact_store(location: str, s3_endpoint_url: str | None = None) -> ArtifactStore:
