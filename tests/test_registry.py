@@ -60,7 +60,7 @@ def test_tampered_model_file_is_refused(trained_iris, tmp_path):
 
 def test_untrusted_types_are_refused_even_with_valid_hash():
     data = dump_model({"f": Path("/etc")})
-    with pytest.raises(IntegrityError, match="untrusted types: pathlib"):
+    with pytest.raises(IntegrityError, match="outside tabserve's trusted set: pathlib"):
         load_model(data, "model 'x' version 9")
 
 
@@ -69,6 +69,13 @@ def test_trust_rule_is_fixed_in_code():
     assert not is_trusted_type("sklearn.utils.validation.check_array")  # a function, not a class
     assert not is_trusted_type("builtins.eval")
     assert not is_trusted_type("os.system")
+
+
+def test_trusted_entries_admit_their_module_and_nothing_beside_it():
+    assert is_trusted_type("mypkg.steps.LogShift", ("mypkg.steps",))
+    assert is_trusted_type("mypkg.steps.LogShift", ("mypkg.steps.LogShift",))
+    assert not is_trusted_type("mypkg.stepsextra.LogShift", ("mypkg.steps",))
+    assert not is_trusted_type("mypkg.steps.LogShift", ())
 
 
 def test_versions_are_numbered_and_production_follows_promote_and_rollback(registry: Registry):

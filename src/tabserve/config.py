@@ -116,6 +116,17 @@ class RegistrySettings(_Section):
     artifacts: str = Field("var/artifacts", description="A folder, or s3://bucket/prefix.")
     s3_endpoint_url: str | None = Field(None, description="MinIO or another S3 endpoint.")
     auto_promote: bool = Field(True, description="Promote a new version that scores as well.")
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Your own classes (dotted names or module prefixes) a model file may hold.",
+    )
+
+    @field_validator("trusted_types")
+    @classmethod
+    def _safe_trusted_types(cls, value: list[str]) -> list[str]:
+        from tabserve.trusted_types import check_entry
+
+        return [check_entry(entry) for entry in value]
 
 
 class ServerSettings(_Section):

@@ -43,5 +43,13 @@ class IntegrityError(TabserveError):
     """A stored artifact is missing, altered or of an untrusted type."""
 
 
+class UntrustedTypesError(IntegrityError):
+    """A model file holds types neither built in nor trusted by the loading side's config."""
+
+    def __init__(self, message: str, types: list[str]) -> None:
+        super().__init__(message)
+        self.types = types
+
+
 class BackendUnavailableError(TabserveError):
     """A database or object store the registry needs cannot be reached."""

@@ -53,6 +53,8 @@ class SklearnRunner:
         model_classes = [str(c) for c in pipeline.classes_]
         if model_classes != schema.classes:
             raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.classes}")
+        # A model fitted on a bare array (in a notebook) is given one, so it never warns about names.
+        self.by_name = hasattr(pipeline, "feature_names_in_")
 
     def predict_proba(self, batch: Batch) -> np.ndarray:
         import pandas as pd
@@ -71,7 +73,7 @@ class SklearnRunner:
                     for f in self.schema.features
                 }
             )
-        return self.pipeline.predict_proba(frame)
+        return self.pipeline.predict_proba(frame if self.by_name else frame.to_numpy())
 
 
 class Predictor:

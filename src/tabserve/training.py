@@ -45,13 +45,14 @@ class TrainedModel:
     schema: FeatureSchema
     estimator: str
     params: dict[str, Any]
-    cv_score: float
+    cv_score: float | None  # None for a model fitted outside tabserve: no grid search ran here
     metrics: dict[str, Any]
     cv_results: list[dict[str, Any]]
     data_rows: int
     data_hash: str
     reference_rows: np.ndarray | None = None  # numeric rows seen, to check a compiled model against
     profile: dict[str, Any] | None = None  # training rows' bins and hold-out class mix, for drift
+    libraries: dict[str, str] | None = None  # None: this process's versions
 
 
 def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
@@ -145,7 +146,11 @@ class ProgressGridSearch(GridSearchCV):
 
 def evaluate(pipeline: Pipeline, x_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
     """Hold-out accuracy, macro F1, per-class precision and recall, confusion matrix."""
-    predicted = pipeline.predict(x_test)
+    return evaluate_labels(y_test, pipeline.predict(x_test), classes)
+
+
+def evaluate_labels(y_test: Any, predicted: Any, classes: list[str]) -> dict:
+    """The hold-out metrics of labels already predicted (strings, like ``classes``)."""
     precision, recall, _, support = precision_recall_fscore_support(
         y_test, predicted, labels=classes, zero_division=0
     )

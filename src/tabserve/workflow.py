@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
-from tabserve.compiled import CompileResult, compile_pipeline
 from tabserve.config import Settings
-from tabserve.registry import PRODUCTION, Registry, StoredFile
-from tabserve.registry.serialization import dump_model
+from tabserve.registration import should_promote, store_version
+from tabserve.registry import Registry
 from tabserve.training import Progress, TrainedModel, train
 from tabserve.urls import redact_tree, redact_url
-from tabserve.versions import library_versions
 
 log = logging.getLogger(__name__)
 
@@ -30,34 +27,13 @@ def open_registry(settings: Settings) -> Registry:
 
 def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
     """Store a trained model as the next version and promote it if it scores as well."""
-    files = [StoredFile("model", "model.skops", dump_model(trained.pipeline))]
-    compiled = _compile(trained)
-    if compiled.bundle is not None:
-        files.append(StoredFile("compiled", "compiled.npz", compiled.bundle))
-    if trained.profile is not None:
-        files.append(StoredFile("profile", "profile.json", json.dumps(trained.profile).encode()))
-    fields = {
-        "estimator": trained.estimator,
-        "params": trained.params,
-        "metrics": {**trained.metrics, "serving": compiled.reason},
-        "cv_results": trained.cv_results,
-        "feature_schema": trained.schema.to_dict(),
-        "data_rows": trained.data_rows,
-        "data_hash": trained.data_hash,
-        "libraries": library_versions(),
-        "config": recorded_config(settings),
-    }
-    version = registry.register(settings.model, files, fields)
-    promoted = _should_promote(registry, settings, trained)
+    version, _ = store_version(registry, settings.model, trained, recorded_config(settings))
+    promoted = should_promote(
+        registry, settings.model, trained.metrics["holdout_score"], settings.registry.auto_promote
+    )
     if promoted:
         registry.promote(settings.model, version)
     return TrainOutcome(version, promoted, trained)
-
-
-def _compile(trained: TrainedModel) -> CompileResult:
-    result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
-    log.info("serving fast path: %s", result.reason)
-    return result
 
 
 def recorded_config(settings: Settings) -> dict:
@@ -67,25 +43,6 @@ def recorded_config(settings: Settings) -> dict:
         if config[section].get("url"):
             config[section]["url"] = redact_url(config[section]["url"])
     return redact_tree(config)  # and every other URL-valued field (data.path, server.train_sources)
-
-
-def _should_promote(registry: Registry, settings: Settings, trained: TrainedModel) -> bool:
-    """The first version always becomes production; later ones when auto_promote and as good."""
-    current = registry.metadata.alias_version(settings.model, PRODUCTION)
-    if current is None:
-        return True
-    if not settings.registry.auto_promote:
-        return False
-    baseline = registry.get(settings.model, current).metrics.get("holdout_score", 0.0)
-    better = trained.metrics["holdout_score"] >= baseline
-    log.info(
-        "hold-out %.4f vs production v%d %.4f: %s",
-        trained.metrics["holdout_score"],
-        current,
-        baseline,
-        "promote" if better else "keep production",
-    )
-    return better
 
 
 def train_and_register(

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
                 tags = f" [{', '.join(record.aliases)}]" if record.aliases else ""
                 print(
                     f"v{record.version}{tags}  {record.estimator} {json.dumps(record.params)}  "
-                    f"cv {record.metrics['cv_score']:.4f}  hold-out acc {record.metrics['accuracy']:.4f}"
+                    f"cv {_score(record.metrics.get('cv_score'))}  "
+                    f"hold-out acc {_score(record.metrics.get('accuracy'))}"
                 )
         elif args.action == "show":
             record = registry.get(model, _version_arg(args))
@@ -50,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         registry.close()
     return common.EXIT_OK
+
+
+def _score(value: float | None) -> str:
+    """A metric for the listing; '-' where a version has none (registered without hold-out rows)."""
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _version_arg(args: argparse.Namespace) -> int:

@@ -35,18 +35,25 @@ class StoredFile:
 class Registry:
     """Versions of named models: register, find, load files, move aliases."""
 
-    def __init__(self, metadata: MetadataStore, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self, metadata: MetadataStore, artifacts: ArtifactStore, trusted_types: tuple[str, ...] = ()
+    ) -> None:
         self.metadata = metadata
         self.artifacts = artifacts
+        self.trusted_types = trusted_types  # this side's config: what its model files may hold
 
     @classmethod
-    def open(cls, url: str, artifacts: str, s3_endpoint_url: str | None = None) -> Registry:
-        return cls(MetadataStore(url), open_artifact_store(artifacts, s3_endpoint_url))
+    def open(
+        cls, url: str, artifacts: str, s3_endpoint_url: str | None = None, trusted_types: tuple[str, ...] = ()
+    ) -> Registry:
+        return cls(MetadataStore(url), open_artifact_store(artifacts, s3_endpoint_url), trusted_types)
 
     @classmethod
     def from_settings(cls, settings: RegistrySettings) -> Registry:
         """The registry named by the ``registry`` config section."""
-        return cls.open(settings.url, settings.artifacts, settings.s3_endpoint_url)
+        return cls.open(
+            settings.url, settings.artifacts, settings.s3_endpoint_url, tuple(settings.trusted_types)
+        )
 
     def close(self) -> None:
         self.metadata.close()
@@ -112,7 +119,7 @@ class Registry:
         from tabserve.registry.serialization import load_model
 
         data = self.read_file(record, "model")
-        return load_model(data, f"model '{record.model}' version {record.version}")
+        return load_model(data, f"model '{record.model}' version {record.version}", self.trusted_types)
 
     def serving_version(self, model: str) -> int:
         """The version a server should load: the production alias, else the newest."""

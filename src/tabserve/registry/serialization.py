@@ -1,7 +1,8 @@
 """Model files: skops, never pickle, with the loadable types fixed by this code.
 
 skops lists the types a file would construct; we load only if every one of
-them passes ``is_trusted_type``, a rule written here, not read from the file.
+them passes ``is_trusted_type``, a rule written here plus the loading side's
+``registry.trusted_types``, never read from the file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import importlib
 import inspect
 from typing import Any
 
-from tabserve.errors import IntegrityError
+from tabserve.errors import IntegrityError, UntrustedTypesError
+from tabserve.trusted_types import how_to_trust, is_listed
 
 # Non-scikit-learn types a fitted pipeline legitimately contains.
 TRUSTED_HELPER_TYPES = frozenset(
@@ -45,9 +47,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def is_trusted_type(name: str) -> bool:
-    """A fixed helper type, or a class (not a function) defined inside scikit-learn."""
-    if name in TRUSTED_HELPER_TYPES:
+def is_trusted_type(name: str, extra: tuple[str, ...] = ()) -> bool:
+    """A fixed helper type, a class (not a function) defined inside scikit-learn, or listed in ``extra``."""
+    if name in TRUSTED_HELPER_TYPES or is_listed(name, extra):
         return True
     if not name.startswith("sklearn."):
         return False
@@ -65,17 +67,34 @@ def dump_model(model: Any) -> bytes:
     return skops.io.dumps(model)
 
 
-def load_model(data: bytes, label: str) -> Any:
-    """Rebuild a model from skops bytes, refusing any type outside the fixed rule."""
+def listed_types(data: bytes, label: str) -> list[str]:
+    """The types a skops file would construct beyond skops's own safe set."""
     import skops.io
 
     try:
-        found = skops.io.get_untrusted_types(data=data)
+        return sorted(skops.io.get_untrusted_types(data=data))
     except Exception as exc:
         raise IntegrityError(f"{label}: not a readable skops model file ({exc})") from None
-    refused = sorted(t for t in found if not is_trusted_type(t))
+
+
+def check_types(data: bytes, label: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The file's types if every one is trusted; else UntrustedTypesError naming them and the fix."""
+    found = listed_types(data, label)
+    refused = [t for t in found if not is_trusted_type(t, extra)]
     if refused:
-        raise IntegrityError(f"{label}: model file asks to load untrusted types: {', '.join(refused)}")
+        raise UntrustedTypesError(
+            f"{label}: the model file holds types outside tabserve's trusted set: "
+            f"{', '.join(refused)}; {how_to_trust(refused)}",
+            refused,
+        )
+    return found
+
+
+def load_model(data: bytes, label: str, extra_trusted: tuple[str, ...] = ()) -> Any:
+    """Rebuild a model from skops bytes, refusing any type outside the fixed rule and ``extra_trusted``."""
+    import skops.io
+
+    found = check_types(data, label, extra_trusted)
     try:
         return skops.io.loads(data, trusted=found)
     except Exception as exc:

@@ -1,0 +1,202 @@
+"""The Python API for notebooks: ``tabserve.register`` and ``tabserve.Registry``.
+
+Nothing here starts a server or opens a connection at import; a ``Registry``
+connects on first use. By default it is the registry the CLI uses in the
+current directory (``TABSERVE_CONFIG``, ``TABSERVE_*`` variables, defaults).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tabserve.config import MODEL_NAME, RegistrySettings, Settings, load_settings, validate_overrides
+from tabserve.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """What ``register`` stored: the version, whether it serves now, its metrics, how it is served."""
+
+    name: str
+    version: int
+    promoted: bool
+    metrics: dict[str, Any]
+    serving: str
+
+
+class Registry:
+    """A tabserve registry from Python: list, inspect, load, promote and register versions.
+
+    ``Registry()`` is the registry the CLI uses here; ``Registry.from_config(path)`` the one a
+    config file names; ``Registry(url, artifacts=...)`` one given directly. ``trusted_types``
+    are this side's own: what a model file loaded here may hold beyond the built-in set.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        artifacts: str | None = None,
+        s3_endpoint_url: str | None = None,
+        trusted_types: Sequence[str] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        base = settings or load_settings()
+        given = {
+            "url": url,
+            "artifacts": artifacts,
+            "s3_endpoint_url": s3_endpoint_url,
+            "trusted_types": list(trusted_types) if trusted_types is not None else None,
+        }
+        changes = {key: value for key, value in given.items() if value is not None}
+        self.settings = validate_overrides(base, {"registry": changes}, "Registry()") if changes else base
+        self._opened: Any = None
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None) -> Registry:
+        """The registry a config file names (with ``TABSERVE_*`` overrides), as the CLI reads it."""
+        return cls(settings=load_settings(path))
+
+    @property
+    def config(self) -> RegistrySettings:
+        return self.settings.registry
+
+    @property
+    def store(self) -> Any:
+        """The underlying ``tabserve.registry.Registry``, opened on first use."""
+        if self._opened is None:
+            from tabserve.registry import Registry as Store
+
+            self._opened = Store.from_settings(self.settings.registry)
+            self._opened.metadata.ensure_schema()
+        return self._opened
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        from tabserve.urls import redact_url
+
+        return f"Registry({redact_url(self.config.url)!r}, artifacts={self.config.artifacts!r})"
+
+    def models(self) -> list[str]:
+        """Names of the models with at least one version."""
+        return self.store.metadata.models()
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Each version's summary (metrics, estimator, aliases), oldest first."""
+        return [record.summary() for record in self.store.versions(name)]
+
+    def version(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One version in full, as `tabserve models show` and GET /models/{name}/versions/{v} give it;
+        default: the version a server serves (production, else the newest)."""
+        store = self.store
+        return store.get(name, version or store.serving_version(name)).detail()
+
+    def load(self, name: str, version: int | None = None) -> Any:
+        """The fitted model of a version (default: the serving one), after its sha256 and type checks."""
+        store = self.store
+        return store.load_model(store.get(name, version or store.serving_version(name)))
+
+    def promote(self, name: str, version: int) -> None:
+        """Point ``production`` at this version; servers switch to it within a reload interval."""
+        self.store.promote(name, version)
+
+    def rollback(self, name: str) -> int:
+        """Move ``production`` back to where it pointed before; the version it points at now."""
+        return self.store.rollback(name)
+
+    def register(self, model: Any, **kwargs: Any) -> RegisteredVersion:
+        """``tabserve.register(model, registry=self, ...)``."""
+        return register(model, registry=self, **kwargs)
+
+
+def open_registry(registry: Registry | Settings | str | Path | None) -> Registry:
+    """A ``Registry`` from what ``register(registry=...)`` takes: one, settings, a URL or a config file."""
+    if isinstance(registry, Registry):
+        return registry
+    if isinstance(registry, Settings):
+        return Registry(settings=registry)
+    if registry is None:
+        return Registry()
+    if isinstance(registry, str) and "://" in registry:
+        return Registry(registry)
+    if isinstance(registry, str | Path):
+        return Registry.from_config(registry)
+    raise ConfigError(
+        "register: registry must be a Registry, a database URL or a config file, "
+        f"got {type(registry).__name__}"
+    )
+
+
+def register(
+    model: Any,
+    *,
+    name: str,
+    X_sample: Any,
+    feature_names: Sequence[str] | None = None,
+    X_test: Any = None,
+    y_test: Any = None,
+    registry: Registry | Settings | str | Path | None = None,
+    promote: bool | None = None,
+    description: str | None = None,
+) -> RegisteredVersion:
+    """Store a fitted scikit-learn classifier as the next version of model ``name``.
+
+    ``X_sample`` (a few rows of the model's input: a DataFrame, or an array with
+    ``feature_names``) gives the feature schema and checks that served answers equal
+    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix.
+    The first version of a name always becomes production; for later ones ``promote`` None
+    follows the registry's rule (``auto_promote`` and a hold-out score at least production's),
+    True or False decide.
+    Types outside the built-in set must be in the registry config's ``trusted_types``.
+    """
+    from tabserve.fitted import describe_fitted
+    from tabserve.registration import should_promote, store_version
+
+    if not isinstance(name, str) or not re.match(MODEL_NAME, name):
+        raise ConfigError(
+            f"register: name {name!r} must be 1-100 letters, digits, '_', '.' or '-', starting with a "
+            "letter or digit"
+        )
+    trained = describe_fitted(
+        model,
+        X_sample,
+        feature_names=list(feature_names) if feature_names is not None else None,
+        x_test=X_test,
+        y_test=y_test,
+    )
+    target = open_registry(registry)
+    own = target is not registry
+    try:
+        store = target.store
+        config = {"model": name, "registered": {"by": "tabserve.register", "description": description}}
+        version, serving = store_version(store, name, trained, config)
+        holdout = trained.metrics.get("holdout_score")
+        first = store.metadata.alias_version(name) is None
+        if first or promote is not None:
+            promoted = first or bool(promote)
+        else:
+            promoted = should_promote(store, name, holdout, target.config.auto_promote)
+        if promoted:
+            store.promote(name, version)
+        log.info("registered %s version %d (production: %s; %s)", name, version, promoted, serving)
+        return RegisteredVersion(name, version, promoted, store.get(name, version).metrics, serving)
+    finally:
+        if own:
+            target.close()

@@ -1,0 +1,200 @@
+"""A classifier fitted outside tabserve, described the way tabserve describes its own.
+
+From a sample of its input: the feature schema (names, kinds, categories), the
+data hash, and a check that the model answers the same when rows arrive the
+way the server passes them (numbers as float64, categories as strings), so
+the served answers are the notebook's. From optional hold-out rows: the same
+metrics and confusion matrix a trained version records.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier
+
+from tabserve.data import content_hash
+from tabserve.errors import ConfigError, DataError, InputError
+from tabserve.features import coerce_frame, infer_schema
+from tabserve.inputs import batch_from_frame
+from tabserve.monitoring.profile import build_profile
+from tabserve.predictor import SklearnRunner
+from tabserve.schema import FeatureSchema
+from tabserve.training import TrainedModel, dotted_name, evaluate_labels
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-9
+_PARAM_TYPES = (str, int, float, bool, type(None))
+
+
+def describe_fitted(
+    model: Any,
+    x_sample: Any,
+    *,
+    feature_names: list[str] | None = None,
+    x_test: Any = None,
+    y_test: Any = None,
+) -> TrainedModel:
+    """Everything a version records about ``model``, from its input sample and optional hold-out."""
+    classes = _classes(model)
+    frame = as_frame(x_sample, feature_names, _fitted_names(model), "X_sample")
+    target = getattr(y_test, "name", None) or "label"
+    features = infer_schema(frame, pd.Series(classes)).features
+    test_frame = None
+    if (x_test is None) != (y_test is None):
+        raise ConfigError("register: give both X_test and y_test, or neither")
+    if x_test is not None:
+        test_frame = as_frame(x_test, feature_names or list(frame.columns), None, "X_test")
+        both = pd.concat([frame, test_frame], ignore_index=True)
+        features = infer_schema(both, pd.Series(classes)).features
+    schema = FeatureSchema(features, str(target), classes)
+    predicted = check_served_answers(model, frame, schema, "X_sample")
+    seen = frame if test_frame is None else pd.concat([frame, test_frame], ignore_index=True)
+    profile_rows = coerce_frame(seen, schema)
+    metrics: dict[str, Any] = {"scoring": "accuracy", "cv_score": None, "holdout_score": None}
+    if test_frame is not None:
+        truth = _labels(y_test, len(test_frame), classes)
+        predicted = check_served_answers(model, test_frame, schema, "X_test")
+        metrics.update(evaluate_labels(truth, predicted, classes))
+        metrics["holdout_score"] = metrics["accuracy"]
+        seen = seen.assign(**{f"__{target}": [*[None] * len(frame), *truth]})
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return TrainedModel(
+        pipeline=model,
+        schema=schema,
+        estimator=dotted_name(final),
+        params=_plain_params(final),
+        cv_score=None,
+        metrics=metrics,
+        cv_results=[],
+        data_rows=len(seen),
+        data_hash=content_hash(seen),
+        reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
+        # Drift reference: every row given, and the labels answered for the hold-out (else the sample).
+        profile=build_profile(profile_rows, schema, predicted),
+    )
+
+
+def _classes(model: Any) -> list[str]:
+    if not is_classifier(model) or not hasattr(model, "predict_proba"):
+        raise ConfigError(
+            "register: model must be a fitted scikit-learn classifier with predict_proba, "
+            f"got {type(model).__name__}"
+        )
+    found = getattr(model, "classes_", None)
+    if found is None:
+        raise ConfigError("register: the model is not fitted (it has no classes_); fit it first")
+    classes = [str(c) for c in found]
+    if len(set(classes)) != len(classes):
+        raise ConfigError(f"register: class labels {classes} are not distinct once written as text")
+    return classes
+
+
+def _fitted_names(model: Any) -> list[str] | None:
+    try:
+        names = model.feature_names_in_
+    except AttributeError:
+        return None
+    return [str(n) for n in names]
+
+
+def as_frame(x: Any, feature_names: list[str] | None, fitted: list[str] | None, what: str) -> pd.DataFrame:
+    """The rows as a DataFrame with the model's input columns, in order; errors name ``what``."""
+    if isinstance(x, pd.DataFrame):
+        frame = x.copy()
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        try:
+            values = np.asarray(x)
+        except Exception:
+            raise DataError(f"{what}: expected a DataFrame or a 2-D array, got {type(x).__name__}") from None
+        if values.ndim != 2:
+            raise DataError(f"{what}: expected a DataFrame or a 2-D array, got {values.ndim} dimension(s)")
+        names = feature_names or fitted
+        if names is None:
+            raise DataError(f"{what}: an array has no column names; pass feature_names=[...]")
+        if len(names) != values.shape[1]:
+            raise DataError(f"{what}: {values.shape[1]} columns but {len(names)} feature names")
+        frame = pd.DataFrame(values, columns=[str(n) for n in names])
+        frame = frame.infer_objects()
+    wanted = fitted or ([str(n) for n in feature_names] if feature_names else list(frame.columns))
+    if len(set(wanted)) != len(wanted):
+        raise DataError(f"{what}: a column name appears twice")
+    missing = [n for n in wanted if n not in frame.columns]
+    if missing:
+        raise DataError(f"{what}: missing column(s) {', '.join(missing)} the model was fitted with")
+    if frame.empty:
+        raise DataError(f"{what}: no rows; give a few rows of the model's input")
+    return frame[wanted]
+
+
+def _labels(y: Any, rows: int, classes: list[str]) -> list[str]:
+    labels = [str(v) for v in (y.tolist() if hasattr(y, "tolist") else list(y))]
+    if len(labels) != rows:
+        raise DataError(f"y_test: {len(labels)} labels for {rows} rows of X_test")
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise DataError(
+            f"y_test: label(s) {', '.join(unknown[:5])} are not classes of the model ({', '.join(classes)})"
+        )
+    return labels
+
+
+def check_served_answers(model: Any, frame: pd.DataFrame, schema: FeatureSchema, what: str) -> list[str]:
+    """The labels the server will answer for ``frame``, after checking they and the probabilities
+    are the model's own on the rows as given; DataError if serving would change an answer."""
+    given = frame if hasattr(model, "feature_names_in_") else frame.to_numpy()
+    try:
+        expected = np.asarray(model.predict_proba(given), dtype=np.float64)
+    except Exception as exc:  # the user's model: any kind of failure
+        raise DataError(f"{what}: the model cannot score these rows ({type(exc).__name__}: {exc})") from None
+    try:
+        batch = batch_from_frame(frame, schema)
+        served = SklearnRunner(model, schema).predict_proba(batch)
+    except InputError as exc:
+        raise DataError(f"{what}: {exc}") from None
+    except Exception as exc:
+        raise DataError(
+            f"{what}: the model fails on rows as the server passes them (numbers as float64, "
+            f"categories as text): {type(exc).__name__}: {exc}"
+        ) from None
+    gap = float(np.max(np.abs(np.asarray(served, dtype=np.float64) - expected), initial=0.0))
+    if not gap <= PARITY_TOLERANCE:
+        kinds = ", ".join(f"{f.name} {f.type}" for f in schema.features)
+        raise DataError(
+            f"{what}: the model answers differently (probabilities up to {gap:.2e} apart) when the rows "
+            f"arrive as the server passes them ({kinds}: numbers as float64, categories as text); "
+            "fit it on columns of those kinds"
+        )
+    labels = np.asarray(schema.classes, dtype=object)[np.argmax(served, axis=1)]
+    return labels.tolist()
+
+
+def _plain_params(estimator: Any) -> dict[str, Any]:
+    """The final estimator's own parameters, JSON-safe: objects become their dotted class names."""
+    params = {}
+    for name, value in estimator.get_params(deep=False).items():
+        if isinstance(value, float) and not np.isfinite(value):
+            params[name] = str(value)
+        elif isinstance(value, _PARAM_TYPES):
+            params[name] = value
+        elif isinstance(value, np.generic):
+            params[name] = value.item()
+        elif isinstance(value, list | tuple) and all(isinstance(v, _PARAM_TYPES) for v in value):
+            params[name] = list(value)
+        elif isinstance(value, list) and all(isinstance(v, tuple) and len(v) >= 2 for v in value):
+            params[name] = {str(v[0]): _class_name(v[1]) for v in value}  # named sub-estimators
+        else:
+            params[name] = _class_name(value)
+    return params
+
+
+def _class_name(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    cls = type(value)
+    return f"{cls.__module__.split('._')[0]}.{cls.__name__}"

@@ -1,0 +1,107 @@
+"""A fitted model made into a registry version: the one door every version comes through.
+
+`tabserve train` (a model tabserve fitted) and `tabserve.register` / `tabserve
+register` (a model fitted elsewhere) both store through ``store_version``, so
+a version records the same files and fields, is compiled with the same parity
+check and promoted by the same rule, and looks the same in the CLI, over HTTP
+and in the console, whichever way it came in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tabserve.compiled import CompileResult, compile_pipeline
+from tabserve.registry import PRODUCTION, Registry, StoredFile
+from tabserve.registry.serialization import check_types, dump_model
+from tabserve.training import TrainedModel
+from tabserve.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.skops"
+COMPILED_FILE = "compiled.npz"
+PROFILE_FILE = "profile.json"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing a version did: its number, whether it is production now, how it is served."""
+
+    model: str
+    version: int
+    promoted: bool
+    serving: str
+
+
+def compile_for_serving(trained: TrainedModel) -> CompileResult:
+    """The ONNX fast path when the pipeline has tabserve's numeric shape and passes the parity check."""
+    named = getattr(trained.pipeline, "named_steps", None)
+    if trained.schema.all_numeric and (named is None or "prep" not in named or "clf" not in named):
+        return CompileResult(None, "pipeline is not tabserve's prep + clf shape: served by scikit-learn")
+    try:
+        result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
+    except (KeyError, AttributeError):  # a look-alike of the shape, built differently
+        result = CompileResult(None, "preprocessing is not the plain numeric shape")
+    log.info("serving fast path: %s", result.reason)
+    return result
+
+
+def store_version(
+    registry: Registry,
+    model: str,
+    trained: TrainedModel,
+    config: dict[str, Any],
+    *,
+    model_bytes: bytes | None = None,
+    compiled: CompileResult | None = None,
+) -> tuple[int, str]:
+    """Store the model file (checked against the registry's trusted types) and its record; (version,
+    how it is served). ``model_bytes`` and ``compiled`` are given when they already exist (an import)."""
+    label = f"model '{model}'"
+    data = model_bytes if model_bytes is not None else dump_model(trained.pipeline)
+    check_types(data, label, registry.trusted_types)
+    files = [StoredFile("model", MODEL_FILE, data)]
+    if compiled is None:
+        compiled = compile_for_serving(trained)
+    if compiled.bundle is not None:
+        files.append(StoredFile("compiled", COMPILED_FILE, compiled.bundle))
+    if trained.profile is not None:
+        files.append(StoredFile("profile", PROFILE_FILE, json.dumps(trained.profile).encode()))
+    fields = {
+        "estimator": trained.estimator,
+        "params": trained.params,
+        "metrics": {**trained.metrics, "serving": compiled.reason},
+        "cv_results": trained.cv_results,
+        "feature_schema": trained.schema.to_dict(),
+        "data_rows": trained.data_rows,
+        "data_hash": trained.data_hash,
+        "libraries": trained.libraries or library_versions(),
+        "config": config,
+    }
+    return registry.register(model, files, fields), compiled.reason
+
+
+def should_promote(registry: Registry, model: str, holdout_score: float | None, auto_promote: bool) -> bool:
+    """The first version always becomes production; later ones when auto_promote and scoring as well."""
+    current = registry.metadata.alias_version(model, PRODUCTION)
+    if current is None:
+        return True
+    if not auto_promote:
+        return False
+    if holdout_score is None:
+        log.info("no hold-out score to compare with production v%d: keep production", current)
+        return False
+    baseline = registry.get(model, current).metrics.get("holdout_score") or 0.0
+    better = holdout_score >= baseline
+    log.info(
+        "hold-out %.4f vs production v%d %.4f: %s",
+        holdout_score,
+        current,
+        baseline,
+        "promote" if better else "keep production",
+    )
+    return better
