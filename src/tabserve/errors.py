@@ -46,9 +46,9 @@ class IntegrityError(TabserveError):
 class UntrustedTypesError(IntegrityError):
     """A model file holds types neither built in nor trusted by the loading side's config."""
 
-    def __init__(self, message: str, types: list[str]) -> None:
+    def __init__(self, message: str, types: list[str] | None = None) -> None:
         super().__init__(message)
-        self.types = types
+        self.types = list(types or [])
 
 
 class BackendUnavailableError(TabserveError):
