@@ -16,7 +16,10 @@ MAX_LINES = 300
 LAYERS = {
     "cli": 5,
     "service": 5,
+    "api": 5,
     "workflow": 4,
+    "registration": 4,
+    "fitted": 3,
     "training": 3,
     "compiled": 3,
     "predictor": 3,
@@ -37,6 +40,7 @@ LAYERS = {
     "schema": 0,
     "urls": 0,
     "versions": 0,
+    "trusted_types": 0,
 }
 TOP = max(LAYERS.values())
 
