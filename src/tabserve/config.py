@@ -162,6 +162,10 @@ class ServerSettings(_Section):
 class MonitoringSettings(_Section):
     drift: bool = Field(True, description="Compare live rows with each version's training profile.")
     window_rows: int = Field(10_000, ge=100, description="Recent rows the drift figures cover.")
+    log_predictions: float = Field(
+        0.0, ge=0, le=1, description="Share of predict requests logged to the registry database (0: off)."
+    )
+    retention_days: float = Field(30, gt=0, description="Logged predictions older than this are deleted.")
     queue_rows: int = Field(
         100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
     )

@@ -1,19 +1,20 @@
-"""`tabserve data load`: put training data (iris or a CSV file) into a SQL table."""
+"""`tabserve data`: load training data into a SQL table; export logged predictions (export_predictions.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from tabserve.cli import common
+from tabserve.cli import common, export_predictions
 
 
 def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     data = commands.add_parser(
         "data",
         parents=[parent],
-        help="put training data into SQL",
-        description="Put training data into a SQL database, for data.source: sql.",
+        help="load training data into SQL; export logged predictions",
+        description="Put training data into a SQL database, for data.source: sql; or export the "
+        "prediction log as the next training set.",
     )
     actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     load = actions.add_parser("load", parents=[parent], help="create and fill a table")
@@ -22,6 +23,7 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     load.add_argument("--table", required=True)
     load.add_argument("--replace", action="store_true", help="overwrite an existing table")
     load.set_defaults(func=run_load)
+    export_predictions.register(actions, parent)
 
 
 def run_load(args: argparse.Namespace) -> int:

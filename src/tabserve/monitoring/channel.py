@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 0.25
+WARN_EVERY_S = 60.0  # a consumer failing on every flush (a database outage) warns once a minute
 
 
 @dataclass(slots=True)
@@ -57,6 +59,8 @@ class Channel:
         self._queued_rows = 0
         self._lock = threading.Lock()
         self._flushing: asyncio.Lock | None = None
+        self._last_warning = -WARN_EVERY_S
+        self._failing = False
 
     def offer(self, observation: Observation) -> None:
         """Queue the observation, or drop and count it when the queue is full; never blocks."""
@@ -84,10 +88,23 @@ class Channel:
             self.handle(taken)
         except Exception as exc:  # the consumer's failure is counted; serving goes on
             self.failed_rows += rows
-            log.warning("%s: %d rows not handled: %s", self.name, rows, exc)
+            now = time.monotonic()
+            if now - self._last_warning >= WARN_EVERY_S:
+                self._last_warning = now
+                log.warning(
+                    "%s: rows dropped (%d so far) because handling them failed: %s",
+                    self.name,
+                    self.failed_rows,
+                    exc,
+                )
             log.debug("%s failure", self.name, exc_info=True)
+            self._failing = True
         else:
             self.handled_rows += rows
+            if self._failing:
+                self._failing = False
+                self._last_warning = -WARN_EVERY_S
+                log.info("%s: handling rows again", self.name)
 
     async def flush(self) -> None:
         """Handle everything queued up to now (in a worker thread), after any flush already running."""

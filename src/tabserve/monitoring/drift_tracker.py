@@ -96,11 +96,22 @@ def read_profile(registry: Any, predictor: Any) -> dict | None:
 
 
 def _stack(group: list[Observation], names: list[str]) -> tuple[list, np.ndarray]:
-    """The rows of several observations as one list of columns, in ``names`` order, and their classes."""
+    """The rows of several observations as one list of columns, in ``names`` order, and their classes.
+
+    Order does not matter to counts, so single rows (plain lists, from the pure-Python path) are
+    converted in one go and the rest stacked after them.
+    """
+    if all(o.columns is None for o in group):
+        singles = [o for o in group if isinstance(o.matrix, list)]
+        arrays = [o for o in group if not isinstance(o.matrix, list)]
+        parts = [np.asarray([o.matrix for o in singles], dtype=np.float64).reshape(len(singles), len(names))]
+        parts += [np.asarray(o.matrix, dtype=np.float64).reshape(o.rows, -1) for o in arrays]
+        indices = [o.indices[0] for o in singles]
+        index_parts = [np.asarray(indices, dtype=np.int64)]
+        index_parts += [np.asarray(o.indices, dtype=np.int64).reshape(-1) for o in arrays]
+        matrix = np.vstack(parts)
+        return [matrix[:, j] for j in range(len(names))], np.concatenate(index_parts)
     indices = np.concatenate([np.asarray(o.indices, dtype=np.int64).reshape(-1) for o in group])
-    if all(o.matrix is not None for o in group):
-        matrix = np.vstack([np.asarray(o.matrix, dtype=np.float64).reshape(o.rows, -1) for o in group])
-        return [matrix[:, j] for j in range(len(names))], indices
     columns: list[list] = [[] for _ in names]
     for observation in group:
         if observation.columns is not None:

@@ -9,6 +9,7 @@ predict core does not call in at all.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,10 +17,11 @@ from typing import Any
 from tabserve.config import Settings
 from tabserve.monitoring.channel import Channel, Observation
 from tabserve.monitoring.drift_tracker import DriftTracker, read_profile
+from tabserve.monitoring.prediction_log import PredictionLog
 
 
 class Watch:
-    """Drift (and later consumers) for one server process."""
+    """Drift and the prediction log (each a channel) for one server process."""
 
     def __init__(self, settings: Settings, registry: Callable[[], Any]) -> None:
         monitoring = settings.monitoring
@@ -30,7 +32,12 @@ class Watch:
             self.drift = DriftTracker(monitoring.window_rows, lambda p: read_profile(registry(), p))
             self.channels["drift"] = Channel("drift", self.drift.handle, monitoring.queue_rows)
         self._always = [self.channels["drift"]] if self.drift else []
-        self.active = bool(self._always)
+        self.log: PredictionLog | None = None
+        self.log_rate = monitoring.log_predictions
+        if self.log_rate > 0:
+            self.log = PredictionLog(lambda: registry().metadata, monitoring.retention_days)
+            self.channels["log"] = Channel("log", self.log.handle, monitoring.queue_rows)
+        self.active = bool(self.channels)
 
     def observe(
         self,
@@ -45,6 +52,8 @@ class Watch:
         observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
         for channel in self._always:
             channel.offer(observation)
+        if self.log_rate and (self.log_rate >= 1 or random.random() < self.log_rate):
+            self.channels["log"].offer(observation)
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The background task of each channel, by name, for the app's lifespan."""

@@ -104,7 +104,13 @@ def _create_v1(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1)]
+def _create_v2(conn: sa.Connection) -> None:
+    from tabserve.registry import prediction_table  # its own module: it imports this one
+
+    prediction_table.create(conn)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1), (2, _create_v2)]
 
 
 def applied_version(conn: sa.Connection) -> int:

@@ -1,0 +1,49 @@
+"""`tabserve data export-predictions`: the prediction log since a time, as CSV or Parquet.
+
+Registered under `tabserve data` by ``cli/data.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from tabserve.cli import common
+
+
+def register(actions: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the action under ``tabserve data``."""
+    export = actions.add_parser(
+        "export-predictions",
+        parents=[parent],
+        help="write logged predictions (monitoring.log_predictions) to CSV or Parquet",
+    )
+    export.add_argument("--model", help="registry model name (default: the config's model)")
+    export.add_argument(
+        "--since", required=True, metavar="T", help="a duration back from now (24h, 7d) or an ISO date/time"
+    )
+    export.add_argument("-o", "--output", required=True, metavar="FILE.csv|FILE.parquet")
+    export.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabserve.monitoring.export import check_output, parse_since, read_log, write_frame
+    from tabserve.monitoring.prediction_log import database_errors
+    from tabserve.registry.metadata import MetadataStore
+
+    check_output(args.output)
+    since = parse_since(args.since)
+    settings = common.load(args)
+    model = args.model or settings.model
+    store = MetadataStore(settings.registry.url)
+    try:
+        store.ensure_schema()
+        with database_errors(store.safe_url):
+            frame = read_log(store.engine, model, since)
+    finally:
+        store.close()
+    write_frame(frame, args.output)
+    when = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
+    print(f"wrote {len(frame)} logged predictions of model {model} since {when} to {args.output}")
+    return common.EXIT_OK
