@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tabserve.registry.tables import LongText, Name
+from tabserve.registry.column_types import LongText, Name
 
 metadata = sa.MetaData()
 

@@ -13,15 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
 from tabserve.errors import BackendUnavailableError
+from tabserve.registry.column_types import LongText, Name
 
 log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
-LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-Name = sa.String(100)
 
 schema_versions = sa.Table(
     "tabserve_schema_versions",
