@@ -157,6 +157,10 @@ class ServerSettings(_Section):
     max_header_bytes: int = Field(65536, ge=1024, description="Largest request line + headers; beyond: 431.")
     header_timeout_s: float = Field(10.0, gt=0, description="Time for a request's head to arrive; then 408.")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest pause between body bytes; then 408.")
+    shadow: dict[Annotated[str, Field(pattern=MODEL_NAME)], Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Candidate version per served model, scored beside production off the response path.",
+    )
 
 
 class MonitoringSettings(_Section):
@@ -166,6 +170,9 @@ class MonitoringSettings(_Section):
         0.0, ge=0, le=1, description="Share of predict requests logged to the registry database (0: off)."
     )
     retention_days: float = Field(30, gt=0, description="Logged predictions older than this are deleted.")
+    shadow_fraction: float = Field(
+        1.0, ge=0, le=1, description="Share of predict requests a shadow version also scores."
+    )
     queue_rows: int = Field(
         100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
     )
@@ -192,6 +199,14 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @model_validator(mode="after")
+    def _shadow_models_are_served(self) -> Settings:
+        unknown = [name for name in self.server.shadow if name not in self.served_models()]
+        if unknown:
+            served = ", ".join(self.served_models())
+            raise ValueError(f"server.shadow: {unknown[0]!r} is not a served model (served: {served})")
+        return self
 
     def served_models(self) -> list[str]:
         """The models a server follows, default first: ``server.models`` (duplicates dropped) or ``model``."""

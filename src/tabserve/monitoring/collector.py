@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
 from tabserve.monitoring.watch import Watch
@@ -43,6 +43,7 @@ class WatchCollector(Collector):
             yield from self._channels()
             if self.watch.drift is not None:
                 yield from self._drift()
+            yield from self._shadow()
         except Exception:  # a scrape must never fail because of the watch
             log.exception("could not collect the watch's metrics")
 
@@ -103,3 +104,42 @@ class WatchCollector(Collector):
         yield from features.values()
         yield class_psi
         yield class_share
+
+    def _shadow(self) -> Iterable[Metric]:
+        pair = ["model", "production_version", "shadow_version"]
+        rows = CounterMetricFamily("tabserve_shadow_rows", "Rows the shadow version scored", labels=pair)
+        agreed = CounterMetricFamily(
+            "tabserve_shadow_agreed_rows", "Rows where the shadow's label equals production's", labels=pair
+        )
+        agreement = GaugeMetricFamily(
+            "tabserve_shadow_agreement", "Share of scored rows where shadow and production agree", labels=pair
+        )
+        errors = CounterMetricFamily(
+            "tabserve_shadow_errors", "Rows the shadow version failed to score", labels=pair
+        )
+        confusion = CounterMetricFamily(
+            "tabserve_shadow_confusion_rows",
+            "Scored rows by production's label and the shadow's label",
+            labels=[*pair, "production_class", "shadow_class"],
+        )
+        latency = SummaryMetricFamily(
+            "tabserve_shadow_latency_seconds", "Time the shadow version took per call", labels=pair
+        )
+        p99 = GaugeMetricFamily(
+            "tabserve_shadow_latency_p99_seconds",
+            "99th percentile of the shadow's time per call over its recent calls",
+            labels=pair,
+        )
+        for (model, production, shadow), summary in self.watch.shadow.snapshot():
+            labels = [model, str(production), str(shadow)]
+            rows.add_metric(labels, summary["rows"])
+            agreed.add_metric(labels, summary["agreed_rows"])
+            errors.add_metric(labels, summary["errors"])
+            if summary["agreement"] is not None:
+                agreement.add_metric(labels, summary["agreement"])
+            for (served, scored), count in summary["_confusion_pairs"].items():
+                confusion.add_metric([*labels, served, scored], count)
+            latency.add_metric(labels, summary["latency_ms"]["calls"], summary["_seconds"])
+            if summary["latency_ms"]["p99"] is not None:
+                p99.add_metric(labels, summary["latency_ms"]["p99"] / 1000)
+        yield from (rows, agreed, agreement, errors, confusion, latency, p99)

@@ -18,10 +18,11 @@ from tabserve.config import Settings
 from tabserve.monitoring.channel import Channel, Observation
 from tabserve.monitoring.drift_tracker import DriftTracker, read_profile
 from tabserve.monitoring.prediction_log import PredictionLog
+from tabserve.monitoring.shadow import ShadowScorer
 
 
 class Watch:
-    """Drift and the prediction log (each a channel) for one server process."""
+    """Drift, the prediction log and shadow scoring (each a channel) for one server process."""
 
     def __init__(self, settings: Settings, registry: Callable[[], Any]) -> None:
         monitoring = settings.monitoring
@@ -37,7 +38,14 @@ class Watch:
         if self.log_rate > 0:
             self.log = PredictionLog(lambda: registry().metadata, monitoring.retention_days)
             self.channels["log"] = Channel("log", self.log.handle, monitoring.queue_rows)
-        self.active = bool(self.channels)
+        self.shadow = ShadowScorer(settings.server.shadow, lambda m, v: _load(registry(), m, v))
+        self.shadow_rate = monitoring.shadow_fraction
+        self.channels["shadow"] = Channel("shadow", self.shadow.handle, monitoring.queue_rows)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Work out ``active`` again (after a shadow is set or stopped)."""
+        self.active = bool(self._always) or self.log_rate > 0 or bool(self.shadow.targets)
 
     def observe(
         self,
@@ -54,7 +62,20 @@ class Watch:
             channel.offer(observation)
         if self.log_rate and (self.log_rate >= 1 or random.random() < self.log_rate):
             self.channels["log"].offer(observation)
+        shadow = self.shadow
+        if (
+            shadow.targets
+            and shadow.wants(predictor)
+            and (self.shadow_rate >= 1 or random.random() < self.shadow_rate)
+        ):
+            self.channels["shadow"].offer(observation)
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The background task of each channel, by name, for the app's lifespan."""
         return {f"watch-{name}": channel.run for name, channel in self.channels.items()}
+
+
+def _load(registry: Any, model: str, version: int) -> Any:
+    from tabserve.predictor import Predictor
+
+    return Predictor.load(registry, model, version)
