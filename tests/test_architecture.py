@@ -36,6 +36,7 @@ LAYERS = {
     "config": 1,
     "database": 1,
     "logs": 1,
+    "lifetime": 1,
     "errors": 0,
     "schema": 0,
     "urls": 0,
