@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python benchmarks/models_memory.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/watch.py
+	$(BIN)/python benchmarks/protocols.py
 
 ## Pictures of the console for the README (docs/images/), from a server it starts; needs /usr/bin/chromium.
 screenshots: install

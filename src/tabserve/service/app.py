@@ -23,7 +23,17 @@ from tabserve.errors import TabserveError
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
-from tabserve.service import console, routes_jobs, routes_models, routes_ops, routes_visualise, routes_watch
+from tabserve.service import (
+    console,
+    routes_jobs,
+    routes_kserve_v1,
+    routes_mlflow,
+    routes_models,
+    routes_oip,
+    routes_ops,
+    routes_visualise,
+    routes_watch,
+)
 from tabserve.service import tasks as background
 from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.jobs import JobManager
@@ -32,6 +42,7 @@ from tabserve.service.predict_core import PredictCore
 from tabserve.service.predict_fastpath import PredictFastPath
 from tabserve.service.predict_handler import PredictHandler
 from tabserve.service.predict_openapi import declare_predict_routes
+from tabserve.service.protocol_fastpath import ProtocolFastPath
 from tabserve.service.reloader import Reloader
 from tabserve.service.state import ServiceState
 
@@ -118,6 +129,9 @@ def create_app(settings: Settings) -> FastAPI:
         routes_visualise.router,
         routes_ops.router,
         routes_watch.router,
+        routes_oip.router,
+        routes_kserve_v1.router,
+        routes_mlflow.router,
     ):
         app.include_router(router)
     console.mount(app)
@@ -135,5 +149,6 @@ def with_fast_predict(app: FastAPI) -> PredictFastPath:
     Wrapping the FastAPI instance (rather than adding a middleware, which
     FastAPI nests inside its error and body-limit layers) keeps the predict
     path to one function call; everything else, lifespan included, passes through.
+    OIP infer and MLflow's /invocations are answered just inside it, the same way.
     """
-    return PredictFastPath(app, app.state.predict_handler)
+    return PredictFastPath(ProtocolFastPath(app, app.state.predict_core), app.state.predict_handler)

@@ -1,0 +1,197 @@
+"""Protocol benchmark (`make bench`): other protocols against tabserve's own /predict, same server, same run.
+
+Trains iris into a temporary registry and starts one server. In each round it
+drives single-row POST /predict, OIP v2 single-row JSON infer and MLflow
+/invocations (8 connections), and reports each protocol's req/s as a ratio to
+/predict in that round. Then it posts 10,000-row FP64 batches through the OIP
+binary extension and compares the rows/s with the in-process limit: the same
+body decoded, predicted and encoded by the same code without HTTP, in this run.
+Prints pass/miss per target and always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import drive, load_tool
+from serve import _tabserve, free_port, prepare, server
+
+ROW = [5.1, 3.8, 1.5, 0.3]
+PREDICT = orjson.dumps(ROW)
+OIP_ROW = orjson.dumps(
+    {
+        "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ROW}],
+        "outputs": [{"name": "predict"}],
+    }
+)
+INVOCATIONS = orjson.dumps({"instances": [ROW]})
+TARGETS = {"oip_ratio": 0.5, "invocations_ratio": 0.5, "binary_ratio": 0.7}
+BATCH_ROWS = 10_000
+
+
+def binary_body(rows: int) -> tuple[bytes, str]:
+    """A 10,000-row FP64 infer request through the binary extension, outputs asked as binary."""
+    rng = np.random.default_rng(0)
+    data = np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(rows, 4)), 1)
+    raw = data.astype("<f8").tobytes()
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "x",
+                    "shape": [rows, 4],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    return header + raw, str(len(header))
+
+
+def http_rate(port: int, body: bytes, header_length: str, seconds: float) -> float:
+    """Rows per second of back-to-back binary infer requests on one keep-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": header_length}
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        connection.request("POST", "/v2/models/iris/infer", body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"infer answered {response.status}: {payload[:200]!r}")
+        done += BATCH_ROWS
+    connection.close()
+    return done / (time.perf_counter() - started)
+
+
+def in_process_rate(env: dict, body: bytes, header_length: str, seconds: float) -> float:
+    """Rows per second of the same decode -> predict -> encode, called directly (no HTTP)."""
+    from tabserve.config import load_settings
+    from tabserve.predictor import Predictor
+    from tabserve.protocols import oip
+    from tabserve.registry import Registry
+    from tabserve.service.predict_core import PredictCore
+    from tabserve.service.state import ServiceState
+
+    settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})
+    registry = Registry.from_settings(settings.registry)
+    try:
+        predictor = Predictor.load(registry, settings.model)
+    finally:
+        registry.close()
+    core = PredictCore(ServiceState(settings))
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        request = oip.decode_request(core, predictor, body, header_length)
+        result = core.predict(predictor, request.batch, protocol="oip")
+        oip.encode_response(result, request)
+        done += BATCH_ROWS
+    return done / (time.perf_counter() - started)
+
+
+def run(env: dict, rounds: int, seconds: float) -> dict:
+    results: dict = {"rounds": [], "binary": []}
+    port = free_port()
+    with server(_tabserve(port), port, env):
+        base = f"http://127.0.0.1:{port}"
+        targets = {
+            "predict": (f"{base}/predict", PREDICT),
+            "oip": (f"{base}/v2/models/iris/infer", OIP_ROW),
+            "invocations": (f"{base}/invocations", INVOCATIONS),
+        }
+        for url, body in targets.values():
+            drive(url, body, 8, 1.0)  # warm up
+        body, header_length = binary_body(BATCH_ROWS)
+        http_rate(port, body, header_length, 1.0)
+        for number in range(1, rounds + 1):
+            row = {name: drive(url, payload, 8, seconds) for name, (url, payload) in targets.items()}
+            binary = {
+                "http": http_rate(port, body, header_length, seconds),
+                "in_process": in_process_rate(env, body, header_length, seconds),
+            }
+            results["rounds"].append(row)
+            results["binary"].append(binary)
+            rates = {name: r.requests_per_s for name, r in row.items()}
+            print(
+                f"round {number}: /predict {rates['predict']:,.0f}, OIP {rates['oip']:,.0f}, "
+                f"/invocations {rates['invocations']:,.0f} req/s; binary 10k rows: "
+                f"HTTP {binary['http']:,.0f}, in-process {binary['in_process']:,.0f} rows/s"
+            )
+    return results
+
+
+def report(results: dict) -> None:
+    rounds, binary = results["rounds"], results["binary"]
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} (rounds {min(values):.2f}-{max(values):.2f})"
+
+    ratios = {
+        "oip": [r["oip"].requests_per_s / r["predict"].requests_per_s for r in rounds],
+        "invocations": [r["invocations"].requests_per_s / r["predict"].requests_per_s for r in rounds],
+        "binary": [b["http"] / b["in_process"] for b in binary],
+    }
+    rows = [
+        ("OIP v2 1-row JSON infer / POST /predict (req/s, 8 conns)", ratios["oip"], TARGETS["oip_ratio"]),
+        (
+            "/invocations 1 row / POST /predict (req/s, 8 conns)",
+            ratios["invocations"],
+            TARGETS["invocations_ratio"],
+        ),
+        (
+            "10k-row FP64 binary infer over HTTP / in-process (rows/s)",
+            ratios["binary"],
+            TARGETS["binary_ratio"],
+        ),
+    ]
+    print("\n| measure | ratio, median (spread) | target | met |")
+    print("| --- | --- | --- | --- |")
+    missed = 0
+    for label, values, bound in rows:
+        met = statistics.median(values) >= bound
+        missed += not met
+        print(f"| {label} | {spread(values)} | >= {bound} | {'pass' if met else 'miss'} |")
+    for name in ("predict", "oip", "invocations"):
+        rates = [r[name].requests_per_s for r in rounds]
+        p99 = statistics.median(r[name].p99_ms for r in rounds)
+        print(f"| {name} req/s (8 conns), p99 ms | {statistics.median(rates):,.0f}, {p99:.2f} | | |")
+    for key in ("http", "in_process"):
+        print(f"| binary 10k rows {key} (rows/s) | {statistics.median(b[key] for b in binary):,.0f} | | |")
+    errors = sum(r[k].errors for r in rounds for k in r)
+    print(f"\nnon-2xx or socket errors during load: {errors}")
+    print("all targets met" if not missed else f"{missed} target(s) missed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run")
+    args = parser.parse_args()
+    print(f"tabserve protocol benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"load generator: {load_tool()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = prepare(Path(tmp))
+        report(run(env, args.rounds, args.seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""KServe V1 routes: model status and ``:predict``, errors as ``{"error": ...}``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from tabserve.protocols import kserve_v1
+from tabserve.service.bodies import check_media, decode_json, media_type, read_body
+from tabserve.service.predict_core import PredictCore
+from tabserve.service.predict_handler import body_limit
+from tabserve.service.protocol_errors import status_and_message
+
+router = APIRouter(tags=["kserve v1"])
+
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_STATUS = {
+    "type": "object",
+    "required": ["name", "ready"],
+    "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+}
+_PREDICTIONS = {
+    "type": "object",
+    "required": ["predictions"],
+    "properties": {"predictions": {"type": "array", "items": {"type": "string"}}},
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict]:
+    return {
+        s: {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for s in statuses
+    }
+
+
+def _error(exc: BaseException) -> Response:
+    status, message = status_and_message(exc)
+    return Response(kserve_v1.error_body(message), status_code=status, media_type="application/json")
+
+
+@router.get(
+    "/v1/models/{name}",
+    responses={200: {"content": {"application/json": {"schema": _STATUS}}}, **_errors(404)},
+)
+def model_status(request: Request, name: str) -> Response:
+    """Whether a served model has its production version loaded."""
+    try:
+        slot = request.app.state.service.slot(name)
+    except Exception as exc:
+        return _error(exc)
+    return Response(kserve_v1.model_status(name, slot.predictor is not None), media_type="application/json")
+
+
+@router.post(
+    "/v1/models/{name}:predict",
+    responses={
+        200: {"content": {"application/json": {"schema": _PREDICTIONS}}},
+        **_errors(400, 404, 413, 415, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["instances"],
+                        "properties": {"instances": {"type": "array", "items": {}}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def predict(request: Request, name: str) -> Response:
+    """Labels of ``instances`` from the model's production version."""
+    core: PredictCore = request.app.state.predict_core
+    try:
+        check_media(media_type(request.headers.get("content-type")))
+        body = await read_body(
+            request.receive, body_limit(core.max_rows), request.headers.get("content-length")
+        )
+        predictor = core.production(name)
+        batch = kserve_v1.decode_request(core, predictor, decode_json(body))
+        result = core.predict(predictor, batch, protocol="kserve_v1", labels_only=True)
+    except Exception as exc:
+        return _error(exc)
+    return Response(kserve_v1.encode_response(result), media_type="application/json")
