@@ -84,9 +84,9 @@ def in_process_rate(env: dict, body: bytes, header_length: str, seconds: float) 
     """Rows per second of the same decode -> predict -> encode, called directly (no HTTP)."""
     from tabserve.config import load_settings
     from tabserve.predictor import Predictor
-    from tabserve.protocols import oip
     from tabserve.registry import Registry
     from tabserve.service.predict_core import PredictCore
+    from tabserve.service.protocols import oip
     from tabserve.service.state import ServiceState
 
     settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})

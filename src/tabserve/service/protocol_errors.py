@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from tabserve.protocols import ProtocolError
 from tabserve.service.errors import INTERNAL, lookup
+from tabserve.service.protocols import ProtocolError
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tabserve.protocols import oip
 from tabserve.service import routes_mlflow, routes_oip
 from tabserve.service.bodies import read_body
 from tabserve.service.predict_core import PredictCore
 from tabserve.service.predict_fastpath import MAX_VERSION
 from tabserve.service.predict_handler import body_limit
 from tabserve.service.protocol_errors import status_and_message
+from tabserve.service.protocols import oip
 
 INVOCATIONS = "/invocations"
 V2_PREFIX = "/v2/models/"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from tabserve.protocols import kserve_v1
 from tabserve.service.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.predict_core import PredictCore
 from tabserve.service.predict_handler import body_limit
 from tabserve.service.protocol_errors import status_and_message
+from tabserve.service.protocols import kserve_v1
 
 router = APIRouter(tags=["kserve v1"])
 

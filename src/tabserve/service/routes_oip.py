@@ -1,6 +1,6 @@
 """Open Inference Protocol v2 routes (KServe / Triton "V2"): health, metadata and infer.
 
-Thin: the codec in ``tabserve.protocols.oip`` turns bytes into a batch and a
+Thin: the codec in ``tabserve.service.protocols.oip`` turns bytes into a batch and a
 result into bytes; the predict core does the rest. Errors are ``{"error": ...}``.
 ``infer_answer`` is also what the raw ASGI fast path calls for infer requests.
 """
@@ -13,12 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tabserve import __version__
-from tabserve.protocols import ProtocolError, oip
 from tabserve.service.bodies import is_json, media_type, read_body
 from tabserve.service.errors import UnsupportedMediaTypeError
 from tabserve.service.predict_core import PredictCore
 from tabserve.service.predict_handler import body_limit
 from tabserve.service.protocol_errors import status_and_message
+from tabserve.service.protocols import ProtocolError, oip
 from tabserve.service.state import ServiceState
 
 router = APIRouter(tags=["open inference protocol v2"])

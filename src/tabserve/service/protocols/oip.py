@@ -16,8 +16,6 @@ Little-endian throughout; BYTES elements are a 4-byte length then the bytes.
 
 from __future__ import annotations
 
-import math
-import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +24,14 @@ import orjson
 
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
-from tabserve.protocols import ProtocolError
 from tabserve.service.predict_core import PredictCore, PredictResult
+from tabserve.service.protocols import ProtocolError
+from tabserve.service.protocols.oip_tensors import LENGTH, Tensor, decode_inputs, split_body, text
 
 HEADER_LENGTH = "inference-header-content-length"
 JSON_CT = b"application/json"
 BINARY_CT = b"application/octet-stream"
 OUTPUTS = ("predict", "predict_proba")
-NUMERIC_TYPES = {"FP64": "<f8", "FP32": "<f4", "INT64": "<i8", "BOOL": "|b1"}
-DATATYPES = (*NUMERIC_TYPES, "BYTES")
-_LENGTH = struct.Struct("<I")
-MAX_DIMS = 8
-MAX_DIM = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -47,156 +41,6 @@ class InferRequest:
     id: str | None
     batch: Batch
     outputs: dict[str, bool]  # output name -> binary
-
-
-def _text(value: Any, limit: int = 60) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], bytes]:
-    """The JSON header and the binary tail of a request (an empty tail without the extension)."""
-    if header_length is None:
-        head, tail = body, b""
-    else:
-        if not header_length.strip().isdigit() or int(header_length) > len(body):
-            raise ProtocolError(
-                f"Inference-Header-Content-Length must be a byte count within the body ({len(body)} bytes)"
-            )
-        size = int(header_length)
-        head, tail = body[:size], body[size:]
-    try:
-        header = orjson.loads(head)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"the inference header is not valid JSON: {exc}") from None
-    if type(header) is not dict:
-        raise ProtocolError("the inference request must be a JSON object")
-    return header, tail
-
-
-def _shape(spec: dict[str, Any], name: str) -> list[int]:
-    shape = spec.get("shape")
-    if (
-        type(shape) is not list
-        or not 0 < len(shape) <= MAX_DIMS
-        or not all(type(d) is int and 0 <= d <= MAX_DIM for d in shape)
-    ):
-        raise ProtocolError(
-            f"input '{_text(name)}': shape must be a list of 1 to {MAX_DIMS} integers from 0 to {MAX_DIM}"
-        )
-    return shape
-
-
-def _flatten(data: Any, name: str) -> list[Any]:
-    """Row-major values of a JSON ``data`` field, nested or already flat."""
-    if type(data) is not list:
-        raise ProtocolError(f"input '{name}': data must be a list")
-    if not data or type(data[0]) is not list:
-        return data
-    flat: list[Any] = []
-    stack = [data]
-    while stack:  # nested lists, depth first, in order
-        item = stack.pop()
-        if type(item) is list:
-            stack.extend(reversed(item))
-        else:
-            flat.append(item)
-    return flat
-
-
-def _decode_bytes(raw: bytes, count: int, name: str) -> list[str]:
-    values = []
-    at = 0
-    for _ in range(count):
-        if at + 4 > len(raw):
-            raise ProtocolError(f"input '{name}': binary BYTES data ends early")
-        (size,) = _LENGTH.unpack_from(raw, at)
-        at += 4
-        if at + size > len(raw):
-            raise ProtocolError(f"input '{name}': binary BYTES data ends early")
-        try:
-            values.append(raw[at : at + size].decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ProtocolError(f"input '{name}': BYTES elements must be UTF-8 text") from None
-        at += size
-    if at != len(raw):
-        raise ProtocolError(f"input '{name}': binary_data_size is larger than its {count} elements")
-    return values
-
-
-class Tensor:
-    """One input tensor: its name, datatype, shape and values (a numpy array or a list of str)."""
-
-    def __init__(self, name: str, datatype: str, shape: list[int], values: Any) -> None:
-        self.name, self.datatype, self.shape, self.values = name, datatype, shape, values
-
-
-def decode_inputs(header: dict[str, Any], tail: bytes) -> list[Tensor]:
-    """Each input's values from JSON ``data`` or from its slice of the binary tail, checked against shape."""
-    inputs = header.get("inputs")
-    if type(inputs) is not list or not inputs:
-        raise ProtocolError("'inputs' must be a non-empty list of tensors")
-    tensors = []
-    at = 0
-    for spec in inputs:
-        if type(spec) is not dict or type(spec.get("name")) is not str:
-            raise ProtocolError("each input must be an object with a 'name'")
-        name = spec["name"]
-        datatype = spec.get("datatype")
-        if datatype not in DATATYPES:
-            raise ProtocolError(
-                f"input '{_text(name)}': datatype {_text(datatype)} not supported ({', '.join(DATATYPES)})"
-            )
-        shape = _shape(spec, name)
-        count = math.prod(shape)
-        parameters = spec.get("parameters") or {}
-        if type(parameters) is not dict:
-            raise ProtocolError(f"input '{_text(name)}': parameters must be an object")
-        size = parameters.get("binary_data_size")
-        if size is not None:
-            if type(size) is not int or size < 0 or at + size > len(tail):
-                raise ProtocolError(f"input '{_text(name)}': binary_data_size is beyond the binary data")
-            raw = tail[at : at + size]
-            at += size
-            if datatype == "BYTES":
-                values: Any = _decode_bytes(raw, count, name)
-            else:
-                dtype = np.dtype(NUMERIC_TYPES[datatype])
-                if size != count * dtype.itemsize:
-                    raise ProtocolError(
-                        f"input '{_text(name)}': {size} bytes do not hold shape {shape} of {datatype}"
-                    )
-                values = np.frombuffer(raw, dtype=dtype)
-        else:
-            flat = _flatten(spec.get("data"), name)
-            if len(flat) != count:
-                raise ProtocolError(f"input '{_text(name)}': {len(flat)} values do not fill shape {shape}")
-            values = _json_values(flat, datatype, name)
-        tensors.append(Tensor(name, datatype, shape, values))
-    if at != len(tail):
-        raise ProtocolError("the body has binary data that no input's binary_data_size accounts for")
-    return tensors
-
-
-def _json_values(flat: list[Any], datatype: str, name: str) -> Any:
-    if datatype == "BYTES":
-        if not all(type(v) is str for v in flat):
-            raise ProtocolError(f"input '{_text(name)}': BYTES data must be strings")
-        return flat
-    if datatype == "BOOL":
-        if not all(type(v) is bool for v in flat):
-            raise ProtocolError(f"input '{_text(name)}': BOOL data must be true or false")
-        return np.asarray(flat, dtype=bool)
-    kind = float if datatype.startswith("FP") else int
-    for value in flat:
-        if type(value) is bool or not isinstance(value, int | float):
-            raise ProtocolError(f"input '{_text(name)}': {datatype} data must be numbers")
-        if kind is int and type(value) is not int:
-            raise ProtocolError(f"input '{_text(name)}': INT64 data must be integers")
-    try:
-        return np.asarray(flat, dtype=NUMERIC_TYPES[datatype])
-    except OverflowError:
-        raise ProtocolError(f"input '{_text(name)}': a value does not fit {datatype}") from None
 
 
 def requested_outputs(header: dict[str, Any]) -> dict[str, bool]:
@@ -214,7 +58,7 @@ def requested_outputs(header: dict[str, Any]) -> dict[str, bool]:
     for spec in outputs:
         name = spec.get("name") if type(spec) is dict else None
         if name not in OUTPUTS:
-            raise ProtocolError(f"unknown output {_text(name)}; this model has {', '.join(OUTPUTS)}")
+            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(OUTPUTS)}")
         spec_parameters = spec.get("parameters") or {}
         if type(spec_parameters) is not dict:
             raise ProtocolError(f"output '{name}': parameters must be an object")
@@ -237,7 +81,7 @@ def to_batch(core: PredictCore, predictor: Predictor, tensors: list[Tensor]) -> 
     for tensor in tensors:
         if tensor.name not in names:
             raise ProtocolError(
-                f"input '{_text(tensor.name)}' is not a feature; send one [N, {len(names)}] tensor "
+                f"input '{text(tensor.name)}' is not a feature; send one [N, {len(names)}] tensor "
                 f"or one tensor per feature ({', '.join(names)})"
             )
         if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
@@ -264,7 +108,7 @@ def decode_request(
 
 
 def _encode_labels(result: PredictResult) -> bytes:
-    encoded = [_LENGTH.pack(len(b)) + b for b in (c.encode() for c in result.classes)]
+    encoded = [LENGTH.pack(len(b)) + b for b in (c.encode() for c in result.classes)]
     return b"".join([encoded[i] for i in result.indices.tolist()])
 
 

@@ -18,8 +18,8 @@ import orjson
 
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
-from tabserve.protocols import ProtocolError
 from tabserve.service.predict_core import PredictCore, PredictResult
+from tabserve.service.protocols import ProtocolError
 
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 PROBABILITIES_PARAM = "probabilities"

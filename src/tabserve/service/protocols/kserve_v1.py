@@ -12,8 +12,8 @@ import orjson
 
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
-from tabserve.protocols import ProtocolError
 from tabserve.service.predict_core import PredictCore, PredictResult
+from tabserve.service.protocols import ProtocolError
 
 
 def decode_request(core: PredictCore, predictor: Predictor, payload: Any) -> Batch:
