@@ -35,6 +35,7 @@ BIN = Path(sys.executable).parent
 TARGETS = {
     "throughput_ratio": 0.5,
     "p50_ms_1conn": 0.25,
+    "p50_ms_2workers_1conn": 10.0,  # a 40 ms delayed-ACK (Nagle) stall per request would show here
     "p99_ms_8conn": 2.0,
     "batch_rows_per_s": 2_000_000,
     "cold_start_s": 0.8,
@@ -132,6 +133,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
     print(f"tabserve serving benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -140,7 +142,8 @@ def main() -> int:
         folder = Path(tmp)
         env = prepare(folder)
         results = run_all(env, args.rounds, args.seconds)
-    return report(results)
+    missed = report(results)
+    return 1 if missed and args.strict else 0  # a miss on a busy machine is a finding, not a crash
 
 
 def _tabserve(port: int, workers: int = 1) -> list[str]:
@@ -176,6 +179,7 @@ def run_all(env: dict, rounds: int, seconds: float) -> dict:
         url = f"http://127.0.0.1:{port}/predict"
         drive(url, ROW, 8, 1.0)
         results["two_workers"] = drive(url, ROW, 8, seconds)
+        results["two_workers_1conn"] = drive(url, ROW, 1, seconds)
         results["rss_two_workers"] = rss_mb(two)
 
     port = free_port()
@@ -201,6 +205,7 @@ def run_all(env: dict, rounds: int, seconds: float) -> dict:
 
 
 def report(results: dict) -> int:
+    """Print the table; return how many targets were missed."""
     rounds = results["rounds"]
     best = lambda key, conns, field: statistics.median(getattr(r[key][conns], field) for r in rounds)  # noqa: E731
     one_rate = best("tabserve", 8, "requests_per_s")
@@ -214,6 +219,11 @@ def report(results: dict) -> int:
         ),
         ("throughput, 2 workers, 8 conns (req/s)", results["two_workers"].requests_per_s, (">", one_rate)),
         ("p50 latency, 1 conn (ms)", best("tabserve", 1, "p50_ms"), ("<=", TARGETS["p50_ms_1conn"])),
+        (
+            "p50 latency, 2 workers, 1 keep-alive conn (ms)",
+            results["two_workers_1conn"].p50_ms,
+            ("<=", TARGETS["p50_ms_2workers_1conn"]),
+        ),
         ("p99 latency, 8 conns (ms)", best("tabserve", 8, "p99_ms"), ("<=", TARGETS["p99_ms_8conn"])),
         ("throughput, 1 worker, 1 conn (req/s)", best("tabserve", 1, "requests_per_s"), None),
         ("p99 latency, 1 conn (ms)", best("tabserve", 1, "p99_ms"), None),
@@ -247,7 +257,7 @@ def report(results: dict) -> int:
         print(f"| {label} | {shown} | {op} {bound_shown} | {'yes' if met else 'NO'} |")
     print(f"\nnon-2xx or socket errors during load: {errors}")
     print("all targets met" if not failed else f"{failed} target(s) missed")
-    return 0 if not failed else 1
+    return failed
 
 
 if __name__ == "__main__":

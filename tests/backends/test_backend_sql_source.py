@@ -53,9 +53,21 @@ def test_integers_with_and_without_nulls_get_pandas_dtypes(db_url, table_name):
     assert frame["gappy"].isna().sum() == 1
 
 
-def test_missing_table_names_the_table_and_hides_password(db_url):
+def test_missing_table_names_the_table(db_url):
     with pytest.raises(DataError, match="table 'no_such_table' does not exist"):
         read_sql_frame(db_url, table="no_such_table")
+
+
+def test_missing_table_message_hides_the_password():
+    """The test PostgreSQL trusts local connections, so a password in the URL is accepted and ignored."""
+    from tests.backends.conftest import server_url
+
+    url = sa.make_url(server_url("postgresql")).set(password="hunter2")
+    with pytest.raises(DataError) as caught:
+        read_sql_frame(url.render_as_string(hide_password=False), table="no_such_table")
+    message = str(caught.value)
+    assert "table 'no_such_table' does not exist" in message
+    assert "hunter2" not in message and "postgres:***@" in message
 
 
 def test_training_source_sql_loads_a_dataset(db_url, table_name):
@@ -111,17 +123,24 @@ def test_connectorx_url_keeps_credentials_or_declines(url, expected):
     assert connectorx_url(url) == expected
 
 
-def test_connectorx_failure_falls_back_to_pandas_with_a_log_line(backend, db_url, caplog):
-    if backend == "sqlite":
-        pytest.skip("SQLite is read with pandas.read_sql directly")
-    # connectorx cannot type a bare NULL column on MySQL (it panics) and PostgreSQL
-    # reports an untyped NULL as text; the fallback reads it either way.
+# A result connectorx cannot read, per server: MySQL panics on a bare NULL column; PostgreSQL
+# has no reader for a two-dimensional array.
+_CONNECTORX_CANNOT_READ = {
+    "mariadb": ("SELECT 1 AS one, NULL AS other", lambda column: column.isna().all()),
+    "postgresql": ("SELECT 1 AS one, ARRAY[ARRAY[1,2],ARRAY[3,4]] AS other", lambda column: len(column) == 1),
+}
+
+
+@pytest.mark.parametrize("server", sorted(_CONNECTORX_CANNOT_READ))
+def test_connectorx_failure_falls_back_to_pandas_with_a_log_line(server, caplog):
+    from tests.backends.conftest import server_url
+
+    query, other_is_read = _CONNECTORX_CANNOT_READ[server]
     with caplog.at_level(logging.WARNING, logger="tabserve.sql"):
-        frame = read_sql_frame(db_url, query="SELECT 1 AS one, NULL AS nothing")
+        frame = read_sql_frame(server_url(server), query=query)
     assert frame["one"].tolist() == [1]
-    assert frame["nothing"].isna().all()
-    if backend == "mariadb":
-        assert any("falling back to pandas.read_sql" in r.getMessage() for r in caplog.records)
+    assert other_is_read(frame["other"])
+    assert any("falling back to pandas.read_sql" in r.getMessage() for r in caplog.records)
 
 
 def test_write_table_uses_sensible_column_types(db_url, table_name):

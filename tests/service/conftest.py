@@ -155,6 +155,23 @@ def shared_server(
     server.terminate()
 
 
+def metric(client: httpx.Client, name: str) -> float:
+    """The value of an unlabelled metric on the server's /metrics (one process: run one worker)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[-1])
+    raise AssertionError(f"/metrics has no {name}")
+
+
+def wait_for_metric(client: httpx.Client, name: str, at_least: float, timeout: float = 60) -> float:
+    """Poll /metrics until ``name`` reaches ``at_least``; its value then, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while (value := metric(client, name)) < at_least:
+        assert time.monotonic() < deadline, f"{name} stayed at {value} (waited for {at_least})"
+        time.sleep(0.05)
+    return value
+
+
 def register_copy(config: Path, version: int = 1, model: str | None = None) -> int:
     """Register an existing version's model again as a new version of ``model`` (default: the
     config's model) without training; the new model's first version becomes production."""

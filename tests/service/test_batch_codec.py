@@ -1,4 +1,10 @@
-"""Large numeric batches take numpy's parser; their answers equal the general path's."""
+"""Large numeric batches take numpy's parser; their answers equal the general path's.
+
+Each test first checks that the body it sends is one the handler gives to the
+numeric codec (numeric schema, at least NUMERIC_CODEC_MIN_BYTES, a shape the
+codec parses) and that its general-path twin is not, so the comparison is
+between the two paths and not the general path with itself.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,14 @@ def _rows(count: int) -> np.ndarray:
     return np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(count, 4)), 2)
 
 
+def _takes_codec(body: bytes, content_type: str = "application/json") -> bool:
+    from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
+    from tabserve.service.predict_handler import NUMERIC_CODEC_MIN_BYTES
+
+    parse = parse_numeric_csv if content_type == "text/csv" else parse_numeric_json
+    return len(body) >= NUMERIC_CODEC_MIN_BYTES and parse(body, IRIS_COLUMNS) is not None
+
+
 def _post(server, body: bytes, content_type: str = "application/json"):
     response = server.client.post("/predict", content=body, headers={"content-type": content_type})
     assert response.status_code == 200, response.text
@@ -22,9 +36,12 @@ def _post(server, body: bytes, content_type: str = "application/json"):
 
 def test_columnar_batch_matches_records_batch(shared_server):
     rows = _rows(3000)
-    columnar = _post(shared_server, orjson.dumps({"columns": IRIS_COLUMNS, "data": rows.tolist()})).json()
+    columnar_body = orjson.dumps({"columns": IRIS_COLUMNS, "data": rows.tolist()})
     records = [dict(zip(IRIS_COLUMNS, row, strict=True)) for row in rows.tolist()]
-    general = _post(shared_server, orjson.dumps({"instances": records})).json()
+    records_body = orjson.dumps({"instances": records})
+    assert _takes_codec(columnar_body) and not _takes_codec(records_body)
+    columnar = _post(shared_server, columnar_body).json()
+    general = _post(shared_server, records_body).json()
     assert columnar == general
     assert len(columnar["labels"]) == 3000
 
@@ -32,6 +49,7 @@ def test_columnar_batch_matches_records_batch(shared_server):
 def test_reordered_columns_and_labels_only_flag(shared_server):
     rows = _rows(1000)
     body = {"columns": IRIS_COLUMNS[::-1], "data": rows[:, ::-1].tolist(), "labels_only": True}
+    assert _takes_codec(orjson.dumps(body))
     answer = _post(shared_server, orjson.dumps(body)).json()
     expected = _post(shared_server, orjson.dumps({"instances": rows.tolist()})).json()
     assert answer["labels"] == expected["labels"]
@@ -44,6 +62,8 @@ def test_numeric_csv_matches_csv_with_a_gap(shared_server):
     fast = _post(shared_server, "\n".join(lines).encode(), "text/csv").text.splitlines()
     gap = lines[:]
     gap[1] = ",".join(["", *lines[1].split(",")[1:]])  # a missing value: the general CSV path
+    assert _takes_codec("\n".join(lines).encode(), "text/csv")
+    assert not _takes_codec("\n".join(gap).encode(), "text/csv")
     general = _post(shared_server, "\n".join(gap).encode(), "text/csv").text.splitlines()
     assert fast[0] == general[0] == "prediction,proba_setosa,proba_versicolor,proba_virginica"
     assert fast[2:] == general[2:]

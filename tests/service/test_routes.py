@@ -163,6 +163,13 @@ def test_unmatched_paths_share_one_metric_label(shared_server):
     assert "/scan/" not in text
 
 
+def test_docs_and_openapi_are_counted_under_their_own_routes(shared_server):
+    assert shared_server.client.get("/docs").status_code == 200
+    assert shared_server.client.get("/openapi.json").status_code == 200
+    text = shared_server.client.get("/metrics").text
+    assert 'route="/docs"' in text and 'route="/openapi.json"' in text
+
+
 def test_openapi_describes_every_route_and_the_predict_shapes(shared_server):
     spec = shared_server.client.get("/openapi.json").json()
     paths = spec["paths"]

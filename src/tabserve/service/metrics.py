@@ -105,6 +105,16 @@ class ServiceMetrics:
             ["model"],
             registry=self.registry,
         )
+        self._reloader_polls = Counter(
+            "tabserve_reloader_polls",
+            "Rounds the alias follower has finished (each checks every served model)",
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "tabserve_http_requests_in_flight",
+            "HTTP requests this process has started and not yet answered (a scrape counts itself)",
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
@@ -153,6 +163,9 @@ class ServiceMetrics:
     def set_alias_unloadable(self, model: str, unloadable: bool) -> None:
         self._alias_unloadable.labels(model).set(1 if unloadable else 0)
 
+    def count_reloader_poll(self) -> None:
+        self._reloader_polls.inc()
+
     def set_model_version(self, model: str, version: int) -> None:
         self._model_version.labels(model).set(version)
 
@@ -173,6 +186,7 @@ class RequestMetrics:
     def __init__(self, app: Callable, metrics: ServiceMetrics) -> None:
         self.app = app
         self.observe = metrics.observe_request
+        self.in_flight = metrics.in_flight
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -180,6 +194,7 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
+        self.in_flight.inc()
 
         async def send_and_note(message: dict) -> None:
             nonlocal status
@@ -190,7 +205,21 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            self.in_flight.dec()
+            label = route_label(scope)
             method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
             self.observe(label, method, status, time.perf_counter() - started)
+
+
+def route_label(scope: dict) -> str:
+    """The matched route's template, or "unmatched" (unknown paths must not each become a label).
+
+    FastAPI's own routes set ``scope["route"]``; plain Starlette routes (``/docs``,
+    ``/openapi.json``) set only the endpoint, so theirs is looked up in the app.
+    """
+    route = scope.get("route")
+    endpoint = scope.get("endpoint")
+    if route is None and endpoint is not None:
+        routes = getattr(scope.get("app"), "routes", ())
+        route = next((r for r in routes if getattr(r, "endpoint", None) is endpoint), None)
+    return getattr(route, "path", None) or "unmatched"

@@ -50,6 +50,7 @@ class Reloader:
         while True:
             wanted.clear()
             ok = await self.check_once()
+            self.state.metrics.count_reloader_poll()
             failures = 0 if ok else failures + 1
             delay = self.interval if ok else min(self.interval * 2 ** min(failures, 8), MAX_BACKOFF_S)
             with contextlib.suppress(TimeoutError):
