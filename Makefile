@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format bench screenshots hooks clean image image-test
+.PHONY: install run test test-fast lint format bench bench-strict screenshots hooks clean image image-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Train iris if the registry is empty, then serve it on 127.0.0.1:5000.
+## Train iris if the registry is empty, then serve it on 127.0.0.1:5000 (another port: make run PORT=5001).
 run: install
 	$(BIN)/tabserve train --if-empty
-	$(BIN)/tabserve serve
+	$(BIN)/tabserve serve $(if $(PORT),--port $(PORT))
 
 ## Lint, then the whole suite (backends included; see README for the services).
 test: install lint
@@ -39,12 +39,19 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Benchmarks report every target as pass/miss and exit 0; bench-strict fails on a miss.
 bench: install
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/models_memory.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/watch.py
 	$(BIN)/python benchmarks/protocols.py
+	$(BIN)/python benchmarks/cli.py
+
+bench-strict: install
+	$(BIN)/python benchmarks/serve.py --strict
+	$(BIN)/python benchmarks/models_memory.py
+	$(BIN)/python benchmarks/cli.py --strict
 
 ## Pictures of the console for the README (docs/images/), from a server it starts; needs /usr/bin/chromium.
 screenshots: install

@@ -42,6 +42,7 @@ LAYERS = {
     "urls": 0,
     "versions": 0,
     "trusted_types": 0,
+    "timefmt": 0,
 }
 TOP = max(LAYERS.values())
 

@@ -92,24 +92,31 @@ def test_predict_json_csv_and_models_commands(workdir, capsys):
 
 def test_errors_are_one_line_with_exit_codes(workdir, capsys):
     assert main(["predict", "5.1", "3.8", "1.5", "0.3"]) == 1
-    assert capsys.readouterr().err == (
-        "tabserve: error: model 'iris' has no versions yet; train one with `tabserve train`\n"
-    )
+    assert capsys.readouterr().err.startswith("tabserve: error: no registry at sqlite:///var/registry.db ")
     (workdir / "bad.yaml").write_text("serch: {}\n")
     assert main(["train", "-c", "bad.yaml"]) == 2
     assert capsys.readouterr().err == "tabserve: config error: bad.yaml: serch: unknown key\n"
     assert main(["train", "-c", "fast.yaml"]) == 0
     capsys.readouterr()
-    # The CLI's words go through the same checks, with the same messages, as a JSON request's row.
-    assert main(["predict", "-c", "fast.yaml", "5.1", "x", "1.5", "0.3"]) == 1
+    # The CLI's words go through the same checks, with the same messages, as a JSON request's row;
+    # being what was typed, they are usage errors (exit 2).
+    assert main(["predict", "-c", "fast.yaml", "5.1", "x", "1.5", "0.3"]) == 2
     assert (
         capsys.readouterr().err
-        == "tabserve: error: row 0, column 'sepal_width': expected a number, got 'x'\n"
+        == "tabserve: usage error: row 0, column 'sepal_width': expected a number, got 'x'\n"
     )
-    assert main(["predict", "-c", "fast.yaml", "5.1", "inf", "1.5", "0.3"]) == 1
+    assert main(["predict", "-c", "fast.yaml", "5.1", "inf", "1.5", "0.3"]) == 2
     assert "row 0, column 'sepal_width': expected a finite number, got inf" in capsys.readouterr().err
-    assert main(["predict", "-c", "fast.yaml", "5.1", "3.8"]) == 1
+    assert main(["predict", "-c", "fast.yaml", "5.1", "3.8"]) == 2
     assert "row 0: expected 4 values (sepal_length, sepal_width" in capsys.readouterr().err
+    os.environ["TABSERVE_MODEL"] = "wine"
+    try:
+        assert main(["predict", "-c", "fast.yaml", "5.1", "3.8", "1.5", "0.3"]) == 1
+    finally:
+        del os.environ["TABSERVE_MODEL"]
+    assert capsys.readouterr().err == (
+        "tabserve: error: model 'wine' has no versions yet; train one with `tabserve train`\n"
+    )
     assert main(["models", "show", "9", "-c", "fast.yaml"]) == 1
     assert "has no version 9" in capsys.readouterr().err
     assert main(["predict", "-c", "fast.yaml", "1e308", "1e308", "1e308", "1e308"]) == 1
@@ -117,7 +124,7 @@ def test_errors_are_one_line_with_exit_codes(workdir, capsys):
 
 
 def test_usage_error_exits_2(workdir):
-    result = run("predict", "--version", "notanumber")
+    result = run("predict", "--model-version", "notanumber")
     assert result.returncode == 2
     assert "invalid int value" in result.stderr
 
@@ -125,7 +132,7 @@ def test_usage_error_exits_2(workdir):
 def test_debug_shows_the_traceback(workdir):
     result = run("models", "show", "3", "--debug")
     assert result.returncode == 1
-    assert "Traceback" in result.stderr and "NotFoundError" in result.stderr
+    assert "Traceback" in result.stderr and "NoModelError: no registry at" in result.stderr
 
 
 def test_visualise_writes_a_png(workdir, capsys):
@@ -169,6 +176,12 @@ def test_logging_goes_to_the_configured_file_as_json(workdir, capsys):
 
 
 def test_models_list_takes_the_model_to_show(workdir, capsys):
+    from tabserve.config import load_settings
+    from tabserve.registry import Registry
+
+    registry = Registry.from_settings(load_settings("fast.yaml").registry)
+    registry.metadata.ensure_schema()  # an empty registry: list reads it, never makes one
+    registry.close()
     assert main(["-c", "fast.yaml", "models", "list", "--model", "wine"]) == 0
     assert "model wine has no versions" in capsys.readouterr().out
 

@@ -167,7 +167,7 @@ def register(
     Types outside the built-in set must be in the registry config's ``trusted_types``.
     """
     from tabserve.fitted import describe_fitted
-    from tabserve.registration import should_promote, store_version
+    from tabserve.registration import settle_promotion, store_version
 
     if not isinstance(name, str) or not re.match(MODEL_NAME, name):
         raise ConfigError(
@@ -188,13 +188,7 @@ def register(
         config = {"model": name, "registered": {"by": "tabserve.register", "description": description}}
         version, serving = store_version(store, name, trained, config)
         holdout = trained.metrics.get("holdout_score")
-        first = store.metadata.alias_version(name) is None
-        if first or promote is not None:
-            promoted = first or bool(promote)
-        else:
-            promoted = should_promote(store, name, holdout, target.config.auto_promote)
-        if promoted:
-            store.promote(name, version)
+        promoted = settle_promotion(store, name, version, holdout, promote, target.config.auto_promote)
         log.info("registered %s version %d (production: %s; %s)", name, version, promoted, serving)
         return RegisteredVersion(name, version, promoted, store.get(name, version).metrics, serving)
     finally:

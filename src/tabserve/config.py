@@ -223,12 +223,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML or JSON ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML or JSON: {_yaml_problem(exc)}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
     return loaded
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: where and what, without its multi-line source excerpt."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...], Any]]:
@@ -294,7 +302,9 @@ def _describe(errors: list[dict[str, Any]], origin: str, env_keys: dict[tuple, s
     for error in errors:
         loc = tuple(str(part) for part in error["loc"])
         # The variable that set this key, or a list or section holding it.
-        where = next((env_keys[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in env_keys), origin)
+        where = next((env_keys[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in env_keys), None)
+        # An unknown section named by a variable (TABSERVE_SERCH__CV): the error is on the section.
+        where = where or next((name for keys, name in env_keys.items() if keys[: len(loc)] == loc), origin)
         path = ".".join(loc) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":

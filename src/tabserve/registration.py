@@ -105,3 +105,23 @@ def should_promote(registry: Registry, model: str, holdout_score: float | None, 
         "promote" if better else "keep production",
     )
     return better
+
+
+def settle_promotion(
+    registry: Registry,
+    model: str,
+    version: int,
+    holdout_score: float | None,
+    promote: bool | None,
+    auto_promote: bool,
+) -> bool:
+    """Promote a just-stored version: always the first of a model; else as told, or by the rule."""
+    if registry.metadata.alias_version(model, PRODUCTION) is None:
+        promoted = True
+    elif promote is not None:
+        promoted = promote
+    else:
+        promoted = should_promote(registry, model, holdout_score, auto_promote)
+    if promoted:
+        registry.promote(model, version)
+    return promoted

@@ -77,6 +77,7 @@ def test_train_makes_version_2_while_predictions_continue(iris_config, start_ser
         assert job["version"] == 2
         assert job["progress"]["total"] > 0 and job["progress"]["done"] == job["progress"]["total"]
         assert job["overrides"] == {"search": {"cv": 4}}
+        assert f"training job {job_id} made iris version 2" in server.output.read_text()  # the terminal
         server.wait("/readyz", timeout=30)
         deadline = time.monotonic() + 20
         while (not loop.versions or loop.versions[-1] != 2) and time.monotonic() < deadline:

@@ -1,22 +1,34 @@
-"""What every command shares: exit codes, the common options, loading settings."""
+"""What every command shares: exit codes, the common options, loading settings, the registry."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tabserve.config import Settings
     from tabserve.registry import Registry
 
+# 2: what was typed is wrong (options, arguments, config); 1: the command ran and failed.
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command-line argument is wrong: exit 2, like argparse's own errors."""
 
 
 def common_options(suppress: bool) -> argparse.ArgumentParser:
     """Options accepted before or after the subcommand; the subcommand's copy never resets them."""
     common = argparse.ArgumentParser(add_help=False)
     extra = {"default": argparse.SUPPRESS} if suppress else {}
-    common.add_argument("-c", "--config", help="YAML or JSON config file (default: built-in iris)", **extra)
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="YAML or JSON config file (default: $TABSERVE_CONFIG, else the built-in iris config)",
+        **extra,
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks", **extra)
     common.add_argument("-v", "--verbose", action="store_true", help="log to the terminal too", **extra)
     return common
@@ -32,8 +44,32 @@ def load(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def open_registry(settings: Settings) -> Registry:
-    """The configured registry, without importing training code."""
+def open_registry(settings: Settings, existing: bool = False) -> Registry:
+    """The configured registry, without importing training code.
+
+    ``existing``: for commands that only read, a SQLite registry that is not
+    there is an error naming the URL, not a new empty database.
+    """
     from tabserve.registry import Registry
 
+    if existing:
+        missing = _missing_sqlite_file(settings.registry.url)
+        if missing is not None:
+            from tabserve.errors import NoModelError
+
+            raise NoModelError(
+                f"no registry at {settings.registry.url} ({missing} does not exist): "
+                "train a model first with `tabserve train`, or give the config that names the registry"
+            )
     return Registry.from_settings(settings.registry)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names if it does not exist, else None (any other URL: None)."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path

@@ -17,11 +17,26 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         "prediction log as the next training set.",
     )
     actions = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    load = actions.add_parser("load", parents=[parent], help="create and fill a table")
-    load.add_argument("--from", dest="source", required=True, metavar="iris|FILE.csv")
-    load.add_argument("--to", required=True, metavar="URL", help="SQLAlchemy URL")
-    load.add_argument("--table", required=True)
-    load.add_argument("--replace", action="store_true", help="overwrite an existing table")
+    load = actions.add_parser(
+        "load",
+        parents=[parent],
+        help="create and fill a table",
+        description="Create a table and fill it with iris or a CSV file's rows. The database must exist.",
+    )
+    load.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="iris|FILE.csv",
+        help="the built-in iris or a CSV file",
+    )
+    load.add_argument(
+        "--to", required=True, metavar="URL", help="SQLAlchemy URL, e.g. mysql+pymysql://root@127.0.0.1/test"
+    )
+    load.add_argument("--table", required=True, metavar="NAME", help="table to create")
+    load.add_argument(
+        "--replace", action="store_true", help="drop and refill the table if it exists (default: refuse)"
+    )
     load.set_defaults(func=run_load)
     export_predictions.register(actions, parent)
 

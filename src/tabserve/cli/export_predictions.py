@@ -18,12 +18,16 @@ def register(actions: Any, parent: argparse.ArgumentParser) -> None:
         "export-predictions",
         parents=[parent],
         help="write logged predictions (monitoring.log_predictions) to CSV or Parquet",
+        description="Write the predictions logged since a time (monitoring.log_predictions) to a CSV or "
+        "Parquet file: inputs, outputs, model, version, request id and time, ready to label and train on.",
     )
     export.add_argument("--model", help="registry model name (default: the config's model)")
     export.add_argument(
         "--since", required=True, metavar="T", help="a duration back from now (24h, 7d) or an ISO date/time"
     )
-    export.add_argument("-o", "--output", required=True, metavar="FILE.csv|FILE.parquet")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="FILE.csv|FILE.parquet", help="where to write (by extension)"
+    )
     export.set_defaults(func=run)
 
 

@@ -8,6 +8,15 @@ from typing import Any
 
 from tabserve.cli import common
 
+ACTIONS = {
+    "list": "every version, newest last, with its aliases and scores",
+    "show": "one VERSION in full, as JSON",
+    "promote": "make VERSION the production one",
+    "rollback": "give production back to the version it had before",
+    "export": "write VERSION's files, schema and metadata to a folder (-o DIR) for tabserve register",
+}
+NEEDS_VERSION = ("show", "promote", "export")
+
 
 def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
@@ -16,15 +25,27 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         help="list, show, promote, roll back",
         description="Look at and move the versions of a registered model.",
     )
-    parser.add_argument("action", choices=["list", "show", "promote", "rollback"])
-    parser.add_argument("version", nargs="?", type=int)
+    parser.add_argument(
+        "action",
+        choices=ACTIONS,
+        metavar="ACTION",
+        help="; ".join(f"{name}: {what}" for name, what in ACTIONS.items()),
+    )
+    parser.add_argument("version", nargs="?", type=int, metavar="VERSION", help="for show and promote")
     parser.add_argument("--model", help="registry model name (default: the config's model)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="export: a new or empty folder to write")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from tabserve.timefmt import local_time
+
+    if args.action in NEEDS_VERSION and args.version is None:
+        raise common.UsageError(f"models {args.action} needs a VERSION number")
+    if args.action not in NEEDS_VERSION and args.version is not None:
+        raise common.UsageError(f"models {args.action} takes no VERSION (got {args.version})")
     settings = common.load(args)
-    registry = common.open_registry(settings)
+    registry = common.open_registry(settings, existing=True)  # never create one to read or move aliases
     try:
         model = args.model or settings.model
         if args.action == "list":
@@ -34,15 +55,20 @@ def run(args: argparse.Namespace) -> int:
             for record in records:
                 tags = f" [{', '.join(record.aliases)}]" if record.aliases else ""
                 print(
-                    f"v{record.version}{tags}  {record.estimator} {json.dumps(record.params)}  "
+                    f"v{record.version}{tags}  {local_time(record.created_at)}  "
+                    f"{record.estimator} {json.dumps(record.params)}  "
                     f"cv {_score(record.metrics.get('cv_score'))}  "
                     f"hold-out acc {_score(record.metrics.get('accuracy'))}"
                 )
         elif args.action == "show":
-            record = registry.get(model, _version_arg(args))
+            record = registry.get(model, args.version)
             print(json.dumps(record.detail(), indent=2))
+        elif args.action == "export":
+            from tabserve.cli.export import export
+
+            export(registry, model, args.version, args.output)
         elif args.action == "promote":
-            version = _version_arg(args)
+            version = args.version
             registry.promote(model, version)
             print(f"{model} production -> v{version}")
         else:
@@ -56,11 +82,3 @@ def run(args: argparse.Namespace) -> int:
 def _score(value: float | None) -> str:
     """A metric for the listing; '-' where a version has none (registered without hold-out rows)."""
     return "-" if value is None else f"{value:.4f}"
-
-
-def _version_arg(args: argparse.Namespace) -> int:
-    from tabserve.errors import ConfigError
-
-    if args.version is None:
-        raise ConfigError(f"models {args.action}: give a version number")
-    return args.version

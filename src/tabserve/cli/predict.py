@@ -15,25 +15,36 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         "predict",
         parents=[parent],
         help="predict one row or a CSV file",
-        description="Predict with the production version (or --version N) of the configured model.",
+        description="Predict with the production version (or --model-version N) of the configured model. "
+        "Give one row's values in the model's column order ('' for a missing value, which the model "
+        "imputes), or a CSV file with a header row.",
     )
-    parser.add_argument("values", nargs="*", help="feature values in schema order")
-    parser.add_argument("--input", help="CSV file of rows to predict")
-    parser.add_argument("--output", help="where to write the predictions CSV (default: stdout)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--version", type=int, help="model version (default: production)")
+    parser.add_argument("values", nargs="*", metavar="VALUE", help="one row's feature values, in order")
+    parser.add_argument("--input", metavar="FILE.csv", help="CSV file of rows to predict")
+    parser.add_argument(
+        "--output", metavar="FILE.csv", help="with --input: write the predictions here (default: stdout)"
+    )
+    parser.add_argument("--json", action="store_true", help="one row: print the answer as JSON")
+    parser.add_argument(
+        "--model-version", type=int, metavar="N", help="use this version (default: the production one)"
+    )
     parser.set_defaults(func=run)
 
 
 def parse_row(values: list[str], schema: Any) -> list[Any]:
     """Command-line words as a row: a word that reads as a number becomes one where a number belongs.
 
-    Everything else stays text, so parse_payload checks the row (width, types,
-    finiteness) and words its errors exactly as for a JSON request.
+    '' is a missing value (None, as a JSON null: the model imputes it). Everything
+    else stays text, so parse_payload checks the row (width, types, finiteness)
+    and words its errors exactly as for a JSON request.
     """
     kinds = [feature.type for feature in schema.features]
     return [
-        _number_or_text(text) if i < len(kinds) and kinds[i] == "numeric" else text
+        None
+        if text.strip() == ""
+        else _number_or_text(text)
+        if i < len(kinds) and kinds[i] == "numeric"
+        else text
         for i, text in enumerate(values)
     ]
 
@@ -46,21 +57,28 @@ def _number_or_text(text: str) -> float | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tabserve.errors import ConfigError
+    from tabserve.errors import InputError, NoModelError
     from tabserve.inputs import parse_payload
     from tabserve.predictor import Predictor
 
-    settings = common.load(args)
     if bool(args.values) == bool(args.input):
-        raise ConfigError("predict: give feature values, or --input FILE.csv (not both)")
-    registry = common.open_registry(settings)
+        raise common.UsageError("give one row's feature values, or --input FILE.csv (not both)")
+    if args.output and not args.input:
+        raise common.UsageError("--output goes with --input FILE.csv")
+    settings = common.load(args)
+    registry = common.open_registry(settings, existing=True)
     try:
-        predictor = Predictor.load(registry, settings.model, args.version)
+        predictor = Predictor.load(registry, settings.model, args.model_version)
+    except NoModelError as exc:
+        raise NoModelError(f"{exc}; train one with `tabserve train`") from None
     finally:
         registry.close()
     if args.input:
         return _predict_file(args, predictor)
-    batch = parse_payload([parse_row(args.values, predictor.schema)], predictor.schema, 1)
+    try:
+        batch = parse_payload([parse_row(args.values, predictor.schema)], predictor.schema, 1)
+    except InputError as exc:  # what was typed does not fit the model's columns
+        raise common.UsageError(str(exc)) from None
     result = predictor.predict(batch)
     assert result.probabilities is not None
     probabilities = dict(zip(result.classes, map(float, result.probabilities[0]), strict=True))

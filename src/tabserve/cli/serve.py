@@ -15,10 +15,21 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         help="run the HTTP service",
         description="Serve the production versions over HTTP (options override the config's server section).",
     )
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--model", dest="models", action="append", help="serve this model (repeatable)")
+    parser.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default: server.port, 5000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port (default: server.workers, 1)",
+    )
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        metavar="NAME",
+        help="serve this model; repeat for several, the first is the default (default: server.models)",
+    )
     parser.set_defaults(func=run)
 
 

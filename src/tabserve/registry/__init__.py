@@ -127,7 +127,7 @@ class Registry:
         if version is None:
             version = self.metadata.latest_version(model)
         if version is None:
-            raise NoModelError(f"model '{model}' has no versions yet; train one with `tabserve train`")
+            raise NoModelError(f"model '{model}' has no versions yet")  # callers say how to train one
         return version
 
     def get(self, model: str, version: int) -> VersionRecord:

@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tabserve.timefmt import iso_utc
+
 # Columns holding JSON text; a record holds them decoded.
 JSON_COLUMNS = ("params", "metrics", "cv_results", "feature_schema", "libraries", "config", "artifacts")
 
@@ -37,7 +39,7 @@ class VersionRecord:
         return {
             "model": self.model,
             "version": self.version,
-            "created_at": self.created_at,
+            "created_at": iso_utc(self.created_at),
             "estimator": self.estimator,
             "params": self.params,
             "cv_score": self.metrics.get("cv_score"),

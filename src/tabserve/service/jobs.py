@@ -22,6 +22,7 @@ from typing import Any
 from tabserve.config import ENV_PREFIX, Settings
 from tabserve.registry import JobRecord, Registry
 from tabserve.service.train_policy import OVERRIDABLE_SECTIONS, check_train_overrides
+from tabserve.timefmt import iso_utc
 from tabserve.urls import redact_text, redact_tree
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,9 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "version": job.version,
         "error": redact_text(job.error) if job.error else job.error,
         "overrides": redact_tree(job.overrides),
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
+        "created_at": iso_utc(job.created_at),
+        "started_at": iso_utc(job.started_at),
+        "finished_at": iso_utc(job.finished_at),
         "url": f"/jobs/{job.id}",
     }
 

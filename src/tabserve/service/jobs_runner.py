@@ -124,7 +124,8 @@ def main(argv: list[str]) -> int:
     from tabserve.logs import configure_logging
 
     settings = Settings.model_validate_json(sys.stdin.buffer.read())
-    configure_logging(settings.logging, stderr_level="WARNING")
+    # The server's own levels: its terminal (this process's stderr) shows the job's end, not only the file.
+    configure_logging(settings.logging)
     return run_job(settings, argv[0])
 
 

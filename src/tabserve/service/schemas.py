@@ -6,11 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+ISO_UTC = "ISO 8601 time in UTC, e.g. 2026-11-29T04:03:00.412Z."
+
 
 class VersionSummary(BaseModel):
     model: str
     version: int
-    created_at: float
+    created_at: str = Field(description=ISO_UTC)
     estimator: str = Field(description="Dotted name of the best estimator.")
     params: dict[str, Any]
     cv_score: float | None = None
@@ -65,9 +67,9 @@ class Job(BaseModel):
     version: int | None = Field(description="The version made, once succeeded.")
     error: str | None
     overrides: dict[str, Any]
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
+    created_at: str = Field(description=ISO_UTC)
+    started_at: str | None = Field(description=ISO_UTC)
+    finished_at: str | None = Field(description=ISO_UTC)
     url: str
 
 

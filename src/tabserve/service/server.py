@@ -25,6 +25,7 @@ from tabserve.service import http_guard
 from tabserve.service.allocator import tune_allocator
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.auth import check_bind
+from tabserve.service.ports import check_port_free
 from tabserve.service.predict_fastpath import PredictFastPath
 from tabserve.urls import redact_url
 
@@ -65,6 +66,7 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
 
     server = settings.server
     check_bind(server)
+    check_port_free(server.host, server.port)
     configure_logging(settings.logging)
     log.info(
         "serving model %s from %s (config %s) on http://%s:%d with %d worker(s); token %s",
@@ -85,6 +87,7 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "log_level": "info",
+        "log_config": None,  # uvicorn logs through the handlers configure_logging set up
     }
     with _sigterm_exits_cleanly():
         if server.workers == 1:

@@ -52,9 +52,15 @@ class ModelSlot:
             raise BackendUnavailableError(
                 f"model '{self.name}': no version is loaded: {self.not_ready_reason}"
             )
-        raise NoModelError(
+        raise NoModelError(f"{self.unready_reason()}; it is served as soon as it is registered")
+
+    def unready_reason(self) -> str:
+        """Why nothing is loaded, saying once how to train a model when that is what is missing."""
+        if self.backend_down or self.not_ready_reason == STARTING:
+            return f"model '{self.name}': {self.not_ready_reason}"
+        return (
             f"model '{self.name}': no version is loaded ({self.not_ready_reason}); train one with "
-            f"`tabserve train` or POST /models/{self.name}/train; it is served as soon as it is registered"
+            f"`tabserve train` or POST /models/{self.name}/train"
         )
 
 
@@ -121,5 +127,5 @@ class ServiceState:
             return f"background task '{name}' died: {reason}"
         for slot in self.slots.values():
             if slot.predictor is None:
-                return f"model '{slot.name}': {slot.not_ready_reason}"
+                return slot.unready_reason()
         return None

@@ -1,0 +1,124 @@
+"""A pipeline fitted in a test, registered through the Python API and the CLI, served over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io
+import yaml
+
+import tabserve
+from tabserve.errors import UntrustedTypesError
+from tests.notebook_models import custom_pipeline, customers, mixed_pipeline
+from tests.service.conftest import write_config
+
+REPO = Path(__file__).resolve().parents[2]
+TABSERVE = str(Path(sys.executable).with_name("tabserve"))
+
+
+def _registry_section(root: Path) -> dict:
+    return {"url": f"sqlite:///{root / 'registry.db'}", "artifacts": str(root / "artifacts")}
+
+
+def _config(root: Path, registry: dict, model: str) -> Path:
+    """A server config for ``model`` on a shared registry, in its own folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = write_config(root, registry)
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "model": model}))
+    return path
+
+
+def _answers(server, path: str, frame) -> tuple[list[str], np.ndarray]:
+    response = server.client.post(path, json={"instances": frame.to_dict(orient="records")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["labels"], np.array([body["probabilities"][c] for c in body["classes"]]).T
+
+
+@pytest.mark.slow
+def test_api_and_cli_versions_answer_over_http_as_the_notebook_does(tmp_path, start_server):
+    x, y = customers()
+    x_train, x_test, y_train, y_test = x[:180], x[180:], y[:180], y[180:]
+    config = _config(tmp_path, _registry_section(tmp_path / "registry"), "churn")
+    first = mixed_pipeline(x_train, y_train)
+    api = tabserve.register(
+        first, name="churn", X_sample=x_train.head(20), X_test=x_test, y_test=y_test, registry=config
+    )
+
+    second = mixed_pipeline(x_train.iloc[::-1], y_train.iloc[::-1])  # another fit, stored by the CLI
+    skops.io.dump(second, tmp_path / "second.skops")
+    x_train.head(20).to_csv(tmp_path / "sample.csv", index=False)
+    x_test.assign(churn=y_test).to_csv(tmp_path / "test.csv", index=False)
+    cli = subprocess.run(
+        [
+            TABSERVE,
+            "-c",
+            str(config),
+            "register",
+            str(tmp_path / "second.skops"),
+            "--name",
+            "churn",
+            "--sample",
+            str(tmp_path / "sample.csv"),
+            "--test",
+            str(tmp_path / "test.csv"),
+            "--target",
+            "churn",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stdout.startswith("model churn version 2")
+
+    server = start_server(config)
+    server.wait()
+    for version, model in ((1, first), (2, second)):
+        labels, probabilities = _answers(server, f"/models/churn/versions/{version}/predict", x_test)
+        assert labels == model.predict(x_test).tolist()
+        np.testing.assert_array_equal(probabilities, model.predict_proba(x_test))
+
+    listing = server.client.get("/models/churn").json()
+    assert [v["accuracy"] for v in listing["versions"]] == [
+        api.metrics["accuracy"],
+        pytest.approx(float((second.predict(x_test) == y_test).mean())),
+    ]
+    detail = server.client.get("/models/churn/versions/1").json()
+    assert detail["metrics"]["confusion_matrix"] == api.metrics["confusion_matrix"]
+    assert detail["feature_schema"]["target"] == "churn"
+    png = server.client.get("/models/churn/versions/1/confusion_matrix.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_custom_type_refused_then_trusted_then_served_only_where_trusted(tmp_path, start_server, monkeypatch):
+    x, y = customers()
+    numbers = x[["age", "spend"]]
+    pipeline = custom_pipeline(numbers, y)
+    registry = _registry_section(tmp_path / "registry")
+    untrusting = _config(tmp_path / "plain", registry, "custom")
+    with pytest.raises(UntrustedTypesError, match=r"tests\.custom_transformers\.LogShift"):
+        tabserve.register(pipeline, name="custom", X_sample=numbers.head(10), registry=untrusting)
+
+    trusting = _config(
+        tmp_path / "trusting", {**registry, "trusted_types": ["tests.custom_transformers"]}, "custom"
+    )
+    tabserve.register(pipeline, name="custom", X_sample=numbers.head(10), registry=trusting)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the server imports the user's module, as deployed
+
+    server = start_server(trusting)
+    server.wait()
+    labels, probabilities = _answers(server, "/models/custom/predict", numbers)
+    assert labels == pipeline.predict(numbers).tolist()
+    np.testing.assert_array_equal(probabilities, pipeline.predict_proba(numbers))
+
+    refusing = start_server(untrusting)  # same registry, a config that does not trust the class
+    body = refusing.wait("/readyz", status=503).json()
+    assert "tests.custom_transformers.LogShift" in str(body)
+    assert refusing.client.post("/models/custom/predict", json=[[30, 40.0]]).status_code == 503
