@@ -96,6 +96,66 @@ def test_http_promotion_of_a_damaged_version_is_409_and_unready_text_has_no_path
         assert str(iris_config.parent) not in answer.text and "artifacts" not in answer.text
 
 
+def _promoted_copy_over_damaged_v1(config: Path) -> tuple[int, str]:
+    """v2 promoted over v1, then v1's model file damaged: a rollback would serve a broken version."""
+    second = register_copy(config)
+    registry = _registry(config)
+    try:
+        registry.promote("iris", second)
+    finally:
+        registry.close()
+    return second, _damage(config, 1, "model")
+
+
+def _production(config: Path) -> int | None:
+    registry = _registry(config)
+    try:
+        return registry.metadata.alias_version("iris")
+    finally:
+        registry.close()
+
+
+def test_cli_rollback_refuses_a_target_with_a_damaged_file(iris_config):
+    second, name = _promoted_copy_over_damaged_v1(iris_config)
+    result = subprocess.run(
+        [TABSERVE, "-c", str(iris_config), "models", "rollback"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=iris_config.parent,
+    )
+    assert result.returncode == 1, result
+    error = next(line for line in result.stderr.splitlines() if line.startswith("tabserve: error:"))
+    assert "version 1" in error and name in error and "checksum" in error and "not rolled back" in error
+    assert str(iris_config.parent) not in error and "artifacts" not in error
+    assert _production(iris_config) == second  # the alias did not move
+
+
+def test_http_rollback_refuses_a_target_with_a_damaged_file(iris_config):
+    from tabserve.service.app import create_app
+
+    second, name = _promoted_copy_over_damaged_v1(iris_config)
+    with serve_in_thread(create_app(load_settings(iris_config, environ={}))) as client:
+        answer = client.post("/models/iris/rollback")
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    detail = answer.json()["detail"]
+    assert "version 1" in detail and name in detail and "checksum" in detail
+    assert str(iris_config.parent) not in answer.text and "artifacts" not in answer.text
+    assert _production(iris_config) == second
+
+
+def test_rollback_to_a_sound_version_still_moves_the_alias(iris_config):
+    second = register_copy(iris_config)
+    registry = _registry(iris_config)
+    try:
+        registry.promote("iris", second)
+        assert registry.rollback("iris") == 1
+        assert registry.metadata.alias_version("iris") == 1
+    finally:
+        registry.close()
+
+
 @pytest.mark.parametrize("table", ["tabserve_versions", "tabserve_jobs", "tabserve_aliases"])
 def test_a_missing_registry_table_is_503_naming_the_schema(iris_config, table):
     from tabserve.service.app import create_app

@@ -146,6 +146,12 @@ class Registry:
         log.info("%s version %d is now %s", model, version, PRODUCTION)
 
     def rollback(self, model: str) -> int:
-        version = self.metadata.rollback_alias(model, PRODUCTION)
+        """Give production back to the version it had before, if every file of it passes its checksum."""
+        target = self.metadata.rollback_target(model, PRODUCTION)
+        try:
+            self.verify(self.get(model, target))
+        except IntegrityError as exc:
+            raise ConflictError(f"{exc}; not rolled back") from None
+        version = self.metadata.rollback_alias(model, PRODUCTION, expected=target)
         log.info("%s rolled back: %s is version %d", model, PRODUCTION, version)
         return version

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -151,22 +152,39 @@ class VersionQueries(RegistryConnection):
                 sa.insert(t.aliases).values(model=model, alias=alias, version=version, updated_at=now)
             )
 
-    def rollback_alias(self, model: str, alias: str = PRODUCTION) -> int:
-        """Move ``alias`` back to the version it pointed at before the newest promotion."""
+    def rollback_target(self, model: str, alias: str = PRODUCTION) -> int:
+        """The version a rollback of ``alias`` would move it to (NotFoundError if there is none)."""
         with self._begin() as conn:
-            active = conn.execute(
-                sa.select(t.alias_history.c.id, t.alias_history.c.version)
-                .where(
-                    t.alias_history.c.model == model,
-                    t.alias_history.c.alias == alias,
-                    t.alias_history.c.active.is_(True),
+            return self._rollback_pair(conn, model, alias)[1].version
+
+    def _rollback_pair(self, conn: sa.Connection, model: str, alias: str) -> Sequence[sa.Row]:
+        active = conn.execute(
+            sa.select(t.alias_history.c.id, t.alias_history.c.version)
+            .where(
+                t.alias_history.c.model == model,
+                t.alias_history.c.alias == alias,
+                t.alias_history.c.active.is_(True),
+            )
+            .order_by(t.alias_history.c.id.desc())
+            .limit(2)
+        ).all()
+        if len(active) < 2:
+            raise NotFoundError(f"model '{model}': no earlier '{alias}' version to roll back to")
+        return active
+
+    def rollback_alias(self, model: str, alias: str = PRODUCTION, expected: int | None = None) -> int:
+        """Move ``alias`` back to the version it pointed at before the newest promotion.
+
+        ``expected`` is the target the caller checked (``rollback_target``): if a
+        promotion moved the history in between, ConflictError instead of moving
+        the alias to a version nobody checked.
+        """
+        with self._begin() as conn:
+            current, previous = self._rollback_pair(conn, model, alias)
+            if expected is not None and previous.version != expected:
+                raise ConflictError(
+                    f"model '{model}': the '{alias}' alias moved while rolling back; try again"
                 )
-                .order_by(t.alias_history.c.id.desc())
-                .limit(2)
-            ).all()
-            if len(active) < 2:
-                raise NotFoundError(f"model '{model}': no earlier '{alias}' version to roll back to")
-            current, previous = active
             conn.execute(
                 sa.update(t.alias_history).where(t.alias_history.c.id == current.id).values(active=False)
             )

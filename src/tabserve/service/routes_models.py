@@ -58,7 +58,7 @@ def show_version(slot: Served, version: VersionNumber, state: State) -> dict:
     "/models/{name}/versions/{version}/promote",
     response_model=AliasMove,
     dependencies=[Authorized],
-    responses=problem_responses(401, 404, 422, 503),
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
 def promote(slot: Served, version: VersionNumber, state: State) -> dict:
     """Point the model's production alias at this version; servers switch to it within a reload interval."""
@@ -71,10 +71,13 @@ def promote(slot: Served, version: VersionNumber, state: State) -> dict:
     "/models/{name}/rollback",
     response_model=AliasMove,
     dependencies=[Authorized],
-    responses=problem_responses(401, 404, 422, 503),
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
 def rollback(slot: Served, state: State) -> dict:
-    """Move the model's production alias back to where it pointed before the last promotion."""
+    """Move the model's production alias back to where it pointed before the last promotion.
+
+    Like promote, every file of the target version must pass its checksum (409 naming it otherwise).
+    """
     version = state.require_registry().rollback(slot.name)
     state.model_changed()
     return {"model": slot.name, "alias": PRODUCTION, "version": version}
