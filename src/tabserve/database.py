@@ -8,6 +8,7 @@ which errors mean "retry the transaction", and the jittered pause between tries.
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -27,6 +28,12 @@ _SERVER_BACKENDS = ("mysql", "mariadb", "postgresql")
 _MYSQL_RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
 _POSTGRES_RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
 _SQLITE_LOCK_WAIT_S = 30
+# "The server answered, but the database in the URL does not exist."
+_MYSQL_UNKNOWN_DATABASE = 1049
+_POSTGRES_UNKNOWN_DATABASE = "3D000"
+# libpq reports a refused startup without a SQLSTATE, so psycopg's error has
+# none: the server's own (English) text is all there is to go on.
+_POSTGRES_NO_DATABASE_TEXT = re.compile(r'FATAL:\s+database "[^"]*" does not exist')
 
 
 class TransientConflict(ConflictError):
@@ -37,6 +44,30 @@ def driver_message(exc: BaseException | None) -> str:
     """The database driver's own message on one line (psycopg's span several), without the SQL echo."""
     origin = getattr(exc, "orig", None) or exc
     return " ".join(str(origin).split())
+
+
+def is_missing_database(exc: BaseException) -> bool:
+    """The server was reached but the URL's database does not exist (MariaDB 1049, PostgreSQL 3D000)."""
+    origin = getattr(exc, "orig", None) or exc
+    if getattr(origin, "sqlstate", None) == _POSTGRES_UNKNOWN_DATABASE:
+        return True
+    args = getattr(origin, "args", ())
+    if args and args[0] == _MYSQL_UNKNOWN_DATABASE:
+        return True
+    from_psycopg = type(origin).__module__.startswith("psycopg")
+    return from_psycopg and bool(_POSTGRES_NO_DATABASE_TEXT.search(str(origin)))
+
+
+def create_database_hint(url: sa.URL) -> str:
+    """How to create the URL's database with the server's client: tabserve creates tables, not databases."""
+    host = url.host or "localhost"
+    if url.get_backend_name() == "postgresql":
+        options = f"-h {host}" + (f" -p {url.port}" if url.port else "")
+        options += f" -U {url.username}" if url.username else ""
+        return f"create it first, e.g. createdb {options} {url.database}"
+    options = f"-h {host}" + (f" -P {url.port}" if url.port else "")
+    options += f" -u {url.username}" if url.username else ""
+    return f"create it first, e.g. mysql {options} -e 'CREATE DATABASE {url.database}'"
 
 
 def pause_before_retry(attempt: int) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tabserve import database
 from tabserve.database import driver_message
-from tabserve.errors import BackendUnavailableError, DataError
+from tabserve.errors import BackendUnavailableError, DataError, TabserveError
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,23 @@ def make_engine(url: str) -> sa.Engine:
         return database.create_engine(url, long_lived=False)
     except Exception as exc:
         raise DataError(f"data.url: cannot use '{redact_url(url)}': {exc}") from None
+
+
+def connect_error(key: str, url: str, exc: BaseException) -> TabserveError:
+    """Why ``url`` could not be used, as one line under ``key``: a missing database is not an outage.
+
+    A server that answered "no such database" gets a DataError saying how to
+    create it; anything else (refused, timed out, bad password) is "cannot reach".
+    """
+    safe = redact_url(url)
+    if database.is_missing_database(exc):
+        parsed = sa.make_url(url)
+        where = f"{parsed.host}:{parsed.port}" if parsed.port else f"{parsed.host}"
+        return DataError(
+            f"{key}: the server at {where} answered, but it has no database '{parsed.database}' "
+            f"({safe}); {database.create_database_hint(parsed)}"
+        )
+    return BackendUnavailableError(f"{key}: cannot reach {safe}: {driver_message(exc)}")
 
 
 def check_table_name(table: str) -> str:
@@ -98,7 +115,7 @@ def read_sql_frame(url: str, table: str | None = None, query: str | None = None)
         conn = engine.connect()
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
-        raise BackendUnavailableError(f"data.url: cannot reach {safe}: {driver_message(exc)}") from None
+        raise connect_error("data.url", url, exc) from None
     try:
         return _read(conn, url, safe, table, query)
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
@@ -189,7 +206,7 @@ def write_table(frame: pd.DataFrame, url: str, table: str, replace: bool = False
         log.info("wrote %d rows to %s in %s", len(frame), table, safe)
         return len(frame)
     except sa.exc.OperationalError as exc:
-        raise BackendUnavailableError(f"cannot reach {safe}: {driver_message(exc)}") from None
+        raise connect_error("--to", url, exc) from None
     except sa.exc.SQLAlchemyError as exc:
         raise DataError(f"--table: writing '{table}' to {safe} failed: {driver_message(exc)}") from None
     finally:

@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from tabserve.cli import main
+from tabserve.errors import DataError
 from tabserve.sql import read_sql_frame
+from tests.backends.conftest import server_url
 
 pytestmark = pytest.mark.backend
 
@@ -133,3 +135,26 @@ def test_table_name_that_is_sql_is_refused(db_url, capsys):
     code = main(["data", "load", "--from", "iris", "--to", db_url, "--table", "iris; DROP TABLE x"])
     assert code == 1
     assert "not a plain table name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["mariadb", "postgresql"])
+def test_missing_database_says_it_was_reached_and_how_to_create_it(backend, capsys):
+    url = sa.make_url(server_url(backend)).set(database="tabserve_no_such_db")
+
+    code = main(["data", "load", "--from", "iris", "--to", url.render_as_string(False), "--table", "iris"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "cannot reach" not in err
+    assert f"server at {url.host}:{url.port} answered, but it has no database 'tabserve_no_such_db'" in err
+    create = "createdb" if backend == "postgresql" else "CREATE DATABASE tabserve_no_such_db"
+    assert create in err
+
+
+@pytest.mark.parametrize("backend", ["mariadb", "postgresql"])
+def test_training_from_a_missing_database_names_data_url(backend):
+    url = sa.make_url(server_url(backend)).set(database="tabserve_no_such_db")
+
+    with pytest.raises(DataError, match=r"^data\.url: the server at .* no database 'tabserve_no_such_db'"):
+        read_sql_frame(url.render_as_string(False), table="iris")
