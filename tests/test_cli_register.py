@@ -69,9 +69,13 @@ def test_register_a_file_export_it_and_register_the_folder_elsewhere(tmp_path, f
         str(root / "test.csv"),
         "--target",
         "churn",
+        "--description",
+        "refit on March data",
     )
     assert registered.returncode == 0, registered.stderr
     assert registered.stdout.splitlines()[0] == "model churn version 1 (production)"
+    shown = run(tmp_path, "-c", source, "models", "show", "1", "--model", "churn")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["description"] == "refit on March data"
     listed = run(tmp_path, "-c", source, "models", "list")
     assert listed.returncode == 0 and listed.stdout.startswith("v1 [production]  ")
     assert "  sklearn.ensemble.VotingClassifier {" in listed.stdout
@@ -104,6 +108,7 @@ def test_register_a_file_export_it_and_register_the_folder_elsewhere(tmp_path, f
             "estimator",
             "params",
             "libraries",
+            "description",
         ):
             assert after[field] == before[field], field
         np.testing.assert_array_equal(

@@ -71,6 +71,7 @@ def test_mixed_pipeline_serves_the_notebooks_answers_and_records_its_metrics(not
     assert detail["feature_schema"]["target"] == "churn"
     assert detail["data_rows"] == 20 + len(x_test) and len(detail["data_hash"]) == 64
     assert detail["libraries"]["scikit-learn"] and detail["aliases"] == ["production"]
+    assert detail["description"] == "soft vote"
 
     predictor = Predictor.load(notebook_registry.store, "churn")
     served = predictor.predict(batch_from_frame(x_test, predictor.schema))

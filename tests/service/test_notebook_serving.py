@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,21 @@ def _answers(server, path: str, frame) -> tuple[list[str], np.ndarray]:
     return body["labels"], np.array([body["probabilities"][c] for c in body["classes"]]).T
 
 
+def _unready_reason_after_start(server, timeout: float = 60) -> str:
+    """The /readyz 503 detail once the server has tried to load (it says "starting" before that)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = server.wait("/readyz", status=503).json()["detail"]
+        if "starting" not in detail:
+            return detail
+        assert time.monotonic() < deadline, f"the server never finished starting: {detail}"
+        time.sleep(0.05)
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([TABSERVE, "-c", str(config), *args], capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
 def test_api_and_cli_versions_answer_over_http_as_the_notebook_does(tmp_path, start_server):
     x, y = customers()
@@ -47,52 +63,64 @@ def test_api_and_cli_versions_answer_over_http_as_the_notebook_does(tmp_path, st
     config = _config(tmp_path, _registry_section(tmp_path / "registry"), "churn")
     first = mixed_pipeline(x_train, y_train)
     api = tabserve.register(
-        first, name="churn", X_sample=x_train.head(20), X_test=x_test, y_test=y_test, registry=config
+        first,
+        name="churn",
+        X_sample=x_train.head(20),
+        X_test=x_test,
+        y_test=y_test,
+        registry=config,
+        description="soft vote, first fit",
     )
+    assert api.version == 1
 
     second = mixed_pipeline(x_train.iloc[::-1], y_train.iloc[::-1])  # another fit, stored by the CLI
     skops.io.dump(second, tmp_path / "second.skops")
     x_train.head(20).to_csv(tmp_path / "sample.csv", index=False)
     x_test.assign(churn=y_test).to_csv(tmp_path / "test.csv", index=False)
-    cli = subprocess.run(
-        [
-            TABSERVE,
-            "-c",
-            str(config),
-            "register",
-            str(tmp_path / "second.skops"),
-            "--name",
-            "churn",
-            "--sample",
-            str(tmp_path / "sample.csv"),
-            "--test",
-            str(tmp_path / "test.csv"),
-            "--target",
-            "churn",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    sample, test = str(tmp_path / "sample.csv"), str(tmp_path / "test.csv")
+    plain = _cli(config, "register", str(tmp_path / "second.skops"), "--name", "churn", "--sample", sample)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith("model churn version 2")  # no --test: no hold-out metrics
+    cli = _cli(
+        config,
+        "register",
+        str(tmp_path / "second.skops"),
+        *("--name", "churn", "--sample", sample, "--test", test, "--target", "churn"),
     )
     assert cli.returncode == 0, cli.stderr
-    assert cli.stdout.startswith("model churn version 2")
+    assert cli.stdout.startswith("model churn version 3")
+
+    # version 1 as a folder, registered back: version 4 answers as the first fit does
+    exported = _cli(config, "models", "export", "1", "--model", "churn", "-o", str(tmp_path / "v1"))
+    assert exported.returncode == 0, exported.stderr
+    folder = _cli(config, "register", str(tmp_path / "v1"), "--name", "churn")
+    assert folder.returncode == 0, folder.stderr
+    assert folder.stdout.startswith("model churn version 4")
 
     server = start_server(config)
     server.wait()
-    for version, model in ((1, first), (2, second)):
+    for version, model in ((1, first), (2, second), (3, second), (4, first)):
         labels, probabilities = _answers(server, f"/models/churn/versions/{version}/predict", x_test)
-        assert labels == model.predict(x_test).tolist()
+        assert labels == model.predict(x_test).tolist(), version
         np.testing.assert_array_equal(probabilities, model.predict_proba(x_test))
 
     listing = server.client.get("/models/churn").json()
+    second_accuracy = float((second.predict(x_test) == y_test).mean())
     assert [v["accuracy"] for v in listing["versions"]] == [
         api.metrics["accuracy"],
-        pytest.approx(float((second.predict(x_test) == y_test).mean())),
+        None,  # registered without hold-out rows
+        pytest.approx(second_accuracy),
+        api.metrics["accuracy"],
     ]
-    detail = server.client.get("/models/churn/versions/1").json()
-    assert detail["metrics"]["confusion_matrix"] == api.metrics["confusion_matrix"]
-    assert detail["feature_schema"]["target"] == "churn"
-    png = server.client.get("/models/churn/versions/1/confusion_matrix.png")
+    for version in (1, 4):
+        detail = server.client.get(f"/models/churn/versions/{version}").json()
+        assert detail["metrics"]["confusion_matrix"] == api.metrics["confusion_matrix"]
+        assert detail["feature_schema"]["target"] == "churn"
+        assert detail["description"] == "soft vote, first fit"
+    detail = server.client.get("/models/churn/versions/3").json()
+    assert detail["metrics"]["accuracy"] == pytest.approx(second_accuracy)
+    assert detail["description"] is None
+    png = server.client.get("/models/churn/versions/3/confusion_matrix.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
@@ -119,6 +147,5 @@ def test_custom_type_refused_then_trusted_then_served_only_where_trusted(tmp_pat
     np.testing.assert_array_equal(probabilities, pipeline.predict_proba(numbers))
 
     refusing = start_server(untrusting)  # same registry, a config that does not trust the class
-    body = refusing.wait("/readyz", status=503).json()
-    assert "tests.custom_transformers.LogShift" in str(body)
+    assert "tests.custom_transformers.LogShift" in _unready_reason_after_start(refusing)
     assert refusing.client.post("/models/custom/predict", json=[[30, 40.0]]).status_code == 503

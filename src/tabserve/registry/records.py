@@ -59,7 +59,15 @@ class VersionRecord:
             "data_hash": self.data_hash,
             "libraries": self.libraries,
             "sha256": self.sha256,
+            "description": self.description,
         }
+
+    @property
+    def description(self) -> str | None:
+        """The line given to ``tabserve.register`` / ``tabserve register --description``, if any."""
+        registered = self.config.get("registered")
+        text = registered.get("description") if isinstance(registered, dict) else None
+        return text if isinstance(text, str) else None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class VersionDetail(VersionSummary):
     data_hash: str
     libraries: dict[str, str]
     sha256: str = Field(description="sha256 of the model file, checked before every load.")
+    description: str | None = Field(None, description="What the version is, as given at registration.")
 
 
 class AliasMove(BaseModel):
