@@ -128,12 +128,16 @@ def test_jobs_list_json_and_page(console):
 
 
 def test_api_docs_render_from_local_assets(console):
-    for path, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+    for path, asset in (("/docs", "/ui/apidocs/swagger-ui-bundle.js"), ("/redoc", "/ui/redoc.js")):
         html = console.client.get(path).text
-        assert f'src="/ui/apidocs/{asset}"' in html
+        assert f'src="{asset}"' in html
         assert "http" not in html  # no CDN, no other host
-        script = console.client.get(f"/ui/apidocs/{asset}")
+        script = console.client.get(asset)
         assert script.status_code == 200 and len(script.content) > 100_000
+        assert script.headers["content-type"].startswith("text/javascript")
+    redoc = console.client.get("/ui/redoc.js").text
+    assert "cdn.redoc.ly" not in redoc and '"/ui/static/redoc-logo.svg"' in redoc  # its logo is ours
+    assert console.client.get("/ui/static/redoc-logo.svg").status_code == 200
     assert console.client.get("/ui/apidocs/swagger-ui.css").status_code == 200
     assert console.client.get("/ui/static/main.js").headers["content-type"].startswith("text/javascript")
 

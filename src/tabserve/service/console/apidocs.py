@@ -4,16 +4,29 @@ The JavaScript and CSS come from the ``fastapi-offline`` wheel (which ships
 Swagger UI and ReDoc builds); the pages themselves are ours so that they load
 no inline script: a small module in the console's static folder starts each
 viewer. Both viewers set inline styles, so these two pages allow them.
+
+ReDoc's bundle draws the Redocly logo from ``cdn.redoc.ly`` in its sidebar
+(unconditionally, no option turns it off). The CSP would block it, but the
+browser would still try another host, so /redoc gets the bundle from
+``/ui/redoc.js``: the installed file with that one URL pointed at a logo of
+ours in the console's static folder.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+
+log = logging.getLogger(__name__)
 
 ASSETS_URL = "/ui/apidocs"
+REDOC_URL = "/ui/redoc.js"
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+LOCAL_LOGO = b"/ui/static/redoc-logo.svg"
 DOCS_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
@@ -28,6 +41,15 @@ def assets_dir() -> Path:
     import fastapi_offline
 
     return Path(fastapi_offline.__file__).parent / "static"
+
+
+@functools.cache
+def redoc_bundle() -> bytes:
+    """The installed ReDoc bundle with its one off-host URL (the sidebar logo) made local; read once."""
+    bundle = (assets_dir() / "redoc.standalone.js").read_bytes()
+    if REDOC_CDN_LOGO not in bundle:
+        log.warning("the installed ReDoc bundle no longer names %s; served as is", REDOC_CDN_LOGO.decode())
+    return bundle.replace(REDOC_CDN_LOGO, LOCAL_LOGO)
 
 
 def _page(title: str, head: str, body: str) -> HTMLResponse:
@@ -58,7 +80,17 @@ def redoc() -> HTMLResponse:
     return _page(
         "tabserve - ReDoc",
         f'<link rel="icon" href="{ASSETS_URL}/favicon.png">'
-        f'<script src="{ASSETS_URL}/redoc.standalone.js" defer></script>'
+        f'<script src="{REDOC_URL}" defer></script>'
         '<script src="/ui/static/apidocs.js" type="module"></script>',
         '<div id="redoc" data-openapi="/openapi.json"></div>',
+    )
+
+
+@router.get(REDOC_URL)
+def redoc_script() -> Response:
+    """ReDoc's bundle, changed so that it asks no other host for anything."""
+    return Response(
+        redoc_bundle(),
+        media_type="text/javascript",
+        headers={"cache-control": "public, max-age=3600", "x-content-type-options": "nosniff"},
     )
