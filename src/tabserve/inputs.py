@@ -139,6 +139,8 @@ def _columnar_to_rows(columns: Any, data: Any, schema: FeatureSchema) -> list[li
 
 def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
     """Turn any accepted JSON shape into a validated batch."""
+    if isinstance(payload, dict) and "labels_only" in payload and type(payload["labels_only"]) is not bool:
+        raise InputError("'labels_only' must be true or false")
     if isinstance(payload, list):
         if payload and not isinstance(payload[0], list | dict):
             rows: list[Any] = [payload]  # the seed's bare single row

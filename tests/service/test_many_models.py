@@ -67,7 +67,7 @@ def test_a_version_predict_answers_from_that_version_while_another_is_production
     assert register_copy(iris_config) == 2
     assert server.client.post("/models/iris/versions/2/promote").status_code == 200
     wait_until(lambda: served_versions(server) == {"iris": 2}, "v2 in production", server)
-    for path in ("/models/iris/versions/1/predict", "/models/iris/versions/1/predict?labels_only=1"):
+    for path in ("/models/iris/versions/1/predict", "/models/iris/versions/1/predict?labels_only=true"):
         old = server.client.post(path, json=SETOSA)
         assert old.status_code == 200, old.text
         assert old.json()["version"] == 1 and old.json()["labels"] == ["setosa"]

@@ -113,7 +113,9 @@ def test_csv_in_gives_csv_out(client, path):
     lines = response.text.strip().splitlines()
     assert lines[0] == "prediction,proba_setosa,proba_versicolor,proba_virginica"
     assert [line.split(",")[0] for line in lines[1:]] == ["setosa", "virginica"]
-    labels_only = client.post(f"{path}?labels_only=1", content=csv_body, headers={"content-type": "text/csv"})
+    labels_only = client.post(
+        f"{path}?labels_only=true", content=csv_body, headers={"content-type": "text/csv"}
+    )
     assert labels_only.text.split() == ["prediction", "setosa", "virginica"]
 
 
@@ -241,7 +243,7 @@ def test_unknown_query_parameters_are_refused_by_name(client, path):
     assert response.headers["content-type"] == PROBLEM
     detail = response.json()["detail"]
     assert "'version'" in detail and "/models/{name}/versions/{version}/predict" in detail
-    other = client.post(f"{path}?labels_only=1&explain=yes", json=SETOSA)
+    other = client.post(f"{path}?labels_only=true&explain=yes", json=SETOSA)
     assert other.status_code == 422 and "'explain'" in other.json()["detail"]
 
 
@@ -257,7 +259,7 @@ SAME_ANSWER_REQUESTS = [
     ("/models/iris/predict", {"json": {"columns": IRIS_COLUMNS, "data": [SETOSA] * 300}}),
     ("/models/iris/versions/1/predict", {"json": [SETOSA, VIRGINICA]}),
     (
-        "/predict?labels_only=1",
+        "/predict?labels_only=true",
         {"content": b"petal_width,sepal_length\n", "headers": {"content-type": "text/csv"}},
     ),
     ("/predict", {"content": b"[5.1, 3.8", "headers": {"content-type": "application/json"}}),

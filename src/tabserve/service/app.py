@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
 from tabserve import __version__
 from tabserve.config import Settings
@@ -47,6 +49,8 @@ from tabserve.service.reloader import Reloader
 from tabserve.service.state import ServiceState
 
 log = logging.getLogger(__name__)
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 DESCRIPTION = (
     "Predict with the registry's production model, train new versions, promote and roll back, "
@@ -97,10 +101,42 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return Response(body, status_code=422, media_type=PROBLEM_JSON.decode())
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     body = problem_body(exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
-    return Response(body, status_code=exc.status_code, headers=exc.headers, media_type=PROBLEM_JSON.decode())
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return Response(body, status_code=exc.status_code, headers=headers, media_type=PROBLEM_JSON.decode())
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette names only the first route that matched)."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
+
+
+def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
+    """The schema, without the bearer scheme when no token is set (the routes then take none)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None and not token_set:
+            schema = build()
+            schema.get("components", {}).pop("securitySchemes", None)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.pop("security", None)
+                    operation.get("responses", {}).pop("401", None)
+            return schema
+        return build()
+
+    return openapi
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -140,6 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _domain_error)  # logged, and answered as a problem
     app.add_middleware(RequestMetrics, metrics=state.metrics)
+    app.openapi = _openapi_for(app, bool(settings.server.token))  # type: ignore[method-assign]
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import BeforeValidator
 
 from tabserve.service.state import ModelSlot, ServiceState
 
@@ -14,7 +15,20 @@ def get_state(request: Request) -> ServiceState:
 
 
 State = Annotated[ServiceState, Depends(get_state)]
-VersionNumber = Annotated[int, Path(ge=1, le=2_147_483_647, description="A model version number.")]
+
+
+def whole_number(value: object) -> object:
+    """Digits only: pydantic would read '1.0' or ' 1' as version 1; the schema says integer."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("a version is a whole number such as 3")
+    return value
+
+
+VersionNumber = Annotated[
+    int,
+    Path(ge=1, le=2_147_483_647, description="A model version number."),
+    BeforeValidator(whole_number),
+]
 ModelName = Annotated[str, Path(min_length=1, max_length=100, description="A model this server serves.")]
 JobId = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$", description="A training job id.")

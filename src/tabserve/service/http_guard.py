@@ -12,7 +12,9 @@ subclass adds, per connection:
   chunks (408);
 - ``server.max_connections``: a connection beyond it is answered 503 at once;
 - problem+json for what the parser rejects (bad Content-Length, a space in the
-  path, ...), instead of uvicorn's ``text/plain`` 400.
+  path, ...), instead of uvicorn's ``text/plain`` 400;
+- a 400 for a request with two Content-Type headers: which one counts would
+  depend on the reader (the fast path and Starlette picked different ones).
 
 The limits are process-wide (``configure``) because uvicorn builds the
 protocol itself, in each worker, from an import path.
@@ -64,6 +66,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.limits = _limits
         self._deadline: asyncio.TimerHandle | None = None
+        self._refusal: str | None = None
         self._start_head()
 
     def _start_head(self) -> None:
@@ -121,6 +124,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return False
 
     # -- parser callbacks ------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"content-type" and any(known == b"content-type" for known, _ in self.headers):
+            self._refusal = "the request has more than one Content-Type header; send one"
+            raise ValueError(self._refusal)  # the parser stops; data_received answers via send_400_response
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm()
@@ -139,11 +148,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """What the parser rejects, as a problem (the reason stays generic: the parser's is internal)."""
-        self._reject(
-            400,
-            "Malformed HTTP request",
-            "the request is not valid HTTP/1.1 (request line, headers or framing)",
-        )
+        detail = self._refusal or "the request is not valid HTTP/1.1 (request line, headers or framing)"
+        self._reject(400, "Malformed HTTP request", detail)
 
     # -- deadlines ---------------------------------------------------------------------
     def _arm(self, seconds: float, callback: Any) -> None:

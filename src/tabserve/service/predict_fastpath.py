@@ -59,7 +59,7 @@ class PredictFastPath:
         content_type = None
         length = None
         for name, value in scope["headers"]:
-            if name == b"content-type":
+            if name == b"content-type" and content_type is None:  # the first, as Starlette reads it
                 content_type = value
             elif name == b"content-length":
                 length = value

@@ -29,6 +29,7 @@ SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the pure-Py
 _BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: general path
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 QUERY_KEYS = ("labels_only",)
+LABELS_ONLY_VALUES = {"true": True, "false": False}
 
 
 def body_limit(max_batch_rows: int) -> int:
@@ -37,7 +38,8 @@ def body_limit(max_batch_rows: int) -> int:
 
 
 def labels_only_query(query: bytes) -> bool:
-    """``labels_only`` from the query string; any other parameter is refused, naming it."""
+    """``labels_only`` from the query string, ``true`` or ``false`` as the schema says (given once);
+    any other parameter is refused, naming it."""
     if not query:
         return False
     params = parse_qs(query.decode("latin-1"), keep_blank_values=True)
@@ -48,7 +50,12 @@ def labels_only_query(query: bytes) -> bool:
             hint = "; to predict with one version, POST /models/{name}/versions/{version}/predict"
         names = ", ".join(repr(key[:40]) for key in unknown[:5])
         raise NotAcceptedError(f"query parameter(s) {names} not accepted here (allowed: labels_only){hint}")
-    return any(v.lower() in ("1", "true", "yes") for v in params.get("labels_only", []))
+    values = params.get("labels_only", [])
+    if not values:
+        return False
+    if len(values) > 1 or values[0] not in LABELS_ONLY_VALUES:
+        raise NotAcceptedError("query parameter 'labels_only' must be given once, as true or false")
+    return LABELS_ONLY_VALUES[values[0]]
 
 
 class PredictHandler:

@@ -37,7 +37,13 @@ REQUEST_SCHEMA = {
             "required": ["columns", "data"],
             "additionalProperties": False,
             "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "columns": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "description": "The model's column names, each once, in any order.",
+                },
                 "data": {"type": "array", "items": _ROW, "minItems": 1},
                 "labels_only": {"type": "boolean"},
             },
@@ -63,7 +69,7 @@ OPENAPI_EXTRA = {
             "in": "query",
             "required": False,
             "schema": {"type": "boolean"},
-            "description": "Answer labels without probabilities.",
+            "description": "Answer labels without probabilities: true or false, given once.",
         }
     ],
     "requestBody": {
@@ -71,7 +77,12 @@ OPENAPI_EXTRA = {
         "content": {
             "application/json": {"schema": REQUEST_SCHEMA},
             "text/csv": {
-                "schema": {"type": "string", "description": "A header row of column names, then rows."}
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": "\\S",
+                    "description": "A header row of column names, then rows; an empty body is a 400.",
+                }
             },
         },
     },

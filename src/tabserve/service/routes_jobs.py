@@ -20,6 +20,19 @@ router = APIRouter(tags=["training"])
 
 MAX_TRAIN_BODY = 64 * 1024
 _SECTION = {"type": "object", "additionalProperties": True}
+_CANDIDATE = {
+    "type": "object",
+    "required": ["estimator"],
+    "additionalProperties": False,
+    "properties": {
+        "estimator": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Dotted path of a scikit-learn classifier.",
+        },
+        "grid": {"type": "object", "additionalProperties": {"type": "array"}},
+    },
+}
 TRAIN_BODY = {
     "required": False,
     "content": {
@@ -32,7 +45,7 @@ TRAIN_BODY = {
                     "data": _SECTION,
                     "split": _SECTION,
                     "search": _SECTION,
-                    "candidates": {"type": "array", "items": {"type": "object"}},
+                    "candidates": {"type": "array", "items": _CANDIDATE},
                 },
                 "example": {"search": {"cv": 5}},
             }

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from tabserve.service.bodies import check_media, decode_json, media_type, read_body
+from tabserve.service.errors import problem_responses
 from tabserve.service.predict_core import PredictCore
 from tabserve.service.predict_handler import body_limit
 from tabserve.service.protocol_errors import status_and_message
 from tabserve.service.protocols import kserve_v1
 
 router = APIRouter(tags=["kserve v1"])
+
+
+class _NameConvertor(Convertor):
+    """A model name without ':', so ``GET /v1/models/iris:predict`` is not the status of 'iris:predict'
+    but the ``:predict`` route with the wrong method (405, as the schema says)."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("kserve_name", _NameConvertor())
+ModelName = Annotated[str, Path(pattern="^[^/:]+$", description="A model this server serves.")]
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _STATUS = {
@@ -26,9 +47,15 @@ _PREDICTIONS = {
 
 
 def _errors(*statuses: int) -> dict[int | str, dict]:
-    return {
+    answers: dict[int | str, dict] = {
         s: {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for s in statuses
     }
+    if 404 in answers:  # a name with '/' or ':' matches no KServe route: the app's own 404 problem
+        answers[404] = {
+            "description": "No such model, or a name no route takes",
+            "content": {**answers[404]["content"], **problem_responses(404)[404]["content"]},
+        }
+    return answers
 
 
 def _error(exc: BaseException) -> Response:
@@ -37,10 +64,10 @@ def _error(exc: BaseException) -> Response:
 
 
 @router.get(
-    "/v1/models/{name}",
+    "/v1/models/{name:kserve_name}",
     responses={200: {"content": {"application/json": {"schema": _STATUS}}}, **_errors(404)},
 )
-def model_status(request: Request, name: str) -> Response:
+def model_status(request: Request, name: ModelName) -> Response:
     """Whether a served model has its production version loaded."""
     try:
         slot = request.app.state.service.slot(name)
@@ -50,7 +77,7 @@ def model_status(request: Request, name: str) -> Response:
 
 
 @router.post(
-    "/v1/models/{name}:predict",
+    "/v1/models/{name:kserve_name}:predict",
     responses={
         200: {"content": {"application/json": {"schema": _PREDICTIONS}}},
         **_errors(400, 404, 413, 415, 503),
@@ -63,14 +90,14 @@ def model_status(request: Request, name: str) -> Response:
                     "schema": {
                         "type": "object",
                         "required": ["instances"],
-                        "properties": {"instances": {"type": "array", "items": {}}},
+                        "properties": {"instances": {"type": "array", "items": {}, "minItems": 1}},
                     }
                 }
             },
         }
     },
 )
-async def predict(request: Request, name: str) -> Response:
+async def predict(request: Request, name: ModelName) -> Response:
     """Labels of ``instances`` from the model's production version."""
     core: PredictCore = request.app.state.predict_core
     try:

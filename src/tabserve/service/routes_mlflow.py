@@ -73,7 +73,7 @@ async def invocations_answer(core: PredictCore, body: bytes, content_type: bytes
                         },
                     }
                 },
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string", "minLength": 1, "pattern": "\\S"}},
             },
         }
     },

@@ -143,6 +143,19 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     return Response(payload, media_type=media.decode(), headers=headers)
 
 
+# OIP versions are strings; the version is read from the path (not a FastAPI parameter) so a bad
+# one is answered in OIP's error shape, and documented here with the digits parse_version takes.
+_VERSION_PARAM: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "version",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"},
+            "description": "A model version number, as a string of digits.",
+        }
+    ]
+}
 _METADATA = {200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}, **_errors(400, 404, 503)}
 _INFER_BODY: dict[str, Any] = {
     "requestBody": {
@@ -183,10 +196,10 @@ async def model_metadata(request: Request, name: str) -> Response:
     return await _metadata(request, name, None)
 
 
-@router.get("/v2/models/{name}/versions/{version}", responses=_METADATA)
-async def version_metadata(request: Request, name: str, version: str) -> Response:
+@router.get("/v2/models/{name}/versions/{version}", responses=_METADATA, openapi_extra=_VERSION_PARAM)
+async def version_metadata(request: Request, name: str) -> Response:
     """Metadata of one version."""
-    return await _metadata(request, name, version)
+    return await _metadata(request, name, request.path_params["version"])
 
 
 @router.get("/v2/models/{name}/ready", responses=_METADATA)
@@ -195,10 +208,10 @@ async def model_ready(request: Request, name: str) -> Response:
     return await _model_ready(request, name, None)
 
 
-@router.get("/v2/models/{name}/versions/{version}/ready", responses=_METADATA)
-async def version_ready(request: Request, name: str, version: str) -> Response:
+@router.get("/v2/models/{name}/versions/{version}/ready", responses=_METADATA, openapi_extra=_VERSION_PARAM)
+async def version_ready(request: Request, name: str) -> Response:
     """200 when the version can answer (it is loaded on demand)."""
-    return await _model_ready(request, name, version)
+    return await _model_ready(request, name, request.path_params["version"])
 
 
 @router.post("/v2/models/{name}/infer", responses=_INFER, openapi_extra=_INFER_BODY)
@@ -207,7 +220,11 @@ async def infer(request: Request, name: str) -> Response:
     return await _infer(request, name, None)
 
 
-@router.post("/v2/models/{name}/versions/{version}/infer", responses=_INFER, openapi_extra=_INFER_BODY)
-async def version_infer(request: Request, name: str, version: str) -> Response:
+@router.post(
+    "/v2/models/{name}/versions/{version}/infer",
+    responses=_INFER,
+    openapi_extra={**_INFER_BODY, **_VERSION_PARAM},
+)
+async def version_infer(request: Request, name: str) -> Response:
     """Predict with one version."""
-    return await _infer(request, name, version)
+    return await _infer(request, name, request.path_params["version"])
