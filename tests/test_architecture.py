@@ -34,6 +34,7 @@ LAYERS = {
     "numeric_codec": 2,
     "compiled_runtime": 2,
     "config": 1,
+    "config_paths": 1,
     "database": 1,
     "logs": 1,
     "lifetime": 1,

@@ -17,8 +17,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from tabserve.config_paths import resolve_config_paths
 from tabserve.errors import ConfigError
 
 ENV_PREFIX = "TABSERVE_"
@@ -199,6 +208,9 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # The config file's folder, which its relative paths were resolved against
+    # (None: no file). A POST /train body's data location is read the same way.
+    _base_dir: str | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _shadow_models_are_served(self) -> Settings:
@@ -206,6 +218,16 @@ class Settings(_Section):
         if unknown:
             served = ", ".join(self.served_models())
             raise ValueError(f"server.shadow: {unknown[0]!r} is not a served model (served: {served})")
+        return self
+
+    @property
+    def base_dir(self) -> str | None:
+        """The folder of the config file these settings came from, or None for defaults and env only."""
+        return self._base_dir
+
+    def with_base_dir(self, base_dir: str | None) -> Settings:
+        """These settings, remembering ``base_dir`` (a worker rebuilding them from JSON restores it)."""
+        self._base_dir = base_dir
         return self
 
     def served_models(self) -> list[str]:
@@ -327,14 +349,19 @@ def load_settings(
     environ = os.environ if environ is None else environ
     if path is None and environ.get("TABSERVE_CONFIG"):
         path = environ["TABSERVE_CONFIG"]
-    raw: dict[str, Any] = read_config_file(path) if path is not None else {}
+    raw: dict[str, Any] = {}
+    base_dir = None
+    if path is not None:
+        # Paths written in the file are relative to it; env values, applied next, to the cwd.
+        base_dir = str(Path(path).parent)
+        raw = resolve_config_paths(read_config_file(path), base_dir)
     origin = str(path) if path is not None else "defaults"
     env_keys: dict[tuple, str] = {}
     for name, (keys, value) in env_overrides(environ).items():
         _set_path(raw, keys, value)
         env_keys[keys] = f"env {name}"
     _merge_sections(raw, overrides or {})
-    return _validate(raw, origin, env_keys)
+    return _validate(raw, origin, env_keys).with_base_dir(base_dir)
 
 
 def validate_overrides(
@@ -343,7 +370,7 @@ def validate_overrides(
     """Apply per-run overrides (a POST /train body, CLI flags) to settings, validated like a file."""
     raw = base.model_dump()
     _merge_sections(raw, overrides)
-    return _validate(raw, origin, {})
+    return _validate(raw, origin, {}).with_base_dir(base.base_dir)
 
 
 def _merge_sections(raw: dict[str, Any], overrides: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tabserve.config import Settings
+from tabserve.config import Settings, load_settings
 from tabserve.service.errors import NotAcceptedError
 from tabserve.service.train_policy import MAX_CV, check_train_overrides
 
@@ -123,3 +123,19 @@ def test_a_request_never_makes_the_server_fetch_a_url(shared_server, listener, o
     assert "pw" not in response.text and "127.0.0.1" not in response.text
     assert listener.hits == 0
     assert 'tabserve_training_jobs{status="queued"} 0.0' in shared_server.client.get("/metrics").text
+
+
+def test_a_relative_body_path_is_read_against_the_config_folder_like_the_allowlist(tmp_path, monkeypatch):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "tabserve.yaml").write_text(
+        "server:\n  train_sources:\n    - {source: csv, path: b.csv, target: y}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(conf / "tabserve.yaml", environ={})
+
+    run = check_train_overrides(settings, {"data": {"source": "csv", "path": "b.csv", "target": "y"}})
+
+    assert run.data.path == str(conf / "b.csv")  # the listed file, not ./b.csv in the server's cwd
+    with pytest.raises(NotAcceptedError, match=r"data\.source"):
+        check_train_overrides(settings, {"data": {"source": "csv", "path": "conf/b.csv", "target": "y"}})

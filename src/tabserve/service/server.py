@@ -12,6 +12,7 @@ lets in-flight requests finish and exits 0 (uvicorn's graceful shutdown).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -40,7 +41,7 @@ def app_from_env() -> PredictFastPath:
     from tabserve.logs import configure_logging
 
     path = os.environ.get(SETTINGS_FILE_ENV)
-    settings = Settings.model_validate_json(Path(path).read_bytes()) if path else load_settings()
+    settings = _read_settings_file(Path(path)) if path else load_settings()
     configure_logging(settings.logging)
     tune_allocator()
     http_guard.configure(settings.server)
@@ -112,7 +113,18 @@ def _settings_file(settings: Settings) -> Iterator[Path]:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(settings.model_dump_json().encode())
+            # The config file's folder travels too: a train request's relative paths are read against it.
+            handle.write(
+                json.dumps(
+                    {"base_dir": settings.base_dir, "settings": settings.model_dump(mode="json")}
+                ).encode()
+            )
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_settings_file(path: Path) -> Settings:
+    """The settings a worker's parent wrote with _settings_file."""
+    written = json.loads(path.read_bytes())
+    return Settings.model_validate(written["settings"]).with_base_dir(written["base_dir"])

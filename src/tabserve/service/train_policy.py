@@ -5,7 +5,9 @@ machine, candidates from scikit-learn's classifiers) but never choose what the
 server reads or connects to: the data source, its file, URL, database or query,
 and the Dask scheduler come from the server's config. An operator who wants
 requests to pick among several sources lists them, whole, in
-``server.train_sources``. Refusals name the key, never the value sent.
+``server.train_sources``. Refusals name the key, never the value sent. A
+relative path in the body is read against the server's config file's folder,
+as the config's own paths are, so both sides compare resolved paths.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tabserve.config import EXCLUSIVE_KEYS, SearchSettings, Settings, validate_overrides
+from tabserve.config_paths import resolve_data_section
 from tabserve.service.errors import NotAcceptedError
 
 OVERRIDABLE_SECTIONS = ("data", "split", "search", "candidates")
@@ -38,6 +41,9 @@ def check_train_overrides(settings: Settings, overrides: Mapping[str, Any]) -> S
         )
     data = overrides.get("data")
     if isinstance(data, Mapping):
+        if settings.base_dir is not None:
+            data = resolve_data_section(data, settings.base_dir)
+            overrides = {**overrides, "data": data}
         _check_data(settings, data)
     search = overrides.get("search")
     if isinstance(search, Mapping):
