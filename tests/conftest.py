@@ -65,3 +65,30 @@ def trained_iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Tr
     root = tmp_path_factory.mktemp("iris-registry")
     iris_settings = make_settings(root)
     return iris_settings, train_and_register(iris_settings)
+
+
+def error_of_call(call, deadline_s: float) -> BaseException | None:
+    """Run ``call`` in a thread and wait for it to finish (the event); what it raised, or None.
+
+    Fails if it is still running at the deadline: a hang guard derived from the
+    code's own timeout, not a speed claim.
+    """
+    import threading
+    import time
+
+    outcome: list[BaseException | None] = []
+
+    def runner() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test to assert on
+            outcome.append(exc)
+
+    thread = threading.Thread(target=runner, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + deadline_s
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.05)
+    assert not thread.is_alive(), f"still running after {deadline_s:g} s: it waits past its own timeout"
+    return outcome[0]
