@@ -179,9 +179,8 @@ def test_models_list_takes_the_model_to_show(workdir, capsys):
     from tabserve.config import load_settings
     from tabserve.registry import Registry
 
-    registry = Registry.from_settings(load_settings("fast.yaml").registry)
-    registry.metadata.ensure_schema()  # an empty registry: list reads it, never makes one
-    registry.close()
+    with Registry.from_settings(load_settings("fast.yaml").registry) as registry:
+        registry.metadata.ensure_schema()  # an empty registry: list reads it, never makes one
     assert main(["-c", "fast.yaml", "models", "list", "--model", "wine"]) == 0
     assert "model wine has no versions" in capsys.readouterr().out
 

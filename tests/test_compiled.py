@@ -50,12 +50,11 @@ def test_compiled_model_matches_scikit_learn(tmp_path, estimator, grid):
 
 def test_registered_numeric_model_is_served_compiled(trained_iris):
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    record = registry.get("iris", outcome.version)
-    assert "compiled" in record.artifacts
-    assert record.metrics["serving"].startswith("compiled ")
-    assert isinstance(Predictor.load(registry, "iris").runner, CompiledRunner)
-    registry.close()
+    with open_registry(settings) as registry:
+        record = registry.get("iris", outcome.version)
+        assert "compiled" in record.artifacts
+        assert record.metrics["serving"].startswith("compiled ")
+        assert isinstance(Predictor.load(registry, "iris").runner, CompiledRunner)
 
 
 def test_categorical_model_falls_back_to_scikit_learn_with_a_log_line(tmp_path, caplog):
@@ -66,21 +65,19 @@ def test_categorical_model_falls_back_to_scikit_learn_with_a_log_line(tmp_path, 
         candidates=[{"estimator": "sklearn.linear_model.LogisticRegression"}],
     )
     trained = fit_search(settings, load_dataset(settings.data))
-    registry = open_registry(settings)
-    outcome = register_trained(registry, settings, trained)
-    assert "compiled" not in registry.get("iris", outcome.version).artifacts
-    with caplog.at_level(logging.INFO, logger="tabserve"):
-        predictor = Predictor.load(registry, "iris")
-    registry.close()
+    with open_registry(settings) as registry:
+        outcome = register_trained(registry, settings, trained)
+        assert "compiled" not in registry.get("iris", outcome.version).artifacts
+        with caplog.at_level(logging.INFO, logger="tabserve"):
+            predictor = Predictor.load(registry, "iris")
     assert isinstance(predictor.runner, SklearnRunner)
     assert "served by scikit-learn (categorical features are served by scikit-learn)" in caplog.text
 
 
 def test_bundle_loads_without_pickle(trained_iris):
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
-    registry.close()
+    with open_registry(settings) as registry:
+        bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
     with np.load(__import__("io").BytesIO(bundle), allow_pickle=False) as arrays:
         assert int(arrays["bundle_format"]) == BUNDLE_FORMAT
         assert set(arrays.files) == {
@@ -172,9 +169,8 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
 def test_unnumbered_bundle_with_a_row_path_reads_as_format_1(trained_iris):
     """Bundles written after the row path but before formats were numbered keep their row path."""
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
-    registry.close()
+    with open_registry(settings) as registry:
+        bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
     arrays = _arrays(bundle)
     del arrays["bundle_format"]
     runner = CompiledRunner(_npz(arrays))
@@ -185,32 +181,31 @@ def test_unnumbered_bundle_with_a_row_path_reads_as_format_1(trained_iris):
 
 def test_newer_or_incomplete_bundle_is_refused_and_scikit_learn_serves(trained_iris, caplog):
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    record = registry.get("iris", outcome.version)
-    arrays = _arrays(registry.read_file(record, "compiled"))
-    with pytest.raises(BundleFormatError, match=f"format {BUNDLE_FORMAT + 1} is newer"):
-        CompiledRunner(_npz({**arrays, "bundle_format": np.array(BUNDLE_FORMAT + 1)}))
-    without_coef = {k: v for k, v in arrays.items() if k != "coef"}
-    with pytest.raises(BundleFormatError, match=f"format {BUNDLE_FORMAT} lacks coef"):
-        CompiledRunner(_npz(without_coef))
-    with pytest.raises(BundleFormatError, match="not a readable"):
-        CompiledRunner(b"not an npz")
+    with open_registry(settings) as registry:
+        record = registry.get("iris", outcome.version)
+        arrays = _arrays(registry.read_file(record, "compiled"))
+        with pytest.raises(BundleFormatError, match=f"format {BUNDLE_FORMAT + 1} is newer"):
+            CompiledRunner(_npz({**arrays, "bundle_format": np.array(BUNDLE_FORMAT + 1)}))
+        without_coef = {k: v for k, v in arrays.items() if k != "coef"}
+        with pytest.raises(BundleFormatError, match=f"format {BUNDLE_FORMAT} lacks coef"):
+            CompiledRunner(_npz(without_coef))
+        with pytest.raises(BundleFormatError, match="not a readable"):
+            CompiledRunner(b"not an npz")
 
-    class NewerBundle:
-        """The real registry, handing out the version's bundle as a future format."""
+        class NewerBundle:
+            """The real registry, handing out the version's bundle as a future format."""
 
-        def __getattr__(self, name):
-            return getattr(registry, name)
+            def __getattr__(self, name):
+                return getattr(registry, name)
 
-        def read_file(self, record, kind="model"):
-            data = registry.read_file(record, kind)
-            if kind != "compiled":
-                return data
-            return _npz({**_arrays(data), "bundle_format": np.array(BUNDLE_FORMAT + 1)})
+            def read_file(self, record, kind="model"):
+                data = registry.read_file(record, kind)
+                if kind != "compiled":
+                    return data
+                return _npz({**_arrays(data), "bundle_format": np.array(BUNDLE_FORMAT + 1)})
 
-    with caplog.at_level(logging.INFO, logger="tabserve"):
-        predictor = Predictor.load(NewerBundle(), "iris")
-    registry.close()
+        with caplog.at_level(logging.INFO, logger="tabserve"):
+            predictor = Predictor.load(NewerBundle(), "iris")
     assert isinstance(predictor.runner, SklearnRunner) and predictor.row_width is None
     assert f"served by scikit-learn (compiled bundle format {BUNDLE_FORMAT + 1} is newer" in caplog.text
 
@@ -220,9 +215,8 @@ def test_bundle_written_before_the_row_path_still_loads(trained_iris):
     import io
 
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
-    registry.close()
+    with open_registry(settings) as registry:
+        bundle = registry.read_file(registry.get("iris", outcome.version), "compiled")
     with np.load(io.BytesIO(bundle), allow_pickle=False) as arrays:
         older = {name: arrays[name] for name in ("onnx", "dtype", "medians", "mean", "scale", "classes")}
     buffer = io.BytesIO()

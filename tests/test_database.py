@@ -49,11 +49,15 @@ def test_own_sqlite_is_wal_and_a_users_file_is_left_alone(tmp_path):
     users = tmp_path / "users.db"
     sqlite3.connect(users).close()
     engine = database.create_engine(f"sqlite:///{users}", long_lived=False)
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+    finally:
+        engine.dispose()
 
     own = database.create_engine(f"sqlite:///{tmp_path / 'new' / 'registry.db'}", own_sqlite=True)
-    with own.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    own.dispose()
+    try:
+        with own.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        own.dispose()

@@ -9,9 +9,8 @@ from tabserve.workflow import open_registry
 
 def test_predictor_matches_the_trained_pipeline(trained_iris):
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    predictor = Predictor.load(registry, "iris")
-    registry.close()
+    with open_registry(settings) as registry:
+        predictor = Predictor.load(registry, "iris")
     frame = load_iris_frame()
     features = frame.drop(columns="species")
     batch = parse_payload(features.to_numpy().tolist(), predictor.schema, 1000)
@@ -25,9 +24,8 @@ def test_predictor_matches_the_trained_pipeline(trained_iris):
 
 def test_seed_example_is_setosa(trained_iris):
     settings, _ = trained_iris
-    registry = open_registry(settings)
-    predictor = Predictor.load(registry, "iris")
-    registry.close()
+    with open_registry(settings) as registry:
+        predictor = Predictor.load(registry, "iris")
     result = predictor.predict(parse_payload([5.1, 3.8, 1.5, 0.3], predictor.schema, 1))
     assert result.labels == ["setosa"]
     assert result.probabilities[0].sum() == pytest.approx(1.0)

@@ -83,7 +83,16 @@ def test_custom_type_is_refused_until_trusted_and_rechecked_by_the_loading_side(
     x_train, _, y_train, _ = split
     numbers = x_train[["age", "spend"]]
     pipeline = custom_pipeline(numbers, y_train)
-    untrusting = tabserve.Registry(settings=make_settings(tmp_path))
+    with (
+        tabserve.Registry(settings=make_settings(tmp_path)) as untrusting,
+        tabserve.Registry(
+            settings=make_settings(tmp_path, registry={"trusted_types": ["tests"]})
+        ) as trusting,
+    ):
+        _refused_until_trusted(untrusting, trusting, pipeline, numbers, tmp_path)
+
+
+def _refused_until_trusted(untrusting, trusting, pipeline, numbers, tmp_path) -> None:
     with pytest.raises(UntrustedTypesError) as refused:
         tabserve.register(pipeline, name="custom", X_sample=numbers, registry=untrusting)
     assert refused.value.types == [LOGSHIFT]
@@ -93,14 +102,11 @@ def test_custom_type_is_refused_until_trusted_and_rechecked_by_the_loading_side(
     assert untrusting.models() == []  # nothing half-stored
     assert not list((tmp_path / "artifacts").rglob("*.skops"))
 
-    trusting = tabserve.Registry(settings=make_settings(tmp_path, registry={"trusted_types": ["tests"]}))
     assert tabserve.register(pipeline, name="custom", X_sample=numbers, registry=trusting).version == 1
     with pytest.raises(UntrustedTypesError):  # the file itself never widens what a loader trusts
         untrusting.load("custom")
     loaded = trusting.load("custom")
     np.testing.assert_array_equal(loaded.predict_proba(numbers), pipeline.predict_proba(numbers))
-    untrusting.close()
-    trusting.close()
 
 
 def test_a_class_defined_in_the_notebook_itself_is_refused_with_how_to_fix():
@@ -196,10 +202,12 @@ def test_a_model_that_answers_differently_as_served_is_refused(notebook_registry
 
 
 def test_registry_connects_on_first_use_and_reports_an_outage_by_name(tmp_path):
-    registry = tabserve.Registry("mysql+pymysql://nobody:secret@127.0.0.1:1/none", artifacts=str(tmp_path))
-    assert "secret" not in repr(registry)
-    with pytest.raises(BackendUnavailableError) as outage:
-        registry.models()
+    with tabserve.Registry(
+        "mysql+pymysql://nobody:secret@127.0.0.1:1/none", artifacts=str(tmp_path)
+    ) as registry:
+        assert "secret" not in repr(registry)
+        with pytest.raises(BackendUnavailableError) as outage:
+            registry.models()
     assert "secret" not in str(outage.value)
 
 

@@ -28,16 +28,17 @@ def _fields(n: int = 0) -> dict:
 
 def test_round_trip_gives_identical_predictions(trained_iris):
     settings, outcome = trained_iris
-    registry = open_registry(settings)
-    record = registry.get("iris", outcome.version)
-    loaded = registry.load_model(record)
-    frame = load_iris_frame().drop(columns="species")
-    np.testing.assert_array_equal(loaded.predict_proba(frame), outcome.trained.pipeline.predict_proba(frame))
-    assert record.data_rows == 150 and len(record.data_hash) == 64
-    assert record.feature_schema["classes"] == ["setosa", "versicolor", "virginica"]
-    assert {"python", "scikit-learn", "numpy"} <= set(record.libraries)
-    assert record.config["model"] == "iris"
-    registry.close()
+    with open_registry(settings) as registry:
+        record = registry.get("iris", outcome.version)
+        loaded = registry.load_model(record)
+        frame = load_iris_frame().drop(columns="species")
+        np.testing.assert_array_equal(
+            loaded.predict_proba(frame), outcome.trained.pipeline.predict_proba(frame)
+        )
+        assert record.data_rows == 150 and len(record.data_hash) == 64
+        assert record.feature_schema["classes"] == ["setosa", "versicolor", "virginica"]
+        assert {"python", "scikit-learn", "numpy"} <= set(record.libraries)
+        assert record.config["model"] == "iris"
 
 
 def test_tampered_model_file_is_refused(trained_iris, tmp_path):
@@ -139,29 +140,32 @@ def test_auto_promote_keeps_a_better_production(trained_iris, tmp_path):
 
     _, outcome = trained_iris
     settings = make_settings(tmp_path)
-    registry = open_registry(settings)
-    first = register_trained(registry, settings, outcome.trained)
-    assert first.promoted
-    worse = outcome.trained
-    worse_metrics = {**worse.metrics, "holdout_score": worse.metrics["holdout_score"] - 0.1}
-    second = register_trained(registry, settings, type(worse)(**{**worse.__dict__, "metrics": worse_metrics}))
-    assert not second.promoted
-    assert registry.serving_version("iris") == first.version
-    equal = register_trained(registry, settings, outcome.trained)
-    assert equal.promoted and registry.serving_version("iris") == equal.version
-    registry.close()
+    with open_registry(settings) as registry:
+        first = register_trained(registry, settings, outcome.trained)
+        assert first.promoted
+        worse = outcome.trained
+        worse_metrics = {**worse.metrics, "holdout_score": worse.metrics["holdout_score"] - 0.1}
+        second = register_trained(
+            registry, settings, type(worse)(**{**worse.__dict__, "metrics": worse_metrics})
+        )
+        assert not second.promoted
+        assert registry.serving_version("iris") == first.version
+        equal = register_trained(registry, settings, outcome.trained)
+        assert equal.promoted and registry.serving_version("iris") == equal.version
 
 
 def _register_many(url: str, artifacts: str, count: int, queue) -> None:
-    registry = Registry.open(url, artifacts)
-    numbers = [registry.register("race", [StoredFile("model", "m", b"x")], _fields()) for _ in range(count)]
-    registry.close()
+    with Registry.open(url, artifacts) as registry:
+        numbers = [
+            registry.register("race", [StoredFile("model", "m", b"x")], _fields()) for _ in range(count)
+        ]
     queue.put(numbers)
 
 
 def test_concurrent_writers_get_distinct_versions(tmp_path):
     url, artifacts = f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a")
-    Registry.open(url, artifacts).metadata.ensure_schema()
+    with Registry.open(url, artifacts) as registry:
+        registry.metadata.ensure_schema()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     workers = [context.Process(target=_register_many, args=(url, artifacts, 10, queue)) for _ in range(3)]
@@ -178,12 +182,11 @@ def test_first_version_is_production_even_without_auto_promote(trained_iris, tmp
 
     _, outcome = trained_iris
     settings = make_settings(tmp_path, registry={"auto_promote": False})
-    registry = open_registry(settings)
-    first = register_trained(registry, settings, outcome.trained)
-    second = register_trained(registry, settings, outcome.trained)
-    assert first.promoted and not second.promoted
-    assert registry.serving_version("iris") == first.version
-    registry.close()
+    with open_registry(settings) as registry:
+        first = register_trained(registry, settings, outcome.trained)
+        second = register_trained(registry, settings, outcome.trained)
+        assert first.promoted and not second.promoted
+        assert registry.serving_version("iris") == first.version
 
 
 def test_recorded_config_keeps_no_password_or_token(tmp_path):

@@ -91,16 +91,18 @@ def test_rows_older_than_the_retention_are_deleted_at_most_every_few_minutes(sto
 
 def test_an_unreachable_database_fails_the_batch_which_the_channel_counts(iris_predictor):
     store = MetadataStore("postgresql+psycopg://postgres:hidden-pw@127.0.0.1:9/nothing")
-    log = PredictionLog(lambda: store, retention_days=1)
-    with pytest.raises(BackendUnavailableError) as raised:
-        log.handle([_observation(iris_predictor, [[5.1, 3.5, 1.4, 0.2]], T0)])
-    assert "hidden-pw" not in str(raised.value) and "5.1" not in str(raised.value)
-    channel = Channel("log", log.handle, capacity_rows=10)
-    channel.offer(_observation(iris_predictor, [[5.1, 3.5, 1.4, 0.2]] * 4, T0))
-    channel.offer(_observation(iris_predictor, [[5.1, 3.5, 1.4, 0.2]] * 7, T0))  # more than the room left
-    channel.handle_now()
-    assert (channel.failed_rows, channel.dropped_rows, channel.handled_rows) == (4, 7, 0)
-    store.close()
+    try:
+        log = PredictionLog(lambda: store, retention_days=1)
+        with pytest.raises(BackendUnavailableError) as raised:
+            log.handle([_observation(iris_predictor, [[5.1, 3.5, 1.4, 0.2]], T0)])
+        assert "hidden-pw" not in str(raised.value) and "5.1" not in str(raised.value)
+        channel = Channel("log", log.handle, capacity_rows=10)
+        channel.offer(_observation(iris_predictor, [[5.1, 3.5, 1.4, 0.2]] * 4, T0))
+        channel.offer(_observation(iris_predictor, [[5.1, 3.5, 1.4, 0.2]] * 7, T0))  # more than the room left
+        channel.handle_now()
+        assert (channel.failed_rows, channel.dropped_rows, channel.handled_rows) == (4, 7, 0)
+    finally:
+        store.close()
 
 
 def test_since_takes_durations_and_iso_times():

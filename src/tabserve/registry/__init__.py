@@ -58,6 +58,13 @@ class Registry:
     def close(self) -> None:
         self.metadata.close()
 
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """``with Registry.open(...) as registry:`` closes the engine even when the body raises."""
+        self.close()
+
     def register(self, model: str, files: list[StoredFile], fields: dict[str, Any]) -> int:
         """Store the files, then write the metadata row that makes the version visible."""
         folder = f"{model}/{uuid.uuid4().hex}"
