@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -34,13 +35,19 @@ def _wrk_ms(text: str, label: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _run_wrk(url: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+def _run_wrk(url: str, body: bytes, connections: int, seconds: float, headers: dict[str, str]) -> LoadResult:
     with tempfile.TemporaryDirectory() as folder:
+        # The body is read from a file, so any bytes (the OIP binary extension's tensors) go as sent.
+        (Path(folder) / "body").write_bytes(body)
+        lines = [
+            f"local file = io.open({json.dumps(str(Path(folder) / 'body'))}, 'rb')",
+            "wrk.body = file:read('*a')",
+            "file:close()",
+            'wrk.method = "POST"',
+            *(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()),
+        ]
         script = Path(folder) / "post.lua"
-        escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
-        script.write_text(
-            f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
-        )
+        script.write_text("\n".join(lines) + "\n")
         threads = 1 if connections == 1 else 2
         command = [
             "wrk",
@@ -82,12 +89,14 @@ async def _client(
         writer.close()
 
 
-def _run_python(url: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+def _run_python(
+    url: str, body: bytes, connections: int, seconds: float, headers: dict[str, str]
+) -> LoadResult:
     match = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
     host, port, path = match.group(1), int(match.group(2)), match.group(3)
+    fields = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{fields}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
     errors: list[bytes] = []
@@ -106,8 +115,12 @@ def _run_python(url: str, body: bytes, connections: int, seconds: float) -> Load
     return LoadResult(len(latencies) / elapsed, pick(0.50), pick(0.99), len(errors))
 
 
-def drive(url: str, body: bytes, connections: int, seconds: float) -> LoadResult:
-    """Keep ``connections`` keep-alive connections busy for ``seconds``."""
+def drive(
+    url: str, body: bytes, connections: int, seconds: float, headers: dict[str, str] | None = None
+) -> LoadResult:
+    """Keep ``connections`` keep-alive connections busy for ``seconds`` (a JSON body unless
+    ``headers`` say otherwise)."""
+    headers = headers or {"Content-Type": "application/json"}
     if load_tool() == "wrk":
-        return _run_wrk(url, body, connections, seconds)
-    return _run_python(url, body, connections, seconds)
+        return _run_wrk(url, body, connections, seconds, headers)
+    return _run_python(url, body, connections, seconds, headers)

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import orjson
 import psutil
 
 from load import drive, load_tool
@@ -94,6 +95,47 @@ def run_cycles(env: dict, cycles: int, seconds: float) -> tuple[list[dict], dict
     return rows, counts
 
 
+def writer_cpu(env: dict, requests_per_s: float, runs: int = 7) -> dict:
+    """CPU the log's writer thread spends per logged single-row call, in this process (thread time).
+
+    The server pays this off the request path; unlike req/s it barely moves with the machine's load.
+    """
+    from tabserve.config import load_settings
+    from tabserve.monitoring.channel import Observation
+    from tabserve.monitoring.prediction_log import PredictionLog
+    from tabserve.monitoring.watch import LOG_INTERVAL_S
+    from tabserve.predictor import Predictor
+    from tabserve.registry import Registry
+
+    settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})
+    registry = Registry.from_settings(settings.registry)
+    try:
+        predictor = Predictor.load(registry, settings.model)
+        log = PredictionLog(lambda: registry.metadata, settings.monitoring.retention_days)
+        rows = max(1, round(requests_per_s * LOG_INTERVAL_S))
+        row = list(orjson.loads(ROW))
+        cpu, wall = [], []
+        for _ in range(runs):
+            calls = [
+                Observation(predictor, 1, row, None, (0,), predictor.predict_row(row), time.time())
+                for _ in range(rows)
+            ]
+            started_cpu, started = time.thread_time(), time.perf_counter()
+            log.handle(calls)
+            cpu.append(time.thread_time() - started_cpu)
+            wall.append(time.perf_counter() - started)
+    finally:
+        registry.close()
+    per_row = sorted(1e6 * c / rows for c in cpu)
+    return {
+        "rows": rows,
+        "cpu_us_per_row": statistics.median(per_row),
+        "low": per_row[0],
+        "high": per_row[-1],
+        "wall_ms": 1e3 * statistics.median(wall),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=12, help="turns through the three setups")
@@ -107,6 +149,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = prepare(Path(tmp))
         rounds, counts = run_cycles(env, args.cycles, args.seconds)
+        writer = writer_cpu(env, statistics.median(r["drift+log"]["rps"] for r in rounds))
     for number, row in enumerate(rounds, 1):
         print(
             f"cycle {number:2}: off {row['off']['rps']:,.0f} req/s, drift {row['drift']['rps']:,.0f}, "
@@ -117,6 +160,11 @@ def main() -> int:
     print(
         f"logged rows: {counts['handled']:,.0f} written, {counts['dropped']:,.0f} dropped (queue full), "
         f"{counts['failed']:,.0f} failed ({counts['handled'] / total:.1%} written)"
+    )
+    print(
+        f"log writer, one flush of {writer['rows']:,} single-row calls (one flush interval at the "
+        f"median req/s): CPU {writer['cpu_us_per_row']:.1f} us per row (runs "
+        f"{writer['low']:.1f}-{writer['high']:.1f}), wall {writer['wall_ms']:.1f} ms per flush"
     )
     log_ratios = [r["log_ratio"] for r in rounds]
     drift_ratios = [r["drift_ratio"] for r in rounds]

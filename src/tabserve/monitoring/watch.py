@@ -20,6 +20,10 @@ from tabserve.monitoring.drift_tracker import DriftTracker, read_profile
 from tabserve.monitoring.prediction_log import PredictionLog
 from tabserve.monitoring.shadow import ShadowScorer
 
+# Each log flush is one transaction (on SQLite a commit that syncs the file), costing about the
+# same for 50 rows as for 5,000: flushing every second, not every 0.25 s, pays it a quarter as often.
+LOG_INTERVAL_S = 1.0
+
 
 class Watch:
     """Drift, the prediction log and shadow scoring (each a channel) for one server process."""
@@ -37,7 +41,7 @@ class Watch:
         self.log_rate = monitoring.log_predictions
         if self.log_rate > 0:
             self.log = PredictionLog(lambda: registry().metadata, monitoring.retention_days)
-            self.channels["log"] = Channel("log", self.log.handle, monitoring.queue_rows)
+            self.channels["log"] = Channel("log", self.log.handle, monitoring.queue_rows, LOG_INTERVAL_S)
         self.shadow = ShadowScorer(settings.server.shadow, lambda m, v: _load(registry(), m, v))
         self.shadow_rate = monitoring.shadow_fraction
         self.channels["shadow"] = Channel("shadow", self.shadow.handle, monitoring.queue_rows)
