@@ -34,6 +34,7 @@ PAGES = [
     "/ui/jobs",
     "/ui/predict",
     "/ui/data",
+    "/ui/drift",
 ]
 
 
@@ -186,7 +187,8 @@ def test_train_from_the_form_and_watch_it_reach_100_percent(browser, own, watche
         r"Made version 3, (promoted to production|not promoted)",
         job.locator("[data-job-result]").inner_text(),
     )
-    view.goto("/ui/jobs")
+    view.goto("/ui/jobs")  # read with the token this tab was given for training
+    view.page.locator("tbody .status.succeeded").wait_for()
     assert view.page.locator("tbody .status.succeeded").count() == 1
     assert view.errors == []
 
@@ -220,9 +222,10 @@ def test_sorting_the_version_table(browser, shared, watched):
     view.goto("/ui/models/iris")
     versions = view.page.locator("tbody tr[data-version]")
     assert [versions.nth(i).get_attribute("data-version") for i in range(2)] == ["2", "1"]
-    view.page.click("th:has-text('Version') button")
+    view.page.click("th a[data-sort=version]")  # sorted on the server, over every version
+    view.page.wait_for_url(re.compile(r"sort=version&order=asc"))
     assert [versions.nth(i).get_attribute("data-version") for i in range(2)] == ["1", "2"]
-    assert view.page.locator("th:has-text('Version')").get_attribute("aria-sort") == "ascending"
+    assert view.page.locator("th:has(a[data-sort=version])").get_attribute("aria-sort") == "ascending"
 
 
 def _production_rows(page) -> list[str]:
@@ -297,3 +300,98 @@ def test_predict_a_csv_upload_into_a_csv_download(browser, shared, watched, tmp_
     rows = list(csv.DictReader(io.StringIO(saved.read_text())))
     assert [r["prediction"] for r in rows] == ["setosa", "virginica"]
     assert view.page.locator("[data-csv-result] a").inner_text() == "Download 2 predictions (CSV)"
+
+
+def _unauthorized(view: Watched) -> list[str]:
+    """Start recording the page's 401 answers; the list fills as they come."""
+    refused: list[str] = []
+    view.page.on("response", lambda r: r.status == 401 and refused.append(r.url))
+    return refused
+
+
+def _wait_until(check, what: str, seconds: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_job_pages_without_the_token_stop_polling_and_ask_for_it(browser, own, watched):
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    started = own.client.post("/models/iris/train", json={"search": {"cv": 2}}, headers=auth)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    view = watched(own)
+    view.context.add_init_script("sessionStorage.setItem('tabserve.token', 'a-wrong-token')")
+    refused = _unauthorized(view)
+    view.goto(f"/ui/jobs/{job_id}")
+    needed = view.page.locator("[data-token-needed]")
+    needed.wait_for()
+    assert "needs the server token" in needed.inner_text()
+    assert view.page.locator("[data-job-status]").inner_text() == "not read yet"  # nothing from the page
+    _wait_until(
+        lambda: own.client.get(f"/jobs/{job_id}", headers=auth).json()["status"] in ("succeeded", "failed"),
+        "the job to end",
+    )
+    assert len(refused) == 1  # one refused read (the wrong token), then no polling while the job ran
+    needed.locator("button").click()
+    _token_dialog(view.page, TOKEN)
+    view.page.locator("[data-job-result] a").wait_for()
+    assert view.page.locator("[data-job-status]").inner_text() == "succeeded"
+    assert view.page.locator("[data-job-model] a").inner_text() == "iris"
+    assert '"cv": 2' in view.page.locator("[data-job-overrides] pre").inner_text()
+    assert needed.count() == 0 and len(refused) == 1
+
+    listing = watched(own)  # a tab with no token at all: it says so without asking the server
+    refused = _unauthorized(listing)
+    listing.goto("/ui/jobs")
+    listing.page.locator("[data-token-needed]").wait_for()
+    assert listing.page.locator(f"a[href='/ui/jobs/{job_id}']").count() == 0
+    assert refused == []
+    listing.page.locator("[data-token-needed] button").click()
+    _token_dialog(listing.page, TOKEN)
+    listing.page.locator(f"a[href='/ui/jobs/{job_id}']").wait_for()
+    assert listing.page.locator("tbody .status.succeeded").count() == 1
+    assert refused == [] and listing.errors == []
+    assert [e for e in view.errors if "401" not in e] == []  # the browser logs the wrong token's 401
+
+
+def test_the_drift_page_flags_a_shifted_feature_and_shows_shadow_agreement(browser, own, watched):
+    import numpy as np
+    from axe_playwright_python.sync_playwright import Axe
+    from sklearn.datasets import load_iris
+
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    assert own.client.post("/models/iris/versions/2/shadow", headers=auth).status_code == 200
+    rows = load_iris().data[np.random.default_rng(0).integers(0, 150, 1000)]
+    rows[:, 1] += 1.5  # sepal_width moved up
+    for start in range(0, 1000, 100):
+        answer = own.client.post("/predict", json={"instances": rows[start : start + 100].tolist()})
+        assert answer.status_code == 200, answer.text
+    view = watched(own)
+    view.goto("/ui/models/iris")
+    view.page.click("a[href='/ui/drift?model=iris']")
+    table = view.page.locator("[data-drift-table]")
+    table.wait_for()
+    assert (
+        table.locator("tbody tr").first.get_attribute("data-feature") == "sepal_width"
+    )  # most drifted first
+    levels = {
+        row.get_attribute("data-feature"): row.get_attribute("data-level")
+        for row in table.locator("tbody tr").all()
+    }
+    assert levels == {
+        "sepal_width": "drifted",
+        "sepal_length": "stable",
+        "petal_length": "stable",
+        "petal_width": "stable",
+    }
+    assert table.locator("tr[data-feature=sepal_width] meter").evaluate("m => m.value") == 0.5  # capped bar
+    assert view.page.locator("[data-shadow-state=on]").count() == 1
+    pair = view.page.locator("[data-shadow-pair='1-2'] [data-agreement]")
+    assert pair.inner_text() == "100.0 %"  # v2 is a copy of v1
+    results = Axe().run(view.page)
+    bad = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [] and view.errors == [] and view.foreign == []

@@ -22,6 +22,9 @@ PAGES = [
     "/ui/predict?model=iris&version=1",
     "/ui/data",
     "/ui/data?model=iris&version=2",
+    "/ui/models/iris?sort=cv_score&order=asc&page=1",
+    "/ui/drift",
+    "/ui/drift?model=iris&version=2",
 ]
 
 
@@ -70,6 +73,42 @@ def test_model_page_lists_versions_with_a_chart_and_compare(console):
     assert "<svg" in html and "CV accuracy by version" in html
     assert 'action="/ui/models/iris/compare"' in html
     assert 'data-action="rollback"' in html
+    assert (
+        '<th scope="col" aria-sort="descending"><a href="/ui/models/iris?sort=version&amp;order=asc"' in html
+    )
+    assert 'class="pager"' not in html  # one page
+    assert 'href="/ui/drift?model=iris"' in html
+
+
+def test_model_page_sorts_on_the_server_and_refuses_unknown_columns(console):
+    html = console.client.get("/ui/models/iris?sort=version&order=asc").text
+    assert html.index('<tr data-version="1">') < html.index('<tr data-version="2">')
+    assert (
+        '<th scope="col" aria-sort="ascending"><a href="/ui/models/iris?sort=version&amp;order=desc"' in html
+    )
+    assert console.client.get("/ui/models/iris?sort=password").status_code == 422
+    assert console.client.get("/ui/models/iris?page=0").status_code == 422
+
+
+def test_model_page_pages_many_versions(tmp_path, trained_iris):
+    config = write_config(tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"))
+    for _ in range(54):
+        register_copy(config)  # versions 2..55
+    server = Server(config)
+    try:
+        server.wait()
+        first = server.client.get("/ui/models/iris").text
+        assert first.count("<tr data-version=") == 50 and '<tr data-version="55">' in first
+        assert "Versions 1&ndash;50 of 55 (page 1 of 2)" in first
+        assert 'href="/ui/models/iris?sort=version&amp;order=desc&amp;page=2" rel="next"' in first
+        assert first.count("<option value=") == 2 * 55  # compare offers every version, not one page
+        second = server.client.get("/ui/models/iris?page=2").text
+        rows = re.findall(r'<tr data-version="(\d+)">', second)
+        assert rows == ["5", "4", "3", "2", "1"] and 'rel="prev"' in second and 'rel="next"' not in second
+        ascending = server.client.get("/ui/models/iris?sort=version&order=asc&page=2").text
+        assert re.findall(r'<tr data-version="(\d+)">', ascending)[0] == "51"
+    finally:
+        server.terminate()
 
 
 def test_version_page_holds_everything_the_version_records(console):
@@ -123,7 +162,8 @@ def test_jobs_list_json_and_page(console):
     auth = {"authorization": "Bearer s3cret"}  # job details need the token when one is set
     assert console.client.get("/jobs").status_code == 401
     assert console.client.get("/jobs", headers=auth).json() == {"jobs": []}
-    assert "No training jobs yet." in console.client.get("/ui/jobs").text
+    page = console.client.get("/ui/jobs").text  # a token is set: the page lists no job itself
+    assert "the job list needs it" in page and 'data-jobs-list data-limit="50"' in page
     assert console.client.get("/jobs?limit=0", headers=auth).status_code == 422
 
 
@@ -198,11 +238,19 @@ def test_user_data_is_escaped_everywhere(tmp_path: Path):
     server = Server(config)
     try:
         server.wait()
+        assert "No training jobs yet." in server.client.get("/ui/jobs").text  # no token: listed here
         for path in ("/", "/ui/models/evil", "/ui/models/evil/versions/1", "/ui/predict", "/ui/data"):
             html = server.client.get(path).text
             assert "<script>alert" not in html, path
         version = server.client.get("/ui/models/evil/versions/1").text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in version  # the column and the category
         assert server.client.get("/ui/predict").text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
+        answer = server.client.post(
+            "/predict", json={"instances": [{"x": 1, evil: evil}, {"x": 2, evil: "red"}]}
+        )
+        assert answer.status_code == 200, answer.text
+        drift = server.client.get("/ui/drift").text
+        assert "<script>alert" not in drift
+        assert 'data-feature="&lt;script&gt;alert(1)&lt;/script&gt;"' in drift  # the column, as text
     finally:
         server.terminate()

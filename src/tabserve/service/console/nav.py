@@ -1,4 +1,4 @@
-"""The console's navigation bar: one list, so a new view (e.g. drift) is one line here plus its router."""
+"""The console's navigation bar: one list, so a new view is one line here plus its router."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ NAV: list[NavItem] = [
     NavItem("train", "Train", "/ui/train"),
     NavItem("predict", "Predict", "/ui/predict"),
     NavItem("data", "Data", "/ui/data"),
-    # A drift view goes here, e.g. NavItem("drift", "Drift", "/ui/drift"),
-    # with its router added to the tuple in console/__init__.py.
+    NavItem("drift", "Drift", "/ui/drift"),
     NavItem("docs", "API docs", "/docs"),
 ]

@@ -1,4 +1,6 @@
-"""The console's HTML pages: home, model, version, compare, train, jobs, predict, data.
+"""The console's HTML pages: home, version, compare, train, jobs, predict, data.
+
+The model page lives in ``model_page`` and the drift page in ``drift``.
 
 Each handler reads the registry (in FastAPI's thread pool: the handlers are
 plain functions), turns records into view values with ``views`` and renders a
@@ -35,7 +37,8 @@ OptionalVersion = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 OptionalModel = Annotated[str | None, Query(min_length=1, max_length=100)]
 
 
-def _auth(state: ServiceState) -> bool:
+def token_set(state: ServiceState) -> bool:
+    """Whether this server wants a bearer token (for mutating routes and job details)."""
     return bool(state.settings.server.token)
 
 
@@ -54,7 +57,7 @@ def guarded(handler: Callable[..., HTMLResponse]) -> Callable[..., HTMLResponse]
                 active="",
                 title=problem.title,
                 status=problem.status,
-                auth=bool(state and _auth(state)),
+                auth=bool(state and token_set(state)),
                 detail=str(exc)[:500],
             )
 
@@ -93,35 +96,9 @@ def home(state: State) -> HTMLResponse:
         "home.html",
         active="models",
         title="Models",
-        auth=_auth(state),
+        auth=token_set(state),
         models=models,
         default=state.default.name,
-    )
-
-
-@router.get("/ui/models/{name}", response_class=HTMLResponse)
-@guarded
-def model_page(name: ModelName, state: State) -> HTMLResponse:
-    """A model's versions: sortable table, the main metric across versions, compare, rollback."""
-    slot = state.slot(name)
-    summaries = state.require_registry().metadata.version_summaries(slot.name)
-    rows = [views.version_row(v) for v in reversed(summaries)]
-    scoring = next((r["scoring"] for r in rows), "score")
-    chart = charts.metric_line(
-        [(v["version"], v["metrics"].get("cv_score")) for v in summaries], f"CV {scoring}"
-    )
-    production = next((r["version"] for r in rows if r["production"]), None)
-    return page(
-        "model.html",
-        active="models",
-        title=f"Model {slot.name}",
-        auth=_auth(state),
-        model=slot.name,
-        rows=rows,
-        chart=chart,
-        chart_title=f"CV {scoring}",
-        production=production,
-        serving=slot.predictor.version if slot.predictor else None,
     )
 
 
@@ -136,7 +113,7 @@ def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLR
         "version.html",
         active="models",
         title=f"{record.model} version {record.version}",
-        auth=_auth(state),
+        auth=token_set(state),
         record=record,
         serving=views.serving_path(record),
         cv=views.cv_table(record.cv_results),
@@ -169,7 +146,7 @@ def compare_page(
         "compare.html",
         active="models",
         title=f"{slot.name}: version {a} and version {b}",
-        auth=_auth(state),
+        auth=token_set(state),
         model=slot.name,
         a=first,
         b=second,
@@ -198,7 +175,7 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
         "train.html",
         active="train",
         title="Train",
-        auth=_auth(state),
+        auth=token_set(state),
         models=list(state.slots),
         model=chosen,
         defaults=defaults,
@@ -209,19 +186,37 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
 @router.get("/ui/jobs", response_class=HTMLResponse)
 @guarded
 def jobs_page(state: State) -> HTMLResponse:
-    """Recent jobs with status, progress, duration, version or error."""
-    jobs = state.require_registry().metadata.recent_jobs(JOBS_SHOWN, list(state.slots))
+    """Recent jobs with status, progress, duration, version or error.
+
+    With a token set the API's GET /jobs needs it, so the page carries no job and its script reads
+    them with the tab's token (or says the token is needed).
+    """
+    locked = token_set(state)
+    jobs = [] if locked else state.require_registry().metadata.recent_jobs(JOBS_SHOWN, list(state.slots))
     return page(
-        "jobs.html", active="jobs", title="Training jobs", auth=_auth(state), jobs=jobs, limit=JOBS_SHOWN
+        "jobs.html",
+        active="jobs",
+        title="Training jobs",
+        auth=locked,
+        jobs=jobs,
+        limit=JOBS_SHOWN,
+        locked=locked,
     )
 
 
 @router.get("/ui/jobs/{job_id}", response_class=HTMLResponse)
 @guarded
 def job_page(job_id: JobId, state: State) -> HTMLResponse:
-    """One job, with live progress while it runs; when it ends, the version and whether it was promoted."""
+    """One job, with live progress while it runs; when it ends, the version and whether it was promoted.
+
+    With a token set the page shows only the job's id: GET /jobs/{id} needs the token (a job's
+    overrides and error describe the server's data), so the script reads it with the tab's token.
+    """
     metadata = state.require_registry().metadata
-    job = metadata.get_job(job_id)
+    job = metadata.get_job(job_id)  # an unknown id is a 404 page either way; ids reveal nothing
+    if token_set(state):
+        title = f"Training job {job_id[:8]}"
+        return page("job.html", active="jobs", title=title, auth=True, job_id=job_id, job=None, locked=True)
     promoted = None
     if job.status == "succeeded" and job.version is not None:
         promoted = metadata.promoted_since(job.model, job.version, job.started_at or job.created_at)
@@ -229,9 +224,11 @@ def job_page(job_id: JobId, state: State) -> HTMLResponse:
         "job.html",
         active="jobs",
         title=f"Training job {job.id[:8]}",
-        auth=_auth(state),
+        auth=False,
+        job_id=job.id,
         job=job,
         promoted=promoted,
+        locked=False,
     )
 
 
@@ -261,7 +258,7 @@ def predict_page(state: State, model: OptionalModel = None, version: OptionalVer
         "predict.html",
         active="predict",
         title="Predict",
-        auth=_auth(state),
+        auth=token_set(state),
         models=list(state.slots),
         model=chosen,
         versions=listing,
@@ -287,7 +284,7 @@ def data_page(state: State, model: OptionalModel = None, version: OptionalVersio
         "data.html",
         active="data",
         title="Training data",
-        auth=_auth(state),
+        auth=token_set(state),
         models=list(state.slots),
         model=chosen,
         versions=[v["version"] for v in listing],

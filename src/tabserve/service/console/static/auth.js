@@ -15,7 +15,7 @@ export function showTokenState() {
   if (state) state.hidden = !storedToken();
 }
 
-function authRequired() {
+export function authRequired() {
   return document.body.dataset.authRequired === "true";
 }
 
@@ -53,16 +53,33 @@ function askToken() {
 
 export class AuthCancelled extends Error {}
 
+// Ask for the token now (e.g. after a read was refused) and keep it for the tab; null if cancelled.
+export async function requestToken() {
+  const token = await askToken();
+  if (token) {
+    sessionStorage.setItem(KEY, token);
+    showTokenState();
+  }
+  return token;
+}
+
+// fetch() for a read that needs the token when the server has one: sends it if this tab holds it,
+// never asks; a 401 forgets it (it was missing or wrong) and the caller says what is needed.
+export async function readFetch(url) {
+  const token = storedToken();
+  const response = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+  if (response.status === 401) forgetToken();
+  return response;
+}
+
 // fetch() for a mutating route: adds the token (asking for it first when the server wants one).
 // A 401 forgets the token so the next action asks again; the caller shows the server's message.
 export async function authFetch(url, options = {}) {
   const headers = new Headers(options.headers || {});
   let token = storedToken();
   if (!token && authRequired()) {
-    token = await askToken();
+    token = await requestToken();
     if (!token) throw new AuthCancelled("cancelled: no token given");
-    sessionStorage.setItem(KEY, token);
-    showTokenState();
   }
   if (token) headers.set("Authorization", `Bearer ${token}`);
   const response = await fetch(url, { ...options, headers });

@@ -3,13 +3,11 @@ import { setUpActions } from "./actions.js";
 import { forgetToken, showTokenState } from "./auth.js";
 import { setUpJobs } from "./jobs.js";
 import { setUpPredict } from "./predict.js";
-import { setUpSorting } from "./sort.js";
 import { setUpTraining } from "./train.js";
 
 showTokenState();
 const forget = document.querySelector("[data-forget-token]");
 if (forget) forget.addEventListener("click", forgetToken);
-setUpSorting();
 setUpActions();
 setUpJobs();
 setUpTraining();
