@@ -38,6 +38,7 @@ LAYERS = {
     "database": 1,
     "logs": 1,
     "lifetime": 1,
+    "extras": 1,
     "errors": 0,
     "schema": 0,
     "urls": 0,

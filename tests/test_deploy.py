@@ -10,6 +10,7 @@ Dockerfile, and the rest is read as data.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import re
 import shlex
@@ -39,6 +40,7 @@ KUBERNETES = DEPLOY / "kubernetes"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "docker-compose.yml"
 LOCK = DEPLOY / "requirements.lock"
+TRAIN_LOCK = DEPLOY / "train-requirements.lock"
 BUILD_LOCK = DEPLOY / "build-requirements.lock"
 
 DEFAULT_PORT = ServerSettings().port
@@ -77,9 +79,28 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
     return instructions
 
 
-def final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
-    return instructions[last_from:]
+def stages(instructions: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Each named stage's instructions, its FROM first."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for keyword, args in instructions:
+        if keyword == "FROM":
+            current = []
+            words = args.split()
+            found[words[2] if len(words) == 3 and words[1].upper() == "AS" else f"#{len(found)}"] = current
+        current.append((keyword, args))
+    return found
+
+
+def target(instructions: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """What an image built with ``--target name`` is made of: the stage and the stages it starts FROM."""
+    by_name = stages(instructions)
+    chain = by_name[name]
+    parent = chain[0][1].split()[0]
+    return [*target(instructions, parent), *chain] if parent in by_name else chain
+
+
+IMAGE_TARGETS = ("serve", "train")
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -217,12 +238,36 @@ def test_dockerfile_builds_in_stages_and_runs_as_a_non_root_user():
         args for keyword, args in instructions if keyword == "ARG" and args.startswith("PYTHON_IMAGE=")
     )
     assert re.fullmatch(r"PYTHON_IMAGE=python:3\.11-slim(-\w+)?", base)
-    runtime = final_stage(instructions)
-    users = [args for keyword, args in runtime if keyword == "USER"]
-    assert users and users[-1].split(":")[0] not in ("root", "0")
-    # Only the built environment reaches the runtime stage: no installs, no build tools there.
-    assert not any(keyword == "RUN" and "pip install" in args for keyword, args in runtime)
-    assert any(keyword == "COPY" and args.startswith("--from=build") for keyword, args in runtime)
+    for name in IMAGE_TARGETS:
+        runtime = target(instructions, name)
+        assert runtime[0] == ("FROM", "${PYTHON_IMAGE} AS runtime"), f"{name} starts from the bare base"
+        users = [args for keyword, args in runtime if keyword == "USER"]
+        assert users and users[-1].split(":")[0] not in ("root", "0"), name
+        # Only a built environment reaches an image: no installs, no build tools there.
+        assert not any(keyword == "RUN" and "pip" in args for keyword, args in runtime), name
+        copied = [args for keyword, args in runtime if keyword == "COPY" and args.startswith("--from=")]
+        assert copied == [f"--from={name}-env /opt/tabserve /opt/tabserve"], name
+        built = stages(instructions)[f"{name}-env"]
+        assert built[0][1] == f"build AS {name}-env", "both environments grow from the one build stage"
+
+
+def test_the_serve_environment_lacks_the_train_extra_and_the_train_one_installs_it():
+    instructions = dockerfile_instructions(DOCKERFILE)
+    installs = {
+        name: " ".join(args for keyword, args in target(instructions, f"{name}-env") if keyword == "RUN")
+        for name in IMAGE_TARGETS
+    }
+    assert "-r deploy/requirements.lock" in installs["serve"]
+    assert "deploy/train-requirements.lock" not in installs["serve"]
+    assert "-r deploy/train-requirements.lock" in installs["train"]
+    # The serve environment writes bytecode only for what the server imports, and the list is real.
+    assert "deploy/image/warm_imports.py" in installs["serve"]
+    warm = (DEPLOY / "image" / "warm_imports.py").read_text(encoding="utf-8")
+    train_only = {"matplotlib", "seaborn", "skl2onnx", "connectorx", "dask", "distributed", "onnx"}
+    listed = set(re.findall(r'^    "([\w.]+)",$', warm, flags=re.MULTILINE))
+    assert "tabserve.service.app" in listed and not {m.split(".")[0] for m in listed} & train_only
+    for name in listed:
+        assert importlib.util.find_spec(name) is not None, f"warm_imports lists {name}, which is not a module"
 
 
 def test_dockerfile_installs_only_from_the_hashed_lock():
@@ -238,7 +283,7 @@ def test_dockerfile_installs_only_from_the_hashed_lock():
 
 
 def test_dockerfile_serves_on_the_config_port_with_a_healthcheck_on_a_real_route(app):
-    runtime = final_stage(dockerfile_instructions(DOCKERFILE))
+    runtime = target(dockerfile_instructions(DOCKERFILE), "serve")
     expose = [args for keyword, args in runtime if keyword == "EXPOSE"]
     assert expose == [str(DEFAULT_PORT)]
     healthcheck = next(args for keyword, args in runtime if keyword == "HEALTHCHECK")
@@ -251,7 +296,7 @@ def test_dockerfile_serves_on_the_config_port_with_a_healthcheck_on_a_real_route
 
 
 def test_dockerfile_runs_tabserve_serve_as_pid_1_with_config_and_bind_from_env(tmp_path: Path):
-    runtime = final_stage(dockerfile_instructions(DOCKERFILE))
+    runtime = target(dockerfile_instructions(DOCKERFILE), "serve")
     cmd = [args for keyword, args in runtime if keyword == "CMD"][-1]
     argv = json.loads(cmd)  # exec form: a JSON array, so no shell sits between Docker and the server
     assert argv[0] == "tabserve" and build_parser().parse_args(argv[1:]).command == "serve"
@@ -329,6 +374,20 @@ def test_lock_pins_every_runtime_dependency_with_hashes():
         assert hashes, f"{name}=={version} has no --hash"
         assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), name
     assert not DEV_ONLY & set(lock), f"dev-only packages in the runtime lock: {DEV_ONLY & set(lock)}"
+
+
+def test_train_lock_adds_the_train_extra_at_the_serving_versions():
+    serve, train = read_lock(LOCK), read_lock(TRAIN_LOCK)
+    extra = [Requirement(text) for text in project()["project"]["optional-dependencies"]["train"]]
+    for requirement in extra:
+        name = canonicalize_name(requirement.name)
+        assert name in train, f"{requirement} (the train extra) is not in {TRAIN_LOCK.name}"
+        assert name not in serve, f"{name} is train-only but in {LOCK.name}"
+        assert requirement.specifier.contains(train[name][0], prereleases=True)
+    for name, (version, hashes) in serve.items():
+        assert name in train, f"{name} serves but is missing from {TRAIN_LOCK.name}"
+        assert train[name] == (version, hashes), f"{name} differs between the two locks"
+    assert not DEV_ONLY & set(train)
 
 
 def test_build_lock_satisfies_the_build_system():

@@ -129,6 +129,11 @@ class RegistrySettings(_Section):
         default_factory=list,
         description="Your own classes (dotted names or module prefixes) a model file may hold.",
     )
+    pictures: bool = Field(
+        True,
+        description="Draw the pairplot and confusion matrix when a version is stored and keep them "
+        "with it, so a serving-only install shows them without plotting libraries.",
+    )
 
     @field_validator("trusted_types")
     @classmethod

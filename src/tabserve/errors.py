@@ -53,3 +53,7 @@ class UntrustedTypesError(IntegrityError):
 
 class BackendUnavailableError(TabserveError):
     """A database or object store the registry needs cannot be reached."""
+
+
+class ServeOnlyError(TabserveError):
+    """This install serves models but cannot train or draw: the `train` extra is not installed."""

@@ -22,6 +22,7 @@ from tabserve.errors import DataError, IntegrityError
 from tabserve.registration import (
     COMPILED_FILE,
     MODEL_FILE,
+    PICTURE_FILES,
     PROFILE_FILE,
     Stored,
     settle_promotion,
@@ -36,7 +37,7 @@ FORMAT = 1
 VERSION_FILE = "version.json"
 SCHEMA_FILE = "schema.json"
 ONNX_FILE = "model.onnx"
-_FILES = {"model": MODEL_FILE, "compiled": COMPILED_FILE, "profile": PROFILE_FILE}
+_FILES = {"model": MODEL_FILE, "compiled": COMPILED_FILE, "profile": PROFILE_FILE, **PICTURE_FILES}
 _FIELDS = (
     "estimator",
     "params",
@@ -173,6 +174,7 @@ def import_version(
         data_hash=meta["data_hash"],
         libraries=meta["libraries"],
         profile=profile,
+        pictures={kind: files[kind] for kind in PICTURE_FILES if kind in files},
     )
     config = {**meta["config"], "imported": {"model": meta["model"], "version": meta["version"]}}
     version, serving = store_version(

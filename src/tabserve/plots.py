@@ -36,6 +36,17 @@ def pairplot_png(frame: pd.DataFrame, target: str) -> bytes:
     return buffer.getvalue()
 
 
+def data_pairplot_png(features: pd.DataFrame, target: pd.Series) -> bytes | None:
+    """The pairplot of a training table (features and labels), or None when it has no numeric column."""
+    name = str(target.name) if target.name is not None else "target"
+    frame = features.assign(**{name: target.astype(str).to_numpy()})
+    try:
+        return pairplot_png(frame, name)
+    except DataError as exc:
+        log.info("no pairplot stored: %s", exc)
+        return None
+
+
 def confusion_matrix_png(labels: list[str], matrix: list[list[int]], title: str) -> bytes:
     """A labelled heatmap of a confusion matrix (rows: true, columns: predicted)."""
     import seaborn as sns

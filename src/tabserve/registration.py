@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tabserve.compiled import CompileResult, compile_pipeline
+from tabserve.extras import can_draw, missing
 from tabserve.registry import PRODUCTION, Registry, StoredFile
 from tabserve.registry.serialization import check_types, dump_model
 from tabserve.training import TrainedModel
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.skops"
 COMPILED_FILE = "compiled.npz"
 PROFILE_FILE = "profile.json"
+# Pictures drawn when a version is stored, so that a serving-only install can show them.
+PICTURE_FILES = {"pairplot": "pairplot.png", "confusion_matrix": "confusion_matrix.png"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Stored:
 
 def compile_for_serving(trained: TrainedModel) -> CompileResult:
     """The ONNX fast path when the pipeline has tabserve's numeric shape and passes the parity check."""
+    if missing(("skl2onnx",)):
+        return CompileResult(None, "not compiled: skl2onnx is not installed here (tabserve[train])")
     named = getattr(trained.pipeline, "named_steps", None)
     if trained.schema.all_numeric and (named is None or "prep" not in named or "clf" not in named):
         return CompileResult(None, "pipeline is not tabserve's prep + clf shape: served by scikit-learn")
@@ -58,9 +63,11 @@ def store_version(
     *,
     model_bytes: bytes | None = None,
     compiled: CompileResult | None = None,
+    pictures: bool = True,
 ) -> tuple[int, str]:
     """Store the model file (checked against the registry's trusted types) and its record; (version,
-    how it is served). ``model_bytes`` and ``compiled`` are given when they already exist (an import)."""
+    how it is served). ``model_bytes`` and ``compiled`` are given when they already exist (an import);
+    ``pictures``: draw the confusion matrix if the version has none yet and this install can draw."""
     label = f"model '{model}'"
     data = model_bytes if model_bytes is not None else dump_model(trained.pipeline)
     check_types(data, label, registry.trusted_types)
@@ -71,6 +78,8 @@ def store_version(
         files.append(StoredFile("compiled", COMPILED_FILE, compiled.bundle))
     if trained.profile is not None:
         files.append(StoredFile("profile", PROFILE_FILE, json.dumps(trained.profile).encode()))
+    for kind, png in _pictures(model, trained, pictures).items():
+        files.append(StoredFile(kind, PICTURE_FILES[kind], png))
     fields = {
         "estimator": trained.estimator,
         "params": trained.params,
@@ -83,6 +92,19 @@ def store_version(
         "config": config,
     }
     return registry.register(model, files, fields), compiled.reason
+
+
+def _pictures(model: str, trained: TrainedModel, draw: bool) -> dict[str, bytes]:
+    """The version's PNGs: those it came with, plus its confusion matrix drawn now when asked for."""
+    found = {kind: png for kind, png in trained.pictures.items() if kind in PICTURE_FILES}
+    matrix = trained.metrics.get("confusion_matrix")
+    if draw and "confusion_matrix" not in found and matrix and can_draw():
+        from tabserve.plots import confusion_matrix_png
+
+        found["confusion_matrix"] = confusion_matrix_png(
+            matrix["labels"], matrix["matrix"], f"{model} hold-out"
+        )
+    return found
 
 
 def should_promote(registry: Registry, model: str, holdout_score: float | None, auto_promote: bool) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from importlib.util import find_spec
 
 import pandas as pd
 import sqlalchemy as sa
@@ -140,9 +141,10 @@ def _read(conn: sa.Connection, url: str, safe: str, table: str | None, query: st
         sql = f"SELECT * FROM {quote(schema) + '.' if schema else ''}{quote(name)}"
     else:
         sql = query or ""
-    cx_url = connectorx_url(url)
+    # connectorx is in the `train` extra: a serving install reads with pandas.read_sql.
+    cx_url = connectorx_url(url) if find_spec("connectorx") is not None else None
     if cx_url is None:
-        log.debug("reading %s with pandas.read_sql (no connectorx form)", safe)
+        log.debug("reading %s with pandas.read_sql (no connectorx form, or no connectorx)", safe)
         return pd.read_sql(sa.text(sql), conn)
     try:
         return _read_with_connectorx(cx_url, sql)

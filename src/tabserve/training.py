@@ -7,7 +7,7 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,7 @@ class TrainedModel:
     reference_rows: np.ndarray | None = None  # numeric rows seen, to check a compiled model against
     profile: dict[str, Any] | None = None  # training rows' bins and hold-out class mix, for drift
     libraries: dict[str, str] | None = None  # None: this process's versions
+    pictures: dict[str, bytes] = field(default_factory=dict)  # PNGs by artifact kind, e.g. "pairplot"
 
 
 def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
@@ -280,4 +281,11 @@ def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
     """Check the candidates, load the data, then search: config errors come before any work."""
     build_param_grid(settings.candidates, settings.split.random_state)
     dataset = load_dataset(settings.data)
-    return fit_search(settings, dataset, progress)
+    trained = fit_search(settings, dataset, progress)
+    if settings.registry.pictures:  # drawn here, where the data is, and stored with the version
+        from tabserve.plots import data_pairplot_png
+
+        pairplot = data_pairplot_png(dataset.features, dataset.target)
+        if pairplot is not None:
+            trained = replace(trained, pictures={**trained.pictures, "pairplot": pairplot})
+    return trained

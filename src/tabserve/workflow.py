@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from tabserve.config import Settings
+from tabserve.extras import require_train_extra
 from tabserve.registration import should_promote, store_version
 from tabserve.registry import Registry
 from tabserve.training import Progress, TrainedModel, train
@@ -27,7 +28,9 @@ def open_registry(settings: Settings) -> Registry:
 
 def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
     """Store a trained model as the next version and promote it if it scores as well."""
-    version, _ = store_version(registry, settings.model, trained, recorded_config(settings))
+    version, _ = store_version(
+        registry, settings.model, trained, recorded_config(settings), pictures=settings.registry.pictures
+    )
     promoted = should_promote(
         registry, settings.model, trained.metrics["holdout_score"], settings.registry.auto_promote
     )
@@ -49,6 +52,7 @@ def train_and_register(
     settings: Settings, registry: Registry | None = None, progress: Progress | None = None
 ) -> TrainOutcome:
     """Train with the settings and store the result in the configured registry."""
+    require_train_extra("tabserve train")
     own = registry is None
     registry = registry or open_registry(settings)
     try:

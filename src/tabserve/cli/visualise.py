@@ -23,6 +23,9 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tabserve.data import check_target, read_frame
+    from tabserve.extras import require_drawing
+
+    require_drawing("tabserve visualise")
     from tabserve.plots import pairplot_png
 
     settings = common.load(args)

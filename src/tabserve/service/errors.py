@@ -20,6 +20,7 @@ from tabserve.errors import (
     IntegrityError,
     NoModelError,
     NotFoundError,
+    ServeOnlyError,
     TabserveError,
 )
 from tabserve.inputs import BatchTooLargeError
@@ -82,6 +83,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     ConfigError: Problem(422, "Invalid configuration", "invalid-config"),
     DataError: Problem(503, "Training data unavailable", "data-unavailable"),
     IntegrityError: Problem(500, "Stored model failed its integrity check", "integrity"),
+    ServeOnlyError: Problem(501, "This install serves only", "serve-only"),
 }
 INTERNAL = Problem(500, "Internal error", "internal")
 

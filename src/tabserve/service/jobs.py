@@ -101,7 +101,10 @@ class JobManager:
 
     def start(self, overrides: Mapping[str, Any], model: str | None = None) -> JobRecord:
         """Queue a job for ``model`` (default: ``settings.model``) and launch its process;
-        ConflictError if that model is already training."""
+        ConflictError if that model is already training; ServeOnlyError in a serve-only install."""
+        from tabserve.extras import require_train_extra
+
+        require_train_extra("training")
         settings = self.settings if model is None else self.settings.model_copy(update={"model": model})
         check_overrides(settings, overrides)
         metadata = self.registry().metadata

@@ -1,10 +1,13 @@
 """PNG pictures for the service: the data's pairplot and a version's confusion matrix, cached.
 
-Drawing takes seconds (the seed redrew on every request), so each picture is
-drawn once per key: the pairplot per data content hash, a confusion matrix per
-version (versions never change). matplotlib is imported here, only when a
-picture is first asked for, and drawing is serialised because pyplot is not
-thread-safe.
+A version stores both pictures, drawn when it was trained, so serving them is a
+read (checked against its sha256) and a serving-only install, which has no
+plotting libraries, shows them too. A version stored without them (made before
+pictures were stored, or with ``registry.pictures: false``) gets them drawn here
+when matplotlib is installed, once per key: the pairplot per data content hash,
+a confusion matrix per version; otherwise the answer is a 404 that says so.
+matplotlib is imported only when a picture is first drawn, and drawing is
+serialised because pyplot is not thread-safe.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import time
 from typing import TYPE_CHECKING
 
 from tabserve.config import Settings
+from tabserve.errors import NotFoundError
+from tabserve.extras import HOW_TO_TRAIN, can_draw
 
 if TYPE_CHECKING:
-    from tabserve.registry import VersionRecord
+    from tabserve.registry import Registry, VersionRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +51,36 @@ class PictureCache:
                 self._items.pop(next(iter(self._items)))
 
 
-def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
-    """The pairplot PNG of the configured training data and that data's content hash."""
+def _stored(cache: PictureCache, registry: Registry, record: VersionRecord, kind: str) -> bytes:
+    key = f"{kind}:{record.model}:{record.version}"
+    png = cache.get(key)
+    if png is None:
+        png = registry.read_file(record, kind)  # checked against its sha256
+        cache.put(key, png)
+    return png
+
+
+def _cannot_draw(what: str, record: VersionRecord | None) -> NotFoundError:
+    stored = (
+        f"model '{record.model}' version {record.version} was stored without its {what}"
+        if record is not None
+        else f"no model is served yet, so there is no stored {what}"
+    )
+    return NotFoundError(
+        f"{stored}, and this install serves only: it cannot draw pictures ({HOW_TO_TRAIN}, "
+        "then train a version: it stores its pictures)"
+    )
+
+
+def pairplot(
+    cache: PictureCache, settings: Settings, record: VersionRecord | None, registry: Registry | None
+) -> tuple[bytes, str]:
+    """The pairplot PNG of the training data and that data's content hash: the one stored with
+    ``record`` (the served version), else drawn from the configured data where plotting is installed."""
+    if record is not None and registry is not None and "pairplot" in record.artifacts:
+        return _stored(cache, registry, record, "pairplot"), record.data_hash
+    if not can_draw():
+        raise _cannot_draw("pairplot", record)
     from tabserve.data import check_target, content_hash, read_frame
 
     latest = cache.latest_pairplot
@@ -71,17 +104,20 @@ def pairplot(cache: PictureCache, settings: Settings) -> tuple[bytes, str]:
     return png, digest
 
 
-def confusion_matrix(cache: PictureCache, record: VersionRecord) -> bytes:
-    """The hold-out confusion matrix of a version as PNG."""
+def confusion_matrix(cache: PictureCache, registry: Registry, record: VersionRecord) -> bytes:
+    """The hold-out confusion matrix of a version as PNG: stored with it, else drawn here."""
+    if "confusion_matrix" in record.artifacts:
+        return _stored(cache, registry, record, "confusion_matrix")
     key = f"confusion:{record.model}:{record.version}"
     png = cache.get(key)
     if png is None:
-        from tabserve.errors import NotFoundError
-        from tabserve.plots import confusion_matrix_png
-
         matrix = record.metrics.get("confusion_matrix")
         if not matrix:
             raise NotFoundError(f"model '{record.model}' version {record.version} has no confusion matrix")
+        if not can_draw():
+            raise _cannot_draw("confusion matrix picture", record)
+        from tabserve.plots import confusion_matrix_png
+
         with _draw_lock:
             png = confusion_matrix_png(
                 matrix["labels"], matrix["matrix"], f"{record.model} v{record.version} hold-out"

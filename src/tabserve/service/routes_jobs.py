@@ -81,7 +81,7 @@ async def _start(request: Request, state: ServiceState, model: str) -> Response:
     response_model=TrainAccepted,
     dependencies=[Authorized],
     openapi_extra={"requestBody": TRAIN_BODY},
-    responses=problem_responses(400, 401, 409, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 409, 413, 415, 422, 501, 503),
 )
 async def train(request: Request, state: State) -> Response:
     """Train the default model (optionally overriding config sections for this run); 202 with its URL."""
@@ -94,7 +94,7 @@ async def train(request: Request, state: State) -> Response:
     response_model=TrainAccepted,
     dependencies=[Authorized],
     openapi_extra={"requestBody": TRAIN_BODY},
-    responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 404, 409, 413, 415, 422, 501, 503),
 )
 async def train_model(slot: Served, request: Request, state: State) -> Response:
     """Train a new version of this served model, like POST /train; 202 with the job's URL."""

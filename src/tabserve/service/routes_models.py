@@ -91,7 +91,7 @@ def rollback(slot: Served, state: State) -> dict:
 async def confusion_matrix(slot: Served, version: VersionNumber, state: State) -> Response:
     """The version's hold-out confusion matrix as a PNG."""
     record = await asyncio.to_thread(state.require_registry().get, slot.name, version)
-    png = await asyncio.to_thread(pictures.confusion_matrix, state.pictures, record)
+    png = await asyncio.to_thread(pictures.confusion_matrix, state.pictures, state.require_registry(), record)
     return Response(
         png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
     )

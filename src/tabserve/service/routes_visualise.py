@@ -31,12 +31,15 @@ def _template() -> Template:
     responses={
         200: {"content": {"image/png": {}}},
         304: {"description": "Not modified"},
-        **problem_responses(503),
+        **problem_responses(404, 503),
     },
 )
 def pairplot(request: Request, state: State) -> Response:
-    """The pairplot of the training data, coloured by class; drawn once per data content hash."""
-    png, digest = pictures.pairplot(state.pictures, state.settings)
+    """The pairplot of the served version's training data, coloured by class, as stored with it."""
+    predictor = state.default.predictor
+    record = predictor.record if predictor is not None else None
+    registry = state.require_registry() if record is not None else None
+    png, digest = pictures.pairplot(state.pictures, state.settings, record, registry)
     etag = f'"{digest[:32]}"'
     headers = {"etag": etag, "cache-control": "no-cache"}
     if request.headers.get("if-none-match") == etag:

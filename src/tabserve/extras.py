@@ -1,0 +1,55 @@
+"""What this install can do: serving always; training and drawing only with the `train` extra.
+
+The serving image installs tabserve without ``[train]`` (no matplotlib, seaborn,
+skl2onnx, connectorx or Dask), so a server there must say "this install serves
+only" instead of failing deep inside an import. Looked up without importing the
+packages, so asking costs the server nothing.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from tabserve.errors import ServeOnlyError
+
+TRAIN_MODULES = ("matplotlib", "seaborn", "skl2onnx")  # what training itself imports
+PLOT_MODULES = ("matplotlib", "seaborn")
+HOW_TO_TRAIN = "train with the tabserve-train image, or install tabserve[train]"
+
+
+def missing(modules: tuple[str, ...]) -> list[str]:
+    """The top-level modules of ``modules`` this interpreter cannot import."""
+    absent = []
+    for name in modules:
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):  # a blocked or half-installed package
+            found = False
+        if not found:
+            absent.append(name)
+    return absent
+
+
+def can_draw() -> bool:
+    """Whether pictures can be drawn here (matplotlib and seaborn are installed)."""
+    return not missing(PLOT_MODULES)
+
+
+def require_drawing(action: str) -> None:
+    """Raise ServeOnlyError naming ``action`` when matplotlib or seaborn is not installed."""
+    absent = missing(PLOT_MODULES)
+    if absent:
+        raise ServeOnlyError(
+            f"{action}: this install serves models only and cannot draw ({', '.join(absent)} not "
+            f"installed); {HOW_TO_TRAIN}"
+        )
+
+
+def require_train_extra(action: str) -> None:
+    """Raise ServeOnlyError naming ``action`` when the `train` extra is not installed."""
+    absent = missing(TRAIN_MODULES)
+    if absent:
+        raise ServeOnlyError(
+            f"{action}: this install serves models only and cannot train "
+            f"({', '.join(absent)} not installed); {HOW_TO_TRAIN}"
+        )
