@@ -5,7 +5,9 @@
 # tests passed with); hashes come from PyPI itself, not from a local cache, so
 # they cover every wheel and sdist of each pinned release.
 #
-#   deploy/requirements.lock        runtime dependencies only (no dev extras)
+#   deploy/requirements.lock        what serving needs (the image's `serve` target)
+#   deploy/train-requirements.lock  serving plus the `train` extra (the `train` target); both are
+#                                   held to the same .venv, so a package has one version in both
 #   deploy/build-requirements.lock  what building the tabserve wheel needs (setuptools)
 #
 # Run from the repository root: sh deploy/lock.sh
@@ -29,4 +31,5 @@ compile() {
 }
 
 compile --output-file deploy/requirements.lock
+compile --output-file deploy/train-requirements.lock --extra train
 compile --output-file deploy/build-requirements.lock --build-deps-for wheel --only-build-deps

@@ -103,6 +103,15 @@ def target(instructions: list[tuple[str, str]], name: str) -> list[tuple[str, st
 IMAGE_TARGETS = ("serve", "train")
 
 
+def built_image_names() -> dict[str, str]:
+    """Dockerfile target -> image name, as deploy/image/build.sh tags them (defaults in common.sh)."""
+    common = (DEPLOY / "image" / "common.sh").read_text(encoding="utf-8")
+    build = (DEPLOY / "image" / "build.sh").read_text(encoding="utf-8")
+    defaults = dict(re.findall(r"^(\w+)=\$\{\1:-localhost/([\w-]+)\}", common, flags=re.MULTILINE))
+    calls = re.findall(r'^build (\w+) "\$(\w+)"$', build, flags=re.MULTILINE)
+    return {stage: defaults[variable] for stage, variable in calls}
+
+
 def manifests() -> list[dict[str, Any]]:
     """Every Kubernetes object in deploy/kubernetes (all documents of every file)."""
     objects = []
@@ -413,6 +422,32 @@ def test_compose_runs_tabserve_with_mariadb_and_minio(app):
     for port, path in re.findall(r"http://[\w.]+:(\d+)(/[\w/]*)", probe):
         assert int(port) == DEFAULT_PORT and serves(app, path), probe
     assert build_parser().parse_args(server["command"][1:]).command == "serve"
+
+
+def test_image_names_and_targets_agree_across_build_compose_and_kubernetes():
+    names = built_image_names()
+    assert names == {"serve": "tabserve", "train": "tabserve-train"}
+    assert set(names) <= set(stages(dockerfile_instructions(DOCKERFILE)))
+    services = compose()["services"]
+    for service, stage in (("tabserve", "serve"), ("tabserve-init", "train")):
+        assert services[service]["build"]["target"] == stage, service
+        assert services[service]["image"].split(":")[0] == names[stage], service
+    for kind, stage in (("Deployment", "serve"), ("Job", "train")):
+        (container,) = pod_containers(the(kind))
+        assert container["image"].split(":")[0] == names[stage], kind
+    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert {image["name"] for image in kustomization["images"]} == set(names.values())
+
+
+def test_the_serving_pods_run_the_serve_image_and_only_training_pods_train():
+    """The serve image cannot train: a serving container must never be handed a train command."""
+    (server,) = pod_containers(the("Deployment"))
+    assert build_parser().parse_args(server["command"][1:]).command == "serve"
+    assert not any(env["name"] == "MPLCONFIGDIR" for env in server.get("env", [])), "no matplotlib there"
+    compose_server = compose()["services"]["tabserve"]
+    assert [p.command for p in map(build_parser().parse_args, cli_words(compose_server["command"]))] == [
+        "serve"
+    ]
 
 
 def test_compose_starts_things_in_order_on_health_and_completion():

@@ -4,7 +4,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/pyproject.toml" | head -n1)
 export PYTHON_IMAGE=${PYTHON_IMAGE:-docker.io/library/python:3.11-slim-bookworm}
-IMAGE=${IMAGE:-localhost/tabserve}
+IMAGE=${IMAGE:-localhost/tabserve}                    # the Dockerfile's serve target
+TRAIN_IMAGE=${TRAIN_IMAGE:-localhost/tabserve-train}  # its train target
 
 # The host's CA bundle, mounted read-only into RUN steps when TLS to the package index goes through
 # an intercepting proxy; never copied into an image.

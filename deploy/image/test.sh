@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Run the built image for real and check what a rollout relies on:
+# Run the built images for real and check what a rollout relies on:
+#   the train image trains iris into a volume, which the serve image then serves;
 #   /healthz, /readyz and a correct prediction over HTTP; PID 1 runs as uid 10001; the image's
 #   HEALTHCHECK passes inside the container (on a non-default port: it follows the config) and fails
-#   when pointed elsewhere; SIGTERM stops the server with exit 0 within the grace period.
-# Prints the image size. Exits non-zero on the first failed check.
+#   when pointed elsewhere; SIGTERM stops the server with exit 0 within the grace period;
+#   the serve image has none of the train extra, shows the pictures stored at training time and
+#   answers POST /train with 501; it is at most MAX_SERVE_MB.
+# Prints the image sizes. Exits non-zero on the first failed check.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-SERVE_IMAGE=${SERVE_IMAGE:-$IMAGE:latest}
-TRAIN_IMAGE=${TRAIN_IMAGE:-$SERVE_IMAGE}
+SERVE_IMAGE=$IMAGE:latest
+TRAIN_IMAGE=$TRAIN_IMAGE:latest
+MAX_SERVE_MB=${MAX_SERVE_MB:-600}   # the slim serving image's goal (issue 16)
 GRACE=${GRACE:-30}
 DEADLINE=${DEADLINE:-180}   # seconds for the server to become ready
 EXPECTED_UID=10001
@@ -60,6 +64,23 @@ python3 -c 'import json, sys; got = json.loads(sys.argv[1])["labels"]; sys.exit(
   "$answer" || fail "prediction: $answer"
 ok "prediction $answer"
 
+for path in /models/iris/versions/1/confusion_matrix.png /visualise/pairplot.png; do
+  type=$(curl -fsS -o /dev/null -w '%{content_type}' "$BASE$path") || fail "GET $path"
+  [ "$type" = image/png ] || fail "GET $path answered $type"
+done
+ok "the pictures stored at training time are served (no plotting library in $SERVE_IMAGE)"
+
+code=$(curl -sS -o "$STATE/train-answer" -w '%{http_code}' -X POST "$BASE/train")
+[ "$code" = 501 ] && grep -q 'serves models only' "$STATE/train-answer" \
+  || fail "POST /train in the serve image answered $code: $(cat "$STATE/train-answer")"
+ok "POST /train: 501, this image serves only"
+
+absent=$(podman exec "$NAME" python -c 'from tabserve.extras import missing
+print(" ".join(missing(("matplotlib", "seaborn", "skl2onnx", "connectorx", "dask", "distributed"))))')
+[ "$absent" = "matplotlib seaborn skl2onnx connectorx dask distributed" ] \
+  || fail "the serve image has train-only packages (missing only: $absent)"
+ok "the serve image has none of the train extra"
+
 uid=$(podman exec "$NAME" sh -c 'sed -n "s/^Uid:[[:space:]]*\([0-9]*\).*/\1/p" /proc/1/status')
 [ "$uid" = "$EXPECTED_UID" ] || fail "PID 1 runs as uid $uid"
 pid1=$(podman exec "$NAME" sh -c 'tr "\0" " " < /proc/1/cmdline')
@@ -80,7 +101,10 @@ code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [ "$code" = 0 ] || fail "after SIGTERM the server exited $code (took ${took}s, grace ${GRACE}s)"
 ok "SIGTERM: exit 0 after ${took}s (grace ${GRACE}s)"
 
-for image in $(printf '%s\n' "$SERVE_IMAGE" "$TRAIN_IMAGE" | sort -u); do
+for image in "$SERVE_IMAGE" "$TRAIN_IMAGE"; do
   size=$(podman image inspect --format '{{.Size}}' "$image")
   echo "image-test: size $image $((size / 1000000)) MB"
 done
+serve_mb=$(( $(podman image inspect --format '{{.Size}}' "$SERVE_IMAGE") / 1000000 ))
+[ "$serve_mb" -le "$MAX_SERVE_MB" ] || fail "$SERVE_IMAGE is $serve_mb MB, over the $MAX_SERVE_MB MB goal"
+ok "$SERVE_IMAGE is $serve_mb MB (goal: at most $MAX_SERVE_MB MB)"
