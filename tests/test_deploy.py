@@ -256,8 +256,9 @@ def test_dockerfile_builds_in_stages_and_runs_as_a_non_root_user():
         assert not any(keyword == "RUN" and "pip" in args for keyword, args in runtime), name
         copied = [args for keyword, args in runtime if keyword == "COPY" and args.startswith("--from=")]
         assert copied == [f"--from={name}-env /opt/tabserve /opt/tabserve"], name
-        built = stages(instructions)[f"{name}-env"]
-        assert built[0][1] == f"build AS {name}-env", "both environments grow from the one build stage"
+        built = target(instructions, f"{name}-env")
+        assert built[0][1] == "${PYTHON_IMAGE} AS build", "both environments grow from the one build stage"
+        assert ("COPY", "--from=wheel /wheels /wheels") in built, "and install the one tabserve wheel"
 
 
 def test_the_serve_environment_lacks_the_train_extra_and_the_train_one_installs_it():
