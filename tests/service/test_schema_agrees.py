@@ -20,6 +20,13 @@ from tests.service.conftest import copy_registry, serve_in_thread, write_config
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 PREDICT_PATHS = ["/predict", "/models/iris/predict", "/models/iris/versions/1/predict"]
+PROTOCOL_BODIES = (  # answered on the protocol fast path (OIP infer, MLflow) when it is in front
+    (
+        "/v2/models/iris/infer",
+        b'{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.8, 1.5, 0.3]}]}',
+    ),
+    ("/invocations", b'{"instances": [[5.1, 3.8, 1.5, 0.3]]}'),
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +160,7 @@ def test_two_content_type_headers_are_refused_before_any_route(shared_server, pa
 
 
 def test_the_fast_path_reads_the_first_content_type_like_the_declared_route(declared_client, shared_server):
-    """Without the guard in front (an app served by plain uvicorn) both paths take the first header."""
+    """Without the guard in front (an app served by plain uvicorn) every path takes the first header."""
     from tabserve.service.app import with_fast_predict
 
     app = create_app(load_settings(shared_server.config, environ={}))
@@ -163,6 +170,13 @@ def test_the_fast_path_reads_the_first_content_type_like_the_declared_route(decl
         while fast.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline, "the app never got ready"
             time.sleep(0.05)
-        by_fast = fast.post("/predict", content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
-    by_declared = declared_client.post("/predict", content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
-    assert by_fast.status_code == by_declared.status_code == 200, (by_fast.text, by_declared.text)
+        answers = [
+            (
+                fast.post(path, content=body, headers=headers),
+                declared_client.post(path, content=body, headers=headers),
+            )
+            for path, body in (("/predict", b"[5.1, 3.8, 1.5, 0.3]"), *PROTOCOL_BODIES)
+        ]
+    for by_fast, by_declared in answers:
+        assert by_fast.status_code == by_declared.status_code == 200, (by_fast.text, by_declared.text)
+        assert by_fast.json() == by_declared.json()

@@ -68,7 +68,7 @@ class ProtocolFastPath:
         label, model, version = target
         content_type = length = header_length = None
         for name, value in scope["headers"]:
-            if name == b"content-type":
+            if name == b"content-type" and content_type is None:  # the first, as Starlette reads it
                 content_type = value
             elif name == b"content-length":
                 length = value
@@ -94,7 +94,7 @@ class ProtocolFastPath:
         started = time.perf_counter()
         content_type = length = None
         for name, value in scope["headers"]:
-            if name == b"content-type":
+            if name == b"content-type" and content_type is None:  # the first, as Starlette reads it
                 content_type = value
             elif name == b"content-length":
                 length = value
