@@ -4,7 +4,8 @@ Trains iris once into a temporary registry, registers 199 more versions of it
 (the metadata and model file of the first, so each page has 200 rows of real
 data to show), adds 60 finished jobs, then:
 
-- times each console page over several rounds of sequential requests on one
+- sends 2,000 rows through /predict (so the drift page has a window), then
+  times each console page over several rounds of sequential requests on one
   keep-alive connection (client-side, so it includes HTTP on loopback) and
   reports the median, p95 and the spread of round medians against 100 ms;
 - drives single-row POST /predict at 8 connections against `tabserve serve`
@@ -43,6 +44,8 @@ PAGES = [
     "/ui/jobs",
     "/ui/predict",
     "/ui/data",
+    "/ui/drift",
+    "/ui/models/iris?sort=cv_score&order=asc&page=4",
 ]
 
 
@@ -72,6 +75,67 @@ def fill_registry(env: dict) -> None:
             job_id = f"{number:032x}"
             registry.metadata.create_job(job_id, "iris", {})
             registry.metadata.finish_job(job_id, "iris", status="succeeded", version=1, done=31, total=31)
+    finally:
+        registry.close()
+
+
+def feed(port: int, rows: int = 2000) -> None:
+    """Rows through POST /predict so the drift page has a window to show."""
+    import json
+
+    from sklearn.datasets import load_iris
+
+    data = load_iris().data
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for start in range(0, rows, 100):
+            batch = [data[i % len(data)].tolist() for i in range(start, start + 100)]
+            connection.request(
+                "POST", "/predict", json.dumps({"instances": batch}), {"content-type": "application/json"}
+            )
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"/predict: {response.status}")
+    finally:
+        connection.close()
+
+
+def render_cpu(env: dict, repeats: int = 20) -> dict:
+    """The model page's server-side work, in-process CPU time (other processes on the machine barely move
+    it): reading the 200 summaries, and rendering one page of 50 rows against all 200 rows at once."""
+    from tabserve.config import load_settings
+    from tabserve.service.console import charts, render, views
+    from tabserve.service.console.version_table import COLUMNS, page_of, sort_rows
+    from tabserve.workflow import open_registry
+
+    registry = open_registry(load_settings(environ=env))
+    try:
+
+        def cpu_ms(work) -> list[float]:
+            times = []
+            for _ in range(repeats):
+                started = time.process_time()
+                work()
+                times.append((time.process_time() - started) * 1000)
+            return times
+
+        read = cpu_ms(lambda: registry.metadata.version_summaries("iris"))
+        summaries = registry.metadata.version_summaries("iris")
+        rows = [views.version_row(v) for v in reversed(summaries)]
+        chart = charts.metric_line([(v["version"], v["metrics"].get("cv_score")) for v in summaries], "CV")
+        shown, pager = page_of(sort_rows(rows, "version", "desc"), 1)
+
+        def page(table: list) -> None:
+            render.page(
+                "model.html", active="models", title="Model iris", model="iris", count=len(rows),
+                versions=[r["version"] for r in rows], rows=table, pager=pager, columns=COLUMNS,
+                sort="version", order="desc", chart=chart, chart_title="CV", production=1, serving=1,
+            )  # fmt: skip
+
+        page(shown)  # compile the template
+        return {"read 200 summaries": read, "render 50 rows": cpu_ms(lambda: page(shown)),
+                "render all 200 rows": cpu_ms(lambda: page(rows))}  # fmt: skip
     finally:
         registry.close()
 
@@ -142,9 +206,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         env = prepare(Path(folder))
         fill_registry(env)
+        print("\nmodel page, server-side CPU time in-process (20 repeats):")
+        for name, times in render_cpu(env).items():
+            print(
+                f"  {name:22} median {statistics.median(times):6.1f} ms "
+                f"(range {min(times):.1f}-{max(times):.1f})"
+            )
         port = free_port()
         misses = 0
         with server([str(BIN / "tabserve"), "serve", "--port", str(port)], port, env):
+            feed(port)
             print(
                 f"\npages with {VERSIONS} versions and {JOBS} jobs ({args.rounds} rounds x {args.per_round}):"
             )

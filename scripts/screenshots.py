@@ -2,7 +2,8 @@
 
 Without --url it builds a throwaway registry (iris trained twice, with a
 different grid the second time, so the compare page has something to show),
-starts `tabserve serve` on a free loopback port, shoots every page with
+starts `tabserve serve` on a free loopback port, sends it some shifted rows
+with a shadow version set (for the drift page), shoots every page with
 Debian's Chromium through Playwright, and stops the server it started. With
 --url it shoots a server that is already running (read-only: it clicks nothing
 that changes the registry).
@@ -31,6 +32,7 @@ SHOTS = [
     ("console-predict", "/ui/predict", False),
     ("console-data", "/ui/data", False),
     ("console-jobs", "/ui/jobs", False),
+    ("console-drift", "/ui/drift", True),
     ("api-docs", "/docs", False),
 ]
 SECOND_GRID = """candidates:
@@ -79,6 +81,29 @@ def prepare(folder: Path) -> dict:
     return env
 
 
+def traffic(url: str) -> None:
+    """Give the drift page something to show: a shadow version, then iris rows with sepal_width moved up."""
+    import json
+
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    def call(path: str, body: object) -> dict:
+        request = urllib.request.Request(
+            f"{url}{path}", data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as answer:
+        production = json.loads(answer.read())["version"]
+    call(f"/models/iris/versions/{1 if production != 1 else 2}/shadow", {})
+    rows = load_iris().data[np.random.default_rng(0).integers(0, 150, 1000)]
+    rows[:, 1] += 1.0
+    for start in range(0, len(rows), 100):
+        call("/predict", {"instances": rows[start : start + 100].tolist()})
+
+
 def shoot(url: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -125,6 +150,7 @@ def main() -> int:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_ready(url, process)
+            traffic(url)
             shoot(url, Path(args.out))
         finally:
             process.terminate()
