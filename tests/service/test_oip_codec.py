@@ -1,4 +1,4 @@
-"""The OIP v2 codec's binary label encoding, against the protocol's definition element by element."""
+"""The OIP v2 codec's binary label encoding, and how the raw ASGI paths read model and version."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import struct
 import numpy as np
 import pytest
 
+from tabserve.service.predict_fastpath import model_and_version
 from tabserve.service.protocols.oip import encode_labels
 
 
@@ -28,3 +29,23 @@ def _by_definition(classes: list[str], indices: list[int]) -> bytes:
 def test_binary_labels_follow_the_bytes_element_layout_in_row_order(classes, rows):
     indices = np.random.default_rng(rows).integers(0, len(classes), rows)
     assert encode_labels(classes, indices) == _by_definition(classes, indices.tolist())
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v2/models/iris/infer", ("iris", None)),
+        ("/v2/models/iris/versions/2/infer", ("iris", 2)),
+        ("/v2/models/iris/versions/2147483647/infer", ("iris", 2147483647)),
+        ("/v2/models/iris/versions/2147483648/infer", None),
+        ("/v2/models/iris/versions/0/infer", None),
+        ("/v2/models/iris/versions/\uff12/infer", None),  # a full-width digit is not a version
+        ("/v2/models/iris/versions//infer", None),
+        ("/v2/models//infer", None),
+        ("/v2/models/infer", None),
+        ("/v2/models/a/b/infer", None),
+        ("/v2/models/iris/ready", None),
+    ],
+)
+def test_raw_paths_name_a_model_and_at_most_a_whole_version(path, expected):
+    assert model_and_version(path, "/v2/models/", "/infer") == expected

@@ -23,20 +23,32 @@ PREDICT_SUFFIX = "/predict"
 MAX_VERSION = 2_147_483_647
 
 
+def model_and_version(path: str, prefix: str, suffix: str) -> tuple[str, int | None] | None:
+    """(model, version) of a ``{prefix}{name}[/versions/{v}]{suffix}`` path, else None.
+
+    Shared by every raw-ASGI path (tabserve's predict, OIP infer): a version is a whole
+    number from 1 to MAX_VERSION; anything else is left to FastAPI's declared routes.
+    """
+    if not (path.startswith(prefix) and path.endswith(suffix)):
+        return None
+    parts = path[len(prefix) : -len(suffix)].split("/")
+    if len(parts) == 1 and parts[0]:
+        return parts[0], None
+    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2].isascii() and parts[2].isdigit():
+        version = int(parts[2])
+        if 1 <= version <= MAX_VERSION:
+            return parts[0], version
+    return None
+
+
 def predict_target(path: str) -> tuple[str, str | None, int | None] | None:
     """(metrics label, model, version) for a predict path this wrapper answers, else None."""
     if path in DEFAULT_PATHS:
         return DEFAULT_LABEL, None, None
-    if not (path.startswith(MODELS_PREFIX) and path.endswith(PREDICT_SUFFIX)):
+    found = model_and_version(path, MODELS_PREFIX, PREDICT_SUFFIX)
+    if found is None:
         return None
-    parts = path[len(MODELS_PREFIX) : -len(PREDICT_SUFFIX)].split("/")
-    if len(parts) == 1 and parts[0]:
-        return MODEL_LABEL, parts[0], None
-    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2].isascii() and parts[2].isdigit():
-        version = int(parts[2])
-        if 1 <= version <= MAX_VERSION:
-            return VERSION_LABEL, parts[0], version
-    return None
+    return (MODEL_LABEL if found[1] is None else VERSION_LABEL), *found
 
 
 class PredictFastPath:

@@ -16,7 +16,7 @@ from typing import Any
 from tabserve.service import routes_mlflow, routes_oip
 from tabserve.service.bodies import read_body
 from tabserve.service.predict_core import PredictCore
-from tabserve.service.predict_fastpath import MAX_VERSION
+from tabserve.service.predict_fastpath import model_and_version
 from tabserve.service.predict_handler import body_limit
 from tabserve.service.protocol_errors import status_and_message
 from tabserve.service.protocols import oip
@@ -31,16 +31,10 @@ _HEADER_LENGTH = oip.HEADER_LENGTH.encode()
 
 def infer_target(path: str) -> tuple[str, str, int | None] | None:
     """(metrics label, model, version) of an OIP infer path, else None."""
-    if not (path.startswith(V2_PREFIX) and path.endswith(INFER_SUFFIX)):
+    found = model_and_version(path, V2_PREFIX, INFER_SUFFIX)
+    if found is None:
         return None
-    parts = path[len(V2_PREFIX) : -len(INFER_SUFFIX)].split("/")
-    if len(parts) == 1 and parts[0]:
-        return INFER_LABEL, parts[0], None
-    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2].isascii() and parts[2].isdigit():
-        version = int(parts[2])
-        if 1 <= version <= MAX_VERSION:
-            return VERSION_INFER_LABEL, parts[0], version
-    return None
+    return (INFER_LABEL if found[1] is None else VERSION_INFER_LABEL), *found
 
 
 class ProtocolFastPath:
