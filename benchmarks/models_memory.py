@@ -26,6 +26,7 @@ import yaml
 
 from tabserve.config import load_settings
 from tabserve.registry import StoredFile
+from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.workflow import open_registry, train_and_register
 
 BIN = Path(sys.executable).parent
@@ -33,17 +34,6 @@ ROW = b"[5.1, 3.8, 1.5, 0.3]"
 COUNTS = (1, 6, 11)
 ROUNDS = 3
 GOAL_MB = 10.0
-RECORD_FIELDS = (
-    "estimator",
-    "params",
-    "metrics",
-    "cv_results",
-    "feature_schema",
-    "data_rows",
-    "data_hash",
-    "libraries",
-    "config",
-)
 
 
 def free_port() -> int:
@@ -71,7 +61,7 @@ def prepare(folder: Path, models: int) -> Path:
             StoredFile(kind, entry["key"].rsplit("/", 1)[1], registry.read_file(record, kind))
             for kind, entry in record.artifacts.items()
         ]
-        fields = {name: getattr(record, name) for name in RECORD_FIELDS}
+        fields = {name: getattr(record, name) for name in DESCRIBING_FIELDS}
         for i in range(1, models):
             version = registry.register(f"m{i}", files, fields)
             registry.promote(f"m{i}", version)

@@ -29,6 +29,7 @@ from tabserve.registration import (
     store_version,
 )
 from tabserve.registry import Registry
+from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.registry.serialization import sha256_hex
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,6 @@ VERSION_FILE = "version.json"
 SCHEMA_FILE = "schema.json"
 ONNX_FILE = "model.onnx"
 _FILES = {"model": MODEL_FILE, "compiled": COMPILED_FILE, "profile": PROFILE_FILE, **PICTURE_FILES}
-_FIELDS = (
-    "estimator",
-    "params",
-    "metrics",
-    "cv_results",
-    "feature_schema",
-    "data_rows",
-    "data_hash",
-    "libraries",
-    "config",
-)
 
 
 def export_version(registry: Registry, model: str, version: int, folder: str | Path) -> list[str]:
@@ -74,7 +64,7 @@ def export_version(registry: Registry, model: str, version: int, folder: str | P
             "model": record.model,
             "version": record.version,
             "created_at": record.created_at,
-            **{name: getattr(record, name) for name in _FIELDS},
+            **{name: getattr(record, name) for name in DESCRIBING_FIELDS},
             "files": listed,
         }
     )
@@ -110,7 +100,7 @@ def read_export(folder: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         raise DataError(f"register: {folder / VERSION_FILE} is not readable JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"register: {folder / VERSION_FILE} is not an export of format {FORMAT}")
-    missing = [name for name in (*_FIELDS, "files") if name not in meta]
+    missing = [name for name in (*DESCRIBING_FIELDS, "files") if name not in meta]
     if missing or "model" not in meta.get("files", {}):
         raise DataError(f"register: {folder / VERSION_FILE} lacks {', '.join(missing) or 'files.model'}")
     files: dict[str, bytes] = {}

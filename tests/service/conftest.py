@@ -26,6 +26,7 @@ import yaml
 
 from tabserve.config import Settings
 from tabserve.registry import StoredFile
+from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.workflow import TrainOutcome, open_registry
 
 TABSERVE = str(Path(sys.executable).with_name("tabserve"))
@@ -181,20 +182,7 @@ def register_copy(config: Path, version: int = 1, model: str | None = None) -> i
     registry = open_registry(settings)
     try:
         record = registry.get(settings.model, version)
-        fields = {
-            name: getattr(record, name)
-            for name in (
-                "estimator",
-                "params",
-                "metrics",
-                "cv_results",
-                "feature_schema",
-                "data_rows",
-                "data_hash",
-                "libraries",
-                "config",
-            )
-        }
+        fields = {name: getattr(record, name) for name in DESCRIBING_FIELDS}
         files = [StoredFile("model", "model.skops", registry.read_file(record))]
         target = model or settings.model
         new_version = registry.register(target, files, fields)

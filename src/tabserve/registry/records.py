@@ -10,6 +10,20 @@ import sqlalchemy as sa
 
 from tabserve.timefmt import iso_utc
 
+# What a version says about itself (not where its files are kept): copied as-is when a
+# version moves between registries (models export, register DIR) or is registered again.
+DESCRIBING_FIELDS = (
+    "estimator",
+    "params",
+    "metrics",
+    "cv_results",
+    "feature_schema",
+    "data_rows",
+    "data_hash",
+    "libraries",
+    "config",
+)
+
 # Columns holding JSON text; a record holds them decoded.
 JSON_COLUMNS = ("params", "metrics", "cv_results", "feature_schema", "libraries", "config", "artifacts")
 
