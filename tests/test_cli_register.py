@@ -85,6 +85,7 @@ def test_register_a_file_export_it_and_register_the_folder_elsewhere(tmp_path, f
     exported = run(tmp_path, "-c", source, "models", "export", "1", "--model", "churn", "-o", str(out))
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in out.iterdir()) == [
+        "confusion_matrix.png",  # drawn from --test at registration, like a trained version's
         "model.skops",
         "profile.json",
         "schema.json",
