@@ -204,7 +204,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
     print(f"load generator: {load_tool()}")
     with tempfile.TemporaryDirectory() as folder:
-        env = prepare(Path(folder))
+        env, _config = prepare(Path(folder))
         fill_registry(env)
         print("\nmodel page, server-side CPU time in-process (20 repeats):")
         for name, times in render_cpu(env).items():

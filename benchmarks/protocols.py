@@ -202,7 +202,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"load generator: {load_tool()}")
     with tempfile.TemporaryDirectory() as tmp:
-        env = prepare(Path(tmp))
+        env, _config = prepare(Path(tmp))
         report(run(env, args.rounds, args.seconds))
     return 0
 

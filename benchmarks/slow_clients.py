@@ -116,7 +116,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = prepare(Path(tmp))
+        env, _config = prepare(Path(tmp))
         port = free_port()
         with server(_tabserve(port), port, env):
             for number in range(1, args.rounds + 1):

@@ -147,7 +147,7 @@ def main() -> int:
         f"load generator: {load_tool()}; single-row POST /predict, 8 connections, {args.seconds:.0f} s runs"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        env = prepare(Path(tmp))
+        env, _config = prepare(Path(tmp))
         rounds, counts = run_cycles(env, args.cycles, args.seconds)
         writer = writer_cpu(env, statistics.median(r["drift+log"]["rps"] for r in rounds))
     for number, row in enumerate(rounds, 1):
