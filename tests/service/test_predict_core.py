@@ -51,6 +51,20 @@ def test_rows_matrix_and_columns_give_the_same_result(core):
     assert core.predict(predictor, batches[0], labels_only=True).probabilities is None
 
 
+def test_one_finite_row_takes_the_row_path_as_predict_does(core):
+    """Every protocol's single-row answer is /predict's: the pure-Python row path, same numbers."""
+    predictor = core.production()
+    assert predictor.row_width == 4  # the iris model has a row path, or this test proves nothing
+    result = core.predict(predictor, core.rows(predictor, {"instances": [VIRGINICA]}), protocol="test")
+    assert result.labels == ["virginica"] and result.indices.tolist() == [2]
+    assert result.probabilities.tolist() == [predictor.predict_row([float(v) for v in VIRGINICA])]
+    assert core.predict(predictor, core.rows(predictor, [SETOSA]), labels_only=True).probabilities is None
+    batch_path = predictor.predict(core.rows(predictor, {"instances": [VIRGINICA, VIRGINICA]}))
+    np.testing.assert_allclose(result.probabilities[0], batch_path.probabilities[0], atol=1e-9)
+    missing = core.predict(predictor, core.rows(predictor, [[None, 3.1, 5.4, 2.1]]), protocol="test")
+    assert missing.labels == ["virginica"]  # a missing value goes the batch path, which imputes
+
+
 @pytest.mark.parametrize(
     ("call", "error", "status", "message"),
     [

@@ -26,6 +26,7 @@ shape, and ``str(exc)`` is a message safe to show (it never echoes the input).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +117,15 @@ class PredictCore:
     def predict(
         self, predictor: Predictor, batch: Batch, protocol: str = "tabserve", labels_only: bool = False
     ) -> PredictResult:
-        """Predict a validated batch and count it under ``protocol`` in the metrics."""
+        """Predict a validated batch and count it under ``protocol`` in the metrics.
+
+        One finite numeric row takes the model's pure-Python row path, as tabserve's own
+        /predict does, so every protocol's single-row answer costs the same and equals it.
+        """
+        if batch.rows == 1 and batch.matrix is not None:
+            single = self._predict_one(predictor, batch.matrix[0].tolist(), protocol, labels_only)
+            if single is not None:
+                return single
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
@@ -124,6 +133,26 @@ class PredictCore:
             watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
         return PredictResult(
             predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
+        )
+
+    def _predict_one(
+        self, predictor: Predictor, row: list[float], protocol: str, labels_only: bool
+    ) -> PredictResult | None:
+        """A one-row batch on the row path; None (take the batch path) for missing values or no such path."""
+        if predictor.row_width != len(row) or not all(map(math.isfinite, row)):
+            return None
+        answer = self.predict_row(predictor, row, protocol)
+        if answer is None:
+            return None
+        index, probabilities = answer
+        classes = predictor.classes
+        return PredictResult(
+            predictor.model,
+            predictor.version,
+            [classes[index]],
+            classes,
+            None if labels_only else np.array([probabilities]),
+            np.array([index]),
         )
 
     def predict_row(
