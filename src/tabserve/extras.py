@@ -37,19 +37,18 @@ def can_draw() -> bool:
 
 def require_drawing(action: str) -> None:
     """Raise ServeOnlyError naming ``action`` when matplotlib or seaborn is not installed."""
-    absent = missing(PLOT_MODULES)
-    if absent:
-        raise ServeOnlyError(
-            f"{action}: this install serves models only and cannot draw ({', '.join(absent)} not "
-            f"installed); {HOW_TO_TRAIN}"
-        )
+    _require(PLOT_MODULES, action, "draw")
 
 
 def require_train_extra(action: str) -> None:
     """Raise ServeOnlyError naming ``action`` when the `train` extra is not installed."""
-    absent = missing(TRAIN_MODULES)
+    _require(TRAIN_MODULES, action, "train")
+
+
+def _require(modules: tuple[str, ...], action: str, cannot: str) -> None:
+    absent = missing(modules)
     if absent:
         raise ServeOnlyError(
-            f"{action}: this install serves models only and cannot train "
+            f"{action}: this install serves models only and cannot {cannot} "
             f"({', '.join(absent)} not installed); {HOW_TO_TRAIN}"
         )

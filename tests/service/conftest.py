@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 import yaml
 
-from tabserve.config import Settings
+from tabserve.config import Settings, load_settings
 from tabserve.registry import StoredFile
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.workflow import TrainOutcome, open_registry
@@ -213,3 +213,17 @@ def serve_in_thread(app: object) -> Iterator[httpx.Client]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def declared_client(shared_server) -> Iterator[httpx.Client]:
+    """The same registry served by the FastAPI app alone (no fast path in front): every
+    predict reaches the declared route, so a test can run on both paths."""
+    from tabserve.service.app import create_app
+
+    with serve_in_thread(create_app(load_settings(shared_server.config, environ={}))) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the declared-only app never got ready"
+            time.sleep(0.05)
+        yield client

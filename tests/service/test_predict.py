@@ -9,33 +9,13 @@ compares the two directly.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-import httpx
 import pytest
-
-from tabserve.config import load_settings
-from tabserve.service.app import create_app
-from tests.service.conftest import serve_in_thread
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 PROBLEM = "application/problem+json"
 PATHS = ["/predict", "/models/iris/predict", "/models/iris/versions/1/predict"]
-
-
-@pytest.fixture(scope="module")
-def declared_client(shared_server) -> Iterator[httpx.Client]:
-    """The same registry served by the FastAPI app alone (no fast path in front): every
-    predict reaches the declared route."""
-    with serve_in_thread(create_app(load_settings(shared_server.config, environ={}))) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the declared-only app never got ready"
-            time.sleep(0.05)
-        yield client
 
 
 @pytest.fixture(params=["fast-path", "declared-route"])

@@ -9,7 +9,6 @@ is set, one Content-Type per request, and 405 with every method the path takes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -27,17 +26,6 @@ PROTOCOL_BODIES = (  # answered on the protocol fast path (OIP infer, MLflow) wh
     ),
     ("/invocations", b'{"instances": [[5.1, 3.8, 1.5, 0.3]]}'),
 )
-
-
-@pytest.fixture(scope="module")
-def declared_client(shared_server) -> Iterator[httpx.Client]:
-    """The FastAPI app alone (no fast path in front), on the same registry."""
-    with serve_in_thread(create_app(load_settings(shared_server.config, environ={}))) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the declared-only app never got ready"
-            time.sleep(0.05)
-        yield client
 
 
 @pytest.fixture(params=["fast-path", "declared-route"])
