@@ -12,8 +12,6 @@ import numpy as np
 import orjson
 import pytest
 
-from tests.service.test_predict import declared_client  # noqa: F401  (the app without the fast path)
-
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 ROWS = [SETOSA, VIRGINICA, [5.9, 3.0, 4.2, 1.5]]
