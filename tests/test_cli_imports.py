@@ -1,8 +1,9 @@
-"""The quick commands stay quick: they never import scikit-learn, pandas or matplotlib.
+"""The quick commands stay quick: they never import scikit-learn, pandas, matplotlib or SQLAlchemy.
 
 Those imports are most of a command's start-up time (issue 12, item 14), so
-the registry commands, a one-row predict and ``--help`` must not pull them in;
-``make bench`` times the same commands.
+the registry commands, a one-row predict and ``--help`` must not pull them in
+(on SQLite, registry/sqlite_direct.py reads the registry); ``make bench``
+times the same commands.
 """
 
 import json
@@ -14,7 +15,7 @@ import pytest
 
 from tabserve.cli import main
 
-HEAVY = ("sklearn", "pandas", "matplotlib", "seaborn", "scipy")
+HEAVY = ("sklearn", "pandas", "matplotlib", "seaborn", "scipy", "sqlalchemy")
 
 # Runs the CLI in a fresh interpreter and reports which heavy top-level packages got imported.
 PROBE = """

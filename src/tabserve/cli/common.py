@@ -47,8 +47,9 @@ def load(args: argparse.Namespace) -> Settings:
 def open_registry(settings: Settings, existing: bool = False) -> Registry:
     """The configured registry, without importing training code.
 
-    ``existing``: for commands that only read, a SQLite registry that is not
-    there is an error naming the URL, not a new empty database.
+    ``existing``: for commands that only read or move aliases. A SQLite
+    registry that is not there is an error naming the URL, not a new empty
+    database, and one that is there is read without SQLAlchemy (start-up time).
     """
     from tabserve.registry import Registry
 
@@ -61,12 +62,19 @@ def open_registry(settings: Settings, existing: bool = False) -> Registry:
                 f"no registry at {settings.registry.url} ({missing} does not exist): "
                 "train a model first with `tabserve train`, or give the config that names the registry"
             )
-    return Registry.from_settings(settings.registry)
+    return Registry.from_settings(settings.registry, quick=existing)
 
 
 def _missing_sqlite_file(url: str) -> Path | None:
     """The file a ``sqlite:///`` URL names if it does not exist, else None (any other URL: None)."""
-    import sqlalchemy as sa
+    from tabserve.registry.sqlite_direct import plain_sqlite_path
+
+    plain = plain_sqlite_path(url)
+    if plain is not None:
+        return None if plain.exists() else plain
+    if not url.startswith("sqlite"):
+        return None
+    import sqlalchemy as sa  # an in-memory database or one with options: SQLAlchemy's parser decides
 
     parsed = sa.make_url(url)
     if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):

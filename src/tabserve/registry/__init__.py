@@ -10,13 +10,17 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tabserve.config import RegistrySettings
 from tabserve.errors import ConflictError, IntegrityError, NoModelError
 from tabserve.registry.artifacts import ArtifactStore, open_artifact_store
-from tabserve.registry.metadata import PRODUCTION, JobRecord, MetadataStore, VersionRecord
+from tabserve.registry.records import PRODUCTION, JobRecord, VersionRecord
 from tabserve.registry.serialization import sha256_hex
+
+if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry is opened with it
+    from tabserve.config import RegistrySettings
+    from tabserve.registry.metadata import MetadataStore
+    from tabserve.registry.sqlite_direct import DirectSqliteMetadata
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,10 @@ class Registry:
     """Versions of named models: register, find, load files, move aliases."""
 
     def __init__(
-        self, metadata: MetadataStore, artifacts: ArtifactStore, trusted_types: tuple[str, ...] = ()
+        self,
+        metadata: MetadataStore | DirectSqliteMetadata,
+        artifacts: ArtifactStore,
+        trusted_types: tuple[str, ...] = (),
     ) -> None:
         self.metadata = metadata
         self.artifacts = artifacts
@@ -44,15 +51,39 @@ class Registry:
 
     @classmethod
     def open(
-        cls, url: str, artifacts: str, s3_endpoint_url: str | None = None, trusted_types: tuple[str, ...] = ()
+        cls,
+        url: str,
+        artifacts: str,
+        s3_endpoint_url: str | None = None,
+        trusted_types: tuple[str, ...] = (),
+        quick: bool = False,
     ) -> Registry:
-        return cls(MetadataStore(url), open_artifact_store(artifacts, s3_endpoint_url), trusted_types)
+        """``quick``: only versions and aliases will be used (a CLI command that must start fast).
+
+        A SQLite registry at the current schema is then read without SQLAlchemy
+        (sqlite_direct.py); registering, jobs and every other database still
+        need the full MetadataStore.
+        """
+        metadata: MetadataStore | DirectSqliteMetadata | None = None
+        if quick:
+            from tabserve.registry.sqlite_direct import open_direct
+
+            metadata = open_direct(url)
+        if metadata is None:
+            from tabserve.registry.metadata import MetadataStore
+
+            metadata = MetadataStore(url)
+        return cls(metadata, open_artifact_store(artifacts, s3_endpoint_url), trusted_types)
 
     @classmethod
-    def from_settings(cls, settings: RegistrySettings) -> Registry:
+    def from_settings(cls, settings: RegistrySettings, quick: bool = False) -> Registry:
         """The registry named by the ``registry`` config section."""
         return cls.open(
-            settings.url, settings.artifacts, settings.s3_endpoint_url, tuple(settings.trusted_types)
+            settings.url,
+            settings.artifacts,
+            settings.s3_endpoint_url,
+            tuple(settings.trusted_types),
+            quick=quick,
         )
 
     def close(self) -> None:

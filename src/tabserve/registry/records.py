@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from tabserve.timefmt import iso_utc
+
+if TYPE_CHECKING:  # the CLI's quick commands read SQLite without SQLAlchemy (sqlite_direct.py)
+    import sqlalchemy as sa
+
+PRODUCTION = "production"
 
 # What a version says about itself (not where its files are kept): copied as-is when a
 # version moves between registries (models export, register DIR) or is registered again.
@@ -110,7 +114,12 @@ def version_row(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def version_from_row(row: sa.Row, aliases: list[str]) -> VersionRecord:
-    values = dict(row._mapping)
+    return version_from_values(row._mapping, aliases)
+
+
+def version_from_values(columns: Mapping[str, Any], aliases: list[str]) -> VersionRecord:
+    """A record from a versions row given as column -> value, the JSON columns still text."""
+    values = dict(columns)
     for column in JSON_COLUMNS:
         values[column] = json.loads(values[column])
     return VersionRecord(**values, aliases=aliases)

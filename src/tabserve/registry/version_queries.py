@@ -17,9 +17,8 @@ from tabserve.database import TransientConflict, pause_before_retry
 from tabserve.errors import ConflictError, NotFoundError
 from tabserve.registry import tables as t
 from tabserve.registry.connection import RegistryConnection
-from tabserve.registry.records import VersionRecord, version_from_row, version_row
+from tabserve.registry.records import PRODUCTION, VersionRecord, version_from_row, version_row
 
-PRODUCTION = "production"
 MAX_INSERT_ATTEMPTS = 50
 
 
