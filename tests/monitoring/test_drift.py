@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,9 @@ from sklearn.datasets import load_iris
 
 from tabserve.features import coerce_frame, infer_schema
 from tabserve.monitoring.bins import category_bins, numeric_bins
+from tabserve.monitoring.channel import Observation
 from tabserve.monitoring.drift import BLOCKS, DriftWindow, psi
+from tabserve.monitoring.drift_tracker import DriftTracker
 from tabserve.monitoring.profile import build_profile
 
 
@@ -80,6 +84,45 @@ def test_the_window_forgets_old_rows_and_its_memory_does_not_grow(iris):
     assert 1000 - 1000 // BLOCKS <= report["rows"] <= 1000
     assert report["features"]["sepal_width"]["psi"] < 0.1  # the shifted rows have left the window
     assert window.bins.nbytes + window.predicted.nbytes + window.out_of_range.nbytes == before
+
+
+def test_a_batch_longer_than_the_window_keeps_only_its_newest_rows(iris):
+    frame, profile = iris
+    window = DriftWindow(profile, list(frame.columns), window_rows=1000)
+    _feed(window, _sample(frame, 500, seed=3))
+    batch = _sample(frame, 5000, seed=4)
+    batch.loc[: 5000 - window.capacity - 1, "sepal_width"] += 3  # shifted, but older than the window
+    classes = np.zeros(5000, dtype=np.int64)
+    classes[-window.capacity :] = 2
+    window.add([batch[name].to_numpy() for name in window.names], classes)
+    report = window.report()
+    assert report["rows"] == window.capacity == 1000
+    assert report["features"]["sepal_width"]["psi"] < 0.1
+    assert report["features"]["sepal_width"]["out_of_range_share"] == 0.0
+    assert report["predictions"]["live"]["virginica"] == 1.0  # nothing older: not the 500 fed before
+
+
+def test_the_tracker_bins_only_what_the_window_can_hold(iris, monkeypatch):
+    frame, profile = iris
+    predictor = SimpleNamespace(model="iris", version=1, schema=SimpleNamespace(names=list(frame.columns)))
+    tracker = DriftTracker(window_rows=1000, read_profile=lambda _: profile)
+    seen: list[int] = []
+    tracker.handle([])  # nothing queued: nothing to do
+    original = DriftWindow.add
+
+    def counting_add(self, columns, indices):
+        seen.append(len(indices))
+        original(self, columns, indices)
+
+    batches = [_sample(frame, 600, seed=n) for n in range(10)]
+    observations = [
+        Observation(predictor, 600, b.to_numpy(), None, np.full(600, n % 3), None, float(n))
+        for n, b in enumerate(batches)
+    ]
+    monkeypatch.setattr(DriftWindow, "add", counting_add)
+    tracker.handle(observations)
+    assert seen == [1200]  # the newest two of ten 600-row answers cover the 1000-row window
+    assert tracker.report("iris", 1)["rows"] == 1000
 
 
 def test_missing_values_and_unseen_categories_are_counted_separately():

@@ -70,7 +70,12 @@ def test_one_finite_row_takes_the_row_path_as_predict_does(core):
     [
         (lambda c, p: c.matrix(p, np.ones((2, 3))), InputError, 422, "expected a [rows, 4] array"),
         (lambda c, p: c.matrix(p, np.ones((4, 4))), BatchTooLargeError, 413, "limit of 3 rows"),
-        (lambda c, p: c.matrix(p, np.array([[1.0, np.inf, 1.0, 1.0]])), InputError, 422, "row 0"),
+        (
+            lambda c, p: c.matrix(p, np.array([SETOSA, [1.0, np.inf, 1.0, 1.0]])),
+            InputError,
+            422,
+            "row 1: expected finite numbers",
+        ),
         (lambda c, p: c.matrix(p, np.ones((0, 4))), InputError, 422, "empty"),
         (
             lambda c, p: c.columns(p, {"sepal_length": [1.0], "petal_width": [1.0, 2.0]}),
@@ -86,8 +91,24 @@ def test_one_finite_row_takes_the_row_path_as_predict_does(core):
         ),
         (lambda c, p: c.rows(p, [SETOSA] * 4), BatchTooLargeError, 413, "limit of 3 rows"),
         (lambda c, p: c.rows(p, [5.1, "x", 1.5, 0.3]), InputError, 422, "column 'sepal_width'"),
+        (
+            lambda c, p: c.predict(p, c.matrix(p, np.array([SETOSA, SETOSA, [1e308, 1e308, -1e308, 1e308]]))),
+            InputError,
+            422,
+            "row 2: values are outside the range the model can score",
+        ),
     ],
-    ids=["shape", "too-many", "infinite", "empty", "ragged", "missing-column", "rows-too-many", "bad-cell"],
+    ids=[
+        "shape",
+        "too-many",
+        "infinite",
+        "empty",
+        "ragged",
+        "missing-column",
+        "rows-too-many",
+        "bad-cell",
+        "unscorable",
+    ],
 )
 def test_bad_input_is_a_domain_error_with_its_status(core, call, error, status, message):
     with pytest.raises(error) as caught:

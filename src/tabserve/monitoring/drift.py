@@ -41,6 +41,7 @@ class DriftWindow:
         self.names = names
         self.window_rows = window_rows
         self.block_rows = max(1, math.ceil(window_rows / BLOCKS))
+        self.capacity = self.block_rows * BLOCKS  # adding this many rows evicts every older one
         self.specs = [profile["features"][name] for name in names]
         widths = [len(spec["reference"]) for spec in self.specs]
         self.offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
@@ -55,10 +56,18 @@ class DriftWindow:
         self.lock = threading.Lock()
 
     def add(self, columns: list[np.ndarray | list], indices: np.ndarray) -> None:
-        """Count a batch: one array or list per feature (in ``names`` order) and each row's class index."""
+        """Count a batch: one array or list per feature (in ``names`` order) and each row's class index.
+
+        Of a batch longer than the ring only the last ``capacity`` rows are binned:
+        the earlier ones would be evicted by them before anyone could read them.
+        """
         count = len(indices)
         if not count:
             return
+        if count > self.capacity:
+            columns = [values[-self.capacity :] for values in columns]
+            indices = indices[-self.capacity :]
+            count = self.capacity
         binned = np.empty((count, len(self.names)), dtype=np.int64)
         beyond = np.zeros((count, len(self.names)), dtype=bool)
         for j, (spec, values) in enumerate(zip(self.specs, columns, strict=True)):

@@ -45,7 +45,7 @@ class DriftTracker:
         for key, group in groups.items():
             window = self._window(key, group[0].predictor)
             if window is not None:
-                columns, indices = _stack(group, window.names)
+                columns, indices = _stack(_newest(group, window.capacity), window.names)
                 window.add(columns, indices)
 
     def _window(self, key: tuple[str, int], predictor: Any) -> DriftWindow | None:
@@ -93,6 +93,23 @@ def read_profile(registry: Any, predictor: Any) -> dict | None:
     if "profile" not in record.artifacts:
         return None
     return json.loads(registry.read_file(record, "profile"))
+
+
+def _newest(group: list[Observation], rows: int) -> list[Observation]:
+    """The newest observations holding at least ``rows`` rows (the window's capacity), oldest first.
+
+    Under a flood of large batches the queue holds many windows' worth of rows;
+    the older ones would only be evicted by the newer, so they are not binned.
+    """
+    kept: list[Observation] = []
+    total = 0
+    for observation in reversed(group):
+        if total >= rows:
+            break
+        kept.append(observation)
+        total += observation.rows
+    kept.reverse()
+    return kept
 
 
 def _stack(group: list[Observation], names: list[str]) -> tuple[list, np.ndarray]:

@@ -28,17 +28,20 @@ def text(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], bytes]:
-    """The JSON header and the binary tail of a request (an empty tail without the extension)."""
+def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], memoryview]:
+    """The JSON header and the binary tail of a request (an empty tail without the extension).
+
+    The tail is a view of the body, not a copy: a 10k-row batch's tensors are read in place.
+    """
     if header_length is None:
-        head, tail = body, b""
+        head, tail = body, memoryview(b"")
     else:
         if not header_length.strip().isdigit() or int(header_length) > len(body):
             raise ProtocolError(
                 f"Inference-Header-Content-Length must be a byte count within the body ({len(body)} bytes)"
             )
         size = int(header_length)
-        head, tail = body[:size], body[size:]
+        head, tail = body[:size], memoryview(body)[size:]
     try:
         header = orjson.loads(head)
     except orjson.JSONDecodeError as exc:
@@ -105,7 +108,7 @@ class Tensor:
         self.name, self.datatype, self.shape, self.values = name, datatype, shape, values
 
 
-def decode_inputs(header: dict[str, Any], tail: bytes) -> list[Tensor]:
+def decode_inputs(header: dict[str, Any], tail: memoryview) -> list[Tensor]:
     """Each input's values from JSON ``data`` or from its slice of the binary tail, checked against shape."""
     inputs = header.get("inputs")
     if type(inputs) is not list or not inputs:
@@ -133,7 +136,7 @@ def decode_inputs(header: dict[str, Any], tail: bytes) -> list[Tensor]:
             raw = tail[at : at + size]
             at += size
             if datatype == "BYTES":
-                values: Any = _decode_bytes(raw, count, name)
+                values: Any = _decode_bytes(bytes(raw), count, name)
             else:
                 dtype = np.dtype(NUMERIC_TYPES[datatype])
                 if size != count * dtype.itemsize:
