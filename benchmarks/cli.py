@@ -5,8 +5,11 @@ Trains iris twice into a temporary registry, then times `tabserve --help`,
 (warm-up run, then N runs; its own loop of the same shape where hyperfine is
 not installed), beside `python -c pass` in the same run as the floor of this
 machine. Prints mean, spread and the ratio to that floor for each, and each
-target from issue 12 as pass/miss. Exits 0 unless ``--strict`` and a target
-is missed (`make bench-strict`). Bounded: about a minute.
+target from issue 12 as pass/miss. The issue set its goals in seconds on a
+machine whose floor was 11 ms; each is judged here as the same multiple of
+this run's floor, so a slower or busier machine is not a miss by itself.
+Exits 0 unless ``--strict`` and a target is missed (`make bench-strict`).
+Bounded: about a minute.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+ISSUE_FLOOR_S = 0.011  # `python -c pass` where issue 12 measured its goals
 TABSERVE = str(BIN / "tabserve")
 
 
@@ -121,17 +125,24 @@ def main() -> int:
         timings = {case.label: timer(case, args.runs, env, folder) for case in CASES}
     floor = timings[CASES[0].label].median
     print()
-    print("| command | mean ± sd (s) | min … max (s) | ratio to python -c pass | target (s) | met |")
+    print(
+        "| command | mean ± sd (s) | min … max (s) | ratio to python -c pass (median) "
+        "| target: ratio (s at an 11 ms floor) | met |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     missed = 0
     for case in CASES:
         t = timings[case.label]
-        met = "" if case.target_s is None else "pass" if t.median <= case.target_s else "MISS"
+        ratio = t.median / floor
+        target, met = "", ""
+        if case.target_s is not None:
+            bound = case.target_s / ISSUE_FLOOR_S
+            target = f"<= {bound:.0f} ({case.target_s:.1f} s)"
+            met = "pass" if ratio <= bound else "MISS"
         missed += met == "MISS"
-        target = "" if case.target_s is None else f"<= {case.target_s:.1f} (median)"
         print(
             f"| {case.label} | {t.mean:.3f} ± {t.stdev:.3f} | {min(t.times_s):.3f} … {max(t.times_s):.3f} "
-            f"| {t.median / floor:.1f} | {target} | {met} |"
+            f"| {ratio:.1f} | {target} | {met} |"
         )
     print("\nall targets met" if not missed else f"\n{missed} target(s) missed")
     return 1 if missed and args.strict else 0
