@@ -395,3 +395,32 @@ def test_the_drift_page_flags_a_shifted_feature_and_shows_shadow_agreement(brows
     results = Axe().run(view.page)
     bad = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [] and view.errors == [] and view.foreign == []
+
+
+def test_home_follows_a_running_job_with_the_tabs_token(browser, own, watched):
+    """The page names the job only; the script reads its progress with the token and follows it to its end."""
+    import time
+
+    from tabserve.config import load_settings
+    from tabserve.registry import Registry
+
+    registry = Registry.from_settings(load_settings(own.config, environ={}).registry)
+    try:
+        job = registry.metadata.create_job("e" * 32, "iris", {})
+        now = time.time()
+        registry.metadata.update_job(
+            job.id, status="running", done=3, total=10, started_at=now, heartbeat_at=now
+        )
+        view = watched(own)
+        view.context.add_init_script(f"sessionStorage.setItem('tabserve.token', '{TOKEN}')")
+        view.page.goto("/")  # not goto(): the page polls, so the network is never idle
+        block = view.page.locator(f"[data-job='{job.id}']")
+        _wait_until(lambda: block.locator("[data-job-text]").inner_text() == "3 / 10 fits", "the progress")
+        assert block.locator("[data-job-status]").inner_text() == "running"
+        assert block.locator("[data-job-bar]").evaluate("bar => bar.value") == 30
+        registry.metadata.finish_job(job.id, "iris", status="succeeded", done=10, version=1)
+        _wait_until(lambda: block.locator("[data-job-status]").inner_text() == "succeeded", "the end")
+        assert block.locator("[data-job-bar]").evaluate("bar => bar.value") == 100
+        assert view.errors == [] and view.foreign == []
+    finally:
+        registry.close()

@@ -71,7 +71,11 @@ def _model_or_default(state: ServiceState, model: str | None) -> str:
 @router.get("/", response_class=HTMLResponse)
 @guarded
 def home(state: State) -> HTMLResponse:
-    """Every served model: production version, estimator, key metrics, age, rows, a running job."""
+    """Every served model: production version, estimator, key metrics, age, rows, a running job.
+
+    With a token set a running job shows only its id, as on its own page: the script reads its
+    status and progress from GET /jobs/{id} with the tab's token.
+    """
     registry = state.require_registry()
     metadata = registry.metadata
     models = []
@@ -97,6 +101,7 @@ def home(state: State) -> HTMLResponse:
         active="models",
         title="Models",
         auth=token_set(state),
+        locked=token_set(state),
         models=models,
         default=state.default.name,
     )
