@@ -67,23 +67,29 @@ def test_home_shows_the_production_version_with_metrics(console):
     assert 'data-auth-required="true"' in html
 
 
-def test_home_shows_a_running_job_only_by_its_id_when_a_token_is_set(console):
+def test_home_shows_a_running_job_only_by_its_id_when_a_token_is_set(tmp_path, trained_iris):
     """Job status and progress need the token in the API, so the page leaves them to the script."""
     from tabserve.config import load_settings
     from tabserve.registry import Registry
 
-    registry = Registry.from_settings(load_settings(console.config, environ={}).registry)
+    config = write_config(
+        tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"), server={"token": "t"}
+    )
+    registry = Registry.from_settings(load_settings(config, environ={}).registry)
     job = registry.metadata.create_job("f" * 32, "iris", {"search": {"cv": 2}})
+    registry.metadata.update_job(job.id, status="running", done=3, total=10)
+    server = Server(config)
     try:
-        registry.metadata.update_job(job.id, status="running", done=3, total=10)
-        html = console.client.get("/").text
+        server.wait()
+        html = server.client.get("/").text
         assert f'data-job="{job.id}"' in html and f'href="/ui/jobs/{job.id}"' in html
         assert "<span data-job-status>not read yet</span>" in html
         assert "3 / 10 fits" not in html and "running" not in html
-    finally:
         registry.metadata.finish_job(job.id, "iris", status="failed", error="test job")
+        assert "data-job=" not in server.client.get("/").text  # the lock is gone with the job
+    finally:
+        server.terminate()
         registry.close()
-    assert "data-job=" not in console.client.get("/").text  # the lock is gone with the job
 
 
 def test_model_page_lists_versions_with_a_chart_and_compare(console):

@@ -118,6 +118,9 @@ def test_a_serve_only_install_serves_stored_versions_and_refuses_to_train(tmp_pa
             picture = client.get("/visualise/pairplot.png")
             out["pairplot"] = [picture.status_code, hashlib.sha256(picture.content).hexdigest()]
             out["page"] = client.get("/visualise").status_code
+            train_page = client.get("/ui/train")
+            out["train_page"] = [train_page.status_code, "data-train-form" in train_page.text,
+                                 "This install serves models only and cannot train" in train_page.text]
             old = client.get("/models/customers/versions/1/confusion_matrix.png")
             out["old_picture"] = [old.status_code, old.json()["detail"]]
             for path, body in (("/train", None), ("/models/customers/train", None),
@@ -137,6 +140,7 @@ def test_a_serve_only_install_serves_stored_versions_and_refuses_to_train(tmp_pa
 
     assert answer["pairplot"] == [200, hashlib.sha256(pairplot).hexdigest()]  # the stored file itself
     assert answer["page"] == 200
+    assert answer["train_page"] == [200, False, True]  # the reason, not a form that can only get a 501
     status, detail = answer["old_picture"]
     assert status == 404
     assert "model 'customers' version 1 was stored without its confusion matrix picture" in detail

@@ -166,7 +166,13 @@ def compare_page(
 @router.get("/ui/train", response_class=HTMLResponse)
 @guarded
 def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
-    """The training form; the script posts it and follows the job."""
+    """The training form; the script posts it and follows the job.
+
+    An install without the `train` extra (the serve image) gets the reason and what to do
+    instead of a form whose every submission would be refused with a 501.
+    """
+    from tabserve.extras import HOW_TO_TRAIN, TRAIN_MODULES, missing
+
     chosen = _model_or_default(state, model)
     split = state.settings.split
     defaults = {
@@ -185,6 +191,8 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
         model=chosen,
         defaults=defaults,
         scorers=SCORERS,
+        cannot_train=", ".join(missing(TRAIN_MODULES)),
+        how_to_train=HOW_TO_TRAIN,
     )
 
 
