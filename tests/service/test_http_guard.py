@@ -100,6 +100,31 @@ def test_a_header_over_the_cap_is_431(guarded):
     assert status == 431 and body["title"] == "Request header fields too large"
 
 
+@pytest.mark.parametrize("split_at", [None, -2, -3], ids=["one-send", "split-crlf", "split-in-terminator"])
+def test_a_head_near_the_cap_with_its_body_in_the_same_chunk_is_served(guarded, split_at):
+    """The head is measured in the first chunk only as far as it can reach, and across chunk edges."""
+    body = json.dumps({"instances": [[5.1, 3.8, 1.5, 0.3]] * 5000}).encode()  # ~100 KB after the head
+    start = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\nX-Pad: "
+    )
+    head = start + b"a" * (16384 - len(start) - 4) + b"\r\n\r\n"
+    assert len(head) == 16384  # exactly the cap
+    sock = connect(guarded)
+    try:
+        if split_at is None:
+            sock.sendall(head + body)
+        else:
+            sock.sendall(head[:split_at])
+            time.sleep(0.05)  # let the server read the first part as a chunk of its own
+            sock.sendall(head[split_at:] + body)
+        raw = read_until_closed(sock)
+    finally:
+        sock.close()
+    assert raw.startswith(b"HTTP/1.1 200"), raw[:300]
+    assert json.loads(raw.split(b"\r\n\r\n", 1)[1])["labels"] == ["setosa"] * 5000
+
+
 def test_a_long_request_line_is_414(guarded):
     sock = connect(guarded)
     try:

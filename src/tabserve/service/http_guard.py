@@ -110,7 +110,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 limit = self.limits.max_request_line_bytes
                 self._reject(414, "URI too long", f"the request line is over {limit} bytes")
                 return True
-        joined = self._tail + data
+        # Only as much of the chunk as a head may span: the first chunk often carries the body too.
+        joined = self._tail + data[: self.limits.max_header_bytes + 4]
         end = joined.find(b"\r\n\r\n")
         head = self._head_bytes + (len(data) if end == -1 else end + 4 - len(self._tail))
         if head > self.limits.max_header_bytes:
@@ -120,7 +121,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             )
             return True
         self._head_bytes += len(data)
-        self._tail = joined[-3:]
+        self._tail = (self._tail + data[-3:])[-3:]
         return False
 
     # -- parser callbacks ------------------------------------------------------------
