@@ -35,6 +35,7 @@ LAYERS = {
     "compiled_runtime": 2,
     "config": 1,
     "config_paths": 1,
+    "config_sources": 1,
     "database": 1,
     "logs": 1,
     "lifetime": 1,

@@ -30,7 +30,8 @@ from starlette.routing import Match
 
 from tabserve import healthcheck as healthcheck_module
 from tabserve.cli import build_parser
-from tabserve.config import ENV_PREFIX, ServerSettings, Settings, env_overrides, load_settings
+from tabserve.config import ServerSettings, Settings, load_settings
+from tabserve.config_sources import ENV_PREFIX, env_overrides
 from tabserve.service.app import create_app
 from tests.conftest import make_settings
 

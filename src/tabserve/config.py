@@ -4,9 +4,12 @@ A file (YAML, or JSON, which YAML reads too) is merged with environment
 overrides named ``TABSERVE_<SECTION>__<KEY>`` and validated once, here, so a
 bad value fails before any work, naming where it came from.
 
-Size: one module on purpose. The sections are one pydantic tree whose field
-descriptions are the README's reference table, and the loader (merge, env
-overrides, error wording) is short; splitting them would spread one schema.
+Where the raw values come from (the file, the environment) is config_sources.py;
+this module holds the schema, one pydantic tree whose field descriptions are the
+README's reference table, and the validation that names a bad value's origin.
+
+Size: the schema is one tree on purpose (its sections and their validators read
+as the reference they are); splitting sections apart would spread it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,9 +30,9 @@ from pydantic import (
 )
 
 from tabserve.config_paths import resolve_config_paths
+from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path
 from tabserve.errors import ConfigError
 
-ENV_PREFIX = "TABSERVE_"
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
 
@@ -240,69 +242,6 @@ class Settings(_Section):
         return list(dict.fromkeys(self.server.models or [self.model]))
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON file into a mapping, or fail naming the file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML or JSON: {_yaml_problem(exc)}") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
-    return loaded
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's error on one line: where and what, without its multi-line source excerpt."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or type(exc).__name__
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return f"{where}{problem}"
-
-
-def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...], Any]]:
-    """Map each ``TABSERVE_SECTION__KEY`` variable to its key path and parsed value.
-
-    Values are read as YAML scalars, so ``5`` is a number, ``null`` is None and
-    ``[1, 2]`` is a list. Variables without ``__`` (other than TABSERVE_MODEL)
-    belong to other tools and are left alone.
-    """
-    found: dict[str, tuple[tuple[str, ...], Any]] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        rest = name[len(ENV_PREFIX) :]
-        if rest == "MODEL":
-            keys: tuple[str, ...] = ("model",)
-        elif "__" in rest:
-            keys = tuple(part.lower() for part in rest.split("__"))
-        else:
-            continue
-        try:
-            value = yaml.safe_load(raw) if raw != "" else None
-        except yaml.YAMLError:
-            value = raw
-        found[name] = (keys, value)
-    return found
-
-
-def _set_path(tree: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
-    node = tree
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    node[keys[-1]] = value
-
-
 SECRET_KEYS = frozenset({"token", "password"})
 # Keys of which a section takes one or the other: overriding one clears its partner.
 EXCLUSIVE_KEYS = {
@@ -352,8 +291,8 @@ def load_settings(
     ``overrides`` (e.g. a POST /train body) are applied last, section by section.
     """
     environ = os.environ if environ is None else environ
-    if path is None and environ.get("TABSERVE_CONFIG"):
-        path = environ["TABSERVE_CONFIG"]
+    if path is None and environ.get(f"{ENV_PREFIX}CONFIG"):
+        path = environ[f"{ENV_PREFIX}CONFIG"]
     raw: dict[str, Any] = {}
     base_dir = None
     if path is not None:
@@ -363,7 +302,7 @@ def load_settings(
     origin = str(path) if path is not None else "defaults"
     env_keys: dict[tuple, str] = {}
     for name, (keys, value) in env_overrides(environ).items():
-        _set_path(raw, keys, value)
+        set_path(raw, keys, value)
         env_keys[keys] = f"env {name}"
     _merge_sections(raw, overrides or {})
     return _validate(raw, origin, env_keys).with_base_dir(base_dir)

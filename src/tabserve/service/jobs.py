@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tabserve.config import ENV_PREFIX, Settings
+from tabserve.config import Settings
+from tabserve.config_sources import ENV_PREFIX
 from tabserve.registry import JobRecord, Registry
 from tabserve.service.train_policy import OVERRIDABLE_SECTIONS, check_train_overrides
 from tabserve.timefmt import iso_utc

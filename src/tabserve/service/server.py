@@ -21,7 +21,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tabserve.config import ENV_PREFIX, Settings, load_settings
+from tabserve.config import Settings, load_settings
+from tabserve.config_sources import ENV_PREFIX
 from tabserve.service import http_guard
 from tabserve.service.allocator import tune_allocator
 from tabserve.service.app import create_app, with_fast_predict

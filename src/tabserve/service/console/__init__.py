@@ -14,7 +14,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tabserve.service.console import apidocs, drift, model_page, pages, train_form
+from tabserve.service.console import apidocs, drift, job_pages, model_page, pages, train_form
 
 
 class _CachedStatic(StaticFiles):
@@ -32,5 +32,13 @@ def mount(app: FastAPI) -> None:
     static = resources.files("tabserve.service.console") / "static"
     app.mount("/ui/static", _CachedStatic(directory=str(static)), name="console-static")
     app.mount(apidocs.ASSETS_URL, _CachedStatic(directory=str(apidocs.assets_dir())), name="apidocs-assets")
-    for router in (pages.router, model_page.router, drift.router, train_form.router, apidocs.router):
+    routers = (
+        pages.router,
+        model_page.router,
+        job_pages.router,
+        drift.router,
+        train_form.router,
+        apidocs.router,
+    )
+    for router in routers:
         app.include_router(router)

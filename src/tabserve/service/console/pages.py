@@ -1,6 +1,6 @@
-"""The console's HTML pages: home, version, compare, train, jobs, predict, data.
+"""The console's HTML pages: home, version, compare, train, predict, data.
 
-The model page lives in ``model_page`` and the drift page in ``drift``.
+The model page lives in ``model_page``, the jobs pages in ``job_pages`` and the drift page in ``drift``.
 
 Each handler reads the registry (in FastAPI's thread pool: the handlers are
 plain functions), turns records into view values with ``views`` and renders a
@@ -23,14 +23,13 @@ from tabserve.registry import PRODUCTION
 from tabserve.service.console import charts, views
 from tabserve.service.console.render import page
 from tabserve.service.console.summary import SummaryCache
-from tabserve.service.deps import JobId, ModelName, State, VersionNumber
+from tabserve.service.deps import ModelName, State, VersionNumber
 from tabserve.service.errors import lookup
 from tabserve.service.state import ServiceState
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-JOBS_SHOWN = 50
 SUMMARIES = SummaryCache()  # one per process: the data is read at most once a minute
 SCORERS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
 OptionalVersion = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
@@ -193,55 +192,6 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
         scorers=SCORERS,
         cannot_train=", ".join(missing(TRAIN_MODULES)),
         how_to_train=HOW_TO_TRAIN,
-    )
-
-
-@router.get("/ui/jobs", response_class=HTMLResponse)
-@guarded
-def jobs_page(state: State) -> HTMLResponse:
-    """Recent jobs with status, progress, duration, version or error.
-
-    With a token set the API's GET /jobs needs it, so the page carries no job and its script reads
-    them with the tab's token (or says the token is needed).
-    """
-    locked = token_set(state)
-    jobs = [] if locked else state.require_registry().metadata.recent_jobs(JOBS_SHOWN, list(state.slots))
-    return page(
-        "jobs.html",
-        active="jobs",
-        title="Training jobs",
-        auth=locked,
-        jobs=jobs,
-        limit=JOBS_SHOWN,
-        locked=locked,
-    )
-
-
-@router.get("/ui/jobs/{job_id}", response_class=HTMLResponse)
-@guarded
-def job_page(job_id: JobId, state: State) -> HTMLResponse:
-    """One job, with live progress while it runs; when it ends, the version and whether it was promoted.
-
-    With a token set the page shows only the job's id: GET /jobs/{id} needs the token (a job's
-    overrides and error describe the server's data), so the script reads it with the tab's token.
-    """
-    metadata = state.require_registry().metadata
-    job = metadata.get_job(job_id)  # an unknown id is a 404 page either way; ids reveal nothing
-    if token_set(state):
-        title = f"Training job {job_id[:8]}"
-        return page("job.html", active="jobs", title=title, auth=True, job_id=job_id, job=None, locked=True)
-    promoted = None
-    if job.status == "succeeded" and job.version is not None:
-        promoted = metadata.promoted_since(job.model, job.version, job.started_at or job.created_at)
-    return page(
-        "job.html",
-        active="jobs",
-        title=f"Training job {job.id[:8]}",
-        auth=False,
-        job_id=job.id,
-        job=job,
-        promoted=promoted,
-        locked=False,
     )
 
 
