@@ -169,7 +169,14 @@ def test_data_page_summarises_the_training_data(console):
     assert "150 rows" in html and "This is the data version 1 was trained on." in html
     row = re.search(r'<th scope="row">sepal_length</th>(.*?)</tr>', html, re.S).group(1)
     assert "5.843" in row and "0.828" in row  # iris sepal length mean and std
-    assert 'src="/visualise/pairplot.png"' in html and 'href="/visualise"' in html
+    assert 'src="/models/iris/versions/1/pairplot.png"' in html  # the chosen version's own picture
+    picture = console.client.get("/models/iris/versions/1/pairplot.png")
+    assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    other = console.client.get("/ui/data?model=iris&version=2").text  # v2: registered, no pictures
+    assert "Version 2 was stored without a pairplot" in other and "pairplot.png" not in other
+    missing = console.client.get("/models/iris/versions/2/pairplot.png")
+    assert missing.status_code == 404
+    assert "model 'iris' version 2 was stored without a pairplot" in missing.json()["detail"]
 
 
 @pytest.mark.parametrize(

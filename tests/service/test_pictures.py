@@ -47,6 +47,14 @@ def test_stored_pictures_are_served_as_stored(iris_version, monkeypatch):
     assert matrix == registry.read_file(record, "confusion_matrix")
 
 
+def test_a_versions_own_pairplot_is_the_stored_one_and_never_drawn(iris_version):
+    _, registry, record = iris_version
+    cache = pictures.PictureCache()
+    assert pictures.stored_pairplot(cache, registry, record) == registry.read_file(record, "pairplot")
+    with pytest.raises(NotFoundError, match=r"version \d+ was stored without a pairplot \(trained with"):
+        pictures.stored_pairplot(cache, registry, without_pictures(record))
+
+
 def test_an_older_version_is_drawn_once_per_data_hash_where_plotting_is_installed(iris_version, caplog):
     settings, registry, record = iris_version
     old = without_pictures(record)

@@ -104,6 +104,19 @@ def pairplot(
     return png, digest
 
 
+def stored_pairplot(cache: PictureCache, registry: Registry, record: VersionRecord) -> bytes:
+    """The pairplot stored with a version: drawn at training time from the rows it was trained on.
+
+    Never drawn here: the configured data may have changed since, and this picture is that version's.
+    """
+    if "pairplot" not in record.artifacts:
+        raise NotFoundError(
+            f"model '{record.model}' version {record.version} was stored without a pairplot "
+            "(trained with registry.pictures: false, or registered from a notebook)"
+        )
+    return _stored(cache, registry, record, "pairplot")
+
+
 def confusion_matrix(cache: PictureCache, registry: Registry, record: VersionRecord) -> bytes:
     """The hold-out confusion matrix of a version as PNG: stored with it, else drawn here."""
     if "confusion_matrix" in record.artifacts:

@@ -95,3 +95,18 @@ async def confusion_matrix(slot: Served, version: VersionNumber, state: State) -
     return Response(
         png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
     )
+
+
+@router.get(
+    "/models/{name}/versions/{version}/pairplot.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+)
+async def pairplot(slot: Served, version: VersionNumber, state: State) -> Response:
+    """The pairplot of the rows the version was trained on, as stored with it (404 if it has none)."""
+    registry = state.require_registry()
+    record = await asyncio.to_thread(registry.get, slot.name, version)
+    png = await asyncio.to_thread(pictures.stored_pairplot, state.pictures, registry, record)
+    return Response(
+        png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
+    )

@@ -235,7 +235,8 @@ def predict_page(state: State, model: OptionalModel = None, version: OptionalVer
 @router.get("/ui/data", response_class=HTMLResponse)
 @guarded
 def data_page(state: State, model: OptionalModel = None, version: OptionalVersion = None) -> HTMLResponse:
-    """The configured training data, summarised per feature, compared with the version's data hash."""
+    """The configured training data, summarised per feature, compared with the version's data hash;
+    the pairplot is the one stored with the chosen version (the rows it was trained on)."""
     chosen = _model_or_default(state, model)
     listing, record = _version_choice(state, chosen, version)
     values: dict[str, Any] = {"summary": None, "error": None}
@@ -253,6 +254,6 @@ def data_page(state: State, model: OptionalModel = None, version: OptionalVersio
         versions=[v["version"] for v in listing],
         version=record.version if record else None,
         version_hash=record.data_hash if record else None,
-        pairplot=True,
+        stored_pairplot=bool(record and "pairplot" in record.artifacts),
         **values,
     )
