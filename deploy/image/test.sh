@@ -5,7 +5,9 @@
 #   HEALTHCHECK passes inside the container (on a non-default port: it follows the config) and fails
 #   when pointed elsewhere; SIGTERM stops the server with exit 0 within the grace period;
 #   the serve image has none of the train extra, shows the pictures stored at training time and
-#   answers POST /train with 501; it is at most MAX_SERVE_MB.
+#   answers POST /train with 501; it is at most MAX_SERVE_MB. A second model with categorical
+#   columns and missing values (examples/customers.yaml, "churn") is trained the same way and served
+#   beside iris by the same server (scikit-learn, not the compiled path).
 # Prints the image sizes. Exits non-zero on the first failed check.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -39,9 +41,19 @@ trap cleanup EXIT
   >/dev/null 2> >(grep -v 'fits done' | quiet_systemd) || fail "tabserve train in $TRAIN_IMAGE"
 ok "trained iris in $TRAIN_IMAGE"
 
+# The categorical example, into the same registry (its file names its data; the image's config names
+# the registry, so the file's registry-less settings are completed by these variables).
+"${PODMAN_RUN[@]}" --rm -v "$STATE:/var/lib/tabserve" -v "$ROOT/examples:/examples:ro" \
+  -e TABSERVE_REGISTRY__URL=sqlite:////var/lib/tabserve/var/registry.db \
+  -e TABSERVE_REGISTRY__ARTIFACTS=/var/lib/tabserve/var/artifacts -e TABSERVE_SEARCH__CV=2 \
+  "$TRAIN_IMAGE" tabserve train -c /examples/customers.yaml \
+  >/dev/null 2> >(grep -v 'fits done' | quiet_systemd) || fail "tabserve train (churn) in $TRAIN_IMAGE"
+ok "trained churn (categorical columns, missing values) in $TRAIN_IMAGE"
+
 # The image's own CMD, bound to loopback on a free, non-default port.
 "${PODMAN_RUN[@]}" -d --name "$NAME" -v "$STATE:/var/lib/tabserve" \
-  -e TABSERVE_SERVER__HOST=127.0.0.1 -e "TABSERVE_SERVER__PORT=$PORT" "$SERVE_IMAGE" >/dev/null 2> >(quiet_systemd)
+  -e TABSERVE_SERVER__HOST=127.0.0.1 -e "TABSERVE_SERVER__PORT=$PORT" -e 'TABSERVE_SERVER__MODELS=[iris, churn]' \
+  "$SERVE_IMAGE" >/dev/null 2> >(quiet_systemd)
 BASE=http://127.0.0.1:$PORT
 
 wait_for() {  # path: poll until 200, the container dies, or the deadline passes
@@ -63,6 +75,12 @@ answer=$(curl -fsS -X POST "$BASE/predict" -H 'content-type: application/json' \
 python3 -c 'import json, sys; got = json.loads(sys.argv[1])["labels"]; sys.exit(got != ["setosa", "virginica"])' \
   "$answer" || fail "prediction: $answer"
 ok "prediction $answer"
+
+answer=$(curl -fsS -X POST "$BASE/models/churn/predict" -H 'content-type: application/json' \
+  -d '{"instances": [{"tenure_months": 3, "monthly_fee": 90.0, "support_tickets": null, "plan": "basic", "region": "north"}]}')
+python3 -c 'import json, sys; a = json.loads(sys.argv[1]); sys.exit(not (a["model"] == "churn" and a["labels"][0] in ("no", "yes")))' \
+  "$answer" || fail "churn prediction: $answer"
+ok "churn prediction (a category and a missing value, served by scikit-learn) $answer"
 
 for path in /models/iris/versions/1/confusion_matrix.png /visualise/pairplot.png; do
   type=$(curl -fsS -o /dev/null -w '%{content_type}' "$BASE$path") || fail "GET $path"
