@@ -63,7 +63,7 @@ image:
 	deploy/image/build.sh
 
 ## Build, then run the image with podman and check probes, a prediction, uid, HEALTHCHECK, SIGTERM.
-image-test: image
+image-test: install image
 	deploy/image/test.sh
 
 hooks: install

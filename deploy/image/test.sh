@@ -7,7 +7,9 @@
 #   the serve image has none of the train extra, shows the pictures stored at training time and
 #   answers POST /train with 501; it is at most MAX_SERVE_MB. A second model with categorical
 #   columns and missing values (examples/customers.yaml, "churn") is trained the same way and served
-#   beside iris by the same server (scikit-learn, not the compiled path).
+#   beside iris by the same server (scikit-learn, not the compiled path). A third registry keeps its
+#   files in S3 (moto's server from the project's .venv on a loopback port, the containers on the
+#   host network): the train image writes there and another serve container predicts from it.
 # Prints the image sizes. Exits non-zero on the first failed check.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -26,12 +28,18 @@ quiet_systemd() { grep -v 'systemd connection' >&2 || true; }
 fail() { echo "image-test: FAIL: $*" >&2; exit 1; }
 ok() { echo "image-test: ok: $*"; }
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
 STATE=$(mktemp -d /var/tmp/tabserve-image-test.XXXXXX)
 NAME=tabserve-image-test-$$
+S3_NAME=$NAME-s3
+S3_PID=
 chown "$EXPECTED_UID:$EXPECTED_UID" "$STATE"
 cleanup() {
-  podman rm -f --time 0 "$NAME" >/dev/null 2>&1 || true
+  for container in "$NAME" "$S3_NAME"; do  # one at a time: podman stops at the first one that is gone
+    podman rm -f --time 0 "$container" >/dev/null 2>&1 || true
+  done
+  if [ -n "$S3_PID" ]; then kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null || true; fi
   rm -rf "$STATE"
 }
 trap cleanup EXIT
@@ -118,6 +126,48 @@ took=$((SECONDS - started))
 code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 [ "$code" = 0 ] || fail "after SIGTERM the server exited $code (took ${took}s, grace ${GRACE}s)"
 ok "SIGTERM: exit 0 after ${took}s (grace ${GRACE}s)"
+
+# S3: moto's server (the same stand-in the backend tests use) from the project's .venv.
+VENV_PYTHON=$ROOT/.venv/bin/python
+[ -x "$VENV_PYTHON" ] || fail "no $VENV_PYTHON for the S3 stand-in: run make install first"
+S3_PORT=$(free_port)
+"$VENV_PYTHON" -m moto.server -H 127.0.0.1 -p "$S3_PORT" >"$STATE/moto.log" 2>&1 &
+S3_PID=$!
+S3=http://127.0.0.1:$S3_PORT
+BUCKET=tabserve-image-test
+export AWS_ACCESS_KEY_ID=image-test AWS_SECRET_ACCESS_KEY=image-test-secret AWS_DEFAULT_REGION=us-east-1
+until curl -fsS -o /dev/null "$S3" 2>/dev/null; do
+  kill -0 "$S3_PID" 2>/dev/null || { cat "$STATE/moto.log" >&2; fail "the S3 stand-in did not start"; }
+  sleep 0.2
+done
+"$VENV_PYTHON" -c 'import boto3, sys; boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket=sys.argv[2])' \
+  "$S3" "$BUCKET" || fail "could not create the S3 bucket"
+S3_ENV=(-e TABSERVE_REGISTRY__URL=sqlite:////var/lib/tabserve/s3/registry.db
+  -e "TABSERVE_REGISTRY__ARTIFACTS=s3://$BUCKET/registry" -e "TABSERVE_REGISTRY__S3_ENDPOINT_URL=$S3"
+  -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_DEFAULT_REGION)
+"${PODMAN_RUN[@]}" --rm -v "$STATE:/var/lib/tabserve" "${S3_ENV[@]}" "$TRAIN_IMAGE" tabserve train \
+  >/dev/null 2> >(grep -v 'fits done' | quiet_systemd) || fail "tabserve train into S3 in $TRAIN_IMAGE"
+stored=$("$VENV_PYTHON" -c 'import boto3, sys
+listing = boto3.client("s3", endpoint_url=sys.argv[1]).list_objects_v2(Bucket=sys.argv[2])
+print(" ".join(sorted(o["Key"].rsplit("/", 1)[-1] for o in listing.get("Contents", []))))' "$S3" "$BUCKET")
+case " $stored " in *" model.skops "*) ;; *) fail "no model file in the S3 bucket (found: $stored)" ;; esac
+[ ! -e "$STATE/s3/artifacts" ] || fail "the S3 registry wrote its files to the volume"
+ok "trained iris into S3 from $TRAIN_IMAGE ($stored)"
+
+S3_SERVE_PORT=$(free_port)
+"${PODMAN_RUN[@]}" -d --name "$S3_NAME" -v "$STATE:/var/lib/tabserve" "${S3_ENV[@]}" \
+  -e TABSERVE_SERVER__HOST=127.0.0.1 -e "TABSERVE_SERVER__PORT=$S3_SERVE_PORT" \
+  "$SERVE_IMAGE" >/dev/null 2> >(quiet_systemd)
+BASE=http://127.0.0.1:$S3_SERVE_PORT NAME=$S3_NAME wait_for /readyz
+answer=$(curl -fsS -X POST "http://127.0.0.1:$S3_SERVE_PORT/predict" -H 'content-type: application/json' \
+  -d '[6.7, 3.0, 5.2, 2.3]')
+python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["labels"] != ["virginica"])' "$answer" \
+  || fail "prediction from the S3 registry: $answer"
+type=$(curl -fsS -o /dev/null -w '%{content_type}' "http://127.0.0.1:$S3_SERVE_PORT/visualise/pairplot.png") \
+  || fail "the pairplot stored in S3"
+[ "$type" = image/png ] || fail "the pairplot stored in S3 answered $type"
+ok "$SERVE_IMAGE serves the S3 registry: $answer and its stored pairplot"
+podman rm -f --time 0 "$S3_NAME" >/dev/null 2>&1 || true
 
 for image in "$SERVE_IMAGE" "$TRAIN_IMAGE"; do
   size=$(podman image inspect --format '{{.Size}}' "$image")
