@@ -65,7 +65,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = _limits
-        self._deadline: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # at most one pending per connection
+        self._timer_at = 0.0
+        self._due = 0.0
+        self._on_due: Any = None  # what to do at ``_due``; None: no deadline armed
         self._refusal: str | None = None
         self._start_head()
 
@@ -74,6 +77,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._line_done = False
         self._tail = b""
+        self._content_type_seen = False
 
     # -- connection ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -88,13 +92,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
         if self._in_head:
-            if self._deadline is None:  # the first byte of a kept-alive connection's next request
+            if self._on_due is None:  # the first byte of a kept-alive connection's next request
                 self._arm(self.limits.header_timeout_s, self._head_timed_out)
             if self._head_too_big(data):
                 return
@@ -110,10 +117,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 limit = self.limits.max_request_line_bytes
                 self._reject(414, "URI too long", f"the request line is over {limit} bytes")
                 return True
-        # Only as much of the chunk as a head may span: the first chunk often carries the body too.
-        joined = self._tail + data[: self.limits.max_header_bytes + 4]
-        end = joined.find(b"\r\n\r\n")
-        head = self._head_bytes + (len(data) if end == -1 else end + 4 - len(self._tail))
+        end = self._head_end(data)
+        head = self._head_bytes + (len(data) if end == -1 else end)
         if head > self.limits.max_header_bytes:
             limit = self.limits.max_header_bytes
             self._reject(
@@ -124,11 +129,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._tail = (self._tail + data[-3:])[-3:]
         return False
 
+    def _head_end(self, data: bytes) -> int:
+        """How far into ``data`` the head runs (past its blank line), or -1 if it goes on.
+
+        The blank line may straddle two chunks; the search goes no further than a head
+        may reach, and copies nothing (the first chunk often carries the body too).
+        """
+        if self._tail:
+            edge = (self._tail + data[:3]).find(b"\r\n\r\n")
+            if edge != -1:
+                return edge + 4 - len(self._tail)
+        end = data.find(b"\r\n\r\n", 0, self.limits.max_header_bytes + 4)
+        return -1 if end == -1 else end + 4
+
     # -- parser callbacks ------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"content-type" and any(known == b"content-type" for known, _ in self.headers):
-            self._refusal = "the request has more than one Content-Type header; send one"
-            raise ValueError(self._refusal)  # the parser stops; data_received answers via send_400_response
+        if len(name) == 12 and name.lower() == b"content-type":
+            if self._content_type_seen:
+                self._refusal = "the request has more than one Content-Type header; send one"
+                raise ValueError(
+                    self._refusal
+                )  # the parser stops; data_received answers via send_400_response
+            self._content_type_seen = True
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -153,17 +175,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reject(400, "Malformed HTTP request", detail)
 
     # -- deadlines ---------------------------------------------------------------------
+    # Every request arms and disarms several deadlines; a timer each time would cost more than
+    # the rest of this class. So a deadline is a time and a callback, and one pending timer per
+    # connection checks it when it fires, moving itself to a later deadline if there is one.
     def _arm(self, seconds: float, callback: Any) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, callback)
+        due = self.loop.time() + seconds
+        self._due, self._on_due = due, callback
+        if self._timer is not None:
+            if self._timer_at <= due:
+                return  # it fires first and moves itself to ``due``
+            self._timer.cancel()
+        self._timer, self._timer_at = self.loop.call_at(due, self._check_due), due
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._on_due = None  # a pending timer finds nothing due and stops
+
+    def _check_due(self) -> None:
+        self._timer = None
+        if self._on_due is None:
+            return
+        if self.loop.time() < self._due:
+            self._timer, self._timer_at = self.loop.call_at(self._due, self._check_due), self._due
+            return
+        callback, self._on_due = self._on_due, None
+        callback()
 
     def _head_timed_out(self) -> None:
-        self._deadline = None
         if self.transport.is_closing():
             return
         if self._head_bytes == 0:
@@ -176,7 +213,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def _body_timed_out(self) -> None:
-        self._deadline = None
         if self.transport.is_closing() or self.cycle is None or not self.cycle.more_body:
             return
         if self.cycle.response_started:
