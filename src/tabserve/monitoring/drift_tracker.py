@@ -115,12 +115,12 @@ def _newest(group: list[Observation], rows: int) -> list[Observation]:
 def _stack(group: list[Observation], names: list[str]) -> tuple[list, np.ndarray]:
     """The rows of several observations as one list of columns, in ``names`` order, and their classes.
 
-    Order does not matter to counts, so single rows (plain lists, from the pure-Python path) are
-    converted in one go and the rest stacked after them.
+    Order does not matter to counts, so lone single rows (plain lists, from the pure-Python path)
+    are converted in one go and the rest, row runs included (flat lists), stacked after them.
     """
     if all(o.columns is None for o in group):
-        singles = [o for o in group if isinstance(o.matrix, list)]
-        arrays = [o for o in group if not isinstance(o.matrix, list)]
+        singles = [o for o in group if o.rows == 1 and isinstance(o.matrix, list)]
+        arrays = [o for o in group if not (o.rows == 1 and isinstance(o.matrix, list))]
         parts = [np.asarray([o.matrix for o in singles], dtype=np.float64).reshape(len(singles), len(names))]
         parts += [np.asarray(o.matrix, dtype=np.float64).reshape(o.rows, -1) for o in arrays]
         indices = [o.indices[0] for o in singles]

@@ -60,11 +60,23 @@ class Watch:
         indices: Any,
         probabilities: Any,
     ) -> None:
-        """Queue one answered call for every consumer that wants it; never raises into the caller."""
-        observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
-        for channel in self._always:
-            channel.offer(observation)
+        """Queue one answered call for every consumer that wants it; never raises into the caller.
+
+        A single numeric row (a list) goes to drift as part of a row run; the log and shadow
+        scoring, which need each call's probabilities and time, get an observation of its own.
+        """
+        observation = None
+        if rows == 1 and type(matrix) is list:
+            for channel in self._always:
+                channel.offer_row(predictor, matrix, indices[0])
+        else:
+            observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
+            for channel in self._always:
+                channel.offer(observation)
         if self.log_rate and (self.log_rate >= 1 or random.random() < self.log_rate):
+            observation = observation or Observation(
+                predictor, rows, matrix, columns, indices, probabilities, time.time()
+            )
             self.channels["log"].offer(observation)
         shadow = self.shadow
         if (
@@ -72,6 +84,9 @@ class Watch:
             and shadow.wants(predictor)
             and (self.shadow_rate >= 1 or random.random() < self.shadow_rate)
         ):
+            observation = observation or Observation(
+                predictor, rows, matrix, columns, indices, probabilities, time.time()
+            )
             self.channels["shadow"].offer(observation)
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
