@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python benchmarks/watch.py
 	$(BIN)/python benchmarks/protocols.py
 	$(BIN)/python benchmarks/slow_clients.py
+	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/cli.py
 
 bench-strict: install

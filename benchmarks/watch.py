@@ -81,7 +81,7 @@ def run_cycles(env: dict, cycles: int, seconds: float) -> tuple[list[dict], dict
                 result = drive(f"http://127.0.0.1:{ports[name]}/predict", ROW, 8, seconds)
                 time.sleep(0.3)  # the last flush of the watch's queues belongs to this run
                 cpu = _cpu_s(processes[name]) - before
-                row[name] = {"rps": result.requests_per_s, "errors": result.errors}
+                row[name] = {"rps": result.requests_per_s, "p99_ms": result.p99_ms, "errors": result.errors}
                 row[name]["cpu_us"] = 1e6 * cpu / max(1.0, result.requests_per_s * seconds)
             row["log_ratio"] = row["drift+log"]["rps"] / row["drift"]["rps"]
             row["drift_ratio"] = row["drift"]["rps"] / row["off"]["rps"]
@@ -173,10 +173,11 @@ def main() -> int:
     print()
     print("| measure | median | spread of cycles | target | met |")
     print("| --- | --- | --- | --- | --- |")
-    for name in SETUPS:
-        values = [r[name]["rps"] for r in rounds]
-        spread = f"{min(values):,.0f}-{max(values):,.0f}"
-        print(f"| req/s, {name} | {statistics.median(values):,.0f} | {spread} | | |")
+    for key, label, digits in (("rps", "req/s", ",.0f"), ("p99_ms", "p99 latency at 8 conns (ms)", ".2f")):
+        for name in SETUPS:
+            values = [r[name][key] for r in rounds]
+            spread = f"{min(values):{digits}}-{max(values):{digits}}"
+            print(f"| {label}, {name} | {statistics.median(values):{digits}} | {spread} | | |")
     print(
         f"| drift on / monitoring off | {statistics.median(drift_ratios):.3f} | "
         f"{min(drift_ratios):.3f}-{max(drift_ratios):.3f} | | |"

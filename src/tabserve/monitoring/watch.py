@@ -65,29 +65,27 @@ class Watch:
         A single numeric row (a list) goes to drift as part of a row run; the log and shadow
         scoring, which need each call's probabilities and time, get an observation of its own.
         """
-        observation = None
-        if rows == 1 and type(matrix) is list:
-            for channel in self._always:
-                channel.offer_row(predictor, matrix, indices[0])
-        else:
-            observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
-            for channel in self._always:
-                channel.offer(observation)
+        wanted = []
         if self.log_rate and (self.log_rate >= 1 or random.random() < self.log_rate):
-            observation = observation or Observation(
-                predictor, rows, matrix, columns, indices, probabilities, time.time()
-            )
-            self.channels["log"].offer(observation)
+            wanted.append(self.channels["log"])
         shadow = self.shadow
         if (
             shadow.targets
             and shadow.wants(predictor)
             and (self.shadow_rate >= 1 or random.random() < self.shadow_rate)
         ):
-            observation = observation or Observation(
-                predictor, rows, matrix, columns, indices, probabilities, time.time()
-            )
-            self.channels["shadow"].offer(observation)
+            wanted.append(self.channels["shadow"])
+        single = rows == 1 and type(matrix) is list
+        observation = None
+        if wanted or not single:
+            observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
+        for channel in self._always:
+            if single:
+                channel.offer_row(predictor, matrix, indices[0])
+            else:
+                channel.offer(observation)
+        for channel in wanted:
+            channel.offer(observation)
 
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The background task of each channel, by name, for the app's lifespan."""
