@@ -14,7 +14,7 @@ import sys
 def main(port: int) -> None:
     from tabserve.config import load_settings
     from tabserve.service import console
-    from tabserve.service.server import run_server
+    from tabserve.service.http.server import run_server
 
     console.mount = lambda app: None  # the only hook the console has in create_app
     run_server(load_settings(overrides={"server": {"port": port}}))

@@ -1,4 +1,4 @@
-"""HTTP guard benchmark: what service/http_guard.py costs a request, against uvicorn's own protocol.
+"""HTTP guard benchmark: what service/http/guard.py costs a request, against uvicorn's own protocol.
 
 Serves the no-op app (benchmarks/noop_app.py) twice on the same stack, once
 through uvicorn's HttpToolsProtocol and once through tabserve's guard (default

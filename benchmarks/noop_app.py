@@ -31,7 +31,7 @@ if __name__ == "__main__":
     protocol = "httptools"
     if sys.argv[2:] == ["guarded"]:
         from tabserve.config import ServerSettings
-        from tabserve.service import http_guard
+        from tabserve.service.http import guard as http_guard
 
         http_guard.configure(ServerSettings())
         protocol = http_guard.GuardedHttpToolsProtocol

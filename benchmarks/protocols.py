@@ -88,10 +88,10 @@ def in_process_rate(env: dict, body: bytes, header_length: str, seconds: float) 
     from tabserve.config import load_settings
     from tabserve.predictor import Predictor
     from tabserve.registry import Registry
-    from tabserve.service.allocator import tune_allocator
-    from tabserve.service.predict_core import PredictCore
-    from tabserve.service.protocols import oip
-    from tabserve.service.state import ServiceState
+    from tabserve.service.http.allocator import tune_allocator
+    from tabserve.service.predict.core import PredictCore
+    from tabserve.service.predict.state import ServiceState
+    from tabserve.service.protocols.oip import codec as oip
 
     settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})
     registry = Registry.from_settings(settings.registry)

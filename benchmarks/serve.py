@@ -45,9 +45,7 @@ BIN = Path(sys.executable).parent
 BATCH_ROWS = 10_000
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 # What the serve command has loaded by its first prediction, imported and nothing done.
-RUNTIME = (
-    "import tabserve.cli, tabserve.service.server, tabserve.compiled_runtime, onnxruntime, uvloop, httptools"
-)
+RUNTIME = "import tabserve.cli, tabserve.service.http.server, tabserve.compiled_runtime, onnxruntime, uvloop, httptools"
 
 # (key, what, op, bound). The ratios replace issue 5's absolute targets, which were
 # met on a quiet machine by about these margins over the yardstick of the same run.
@@ -172,10 +170,10 @@ class InProcess:
         from tabserve.config import load_settings
         from tabserve.predictor import Predictor
         from tabserve.registry import Registry
-        from tabserve.service.allocator import tune_allocator
-        from tabserve.service.predict_core import PredictCore
-        from tabserve.service.predict_handler import PredictHandler
-        from tabserve.service.state import ServiceState
+        from tabserve.service.http.allocator import tune_allocator
+        from tabserve.service.predict.core import PredictCore
+        from tabserve.service.predict.state import ServiceState
+        from tabserve.service.protocols.tabserve.handler import PredictHandler
 
         tune_allocator()
         settings = load_settings(config, environ={})

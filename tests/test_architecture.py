@@ -18,6 +18,7 @@ LAYERS = {
     "service": 5,
     "api": 5,
     "workflow": 4,
+    "jobs": 4,
     "registration": 4,
     "fitted": 3,
     "training": 3,

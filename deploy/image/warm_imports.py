@@ -17,7 +17,7 @@ import sys
 MODULES = (
     "tabserve.cli",
     "tabserve.service.app",
-    "tabserve.service.server",
+    "tabserve.service.http.server",
     "tabserve.healthcheck",
     "tabserve.predictor",
     "tabserve.compiled_runtime",

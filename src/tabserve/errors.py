@@ -31,6 +31,10 @@ class NoModelError(NotFoundError):
     """Nothing has been trained yet, so there is nothing to serve."""
 
 
+class NotAcceptedError(TabserveError):
+    """The request is well formed but not allowed here (e.g. an unknown override section)."""
+
+
 class ConflictError(TabserveError):
     """The request clashes with work already in progress."""
 

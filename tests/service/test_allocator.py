@@ -2,7 +2,7 @@ import platform
 
 import pytest
 
-from tabserve.service.allocator import tune_allocator
+from tabserve.service.http.allocator import tune_allocator
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are a glibc feature")

@@ -8,7 +8,7 @@ import pytest
 
 from tabserve.config import ServerSettings
 from tabserve.errors import ConfigError
-from tabserve.service.auth import check_bind, is_loopback, token_matches
+from tabserve.service.http.auth import check_bind, is_loopback, token_matches
 from tests.service.conftest import TABSERVE, register_copy, write_config
 
 TOKEN = "tok-5b1d0c8e-do-not-log"

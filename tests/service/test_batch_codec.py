@@ -22,7 +22,7 @@ def _rows(count: int) -> np.ndarray:
 
 def _takes_codec(body: bytes, content_type: str = "application/json") -> bool:
     from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
-    from tabserve.service.predict_handler import NUMERIC_CODEC_MIN_BYTES
+    from tabserve.service.protocols.tabserve.handler import NUMERIC_CODEC_MIN_BYTES
 
     parse = parse_numeric_csv if content_type == "text/csv" else parse_numeric_json
     return len(body) >= NUMERIC_CODEC_MIN_BYTES and parse(body, IRIS_COLUMNS) is not None

@@ -7,8 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-from tabserve.service.predict_fastpath import model_and_version
-from tabserve.service.protocols.oip import encode_labels
+from tabserve.service.http.dispatch import model_and_version
+from tabserve.service.protocols.oip.codec import encode_labels
 
 
 def _by_definition(classes: list[str], indices: list[int]) -> bytes:

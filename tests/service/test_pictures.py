@@ -10,7 +10,7 @@ import pytest
 
 from tabserve.errors import NotFoundError
 from tabserve.registration import PICTURE_FILES
-from tabserve.service import pictures
+from tabserve.service.ops import pictures
 from tabserve.workflow import open_registry
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -59,7 +59,7 @@ def test_an_older_version_is_drawn_once_per_data_hash_where_plotting_is_installe
     settings, registry, record = iris_version
     old = without_pictures(record)
     cache = pictures.PictureCache()
-    with caplog.at_level(logging.INFO, logger="tabserve.service.pictures"):
+    with caplog.at_level(logging.INFO, logger="tabserve.service.ops.pictures"):
         first, _ = pictures.pairplot(cache, settings, old, registry)
         again, _ = pictures.pairplot(cache, settings, old, registry)
     assert first.startswith(PNG) and again == first

@@ -13,9 +13,9 @@ from tabserve.errors import InputError, NoModelError, NotFoundError
 from tabserve.inputs import BatchTooLargeError
 from tabserve.predictor import Predictor
 from tabserve.registry import Registry
-from tabserve.service.errors import lookup
-from tabserve.service.predict_core import PredictCore
-from tabserve.service.state import ServiceState
+from tabserve.service.http.errors import lookup
+from tabserve.service.predict.core import PredictCore
+from tabserve.service.predict.state import ServiceState
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]

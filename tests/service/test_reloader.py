@@ -14,9 +14,9 @@ from tabserve.config import load_settings
 from tabserve.errors import TabserveError
 from tabserve.registry import Registry
 from tabserve.service.app import create_app
-from tabserve.service.reloader import Reloader
-from tabserve.service.state import ServiceState
-from tabserve.service.tasks import supervise
+from tabserve.service.ops.tasks import supervise
+from tabserve.service.predict.reloader import Reloader
+from tabserve.service.predict.state import ServiceState
 from tests.service.conftest import register_copy, serve_in_thread
 
 
@@ -154,7 +154,7 @@ def test_a_dead_background_task_is_logged_counted_and_makes_readyz_503(iris_conf
         while client.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline, "never ready"
             time.sleep(0.05)
-        with caplog.at_level(logging.CRITICAL, logger="tabserve.service.tasks"):
+        with caplog.at_level(logging.CRITICAL, logger="tabserve.service.ops.tasks"):
             asyncio.run_coroutine_threadsafe(supervise(state, "probe", broken), state._loop).result(30)
         ready = client.get("/readyz")
         metrics = client.get("/metrics").text

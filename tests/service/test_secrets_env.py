@@ -63,7 +63,7 @@ def test_a_training_job_process_has_no_secret_in_its_environment(tmp_path, train
     assert accepted.status_code == 202, accepted.text
     (job_process,) = _wait_for_children(server.process.pid, 1)
     seen = environ(job_process)
-    assert b"jobs_runner" in Path(f"/proc/{job_process}/cmdline").read_bytes()
+    assert b"tabserve.jobs.runner" in Path(f"/proc/{job_process}/cmdline").read_bytes()
     assert TOKEN.encode() not in seen and b"TABSERVE_" not in seen
 
 

@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 
+from tabserve.jobs.launcher import job_view
 from tabserve.registry.metadata import JobRecord
 from tabserve.service.app import create_app
-from tabserve.service.jobs import job_view
 from tests.conftest import make_settings
 
 

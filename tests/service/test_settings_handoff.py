@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tabserve.config import load_settings
-from tabserve.service.server import _read_settings_file, _settings_file
+from tabserve.service.http.server import _read_settings_file, _settings_file
 
 
 def test_workers_get_the_same_settings_and_config_folder(tmp_path: Path):

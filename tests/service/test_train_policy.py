@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from tabserve.config import Settings, load_settings
-from tabserve.service.errors import NotAcceptedError
-from tabserve.service.train_policy import MAX_CV, check_train_overrides
+from tabserve.errors import NotAcceptedError
+from tabserve.jobs.policy import MAX_CV, check_train_overrides
 
 
 class _Listener(http.server.ThreadingHTTPServer):

@@ -10,7 +10,7 @@ import pytest
 from tabserve.config import load_settings
 from tabserve.errors import NotFoundError
 from tabserve.registry import Registry
-from tabserve.service.versions import LoadedVersions
+from tabserve.service.predict.versions import LoadedVersions
 from tests.service.conftest import register_copy
 
 

@@ -35,7 +35,7 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tabserve.config import load_settings, validate_overrides
-    from tabserve.service.server import run_server
+    from tabserve.service.http.server import run_server
 
     keys = ("host", "port", "workers", "models")
     flags = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}

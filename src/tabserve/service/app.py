@@ -22,31 +22,29 @@ from starlette.routing import Match, Mount
 from tabserve import __version__
 from tabserve.config import Settings
 from tabserve.errors import TabserveError
+from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
-from tabserve.service import (
-    console,
-    routes_jobs,
-    routes_kserve_v1,
-    routes_mlflow,
-    routes_models,
-    routes_oip,
-    routes_ops,
-    routes_visualise,
-    routes_watch,
-)
-from tabserve.service import tasks as background
-from tabserve.service.errors import PROBLEM_JSON, problem_body, problem_for
-from tabserve.service.jobs import JobManager
-from tabserve.service.metrics import RequestMetrics
-from tabserve.service.predict_core import PredictCore
-from tabserve.service.predict_fastpath import PredictFastPath
-from tabserve.service.predict_handler import PredictHandler
-from tabserve.service.predict_openapi import declare_predict_routes
-from tabserve.service.protocol_fastpath import ProtocolFastPath
-from tabserve.service.reloader import Reloader
-from tabserve.service.state import ServiceState
+from tabserve.service import console
+from tabserve.service.http.dispatch import PredictFastPath
+from tabserve.service.http.dispatch_protocols import ProtocolFastPath
+from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
+from tabserve.service.manage import jobs as routes_jobs
+from tabserve.service.manage import models as routes_models
+from tabserve.service.ops import health as routes_ops
+from tabserve.service.ops import tasks as background
+from tabserve.service.ops import visualise as routes_visualise
+from tabserve.service.ops import watch as routes_watch
+from tabserve.service.ops.metrics import RequestMetrics
+from tabserve.service.predict.core import PredictCore
+from tabserve.service.predict.reloader import Reloader
+from tabserve.service.predict.state import ServiceState
+from tabserve.service.protocols.kserve_v1 import routes as routes_kserve_v1
+from tabserve.service.protocols.mlflow import routes as routes_mlflow
+from tabserve.service.protocols.oip import routes as routes_oip
+from tabserve.service.protocols.tabserve.handler import PredictHandler
+from tabserve.service.protocols.tabserve.routes import declare_predict_routes
 
 log = logging.getLogger(__name__)
 

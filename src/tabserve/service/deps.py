@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from pydantic import BeforeValidator
 
-from tabserve.service.state import ModelSlot, ServiceState
+from tabserve.service.predict.state import ModelSlot, ServiceState
 
 
 def get_state(request: Request) -> ServiceState:

@@ -21,7 +21,7 @@ from tabserve.service.console import charts
 from tabserve.service.console.pages import OptionalModel, OptionalVersion, guarded, token_set
 from tabserve.service.console.render import page
 from tabserve.service.deps import State
-from tabserve.service.state import ServiceState
+from tabserve.service.predict.state import ServiceState
 
 router = APIRouter(include_in_schema=False)
 WATCH_PSI = 0.1  # a feature worth a look

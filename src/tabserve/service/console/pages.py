@@ -24,8 +24,8 @@ from tabserve.service.console import charts, views
 from tabserve.service.console.render import page
 from tabserve.service.console.summary import SummaryCache
 from tabserve.service.deps import ModelName, State, VersionNumber
-from tabserve.service.errors import lookup
-from tabserve.service.state import ServiceState
+from tabserve.service.http.errors import lookup
+from tabserve.service.predict.state import ServiceState
 
 log = logging.getLogger(__name__)
 

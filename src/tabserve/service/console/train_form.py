@@ -15,10 +15,10 @@ import yaml
 from fastapi import APIRouter, Request, Response
 
 from tabserve.errors import ConfigError, TabserveError
-from tabserve.service.auth import Authorized
-from tabserve.service.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.deps import Served, State
-from tabserve.service.errors import PROBLEM_JSON, MalformedBodyError, NotAcceptedError, problem_for
+from tabserve.service.http.auth import Authorized
+from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
+from tabserve.service.http.errors import PROBLEM_JSON, MalformedBodyError, NotAcceptedError, problem_for
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,0 +1,148 @@
+"""Domain errors to HTTP, in one table: status, title and an ``application/problem+json`` body.
+
+Both the raw predict path and FastAPI's exception handlers use ``problem_for``,
+so an error looks the same whichever route raised it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import orjson
+
+from tabserve.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    ConflictError,
+    DataError,
+    InputError,
+    IntegrityError,
+    NoModelError,
+    NotAcceptedError,
+    NotFoundError,
+    ServeOnlyError,
+    TabserveError,
+)
+from tabserve.inputs import BatchTooLargeError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = b"application/problem+json"
+MAX_DETAIL_CHARS = 500  # a message never carries a whole request body
+
+
+class ServiceError(TabserveError):
+    """An error that only exists over HTTP (framing, content type, credentials)."""
+
+
+class MalformedBodyError(ServiceError):
+    """The body cannot be decoded at all (not JSON, not UTF-8, not CSV)."""
+
+
+class BodyTooLargeError(ServiceError):
+    """The body is bigger than the route accepts."""
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """The Content-Type is not one the route reads."""
+
+
+class UnauthorizedError(ServiceError):
+    """A bearer token is configured and the request did not carry it."""
+
+
+class NotReadyError(ServiceError):
+    """The process cannot serve as it should (e.g. a background task died); /readyz says why."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    title: str
+    slug: str
+
+
+# Order matters: the first class in an error's MRO that appears here wins.
+PROBLEMS: dict[type[BaseException], Problem] = {
+    BatchTooLargeError: Problem(413, "Batch too large", "batch-too-large"),
+    InputError: Problem(422, "Invalid input", "invalid-input"),
+    MalformedBodyError: Problem(400, "Malformed body", "malformed-body"),
+    BodyTooLargeError: Problem(413, "Body too large", "body-too-large"),
+    UnsupportedMediaTypeError: Problem(415, "Unsupported media type", "unsupported-media-type"),
+    UnauthorizedError: Problem(401, "Unauthorized", "unauthorized"),
+    NotAcceptedError: Problem(422, "Not accepted", "not-accepted"),
+    NoModelError: Problem(503, "No model", "no-model"),
+    NotReadyError: Problem(503, "Not ready", "not-ready"),
+    NotFoundError: Problem(404, "Not found", "not-found"),
+    ConflictError: Problem(409, "Conflict", "conflict"),
+    BackendUnavailableError: Problem(503, "Registry unavailable", "backend-unavailable"),
+    ConfigError: Problem(422, "Invalid configuration", "invalid-config"),
+    DataError: Problem(503, "Training data unavailable", "data-unavailable"),
+    IntegrityError: Problem(500, "Stored model failed its integrity check", "integrity"),
+    ServeOnlyError: Problem(501, "This install serves only", "serve-only"),
+}
+INTERNAL = Problem(500, "Internal error", "internal")
+
+
+def lookup(exc: BaseException) -> Problem:
+    for cls in type(exc).__mro__:
+        found = PROBLEMS.get(cls)
+        if found is not None:
+            return found
+    return INTERNAL
+
+
+def problem_body(status: int, title: str, detail: str, slug: str, **extra: object) -> bytes:
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = detail[: MAX_DETAIL_CHARS - 3] + "..."
+    body = {"type": f"urn:tabserve:problem:{slug}", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return orjson.dumps(body)
+
+
+def problem_for(exc: BaseException) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, extra headers and body for any exception; unknown ones are logged and hidden."""
+    found = lookup(exc)
+    headers: list[tuple[bytes, bytes]] = []
+    extra: dict[str, object] = {}
+    if found is INTERNAL:
+        log.error("unhandled error", exc_info=exc)
+        detail = "an unexpected error occurred; it has been logged"
+    else:
+        detail = str(exc)
+    if isinstance(exc, ConflictError) and exc.job_id:
+        extra["job_id"] = exc.job_id
+        extra["job_url"] = f"/jobs/{exc.job_id}"
+        headers.append((b"location", f"/jobs/{exc.job_id}".encode()))
+    if isinstance(exc, UnauthorizedError):
+        headers.append((b"www-authenticate", b'Bearer realm="tabserve"'))
+    if found.status == 503:
+        headers.append((b"retry-after", b"5"))
+    return found.status, headers, problem_body(found.status, found.title, detail, found.slug, **extra)
+
+
+# For the OpenAPI document: the shape every error body has.
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "job_id": {"type": "string"},
+        "job_url": {"type": "string"},
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` entries for the given error statuses."""
+    return {
+        status: {
+            "description": next((p.title for p in PROBLEMS.values() if p.status == status), "Error"),
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }

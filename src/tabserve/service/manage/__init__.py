@@ -1,0 +1,1 @@
+"""Managing models over HTTP: versions, promote, rollback, training jobs."""

@@ -1,0 +1,1 @@
+"""Operating a server: health, metrics, background tasks, pictures, the visualise page, drift and shadow."""

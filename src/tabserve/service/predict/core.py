@@ -1,0 +1,175 @@
+"""The predict core: one way from decoded input to a prediction, for every protocol.
+
+Each protocol adapter (tabserve's own /predict routes; OIP v2, KServe V1 and
+MLflow's /invocations) decodes its own wire format and words its own errors,
+and goes through this core for everything in between, so the row limit, the
+input checks, the predictor and the metrics are the same whichever way a
+client asks::
+
+    core: PredictCore = app.state.predict_core
+    predictor = core.production("iris")           # sync; the slot's loaded version
+    predictor = await core.version("iris", 1)     # any version; non-production ones LRU-cached
+    batch = core.rows(predictor, payload)          # bare row / {"instances"} / {"columns","data"}
+    batch = core.matrix(predictor, array)          # an [N, F] array in feature order
+    batch = core.columns(predictor, {"sepal_length": [...], ...})  # one sequence per feature
+    result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
+
+``PredictResult`` holds the model, version, labels, classes, probabilities
+(rows x classes in ``classes`` order, or None with ``labels_only``) and each
+row's class index. Every failure is a domain error from ``tabserve.errors``
+(``NotFoundError`` for a model or version not served, ``NoModelError`` or
+``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
+that do not fit the schema, ``BatchTooLargeError`` past ``max_batch_rows``);
+``service.errors.lookup(exc)`` gives its HTTP status for any protocol's error
+shape, and ``str(exc)`` is a message safe to show (it never echoes the input).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tabserve.errors import InputError
+from tabserve.inputs import Batch, BatchTooLargeError, parse_payload
+from tabserve.predictor import Predictor
+from tabserve.service.predict.state import ServiceState
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """What any protocol encodes: which version answered, labels, and (unless dropped) probabilities."""
+
+    model: str
+    version: int
+    labels: list[str]
+    classes: list[str]
+    probabilities: np.ndarray | None  # rows x classes; None when only labels were asked for
+    indices: np.ndarray  # each row's label as a position in ``classes``
+
+
+class PredictCore:
+    """Find the version, validate rows against its schema, predict and count; one per app."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+        self.max_rows = state.settings.server.max_batch_rows
+        self.watch = state.watch  # None, or inactive, when monitoring is off: then nothing is queued
+
+    # ---- which version answers ----
+    def production(self, model: str | None = None) -> Predictor:
+        """The loaded production version of a served model (default: the server's default model)."""
+        slot = self.state.default if model is None else self.state.slot(model)
+        return slot.require()
+
+    async def version(self, model: str, version: int) -> Predictor:
+        """Any version of a served model: the production one as loaded, others loaded on demand."""
+        slot = self.state.slot(model)
+        current = slot.predictor
+        if current is not None and current.version == version:
+            return current
+        return await self.state.versions.get(self.state.require_registry(), model, version)
+
+    # ---- decoded input to a validated batch ----
+    def rows(self, predictor: Predictor, payload: Any) -> Batch:
+        """JSON-like input: a bare row, a list of rows, ``{"instances"}`` or ``{"columns", "data"}``."""
+        return parse_payload(payload, predictor.schema, self.max_rows)
+
+    def matrix(self, predictor: Predictor, values: np.ndarray) -> Batch:
+        """A two-dimensional array whose columns are the features in schema order."""
+        names = predictor.schema.names
+        if values.ndim != 2 or values.shape[1] != len(names):
+            raise InputError(
+                f"expected a [rows, {len(names)}] array ({', '.join(names)}), got shape {list(values.shape)}"
+            )
+        self._check_count(values.shape[0])
+        if predictor.schema.all_numeric and values.dtype.kind in "fiub":
+            matrix = np.ascontiguousarray(values, dtype=np.float64)
+            infinite = np.isinf(matrix)
+            if infinite.any():  # over the flat array first: 20x faster than per row on a 10k-row batch
+                row = int(np.flatnonzero(infinite.any(axis=1))[0])
+                raise InputError(f"row {row}: expected finite numbers")
+            return Batch(len(matrix), matrix, None)
+        return self.rows(predictor, {"instances": values.tolist()})
+
+    def columns(self, predictor: Predictor, columns: Mapping[str, Sequence[Any]]) -> Batch:
+        """One sequence of values per feature, keyed by feature name (any order, all of equal length)."""
+        names = list(columns)
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise InputError("every column must have the same number of values")
+        count = lengths.pop() if lengths else 0
+        self._check_count(count)
+        data = [list(row) for row in zip(*(list(columns[n]) for n in names), strict=True)]
+        return self.rows(predictor, {"columns": names, "data": data})
+
+    def _check_count(self, count: int) -> None:
+        if count == 0:
+            raise InputError("the batch is empty; send at least one row")
+        if count > self.max_rows:
+            raise BatchTooLargeError(
+                f"{count} rows is more than the limit of {self.max_rows} rows per request"
+            )
+
+    # ---- the prediction ----
+    def predict(
+        self, predictor: Predictor, batch: Batch, protocol: str = "tabserve", labels_only: bool = False
+    ) -> PredictResult:
+        """Predict a validated batch and count it under ``protocol`` in the metrics.
+
+        One finite numeric row takes the model's pure-Python row path, as tabserve's own
+        /predict does, so every protocol's single-row answer costs the same and equals it.
+        """
+        if batch.rows == 1 and batch.matrix is not None:
+            single = self._predict_one(predictor, batch.matrix[0].tolist(), protocol, labels_only)
+            if single is not None:
+                return single
+        out = predictor.predict(batch, labels_only)
+        self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
+        watch = self.watch
+        if watch is not None and watch.active:
+            watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
+        return PredictResult(
+            predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
+        )
+
+    def _predict_one(
+        self, predictor: Predictor, row: list[float], protocol: str, labels_only: bool
+    ) -> PredictResult | None:
+        """A one-row batch on the row path; None (take the batch path) for missing values or no such path."""
+        if predictor.row_width != len(row) or not all(map(math.isfinite, row)):
+            return None
+        answer = self.predict_row(predictor, row, protocol)
+        if answer is None:
+            return None
+        index, probabilities = answer
+        classes = predictor.classes
+        return PredictResult(
+            predictor.model,
+            predictor.version,
+            [classes[index]],
+            classes,
+            None if labels_only else np.array([probabilities]),
+            np.array([index]),
+        )
+
+    def predict_row(
+        self, predictor: Predictor, row: list[float], protocol: str = "tabserve"
+    ) -> tuple[int, list[float]] | None:
+        """One plain numeric row on the model's pure-Python path (microseconds, no numpy): the class
+        index and the probabilities; None when the model has no such path (build a batch instead).
+
+        The caller checks ``predictor.row_width`` and that every value is a finite int or float.
+        """
+        probabilities = predictor.predict_row(row)
+        if probabilities is None:
+            return None
+        index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
+        self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
+        watch = self.watch
+        if watch is not None and watch.active:
+            watch.observe(predictor, 1, row, None, (index,), probabilities)
+        return index, probabilities

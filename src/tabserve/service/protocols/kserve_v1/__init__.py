@@ -1,0 +1,1 @@
+"""KServe V1: model status and ``:predict``."""

@@ -1,0 +1,59 @@
+"""The one encoder of tabserve's own predict answer, as JSON or CSV.
+
+``{"model", "version", "labels", "classes", "probabilities": {class: [p per row]}}``;
+CSV is a label column and one probability column per class. The single-row
+path hands over plain lists, a batch hands over numpy arrays; both end in the
+same JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+
+from tabserve.numeric_codec import csv_answer
+from tabserve.predictor import Predictor
+from tabserve.service.predict.core import PredictResult
+
+JSON_CT = b"application/json"
+CSV_CT = b"text/csv; charset=utf-8"
+
+
+def json_answer(result: PredictResult) -> bytes:
+    """A batch's answer; probabilities are left out when the result has none (labels_only)."""
+    answer: dict[str, Any] = {
+        "model": result.model,
+        "version": result.version,
+        "labels": result.labels,
+        "classes": result.classes,
+    }
+    if result.probabilities is not None:
+        columns = np.ascontiguousarray(result.probabilities.T, dtype=np.float64)
+        answer["probabilities"] = dict(zip(result.classes, columns, strict=True))
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def json_row_answer(predictor: Predictor, index: int, probabilities: list[float] | None) -> bytes:
+    """The same answer for one row from the pure-Python path (no numpy on the way)."""
+    classes = predictor.classes
+    answer: dict[str, Any] = {
+        "model": predictor.model,
+        "version": predictor.version,
+        "labels": [classes[index]],
+        "classes": classes,
+    }
+    if probabilities is not None:
+        answer["probabilities"] = {c: [p] for c, p in zip(classes, probabilities, strict=True)}
+    return orjson.dumps(answer)
+
+
+def csv_answer_bytes(result: PredictResult) -> bytes:
+    """Label and per-class probability columns (labels only when the result has no probabilities)."""
+    fast = csv_answer(result.indices, result.classes, result.probabilities)
+    if fast:
+        return fast
+    from tabserve.service.protocols.tabserve.csv_codec import write_predictions_csv
+
+    return write_predictions_csv(result.labels, result.classes, result.probabilities)

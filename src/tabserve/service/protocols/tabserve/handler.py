@@ -1,0 +1,159 @@
+"""tabserve's own predict protocol: body in, answer out, for the fast path and the declared routes alike.
+
+JSON (a bare row, ``instances``, columnar) or CSV in; the answer encoder's
+JSON or CSV out. One plain numeric row takes the model's pure-Python path;
+big numeric bodies skip Python objects (``numeric_codec``); everything else is
+validated by the predict core. Both ``PredictFastPath`` and the FastAPI
+endpoints call ``PredictHandler.handle``, so they answer and fail alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from tabserve.inputs import Batch, BatchTooLargeError, wants_labels_only
+from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
+from tabserve.predictor import Predictor
+from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
+from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
+from tabserve.service.predict.core import PredictCore
+from tabserve.service.protocols.tabserve import answers
+
+BASE_BODY_BYTES = 64 * 1024
+BODY_BYTES_PER_ROW = 1024
+SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the pure-Python path first
+_BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: general path
+NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
+QUERY_KEYS = ("labels_only",)
+LABELS_ONLY_VALUES = {"true": True, "false": False}
+
+
+def body_limit(max_batch_rows: int) -> int:
+    """Bytes a predict body may have: generous for ``max_batch_rows`` rows, bounded for memory."""
+    return BASE_BODY_BYTES + max_batch_rows * BODY_BYTES_PER_ROW
+
+
+def labels_only_query(query: bytes) -> bool:
+    """``labels_only`` from the query string, ``true`` or ``false`` as the schema says (given once);
+    any other parameter is refused, naming it."""
+    if not query:
+        return False
+    params = parse_qs(query.decode("latin-1"), keep_blank_values=True)
+    unknown = [key for key in params if key not in QUERY_KEYS]
+    if unknown:
+        hint = ""
+        if "version" in unknown:
+            hint = "; to predict with one version, POST /models/{name}/versions/{version}/predict"
+        names = ", ".join(repr(key[:40]) for key in unknown[:5])
+        raise NotAcceptedError(f"query parameter(s) {names} not accepted here (allowed: labels_only){hint}")
+    values = params.get("labels_only", [])
+    if not values:
+        return False
+    if len(values) > 1 or values[0] not in LABELS_ONLY_VALUES:
+        raise NotAcceptedError("query parameter 'labels_only' must be given once, as true or false")
+    return LABELS_ONLY_VALUES[values[0]]
+
+
+class PredictHandler:
+    """The whole predict call for one request; shared by the fast path and the declared routes."""
+
+    def __init__(self, core: PredictCore) -> None:
+        self.core = core
+        self.max_rows = core.max_rows
+        self.limit = body_limit(self.max_rows)
+
+    async def handle(
+        self,
+        model: str | None,
+        version: int | None,
+        receive: Callable[[], Awaitable[dict]],
+        content_type: bytes | str | None,
+        content_length: bytes | str | None,
+        query: bytes,
+    ) -> tuple[bytes, bytes]:
+        """Content type and body of the answer for ``model`` (None: the default) at ``version``
+        (None: production); domain errors propagate to the error table."""
+        is_csv = check_media(media_type(content_type), csv=True)
+        labels_only = labels_only_query(query)
+        body = await read_body(receive, self.limit, content_length)
+        if version is None:
+            predictor = self.core.production(model)
+        else:
+            predictor = await self.core.version(model or self.core.state.default.name, version)
+        return self.answer(predictor, body, is_csv, labels_only)
+
+    def answer(
+        self, predictor: Predictor, body: bytes, is_csv: bool, labels_only: bool
+    ) -> tuple[bytes, bytes]:
+        if not body.strip():
+            raise MalformedBodyError('the body is empty; send a row, {"instances": [...]} or CSV')
+        if not is_csv and len(body) <= SINGLE_ROW_MAX_BYTES:
+            answer_row = self._answer_row(body, predictor, labels_only)
+            if answer_row is not None:
+                return answers.JSON_CT, answer_row
+        batch, in_body = self._decode(body, is_csv, predictor)
+        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body)
+        if is_csv:
+            return answers.CSV_CT, answers.csv_answer_bytes(result)
+        return answers.JSON_CT, answers.json_answer(result)
+
+    def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> bytes | None:
+        """One plain numeric row on the model's pure-Python path; None leaves it to the general path.
+
+        Only the clear-cut case is taken here (a list of finite numbers of the
+        right length, bare or as the single row of "instances"); anything else,
+        valid or not, goes the general way, which also words every error.
+        """
+        if predictor.row_width is None:
+            return None
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if type(payload) is dict:
+            rows = payload.get("instances")
+            flag = payload.get("labels_only", False)
+            if type(rows) is not list or len(rows) != 1 or type(flag) is not bool:
+                return None
+            if len(payload) != 1 + ("labels_only" in payload):
+                return None
+            payload, labels_only = rows[0], labels_only or flag
+        if type(payload) is not list or len(payload) != predictor.row_width:
+            return None
+        row = []
+        for value in payload:
+            kind = type(value)
+            if kind is not float and (kind is not int or not -_BIG_INT < value < _BIG_INT):
+                return None
+            row.append(float(value))
+        found = self.core.predict_row(predictor, row)
+        if found is None:
+            return None
+        index, probabilities = found
+        return answers.json_row_answer(predictor, index, None if labels_only else probabilities)
+
+    def _decode(self, body: bytes, is_csv: bool, predictor: Predictor) -> tuple[Batch, bool]:
+        """A validated batch and the body's labels_only flag; big numeric bodies skip Python objects."""
+        schema = predictor.schema
+        if schema.all_numeric and len(body) >= NUMERIC_CODEC_MIN_BYTES:
+            if is_csv:
+                matrix, labels_only = parse_numeric_csv(body, schema.names), False
+            else:
+                matrix, labels_only = parse_numeric_json(body, schema.names) or (None, False)
+            if matrix is not None:
+                if len(matrix) > self.max_rows:
+                    raise BatchTooLargeError(
+                        f"{len(matrix)} rows is more than the limit of {self.max_rows} rows per request"
+                    )
+                return Batch(len(matrix), matrix, None), labels_only
+        if is_csv:
+            from tabserve.service.protocols.tabserve.csv_codec import read_csv_payload
+
+            payload: Any = read_csv_payload(body, schema)
+        else:
+            payload = decode_json(body)
+        return self.core.rows(predictor, payload), wants_labels_only(payload)
