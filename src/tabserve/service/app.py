@@ -40,7 +40,6 @@ from tabserve.service.predict.core import PredictCore
 from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.protocols.kserve_v1 import routes as routes_kserve_v1
-from tabserve.service.protocols.kserve_v1.adapter import KserveV1Adapter
 from tabserve.service.protocols.mlflow import routes as routes_mlflow
 from tabserve.service.protocols.mlflow.adapter import MlflowAdapter
 from tabserve.service.protocols.oip import routes as routes_oip
@@ -194,6 +193,5 @@ def with_fast_predict(app: FastAPI) -> Dispatcher:
         TabserveAdapter(app.state.predict_handler),
         OipAdapter(core),
         MlflowAdapter(core),
-        KserveV1Adapter(core),
     )
     return Dispatcher(app, adapters, app.state.service.metrics.observe_request)

@@ -1,6 +1,7 @@
 """KServe V1 routes: model status and ``:predict``, errors as ``{"error": ...}``.
 
-``:predict`` calls what ``KserveV1Adapter`` (the dispatcher's hot path) calls.
+KServe V1 has no hot path in the dispatcher: its requests go through FastAPI
+(and its request metrics, in-flight gauge included) like any other route.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from tabserve.service.http.bodies import read_request
+from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import problem_responses
 from tabserve.service.predict.core import PredictCore
 from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.kserve_v1 import codec as kserve_v1
-from tabserve.service.protocols.kserve_v1.adapter import check_predict_media, error_body, predict_answer
 
 router = APIRouter(tags=["kserve v1"])
 
@@ -58,8 +58,12 @@ def _errors(*statuses: int) -> dict[int | str, dict]:
     return answers
 
 
+def _error_body(status: int, message: str) -> bytes:
+    return kserve_v1.error_body(message)
+
+
 def _error(exc: BaseException) -> Response:
-    return error_response(exc, error_body)
+    return error_response(exc, _error_body)
 
 
 @router.get(
@@ -100,9 +104,11 @@ async def predict(request: Request, name: ModelName) -> Response:
     """Labels of ``instances`` from the model's production version."""
     core: PredictCore = request.app.state.predict_core
     try:
-        check_predict_media(request.headers.get("content-type"))
+        check_media(media_type(request.headers.get("content-type")))
         body = await read_request(request, core.body_limit)
-        answer = predict_answer(core, name, body)
+        predictor = core.production(name)
+        batch = kserve_v1.decode_request(core, predictor, decode_json(body))
+        result = core.predict(predictor, batch, protocol="kserve_v1", labels_only=True)
     except Exception as exc:
         return _error(exc)
-    return Response(answer, media_type="application/json")
+    return Response(kserve_v1.encode_response(result), media_type="application/json")
