@@ -4,17 +4,24 @@ Trains iris into a temporary registry, builds the app the server serves (the
 dispatcher in front of FastAPI), loads the production version into its state,
 warms up with one request and then records, with ``sys.setprofile``, every
 tabserve source file a function is called in while a second request is
-answered. Prints the count and the modules in the order first entered.
-Works on any checkout whose ``tabserve.service.app`` has ``with_fast_predict``.
+answered. Prints the count and the modules in the order first entered. With
+``--requests N`` it then times N such requests through the app in process (no
+sockets, no HTTP parsing: the dispatcher, the adapter and the core only) in
+five slices and prints the median microseconds per request and the slices'
+range. Works on any checkout whose ``tabserve.service.app`` has
+``with_fast_predict``, so two checkouts can be compared with the same script.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import tabserve
@@ -83,14 +90,34 @@ def crossed(app) -> list[str]:
     return list(modules)
 
 
+def per_request_us(app, requests: int, slices: int = 5) -> list[float]:
+    """Microseconds per request in each of ``slices`` runs of ``requests // slices`` requests."""
+
+    async def run(count: int) -> float:
+        started = time.perf_counter()
+        for _ in range(count):
+            await post(app)
+        return (time.perf_counter() - started) / count * 1e6
+
+    count = max(1, requests // slices)
+    return [asyncio.run(run(count)) for _ in range(slices)]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=0, help="also time this many requests in process")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         app = build_app(Path(folder))
         asyncio.run(post(app))  # warm-up: imports and caches on first use are not the request's path
         modules = crossed(app)
-    print(f"{len(modules)} tabserve modules crossed by one single-row JSON POST /predict:")
-    for module in modules:
-        print(f"  {module}")
+        print(f"{len(modules)} tabserve modules crossed by one single-row JSON POST /predict:")
+        for module in modules:
+            print(f"  {module}")
+        if args.requests:
+            slices = per_request_us(app, args.requests)
+            low, high = min(slices), max(slices)
+            print(f"in process: {statistics.median(slices):.1f} us/request (slices {low:.1f}-{high:.1f})")
 
 
 if __name__ == "__main__":
