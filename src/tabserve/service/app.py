@@ -1,4 +1,4 @@
-"""The app factory: FastAPI routes behind a raw ASGI predict path, errors as problem+json.
+"""The app factory: FastAPI routes behind the raw ASGI dispatcher, errors as problem+json.
 
 ``create_app(settings)`` reads no files and opens no connections; the lifespan
 opens the registry and starts the two background tasks (the alias follower
@@ -27,8 +27,7 @@ from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
 from tabserve.service import console
-from tabserve.service.http.dispatch import PredictFastPath
-from tabserve.service.http.dispatch_protocols import ProtocolFastPath
+from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
@@ -42,7 +41,10 @@ from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.protocols.kserve_v1 import routes as routes_kserve_v1
 from tabserve.service.protocols.mlflow import routes as routes_mlflow
+from tabserve.service.protocols.mlflow.adapter import MlflowAdapter
 from tabserve.service.protocols.oip import routes as routes_oip
+from tabserve.service.protocols.oip.adapter import OipAdapter
+from tabserve.service.protocols.tabserve.adapter import TabserveAdapter
 from tabserve.service.protocols.tabserve.handler import PredictHandler
 from tabserve.service.protocols.tabserve.routes import declare_predict_routes
 
@@ -178,12 +180,18 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def with_fast_predict(app: FastAPI) -> PredictFastPath:
-    """The ASGI app to serve: the predict routes answered before FastAPI's own middleware stack.
+def with_fast_predict(app: FastAPI) -> Dispatcher:
+    """The ASGI app to serve: every protocol's hot path answered before FastAPI's middleware stack.
 
-    Wrapping the FastAPI instance (rather than adding a middleware, which
-    FastAPI nests inside its error and body-limit layers) keeps the predict
-    path to one function call; everything else, lifespan included, passes through.
-    OIP infer and MLflow's /invocations are answered just inside it, the same way.
+    The dispatcher wraps the FastAPI instance (rather than being a middleware,
+    which FastAPI nests inside its error and body-limit layers), so a predict
+    request is one table look-up and one adapter call; everything else,
+    lifespan included, passes through to FastAPI.
     """
-    return PredictFastPath(ProtocolFastPath(app, app.state.predict_core), app.state.predict_handler)
+    core: PredictCore = app.state.predict_core
+    adapters = (
+        TabserveAdapter(app.state.predict_handler),
+        OipAdapter(core),
+        MlflowAdapter(core),
+    )
+    return Dispatcher(app, adapters, app.state.service.metrics.observe_request)

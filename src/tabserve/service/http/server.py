@@ -27,7 +27,7 @@ from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http import guard as http_guard
 from tabserve.service.http.allocator import tune_allocator
 from tabserve.service.http.auth import check_bind
-from tabserve.service.http.dispatch import PredictFastPath
+from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.http.ports import check_port_free
 from tabserve.urls import redact_url
 
@@ -37,7 +37,7 @@ SETTINGS_FILE_ENV = "TABSERVE_SERVE_SETTINGS_FILE"
 GRACEFUL_SHUTDOWN_S = 30
 
 
-def app_from_env() -> PredictFastPath:
+def app_from_env() -> Dispatcher:
     """uvicorn's factory in each worker process."""
     from tabserve.logs import configure_logging
 
