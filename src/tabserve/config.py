@@ -151,6 +151,11 @@ class ServerSettings(_Section):
     workers: int = Field(1, ge=1, description="Server processes sharing the port.")
     token: str | None = Field(None, description="Bearer token for train, promote, rollback.")
     allow_unauthenticated: bool = Field(False, description="Allow a public bind with no token.")
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host names answered ('*' any, '*.example.com' a domain); "
+        "null: loopback names (and server.host) without a token, any with one.",
+    )
     reload_interval_s: float = Field(2.0, gt=0, description="How often to check the alias.")
     max_batch_rows: int = Field(10_000, ge=1, description="Most rows in one predict call.")
     models: list[Annotated[str, Field(pattern=MODEL_NAME)]] | None = Field(

@@ -29,7 +29,8 @@ from tabserve.registry import Registry
 from tabserve.service import console
 from tabserve.service.http.dispatch import PredictFastPath
 from tabserve.service.http.dispatch_protocols import ProtocolFastPath
-from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
+from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for, problem_responses
+from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
 from tabserve.service.ops import health as routes_ops
@@ -49,6 +50,7 @@ from tabserve.service.protocols.tabserve.routes import declare_predict_routes
 log = logging.getLogger(__name__)
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 DESCRIPTION = (
     "Predict with the registry's production model, train new versions, promote and roll back, "
@@ -122,17 +124,25 @@ def _allowed_methods(request: Request) -> str:
 def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
     """The schema, without the bearer scheme when no token is set (the routes then take none)."""
     build = app.openapi
+    adjusted: list[dict[str, Any]] = []  # the schema FastAPI cached, once adjusted
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None and not token_set:
-            schema = build()
-            schema.get("components", {}).pop("securitySchemes", None)
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
+        schema = build()
+        if adjusted and adjusted[0] is schema:
+            return schema
+        adjusted[:] = [schema]
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in WRITE_METHODS:  # the same-site rules may refuse any write
+                    operation.setdefault("responses", {}).update(
+                        {str(k): v for k, v in problem_responses(403, 415).items()}
+                    )
+                if not token_set:
                     operation.pop("security", None)
                     operation.get("responses", {}).pop("401", None)
-            return schema
-        return build()
+        if not token_set:
+            schema.get("components", {}).pop("securitySchemes", None)
+        return schema
 
     return openapi
 
@@ -178,7 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def with_fast_predict(app: FastAPI) -> PredictFastPath:
+def with_fast_predict(app: FastAPI) -> HostCheck:
     """The ASGI app to serve: the predict routes answered before FastAPI's own middleware stack.
 
     Wrapping the FastAPI instance (rather than adding a middleware, which
@@ -186,4 +196,5 @@ def with_fast_predict(app: FastAPI) -> PredictFastPath:
     path to one function call; everything else, lifespan included, passes through.
     OIP infer and MLflow's /invocations are answered just inside it, the same way.
     """
-    return PredictFastPath(ProtocolFastPath(app, app.state.predict_core), app.state.predict_handler)
+    fast = PredictFastPath(ProtocolFastPath(app, app.state.predict_core), app.state.predict_handler)
+    return HostCheck(fast, app.state.service.settings.server)
