@@ -178,6 +178,9 @@ class ServerSettings(_Section):
     max_header_bytes: int = Field(65536, ge=1024, description="Largest request line + headers; beyond: 431.")
     header_timeout_s: float = Field(10.0, gt=0, description="Time for a request's head to arrive; then 408.")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest pause between body bytes; then 408.")
+    body_deadline_s: float = Field(
+        120.0, gt=0, description="Longest time for a whole request body to arrive; then 408."
+    )
     shadow: dict[Annotated[str, Field(pattern=MODEL_NAME)], Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict,
         description="Candidate version per served model, scored beside production off the response path.",
