@@ -127,6 +127,11 @@ class RegistrySettings(_Section):
     artifacts: str = Field("var/artifacts", description="A folder, or s3://bucket/prefix.")
     s3_endpoint_url: str | None = Field(None, description="MinIO or another S3 endpoint.")
     auto_promote: bool = Field(True, description="Promote a new version that scores as well.")
+    allow_schema_change: bool = Field(
+        False,
+        description="Register a trained version whose columns, target or classes differ from the "
+        "serving version's (otherwise training refuses it).",
+    )
     trusted_types: list[str] = Field(
         default_factory=list,
         description="Your own classes (dotted names or module prefixes) a model file may hold.",
@@ -180,6 +185,11 @@ class ServerSettings(_Section):
     body_timeout_s: float = Field(30.0, gt=0, description="Longest pause between body bytes; then 408.")
     body_deadline_s: float = Field(
         120.0, gt=0, description="Longest time for a whole request body to arrive; then 408."
+    )
+    model_configs: dict[Annotated[str, Field(pattern=MODEL_NAME)], str] = Field(
+        default_factory=dict,
+        description="A training config file per served model other than `model` (its data, split, search "
+        "and candidates); a served model with none cannot be trained from this server.",
     )
     shadow: dict[Annotated[str, Field(pattern=MODEL_NAME)], Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict,
@@ -314,6 +324,11 @@ def load_settings(
         env_keys[keys] = f"env {name}"
     _merge_sections(raw, overrides or {})
     return _validate(raw, origin, env_keys).with_base_dir(base_dir)
+
+
+def validate_mapping(raw: dict[str, Any], origin: str) -> Settings:
+    """Settings from an already-read mapping (no environment), errors naming ``origin``."""
+    return _validate(raw, origin, {})
 
 
 def validate_overrides(

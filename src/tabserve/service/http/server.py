@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tabserve.config import Settings, load_settings
 from tabserve.config_sources import ENV_PREFIX
+from tabserve.model_configs import check_model_configs
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http import guard as http_guard
 from tabserve.service.http.allocator import tune_allocator
@@ -68,6 +69,7 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
 
     server = settings.server
     check_bind(server)
+    check_model_configs(settings)
     check_port_free(server.host, server.port)
     configure_logging(settings.logging)
     log.info(
