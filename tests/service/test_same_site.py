@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,6 +12,7 @@ from tabserve.config import ServerSettings
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http.same_site import allowed_hosts, host_name
 from tests.conftest import make_settings
+from tests.service.conftest import asgi_exchange as _exchange
 from tests.service.conftest import copy_registry
 
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -24,23 +23,6 @@ def _served(tmp_path: Path, trained_iris, **server: object):
     settings, _ = trained_iris
     registry = copy_registry(settings, tmp_path / "registry")
     return with_fast_predict(create_app(make_settings(tmp_path, registry=registry, server=server)))
-
-
-def _exchange(app, base_url: str, calls: Callable[[httpx.AsyncClient], object]):
-    async def run():
-        fastapi_app = app
-        while not hasattr(fastapi_app, "router"):
-            fastapi_app = fastapi_app.app
-        async with fastapi_app.router.lifespan_context(fastapi_app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-                for _ in range(300):  # the model loads in the background: wait until ready
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                    await asyncio.sleep(0.05)
-                return await calls(client)
-
-    return asyncio.run(run())
 
 
 def test_host_names_parse_with_ports_and_brackets():
