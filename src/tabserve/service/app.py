@@ -75,6 +75,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
         state.jobs.reap()
         state.registry.close()
+        state.metrics.close()
 
 
 def _problem_response(exc: BaseException) -> Response:
@@ -152,7 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
     state = ServiceState(settings)
     state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
     state.watch = Watch(settings, state.require_registry)
-    state.metrics.registry.register(WatchCollector(state.watch))
+    state.metrics.add_collector(WatchCollector(state.watch))
     app = FastAPI(
         title="tabserve",
         version=__version__,
