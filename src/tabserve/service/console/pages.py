@@ -117,6 +117,7 @@ def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLR
     matrix = record.metrics.get("confusion_matrix") or {}
     return page(
         "version.html",
+        promote_warning=_promote_warning(state, record),
         active="models",
         title=f"{record.model} version {record.version}",
         auth=token_set(state),
@@ -126,6 +127,22 @@ def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLR
         matrix=charts.confusion_matrix(
             matrix.get("labels", []), matrix.get("matrix", []), f"Confusion matrix of version {version}"
         ),
+    )
+
+
+def _promote_warning(state: ServiceState, record: Any) -> str | None:
+    """What to confirm before promoting a version whose hold-out score is below production's."""
+    registry = state.require_registry()
+    production = registry.metadata.alias_version(record.model, PRODUCTION)
+    if production is None or production == record.version:
+        return None
+    current = registry.get(record.model, production).metrics.get("holdout_score")
+    candidate = record.metrics.get("holdout_score")
+    if current is None or candidate is None or candidate >= current:
+        return None
+    return (
+        f"Version {record.version}'s hold-out score ({candidate:.4g}) is below production's "
+        f"(version {production}: {current:.4g}). Promote it anyway?"
     )
 
 
