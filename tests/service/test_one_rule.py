@@ -45,7 +45,7 @@ TOO_LARGE = str(MAX_VERSION + 1)
 def _post(app, path: str, **kwargs) -> httpx.Response:
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             return await client.post(path, **kwargs)
 
     return anyio.run(call)

@@ -28,7 +28,8 @@ from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
 from tabserve.service import console
 from tabserve.service.http.dispatch import Dispatcher
-from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
+from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for, problem_responses
+from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
 from tabserve.service.ops import health as routes_ops
@@ -51,6 +52,7 @@ from tabserve.service.protocols.tabserve.routes import declare_predict_routes
 log = logging.getLogger(__name__)
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 DESCRIPTION = (
     "Predict with the registry's production model, train new versions, promote and roll back, "
@@ -75,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
         state.jobs.reap()
         state.registry.close()
+        state.metrics.close()
 
 
 def _problem_response(exc: BaseException) -> Response:
@@ -124,17 +127,25 @@ def _allowed_methods(request: Request) -> str:
 def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
     """The schema, without the bearer scheme when no token is set (the routes then take none)."""
     build = app.openapi
+    adjusted: list[dict[str, Any]] = []  # the schema FastAPI cached, once adjusted
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None and not token_set:
-            schema = build()
-            schema.get("components", {}).pop("securitySchemes", None)
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
+        schema = build()
+        if adjusted and adjusted[0] is schema:
+            return schema
+        adjusted[:] = [schema]
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in WRITE_METHODS:  # the same-site rules may refuse any write
+                    operation.setdefault("responses", {}).update(
+                        {str(k): v for k, v in problem_responses(403, 415).items()}
+                    )
+                if not token_set:
                     operation.pop("security", None)
                     operation.get("responses", {}).pop("401", None)
-            return schema
-        return build()
+        if not token_set:
+            schema.get("components", {}).pop("securitySchemes", None)
+        return schema
 
     return openapi
 
@@ -144,7 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     state = ServiceState(settings)
     state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
     state.watch = Watch(settings, state.require_registry)
-    state.metrics.registry.register(WatchCollector(state.watch))
+    state.metrics.add_collector(WatchCollector(state.watch))
     app = FastAPI(
         title="tabserve",
         version=__version__,
@@ -180,13 +191,13 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def with_fast_predict(app: FastAPI) -> Dispatcher:
+def with_fast_predict(app: FastAPI) -> HostCheck:
     """The ASGI app to serve: every protocol's hot path answered before FastAPI's middleware stack.
 
     The dispatcher wraps the FastAPI instance (rather than being a middleware,
     which FastAPI nests inside its error and body-limit layers), so a predict
     request is one table look-up and one adapter call; everything else,
-    lifespan included, passes through to FastAPI.
+    lifespan included, passes through to FastAPI. The Host check wraps it all.
     """
     core: PredictCore = app.state.predict_core
     adapters = (
@@ -194,4 +205,5 @@ def with_fast_predict(app: FastAPI) -> Dispatcher:
         OipAdapter(core),
         MlflowAdapter(core),
     )
-    return Dispatcher(app, adapters, app.state.service.metrics.observe_request)
+    dispatcher = Dispatcher(app, adapters, app.state.service.metrics.observe_request)
+    return HostCheck(dispatcher, app.state.service.settings.server)

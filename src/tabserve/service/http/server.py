@@ -23,12 +23,14 @@ from pathlib import Path
 
 from tabserve.config import Settings, load_settings
 from tabserve.config_sources import ENV_PREFIX
+from tabserve.model_configs import check_model_configs
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http import guard as http_guard
 from tabserve.service.http.allocator import tune_allocator
 from tabserve.service.http.auth import check_bind
 from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.http.ports import check_port_free
+from tabserve.service.ops.metrics import MULTIPROCESS_ENV
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
 
     server = settings.server
     check_bind(server)
+    check_model_configs(settings)
     check_port_free(server.host, server.port)
     configure_logging(settings.logging)
     log.info(
@@ -97,13 +100,29 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
             http_guard.configure(server)
             uvicorn.run(with_fast_predict(create_app(settings)), **options)
             return
-        with _settings_file(settings) as path:
+        with _settings_file(settings) as path, _shared_metrics_dir():
             for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
                 del os.environ[name]  # the workers read the file; secrets set by env stay in this process
             os.environ[SETTINGS_FILE_ENV] = str(path)
             uvicorn.run(
                 "tabserve.service.http.server:app_from_env", factory=True, workers=server.workers, **options
             )
+
+
+@contextlib.contextmanager
+def _shared_metrics_dir() -> Iterator[Path]:
+    """An empty folder the workers write their metrics to (so any scrape counts them all), then gone."""
+    folder = Path(tempfile.mkdtemp(prefix="tabserve-metrics-"))
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_ENV] = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

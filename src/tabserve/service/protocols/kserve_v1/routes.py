@@ -93,7 +93,13 @@ def model_status(request: Request, name: ModelName) -> Response:
                     "schema": {
                         "type": "object",
                         "required": ["instances"],
-                        "properties": {"instances": {"type": "array", "items": {}, "minItems": 1}},
+                        "properties": {
+                            "instances": {
+                                "type": "array",
+                                "items": {"type": ["array", "object"]},
+                                "minItems": 1,
+                            }
+                        },
                     }
                 }
             },

@@ -146,7 +146,7 @@ _INFER_BODY: dict[str, Any] = {
                     "required": ["inputs"],
                     "properties": {
                         "id": {"type": "string"},
-                        "inputs": {"type": "array", "items": _ANY_OBJECT},
+                        "inputs": {"type": "array", "items": _ANY_OBJECT, "minItems": 1},
                         "outputs": {"type": "array", "items": _ANY_OBJECT},
                         "parameters": _ANY_OBJECT,
                     },
