@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from tabserve.config import load_settings
-from tests.service.conftest import copy_registry, serve_in_thread, write_config
+from tests.service.conftest import copy_registry, free_port, serve_in_thread, write_config
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 ROWS = [SETOSA, [6.9, 3.1, 5.4, 2.1], [5.9, 3.0, 4.2, 1.5]]
@@ -332,7 +332,38 @@ def test_grpc_port_must_differ_from_the_http_port():
         load_settings(environ={}, overrides={"server": {"port": 6000, "grpc_port": 6000}})
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# ---- a real server ----
+
+
+@pytest.mark.slow
+def test_tabserve_serve_answers_grpc_and_stops_both_on_sigterm(start_server, tmp_path, trained_iris):
+    grpcclient = triton()
+    grpc_port = free_port()
+    config = write_config(tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"))
+    server = start_server(config, "--grpc-port", str(grpc_port))
+    server.wait()
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+    try:
+        assert client.is_server_ready() and client.is_model_ready("iris")
+        tensor = grpcclient.InferInput("input", [2, 4], "FP64")
+        tensor.set_data_from_numpy(np.array(ROWS[:2]))
+        assert labels_of(client.infer("iris", [tensor])) == ["setosa", "virginica"]
+    finally:
+        client.close()
+    assert server.terminate() == 0, server.log()
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", grpc_port))
+    log = server.log()
+    assert f"gRPC on 127.0.0.1:{grpc_port}" in log and "gRPC server stopped" in log
+
+
+@pytest.mark.slow
+def test_a_busy_grpc_port_is_one_clear_line(start_server, iris_config):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = start_server(iris_config, "--grpc-port", str(port))
+        assert server.process.wait(60) != 0
+    assert f"cannot serve gRPC on 127.0.0.1:{port}: the port is in use" in server.log()
+    assert "Traceback" not in server.log()

@@ -28,7 +28,7 @@ from tabserve.service.http import guard as http_guard
 from tabserve.service.http.allocator import tune_allocator
 from tabserve.service.http.auth import check_bind
 from tabserve.service.http.dispatch import PredictFastPath
-from tabserve.service.http.ports import check_port_free
+from tabserve.service.http.ports import PortInUseError, check_port_free
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,23 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
     server = settings.server
     check_bind(server)
     check_port_free(server.host, server.port)
+    if server.grpc_port:
+        try:
+            check_port_free(server.host, server.grpc_port)
+        except PortInUseError:
+            raise PortInUseError(
+                f"cannot serve gRPC on {server.host}:{server.grpc_port}: the port is in use by another "
+                "process; stop it or pick another port with --grpc-port N"
+            ) from None
     configure_logging(settings.logging)
     log.info(
-        "serving model %s from %s (config %s) on http://%s:%d with %d worker(s); token %s",
+        "serving model %s from %s (config %s) on http://%s:%d (gRPC port: %s) with %d worker(s); token %s",
         settings.model,
         redact_url(settings.registry.url),
         config_path or "built-in defaults",
         server.host,
         server.port,
+        server.grpc_port if server.grpc_port is not None else "off",
         server.workers,
         "required for train/promote/rollback" if server.token else "not set",
     )

@@ -1,0 +1,196 @@
+"""gRPC benchmark (`make bench`): OIP v2 over gRPC against the HTTP paths of the same server, same run.
+
+Trains iris into a temporary registry and starts one `tabserve serve` with
+`--grpc-port`. Each round, in alternating one-second slices so both sides see
+the same background load on a shared machine:
+
+- 10,000-row FP64 batches: gRPC ModelInfer with ``raw_input_contents`` against
+  HTTP OIP infer through the binary tensor extension, both with two requests in
+  flight (one per core: the server always has a batch to work on), rows/s;
+- single rows: gRPC ModelInfer (raw FP64, 8 streams on one channel, as a gRPC
+  client sends) against HTTP POST /predict and HTTP OIP JSON infer (8
+  keep-alive connections), req/s.
+
+The gRPC client sends pre-serialised requests and reads raw response bytes, so its
+own cost is the transport's; the HTTP client is the shared load generator
+(benchmarks/load.py: wrk where installed). Prints pass/miss per target and exits 0.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+# Run as a script, this file's folder is first on sys.path, where its name would shadow the grpc
+# library: the library is imported with the folder out of the way, then the folder goes back for
+# the shared helpers (hence the imports below the top: ruff's E402 is off for this file).
+HERE = str(Path(__file__).resolve().parent)
+while HERE in sys.path:
+    sys.path.remove(HERE)
+import numpy as np
+
+import grpc
+
+sys.path.insert(0, HERE)
+from load import drive, load_tool
+from protocols import BATCH_ROWS, BUSY_CONNECTIONS, OIP_ROW, PREDICT, ROW, binary_body, http_rate
+from serve import BIN, free_port, prepare, server
+from tabserve.service.protocols.grpc import inference_pb2 as pb
+
+TARGETS = {"batch_ratio": 1.0, "single_ratio": 0.5}
+METHOD = "/inference.GRPCInferenceService/ModelInfer"
+SINGLE_STREAMS = 8
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def infer_request(rows: np.ndarray) -> bytes:
+    """A serialised ModelInferRequest: one raw FP64 [N, 4] tensor (what tritonclient.grpc sends)."""
+    request = pb.ModelInferRequest(model_name="iris")
+    request.inputs.add(name="x", datatype="FP64", shape=list(rows.shape))
+    request.raw_input_contents.append(np.ascontiguousarray(rows, dtype="<f8").tobytes())
+    return request.SerializeToString()
+
+
+def batch_rows() -> np.ndarray:
+    """The same 10,000 rows benchmarks/protocols.py posts over HTTP."""
+    rng = np.random.default_rng(0)
+    return np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(BATCH_ROWS, 4)), 1)
+
+
+async def _grpc_load(target: str, body: bytes, streams: int, seconds: float) -> tuple[int, list[float]]:
+
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE),
+        ("grpc.max_send_message_length", MAX_MESSAGE),
+    ]
+    async with grpc.aio.insecure_channel(target, options=options) as channel:
+        call = channel.unary_unary(METHOD)  # no serialisers: bytes out, bytes back
+        answer = pb.ModelInferResponse.FromString(await call(body))  # connected, and answering right
+        if not answer.outputs or answer.outputs[0].name != "predict":
+            raise RuntimeError("gRPC infer did not answer predict")
+        latencies: list[float] = []
+        deadline = time.perf_counter() + seconds
+
+        async def stream() -> None:
+            while (started := time.perf_counter()) < deadline:
+                await call(body)
+                latencies.append(time.perf_counter() - started)
+
+        begun = time.perf_counter()
+        await asyncio.gather(*(stream() for _ in range(streams)))
+        elapsed = time.perf_counter() - begun
+    return len(latencies), [elapsed, *sorted(latencies)]
+
+
+def grpc_rate(target: str, body: bytes, streams: int, seconds: float) -> tuple[float, float]:
+    """Requests per second and p99 ms of back-to-back ModelInfer calls on ``streams`` streams."""
+    count, (elapsed, *latencies) = asyncio.run(_grpc_load(target, body, streams, seconds))
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else 0.0
+    return count / elapsed, p99
+
+
+def one_round(port: int, grpc_target: str, seconds: float) -> dict[str, float]:
+    """Means over alternating one-second slices of each measure."""
+    http_body, header_length = binary_body(BATCH_ROWS)
+    grpc_batch = infer_request(batch_rows())
+    grpc_single = infer_request(np.array([ROW]))
+    base = f"http://127.0.0.1:{port}"
+    rates: dict[str, list[float]] = {k: [] for k in ("grpc_batch", "http_batch", "grpc", "predict", "oip")}
+    p99: dict[str, list[float]] = {k: [] for k in ("grpc", "predict", "oip")}
+    for _ in range(max(1, round(seconds))):
+        rate, _ = grpc_rate(grpc_target, grpc_batch, BUSY_CONNECTIONS, 1.0)
+        rates["grpc_batch"].append(rate * BATCH_ROWS)
+        rates["http_batch"].append(http_rate(port, http_body, header_length, 1.0, BUSY_CONNECTIONS))
+        rate, latency = grpc_rate(grpc_target, grpc_single, SINGLE_STREAMS, 1.0)
+        rates["grpc"].append(rate)
+        p99["grpc"].append(latency)
+        for name, url, body in (("predict", "/predict", PREDICT), ("oip", "/v2/models/iris/infer", OIP_ROW)):
+            result = drive(base + url, body, SINGLE_STREAMS, 1.0)
+            if result.errors:
+                raise RuntimeError(f"{url}: {result.errors} non-2xx or socket errors")
+            rates[name].append(result.requests_per_s)
+            p99[name].append(result.p99_ms)
+    found = {key: statistics.fmean(values) for key, values in rates.items()}
+    found.update({f"{key}_p99": statistics.median(values) for key, values in p99.items()})
+    return found
+
+
+def run(env: dict, rounds: int, seconds: float) -> list[dict[str, float]]:
+    port, grpc_port = free_port(), free_port()
+    command = [str(BIN / "tabserve"), "serve", "--port", str(port), "--grpc-port", str(grpc_port)]
+    results = []
+    with server(command, port, env):
+        target = f"127.0.0.1:{grpc_port}"
+        grpc_rate(target, infer_request(batch_rows()), BUSY_CONNECTIONS, 1.0)  # warm up both paths
+        body, header_length = binary_body(BATCH_ROWS)
+        http_rate(port, body, header_length, 1.0, BUSY_CONNECTIONS)
+        for number in range(1, rounds + 1):
+            found = one_round(port, target, seconds)
+            results.append(found)
+            print(
+                f"round {number}: 10k rows: gRPC {found['grpc_batch']:,.0f}, HTTP binary "
+                f"{found['http_batch']:,.0f} rows/s; 1 row: gRPC {found['grpc']:,.0f}, /predict "
+                f"{found['predict']:,.0f}, HTTP OIP {found['oip']:,.0f} req/s"
+            )
+    return results
+
+
+def report(rounds: list[dict[str, float]]) -> None:
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} (rounds {min(values):.2f}-{max(values):.2f})"
+
+    rows = [
+        (
+            f"10k-row FP64 batch, gRPC raw / HTTP binary extension (rows/s, {BUSY_CONNECTIONS} in flight)",
+            [r["grpc_batch"] / r["http_batch"] for r in rounds],
+            TARGETS["batch_ratio"],
+        ),
+        (
+            f"1 row, gRPC ModelInfer / HTTP POST /predict (req/s, {SINGLE_STREAMS} in flight)",
+            [r["grpc"] / r["predict"] for r in rounds],
+            TARGETS["single_ratio"],
+        ),
+    ]
+    print("\n| measure | ratio, median (spread) | target | met |")
+    print("| --- | --- | --- | --- |")
+    missed = 0
+    for label, values, bound in rows:
+        met = statistics.median(values) >= bound
+        missed += not met
+        print(f"| {label} | {spread(values)} | >= {bound} | {'pass' if met else 'miss'} |")
+    oip = [r["grpc"] / r["oip"] for r in rounds]
+    print(f"| 1 row, gRPC ModelInfer / HTTP OIP JSON infer (no target) | {spread(oip)} | | |")
+    for key, unit in (("grpc_batch", "rows/s"), ("http_batch", "rows/s")):
+        print(f"| {key} ({unit}) | {statistics.median(r[key] for r in rounds):,.0f} | | |")
+    for key in ("grpc", "predict", "oip"):
+        rate = statistics.median(r[key] for r in rounds)
+        p99 = statistics.median(r[f"{key}_p99"] for r in rounds)
+        print(f"| 1 row {key} req/s, p99 ms | {rate:,.0f}, {p99:.2f} | | |")
+    print("all targets met" if not missed else f"{missed} target(s) missed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="one-second slices per measure per round")
+    args = parser.parse_args()
+    print(f"tabserve gRPC benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"HTTP load generator: {load_tool()}; gRPC: grpc.aio, one channel")
+    with tempfile.TemporaryDirectory() as tmp:
+        env, _config = prepare(Path(tmp))
+        report(run(env, args.rounds, args.seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
