@@ -24,9 +24,12 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,9 +39,8 @@ from pathlib import Path
 HERE = str(Path(__file__).resolve().parent)
 while HERE in sys.path:
     sys.path.remove(HERE)
-import numpy as np
-
 import grpc
+import numpy as np
 
 sys.path.insert(0, HERE)
 from load import drive, load_tool
@@ -50,6 +52,27 @@ TARGETS = {"batch_ratio": 1.0, "single_ratio": 0.5}
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 SINGLE_STREAMS = 8
 MAX_MESSAGE = 64 * 1024 * 1024
+# The yardstick for one row: a grpc.aio server on uvloop whose ModelInfer answers empty bytes at
+# once (no protobuf, no model), i.e. what Python gRPC itself costs per call on this host.
+NOOP_SERVER = """
+import sys
+import grpc
+import uvloop
+
+async def infer(request, context):
+    return b""
+
+async def main():
+    server = grpc.aio.server()
+    methods = {"ModelInfer": grpc.unary_unary_rpc_method_handler(infer)}
+    service = grpc.method_handlers_generic_handler("inference.GRPCInferenceService", methods)
+    server.add_generic_rpc_handlers((service,))
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+
+uvloop.run(main())
+"""
 
 
 def infer_request(rows: np.ndarray) -> bytes:
@@ -66,7 +89,9 @@ def batch_rows() -> np.ndarray:
     return np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(BATCH_ROWS, 4)), 1)
 
 
-async def _grpc_load(target: str, body: bytes, streams: int, seconds: float) -> tuple[int, list[float]]:
+async def _grpc_load(
+    target: str, body: bytes, streams: int, seconds: float, check: bool
+) -> tuple[int, list[float]]:
 
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -75,7 +100,7 @@ async def _grpc_load(target: str, body: bytes, streams: int, seconds: float) -> 
     async with grpc.aio.insecure_channel(target, options=options) as channel:
         call = channel.unary_unary(METHOD)  # no serialisers: bytes out, bytes back
         answer = pb.ModelInferResponse.FromString(await call(body))  # connected, and answering right
-        if not answer.outputs or answer.outputs[0].name != "predict":
+        if check and (not answer.outputs or answer.outputs[0].name != "predict"):
             raise RuntimeError("gRPC infer did not answer predict")
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
@@ -91,28 +116,54 @@ async def _grpc_load(target: str, body: bytes, streams: int, seconds: float) -> 
     return len(latencies), [elapsed, *sorted(latencies)]
 
 
-def grpc_rate(target: str, body: bytes, streams: int, seconds: float) -> tuple[float, float]:
+def grpc_rate(
+    target: str, body: bytes, streams: int, seconds: float, check: bool = True
+) -> tuple[float, float]:
     """Requests per second and p99 ms of back-to-back ModelInfer calls on ``streams`` streams."""
-    count, (elapsed, *latencies) = asyncio.run(_grpc_load(target, body, streams, seconds))
+    count, (elapsed, *latencies) = asyncio.run(_grpc_load(target, body, streams, seconds, check))
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else 0.0
     return count / elapsed, p99
 
 
-def one_round(port: int, grpc_target: str, seconds: float) -> dict[str, float]:
+@contextmanager
+def noop_server(port: int) -> Iterator[None]:
+    """The no-op gRPC server in its own process (run from a temporary folder: no name shadowing)."""
+    with tempfile.TemporaryDirectory() as folder:
+        process = subprocess.Popen([sys.executable, "-c", NOOP_SERVER, str(port)], cwd=folder)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    grpc_rate(f"127.0.0.1:{port}", b"", 1, 0.0, check=False)
+                    break
+                except grpc.RpcError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            yield
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def one_round(port: int, grpc_target: str, noop_target: str, seconds: float) -> dict[str, float]:
     """Means over alternating one-second slices of each measure."""
     http_body, header_length = binary_body(BATCH_ROWS)
     grpc_batch = infer_request(batch_rows())
     grpc_single = infer_request(np.array([ROW]))
     base = f"http://127.0.0.1:{port}"
-    rates: dict[str, list[float]] = {k: [] for k in ("grpc_batch", "http_batch", "grpc", "predict", "oip")}
-    p99: dict[str, list[float]] = {k: [] for k in ("grpc", "predict", "oip")}
+    rates: dict[str, list[float]] = {
+        k: [] for k in ("grpc_batch", "http_batch", "grpc", "noop", "predict", "oip")
+    }
+    p99: dict[str, list[float]] = {k: [] for k in ("grpc", "noop", "predict", "oip")}
     for _ in range(max(1, round(seconds))):
         rate, _ = grpc_rate(grpc_target, grpc_batch, BUSY_CONNECTIONS, 1.0)
         rates["grpc_batch"].append(rate * BATCH_ROWS)
         rates["http_batch"].append(http_rate(port, http_body, header_length, 1.0, BUSY_CONNECTIONS))
-        rate, latency = grpc_rate(grpc_target, grpc_single, SINGLE_STREAMS, 1.0)
-        rates["grpc"].append(rate)
-        p99["grpc"].append(latency)
+        for name, target, check in (("grpc", grpc_target, True), ("noop", noop_target, False)):
+            rate, latency = grpc_rate(target, grpc_single, SINGLE_STREAMS, 1.0, check)
+            rates[name].append(rate)
+            p99[name].append(latency)
         for name, url, body in (("predict", "/predict", PREDICT), ("oip", "/v2/models/iris/infer", OIP_ROW)):
             result = drive(base + url, body, SINGLE_STREAMS, 1.0)
             if result.errors:
@@ -125,21 +176,22 @@ def one_round(port: int, grpc_target: str, seconds: float) -> dict[str, float]:
 
 
 def run(env: dict, rounds: int, seconds: float) -> list[dict[str, float]]:
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port, noop_port = free_port(), free_port(), free_port()
     command = [str(BIN / "tabserve"), "serve", "--port", str(port), "--grpc-port", str(grpc_port)]
     results = []
-    with server(command, port, env):
-        target = f"127.0.0.1:{grpc_port}"
+    with server(command, port, env), noop_server(noop_port):
+        target, noop_target = f"127.0.0.1:{grpc_port}", f"127.0.0.1:{noop_port}"
         grpc_rate(target, infer_request(batch_rows()), BUSY_CONNECTIONS, 1.0)  # warm up both paths
         body, header_length = binary_body(BATCH_ROWS)
         http_rate(port, body, header_length, 1.0, BUSY_CONNECTIONS)
         for number in range(1, rounds + 1):
-            found = one_round(port, target, seconds)
+            found = one_round(port, target, noop_target, seconds)
             results.append(found)
             print(
                 f"round {number}: 10k rows: gRPC {found['grpc_batch']:,.0f}, HTTP binary "
                 f"{found['http_batch']:,.0f} rows/s; 1 row: gRPC {found['grpc']:,.0f}, /predict "
-                f"{found['predict']:,.0f}, HTTP OIP {found['oip']:,.0f} req/s"
+                f"{found['predict']:,.0f}, HTTP OIP {found['oip']:,.0f}, "
+                f"gRPC no-op {found['noop']:,.0f} req/s"
             )
     return results
 
@@ -169,9 +221,13 @@ def report(rounds: list[dict[str, float]]) -> None:
         print(f"| {label} | {spread(values)} | >= {bound} | {'pass' if met else 'miss'} |")
     oip = [r["grpc"] / r["oip"] for r in rounds]
     print(f"| 1 row, gRPC ModelInfer / HTTP OIP JSON infer (no target) | {spread(oip)} | | |")
+    noop = [r["grpc"] / r["noop"] for r in rounds]
+    print(f"| 1 row, gRPC ModelInfer / grpc.aio no-op (no target) | {spread(noop)} | | |")
+    floor = [r["noop"] / r["predict"] for r in rounds]
+    print(f"| 1 row, grpc.aio no-op / HTTP POST /predict (no target) | {spread(floor)} | | |")
     for key, unit in (("grpc_batch", "rows/s"), ("http_batch", "rows/s")):
         print(f"| {key} ({unit}) | {statistics.median(r[key] for r in rounds):,.0f} | | |")
-    for key in ("grpc", "predict", "oip"):
+    for key in ("grpc", "noop", "predict", "oip"):
         rate = statistics.median(r[key] for r in rounds)
         p99 = statistics.median(r[f"{key}_p99"] for r in rounds)
         print(f"| 1 row {key} req/s, p99 ms | {rate:,.0f}, {p99:.2f} | | |")

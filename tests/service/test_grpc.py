@@ -157,13 +157,22 @@ def test_raw_contents_answer_what_predict_answers(client, expected):
     np.testing.assert_allclose(result.as_numpy("predict_proba"), probabilities, rtol=1e-12)
 
 
-def test_one_row_and_one_output(client, expected):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["FP64", "FP32"])
+def test_each_row_alone_answers_as_in_a_batch(client, expected, dtype):
+    """A lone FP64 row skips the general decoder; it must answer exactly what the batch path does."""
     grpcclient = triton()
-    tensor = grpcclient.InferInput("input", [1, 4], "FP32")
-    tensor.set_data_from_numpy(np.array([SETOSA], dtype=np.float32))
-    result = client.infer("iris", [tensor], outputs=[grpcclient.InferRequestedOutput("predict")])
-    assert labels_of(result) == expected[0][:1]
-    assert result.as_numpy("predict_proba") is None
+    labels, probabilities = expected
+    for position, row in enumerate(ROWS):
+        tensor = grpcclient.InferInput("input", [1, 4], "FP64" if dtype == np.float64 else "FP32")
+        tensor.set_data_from_numpy(np.array([row], dtype=dtype))
+        result = client.infer("iris", [tensor])
+        assert labels_of(result) == [labels[position]]
+        if dtype == np.float64:
+            np.testing.assert_allclose(
+                result.as_numpy("predict_proba")[0], probabilities[position], rtol=1e-12
+            )
+        only = client.infer("iris", [tensor], outputs=[grpcclient.InferRequestedOutput("predict")])
+        assert labels_of(only) == [labels[position]] and only.as_numpy("predict_proba") is None
 
 
 def test_one_raw_tensor_per_feature_in_any_datatype(client, expected):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
 from tabserve.service.predict.core import PredictCore, PredictResult
 from tabserve.service.protocols import ProtocolError
@@ -26,7 +27,7 @@ from tabserve.service.protocols.oip.codec import (
     requested_outputs,
     to_batch,
 )
-from tabserve.service.protocols.oip.tensors import decode_inputs, text
+from tabserve.service.protocols.oip.tensors import LENGTH, decode_inputs, text
 
 # Which field of InferTensorContents holds each datatype tabserve reads.
 CONTENTS = {
@@ -37,6 +38,7 @@ CONTENTS = {
     "BYTES": "bytes_contents",
 }
 MAX_VERSION = 2_147_483_647
+FEW_ROWS = 64  # up to this many labels are joined in Python; more go through numpy
 
 
 def parse_version(version: str) -> int | None:
@@ -97,8 +99,36 @@ def to_header(request: pb.ModelInferRequest) -> tuple[dict[str, Any], memoryview
     return header, tail
 
 
+def one_raw_row(predictor: Predictor, request: pb.ModelInferRequest) -> Batch | None:
+    """The batch of one raw FP64 ``[1, F]`` tensor of finite numbers in feature order, read without
+    the general decoder (a lone row is what most gRPC clients send); None for anything else, which
+    the general decoder then takes, with its checks and messages."""
+    if len(request.inputs) != 1 or len(request.raw_input_contents) != 1:
+        return None
+    tensor = request.inputs[0]
+    width = len(predictor.schema.names)
+    raw = request.raw_input_contents[0]
+    if (
+        tensor.datatype != "FP64"
+        or list(tensor.shape) != [1, width]
+        or len(raw) != 8 * width
+        or not predictor.schema.all_numeric
+        or tensor.name in predictor.schema.names
+        or tensor.contents.ListFields()
+    ):
+        return None
+    row = np.frombuffer(raw, dtype="<f8").reshape(1, width)
+    if not np.isfinite(row).all():
+        return None
+    return Batch(1, row.astype(np.float64), None)
+
+
 def decode_request(core: PredictCore, predictor: Predictor, request: pb.ModelInferRequest) -> InferRequest:
     """A ModelInferRequest to a validated batch and the outputs asked for."""
+    batch = one_raw_row(predictor, request)
+    if batch is not None:
+        outputs = requested_outputs({"outputs": [{"name": o.name} for o in request.outputs] or None})
+        return InferRequest(request.id or None, batch, outputs)
     header, tail = to_header(request)
     outputs = requested_outputs(header)
     batch = to_batch(core, predictor, decode_inputs(header, tail))
@@ -108,19 +138,31 @@ def decode_request(core: PredictCore, predictor: Predictor, request: pb.ModelInf
 def encode_response(result: PredictResult, request: InferRequest) -> pb.ModelInferResponse:
     """The outputs asked for, in order, as raw little-endian contents."""
     rows = len(result.labels)
-    response = pb.ModelInferResponse(
-        model_name=result.model, model_version=str(result.version), id=request.id or ""
-    )
+    tensor = pb.ModelInferResponse.InferOutputTensor
+    outputs = []
+    raw = []
     for name in request.outputs:
         if name == "predict":
-            response.outputs.add(name=name, datatype="BYTES", shape=[rows])
-            response.raw_output_contents.append(encode_labels(result.classes, result.indices))
+            outputs.append(tensor(name=name, datatype="BYTES", shape=[rows]))
+            raw.append(_labels(result))
         else:
             assert result.probabilities is not None
-            response.outputs.add(name=name, datatype="FP64", shape=[rows, len(result.classes)])
-            probabilities = np.ascontiguousarray(result.probabilities, dtype="<f8")
-            response.raw_output_contents.append(probabilities.tobytes())
-    return response
+            outputs.append(tensor(name=name, datatype="FP64", shape=[rows, len(result.classes)]))
+            raw.append(np.ascontiguousarray(result.probabilities, dtype="<f8").tobytes())
+    return pb.ModelInferResponse(
+        model_name=result.model,
+        model_version=str(result.version),
+        id=request.id or "",
+        outputs=outputs,
+        raw_output_contents=raw,
+    )
+
+
+def _labels(result: PredictResult) -> bytes:
+    """Each row's label as a BYTES element; a few rows without numpy's per-call setup."""
+    if len(result.labels) > FEW_ROWS:
+        return encode_labels(result.classes, result.indices)
+    return b"".join(LENGTH.pack(len(b)) + b for b in (label.encode() for label in result.labels))
 
 
 def metadata_response(predictor: Predictor, versions: list[int]) -> pb.ModelMetadataResponse:
