@@ -126,7 +126,7 @@ def grpc_rate(
 
 
 @contextmanager
-def noop_server(port: int) -> Iterator[None]:
+def noop_server(port: int) -> Iterator[int]:
     """The no-op gRPC server in its own process (run from a temporary folder: no name shadowing)."""
     with tempfile.TemporaryDirectory() as folder:
         process = subprocess.Popen([sys.executable, "-c", NOOP_SERVER, str(port)], cwd=folder)
@@ -140,38 +140,63 @@ def noop_server(port: int) -> Iterator[None]:
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise
                     time.sleep(0.1)
-            yield
+            yield process.pid
         finally:
             process.terminate()
             process.wait(10)
 
 
-def one_round(port: int, grpc_target: str, noop_target: str, seconds: float) -> dict[str, float]:
-    """Means over alternating one-second slices of each measure."""
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(
+    port: int, pids: tuple[int, int], grpc_target: str, noop_target: str, seconds: float
+) -> dict[str, float]:
+    """Means over alternating one-second slices of each measure, with the server's CPU per request
+    (tabserve's own process, whichever client: a figure the load generators' cost does not enter)."""
     http_body, header_length = binary_body(BATCH_ROWS)
     grpc_batch = infer_request(batch_rows())
     grpc_single = infer_request(np.array([ROW]))
     base = f"http://127.0.0.1:{port}"
-    rates: dict[str, list[float]] = {
-        k: [] for k in ("grpc_batch", "http_batch", "grpc", "noop", "predict", "oip")
+    names = ("grpc_batch", "http_batch", "grpc", "noop", "predict", "oip")
+    rates: dict[str, list[float]] = {k: [] for k in names}
+    p99: dict[str, list[float]] = {k: [] for k in names}
+    cpu_ms: dict[str, list[float]] = {k: [] for k in names}
+
+    def http_single(url: str, body: bytes) -> tuple[float, float]:
+        result = drive(base + url, body, SINGLE_STREAMS, 1.0)
+        if result.errors:
+            raise RuntimeError(f"{url}: {result.errors} non-2xx or socket errors")
+        return result.requests_per_s, result.p99_ms
+
+    measures = {
+        "grpc_batch": lambda: grpc_rate(grpc_target, grpc_batch, BUSY_CONNECTIONS, 1.0),
+        "http_batch": lambda: (
+            http_rate(port, http_body, header_length, 1.0, BUSY_CONNECTIONS) / BATCH_ROWS,
+            0,
+        ),
+        "grpc": lambda: grpc_rate(grpc_target, grpc_single, SINGLE_STREAMS, 1.0),
+        "noop": lambda: grpc_rate(noop_target, grpc_single, SINGLE_STREAMS, 1.0, check=False),
+        "predict": lambda: http_single("/predict", PREDICT),
+        "oip": lambda: http_single("/v2/models/iris/infer", OIP_ROW),
     }
-    p99: dict[str, list[float]] = {k: [] for k in ("grpc", "noop", "predict", "oip")}
     for _ in range(max(1, round(seconds))):
-        rate, _ = grpc_rate(grpc_target, grpc_batch, BUSY_CONNECTIONS, 1.0)
-        rates["grpc_batch"].append(rate * BATCH_ROWS)
-        rates["http_batch"].append(http_rate(port, http_body, header_length, 1.0, BUSY_CONNECTIONS))
-        for name, target, check in (("grpc", grpc_target, True), ("noop", noop_target, False)):
-            rate, latency = grpc_rate(target, grpc_single, SINGLE_STREAMS, 1.0, check)
-            rates[name].append(rate)
+        for name, measure in measures.items():
+            pid = pids[1] if name == "noop" else pids[0]
+            used = cpu_s(pid)
+            started = time.perf_counter()
+            rate, latency = measure()
+            requests = rate * (time.perf_counter() - started)
+            if requests:
+                cpu_ms[name].append((cpu_s(pid) - used) * 1000 / requests)
+            rates[name].append(rate * BATCH_ROWS if name.endswith("_batch") else rate)
             p99[name].append(latency)
-        for name, url, body in (("predict", "/predict", PREDICT), ("oip", "/v2/models/iris/infer", OIP_ROW)):
-            result = drive(base + url, body, SINGLE_STREAMS, 1.0)
-            if result.errors:
-                raise RuntimeError(f"{url}: {result.errors} non-2xx or socket errors")
-            rates[name].append(result.requests_per_s)
-            p99[name].append(result.p99_ms)
     found = {key: statistics.fmean(values) for key, values in rates.items()}
     found.update({f"{key}_p99": statistics.median(values) for key, values in p99.items()})
+    found.update({f"{key}_cpu_ms": statistics.fmean(values) for key, values in cpu_ms.items()})
     return found
 
 
@@ -179,13 +204,13 @@ def run(env: dict, rounds: int, seconds: float) -> list[dict[str, float]]:
     port, grpc_port, noop_port = free_port(), free_port(), free_port()
     command = [str(BIN / "tabserve"), "serve", "--port", str(port), "--grpc-port", str(grpc_port)]
     results = []
-    with server(command, port, env), noop_server(noop_port):
+    with server(command, port, env) as process, noop_server(noop_port) as noop_pid:
         target, noop_target = f"127.0.0.1:{grpc_port}", f"127.0.0.1:{noop_port}"
         grpc_rate(target, infer_request(batch_rows()), BUSY_CONNECTIONS, 1.0)  # warm up both paths
         body, header_length = binary_body(BATCH_ROWS)
         http_rate(port, body, header_length, 1.0, BUSY_CONNECTIONS)
         for number in range(1, rounds + 1):
-            found = one_round(port, target, noop_target, seconds)
+            found = one_round(port, (process.pid, noop_pid), target, noop_target, seconds)
             results.append(found)
             print(
                 f"round {number}: 10k rows: gRPC {found['grpc_batch']:,.0f}, HTTP binary "
@@ -231,6 +256,15 @@ def report(rounds: list[dict[str, float]]) -> None:
         rate = statistics.median(r[key] for r in rounds)
         p99 = statistics.median(r[f"{key}_p99"] for r in rounds)
         print(f"| 1 row {key} req/s, p99 ms | {rate:,.0f}, {p99:.2f} | | |")
+    batch_cpu = [r["http_batch_cpu_ms"] / r["grpc_batch_cpu_ms"] for r in rounds]
+    print(f"| server CPU per 10k-row batch, HTTP binary / gRPC (no target) | {spread(batch_cpu)} | | |")
+    single_cpu = [r["predict_cpu_ms"] / r["grpc_cpu_ms"] for r in rounds]
+    print(f"| server CPU per row, HTTP /predict / gRPC (no target) | {spread(single_cpu)} | | |")
+    noop_cpu = [r["grpc_cpu_ms"] / r["noop_cpu_ms"] for r in rounds]
+    print(f"| server CPU per row, tabserve gRPC / grpc.aio no-op (no target) | {spread(noop_cpu)} | | |")
+    for key in ("grpc_batch", "http_batch", "grpc", "noop", "predict", "oip"):
+        used = statistics.median(r[f"{key}_cpu_ms"] for r in rounds)
+        print(f"| server CPU per request, {key} (ms) | {used:.3f} | | |")
     print("all targets met" if not missed else f"{missed} target(s) missed")
 
 
