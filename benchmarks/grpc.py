@@ -11,9 +11,12 @@ the same background load on a shared machine:
   client sends) against HTTP POST /predict and HTTP OIP JSON infer (8
   keep-alive connections), req/s.
 
-The gRPC client sends pre-serialised requests and reads raw response bytes, so its
-own cost is the transport's; the HTTP client is the shared load generator
-(benchmarks/load.py: wrk where installed). Prints pass/miss per target and exits 0.
+The yardstick for a single row is a grpc.aio no-op server (what Python gRPC costs
+per call before any work). The gRPC client sends pre-serialised requests and reads
+raw response bytes; the HTTP client is the shared load generator (benchmarks/load.py:
+wrk where installed). As the clients share the cores with the server, each measure
+also records the server process's CPU per request (from /proc), which neither
+client's cost enters. Prints pass/miss per target and exits 0.
 """
 
 # ruff: noqa: E402
