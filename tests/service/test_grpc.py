@@ -294,6 +294,11 @@ def test_malformed_contents_are_invalid_arguments(served):
             typed_request([("x", "FP64", [3, 4], "fp64_contents", [])], raw_input_contents=[b"\0" * 8]),
             "8 bytes do not hold shape [3, 4] of FP64",
         ),
+        # a datatype tabserve does not read, in its own contents field: named as over HTTP
+        (
+            typed_request([("x", "INT32", [1, 4], "int_contents", [5, 3, 1, 0])]),
+            "input 'x': datatype INT32 not supported (FP64, FP32, INT64, BOOL, BYTES)",
+        ),
         # a categorical value that is not UTF-8
         (typed_request([("x", "BYTES", [1, 4], "bytes_contents", [b"\xff"] * 4)]), "UTF-8"),
     ]

@@ -55,14 +55,13 @@ def _typed_values(tensor: pb.ModelInferRequest.InferInputTensor) -> list[Any]:
     the datatype. An unsupported datatype gives no values: the decoder then names the datatype."""
     name = text(tensor.name)
     expected = CONTENTS.get(tensor.datatype)
-    for field, _values in tensor.contents.ListFields():
-        if field.name != expected:
-            where = f"contents.{expected}" if expected else "a contents field of a supported datatype"
-            raise ProtocolError(
-                f"input '{name}': {text(tensor.datatype)} values go in {where}, not {field.name}"
-            )
     if expected is None:
         return []
+    for field, _values in tensor.contents.ListFields():
+        if field.name != expected:
+            raise ProtocolError(
+                f"input '{name}': {tensor.datatype} values go in contents.{expected}, not {field.name}"
+            )
     values = getattr(tensor.contents, expected)
     if expected != "bytes_contents":
         return list(values)
