@@ -162,6 +162,9 @@ class ServerSettings(_Section):
         "null: loopback names (and server.host) without a token, any with one.",
     )
     reload_interval_s: float = Field(2.0, gt=0, description="How often to check the alias.")
+    grpc_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the Open Inference Protocol over gRPC; null: no gRPC."
+    )
     max_batch_rows: int = Field(10_000, ge=1, description="Most rows in one predict call.")
     models: list[Annotated[str, Field(pattern=MODEL_NAME)]] | None = Field(
         None, description="Registry models this server serves; the first is the default. null: just `model`."
@@ -195,6 +198,12 @@ class ServerSettings(_Section):
         default_factory=dict,
         description="Candidate version per served model, scored beside production off the response path.",
     )
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> ServerSettings:
+        if self.grpc_port and self.grpc_port == self.port:
+            raise ValueError(f"server.grpc_port: {self.grpc_port} is server.port too; give gRPC its own port")
+        return self
 
 
 class MonitoringSettings(_Section):

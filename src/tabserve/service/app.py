@@ -21,7 +21,7 @@ from starlette.routing import Match, Mount
 
 from tabserve import __version__
 from tabserve.config import Settings
-from tabserve.errors import TabserveError
+from tabserve.errors import ConfigError, TabserveError
 from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
@@ -69,15 +69,34 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = background.start(
         state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
     )
+    grpc_server = None
     try:
+        grpc_server = await _start_grpc(app)
         yield
     finally:
+        if grpc_server is not None:
+            await grpc_server.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         state.jobs.reap()
         state.registry.close()
         state.metrics.close()
+
+
+async def _start_grpc(app: FastAPI) -> Any:
+    """The OIP gRPC server when ``server.grpc_port`` is set (its bound port on ``app.state.grpc_port``)."""
+    if app.state.service.settings.server.grpc_port is None:
+        return None
+    try:
+        from tabserve.service.protocols.grpc import server as grpc_server  # grpcio only when asked for
+    except ImportError:
+        raise ConfigError(
+            "server.grpc_port is set but this install has no gRPC: pip install 'tabserve[grpc]'"
+        ) from None
+    started = await grpc_server.start(app.state.predict_core)
+    app.state.grpc_port = started.port
+    return started
 
 
 def _problem_response(exc: BaseException) -> Response:

@@ -28,8 +28,8 @@ from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http import guard as http_guard
 from tabserve.service.http.allocator import tune_allocator
 from tabserve.service.http.auth import check_bind
-from tabserve.service.http.dispatch import Dispatcher
-from tabserve.service.http.ports import check_port_free
+from tabserve.service.http.ports import PortInUseError, check_port_free
+from tabserve.service.http.same_site import HostCheck
 from tabserve.service.ops.metrics import MULTIPROCESS_ENV
 from tabserve.urls import redact_url
 
@@ -39,7 +39,7 @@ SETTINGS_FILE_ENV = "TABSERVE_SERVE_SETTINGS_FILE"
 GRACEFUL_SHUTDOWN_S = 30
 
 
-def app_from_env() -> Dispatcher:
+def app_from_env() -> HostCheck:
     """uvicorn's factory in each worker process."""
     from tabserve.logs import configure_logging
 
@@ -72,14 +72,23 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
     check_bind(server)
     check_model_configs(settings)
     check_port_free(server.host, server.port)
+    if server.grpc_port:
+        try:
+            check_port_free(server.host, server.grpc_port)
+        except PortInUseError:
+            raise PortInUseError(
+                f"cannot serve gRPC on {server.host}:{server.grpc_port}: the port is in use by another "
+                "process; stop it or pick another port with --grpc-port N"
+            ) from None
     configure_logging(settings.logging)
     log.info(
-        "serving model %s from %s (config %s) on http://%s:%d with %d worker(s); token %s",
+        "serving model %s from %s (config %s) on http://%s:%d (gRPC port: %s) with %d worker(s); token %s",
         settings.model,
         redact_url(settings.registry.url),
         config_path or "built-in defaults",
         server.host,
         server.port,
+        server.grpc_port if server.grpc_port is not None else "off",
         server.workers,
         "required for train/promote/rollback" if server.token else "not set",
     )
