@@ -1,9 +1,12 @@
 """The app factory: FastAPI routes behind a raw ASGI predict path, errors as problem+json.
 
-``create_app(settings)`` reads no files and opens no connections; the lifespan
-opens the registry and starts the two background tasks (the alias follower
-and the training-job check), each supervised so that its death is loud.
-``app.state.predict_core`` is the predict core protocol adapters build on.
+``create_app(settings)`` builds the whole service state once (``ServiceState.build``;
+no connection is made: the registry's engine connects on first use). The
+lifespan runs it: it starts the background tasks (the alias follower, the
+training-job check and the watch's channels), each supervised so that its death
+is loud, and at shutdown stops them, reaps job processes and closes the registry.
+Routes receive the state and the predict core through the dependencies in
+``service.deps``; only those read them off the app.
 """
 
 from __future__ import annotations
@@ -22,11 +25,9 @@ from starlette.routing import Match, Mount
 from tabserve import __version__
 from tabserve.config import Settings
 from tabserve.errors import TabserveError
-from tabserve.jobs.launcher import JobManager
-from tabserve.monitoring.collector import WatchCollector
-from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
 from tabserve.service import console
+from tabserve.service.deps import bind, predict_core, service_state
 from tabserve.service.http.dispatch import PredictFastPath
 from tabserve.service.http.dispatch_protocols import ProtocolFastPath
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
@@ -58,10 +59,8 @@ DESCRIPTION = (
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state: ServiceState = app.state.service
+    state = service_state(app)
     state.bind_loop()
-    state.registry = Registry.from_settings(state.settings.registry)
-    state.jobs = JobManager(state.settings, state.require_registry)
     tasks = background.start(
         state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
     )
@@ -139,10 +138,8 @@ def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the service for these settings (one app per server process)."""
-    state = ServiceState(settings)
-    state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
-    state.watch = Watch(settings, state.require_registry)
-    state.metrics.registry.register(WatchCollector(state.watch))
+    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
+    core = PredictCore(state)
     app = FastAPI(
         title="tabserve",
         version=__version__,
@@ -152,11 +149,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # /docs and /redoc come from the console, with assets served here
         redoc_url=None,
     )
-    app.state.service = state
-    app.state.predict_core = PredictCore(state)
-    handler = PredictHandler(app.state.predict_core)
-    app.state.predict_handler = handler
-    declare_predict_routes(app, handler)
+    bind(app, state, core)
+    declare_predict_routes(app, PredictHandler(core))
     for router in (
         routes_models.router,
         routes_jobs.router,
@@ -186,4 +180,5 @@ def with_fast_predict(app: FastAPI) -> PredictFastPath:
     path to one function call; everything else, lifespan included, passes through.
     OIP infer and MLflow's /invocations are answered just inside it, the same way.
     """
-    return PredictFastPath(ProtocolFastPath(app, app.state.predict_core), app.state.predict_handler)
+    core = predict_core(app)
+    return PredictFastPath(ProtocolFastPath(app, core), PredictHandler(core))

@@ -1,20 +1,73 @@
-"""FastAPI dependencies shared by the routers, named so handlers stay a few lines."""
+"""FastAPI dependencies shared by the routers, named so handlers stay a few lines.
+
+The app factory attaches the service to its app once (``bind``); the functions
+here are the only readers, so routes take ``State``, ``Core``, ``Served``,
+``Watching`` or ``Authorized`` as parameters and never look at the app.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, FastAPI, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BeforeValidator
 
+from tabserve.monitoring.watch import Watch
+from tabserve.service.http.auth import bearer, token_matches
+from tabserve.service.http.errors import UnauthorizedError
+from tabserve.service.predict.core import PredictCore
 from tabserve.service.predict.state import ModelSlot, ServiceState
 
 
+def bind(app: FastAPI, state: ServiceState, core: PredictCore) -> None:
+    """Attach the service to its app; read back only through the functions below."""
+    app.state.service = state
+    app.state.predict_core = core
+
+
+def service_state(app: FastAPI) -> ServiceState:
+    """The state ``bind`` attached to this app."""
+    return app.state.service
+
+
+def predict_core(app: FastAPI) -> PredictCore:
+    """The predict core ``bind`` attached to this app."""
+    return app.state.predict_core
+
+
 def get_state(request: Request) -> ServiceState:
-    return request.app.state.service
+    return service_state(request.app)
+
+
+def get_core(request: Request) -> PredictCore:
+    return predict_core(request.app)
 
 
 State = Annotated[ServiceState, Depends(get_state)]
+Core = Annotated[PredictCore, Depends(get_core)]
+
+
+def get_watch(state: State) -> Watch:
+    return state.watch
+
+
+Watching = Annotated[Watch, Depends(get_watch)]
+
+
+def require_token(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """401 unless the configured token (if any) was sent."""
+    expected = state.settings.server.token
+    if not expected:
+        return
+    given = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+    if not token_matches(expected, given):
+        raise UnauthorizedError("this route needs the header 'Authorization: Bearer <server.token>'")
+
+
+Authorized = Depends(require_token)
 
 
 def whole_number(value: object) -> object:

@@ -25,7 +25,7 @@ from tabserve.service.console.render import page
 from tabserve.service.console.summary import SummaryCache
 from tabserve.service.deps import ModelName, State, VersionNumber
 from tabserve.service.http.errors import lookup
-from tabserve.service.predict.state import ServiceState
+from tabserve.service.predict.state import ServiceState, SlotStatus
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,14 @@ def home(state: State) -> HTMLResponse:
     With a token set a running job shows only its id, as on its own page: the script reads its
     status and progress from GET /jobs/{id} with the tab's token.
     """
-    registry = state.require_registry()
+    registry = state.registry
     metadata = registry.metadata
     models = []
     for slot in state.slots.values():
         entry: dict[str, Any] = {
             "name": slot.name,
             "serving": slot.predictor.version if slot.predictor else None,
+            "note": "" if slot.status is SlotStatus.SERVING else slot.reason,  # why not the alias's version
             "error": None,
         }
         try:
@@ -111,7 +112,7 @@ def home(state: State) -> HTMLResponse:
 def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLResponse:
     """One version in full, readable, with a promote button."""
     slot = state.slot(name)
-    record = state.require_registry().get(slot.name, version)
+    record = state.registry.get(slot.name, version)
     matrix = record.metrics.get("confusion_matrix") or {}
     return page(
         "version.html",
@@ -137,7 +138,7 @@ def compare_page(
 ) -> HTMLResponse:
     """Two versions side by side: metric differences, params diff, confusion matrices, CV tables."""
     slot = state.slot(name)
-    registry = state.require_registry()
+    registry = state.registry
     first, second = registry.get(slot.name, a), registry.get(slot.name, b)
 
     def matrix(record: Any) -> Any:
@@ -197,7 +198,7 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
 
 def _version_choice(state: ServiceState, model: str, version: int | None) -> tuple[list[dict], Any]:
     """The model's versions (newest first) and the chosen record (default: production, else newest)."""
-    registry = state.require_registry()
+    registry = state.registry
     summaries = registry.metadata.version_summaries(model)
     listing = [
         {"version": v["version"], "production": PRODUCTION in v["aliases"]} for v in reversed(summaries)

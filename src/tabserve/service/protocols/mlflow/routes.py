@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from tabserve import __version__
+from tabserve.service.deps import get_core, get_state
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.predict.core import PredictCore
 from tabserve.service.protocols.errors import status_and_message
@@ -80,7 +81,7 @@ async def invocations_answer(core: PredictCore, body: bytes, content_type: bytes
 )
 async def invocations(request: Request) -> Response:
     """Predict with the default model, MLflow style (``params.probabilities`` for probabilities)."""
-    core: PredictCore = request.app.state.predict_core
+    core = get_core(request)
     try:
         body = await read_body(
             request.receive, body_limit(core.max_rows), request.headers.get("content-length")
@@ -93,7 +94,7 @@ async def invocations(request: Request) -> Response:
 
 
 def _loaded(request: Request) -> Response:
-    ready = request.app.state.service.default.predictor is not None
+    ready = get_state(request).default.predictor is not None
     return Response("\n", status_code=200 if ready else 503, media_type="text/plain")
 
 
