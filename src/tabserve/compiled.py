@@ -77,7 +77,8 @@ class _Expected:
         import pandas as pd
 
         frame = pd.DataFrame(rows, columns=schema.names)
-        return cls(pipeline.predict(frame).astype(str), pipeline.predict_proba(frame))
+        labels = np.asarray(schema.names_of(pipeline.predict(frame)), dtype=str)
+        return cls(labels, pipeline.predict_proba(frame))
 
     def disagreement(self, got: np.ndarray, classes: list[str]) -> str:
         """Empty when ``got`` gives the same labels and probabilities within the tolerance."""

@@ -51,8 +51,8 @@ class SklearnRunner:
         self.pipeline = pipeline
         self.schema = schema
         model_classes = [str(c) for c in pipeline.classes_]
-        if model_classes != schema.classes:
-            raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.classes}")
+        if model_classes != schema.own_classes:
+            raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.own_classes}")
         # A model fitted on a bare array (in a notebook) is given one, so it never warns about names.
         self.by_name = hasattr(pipeline, "feature_names_in_")
 
