@@ -22,6 +22,7 @@ from tabserve.features import coerce_frame, infer_schema
 from tabserve.inputs import batch_from_frame
 from tabserve.monitoring.profile import build_profile
 from tabserve.predictor import SklearnRunner
+from tabserve.registry.boosters import library_of
 from tabserve.schema import FeatureSchema
 from tabserve.training import TrainedModel, dotted_name, evaluate_labels
 
@@ -116,6 +117,8 @@ def _named_classes(own: list[str], names: Any) -> tuple[list[str], list[str] | N
 
 
 def _fitted_names(model: Any) -> list[str] | None:
+    if library_of(model) == "lightgbm":  # it rewrites the names it keeps ("a b" as "a_b"): use the sample's
+        return None
     try:
         names = model.feature_names_in_
     except AttributeError:

@@ -17,7 +17,7 @@ from typing import Any
 from tabserve.compiled import CompileResult, compile_pipeline
 from tabserve.extras import can_draw, missing
 from tabserve.registry import PRODUCTION, Registry, StoredFile
-from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, split_booster
+from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, library_of, split_booster
 from tabserve.registry.serialization import check_types, dump_model
 from tabserve.training import TrainedModel
 from tabserve.versions import library_versions
@@ -46,7 +46,8 @@ def compile_for_serving(trained: TrainedModel) -> CompileResult:
     if missing(("skl2onnx",)):
         return CompileResult(None, "not compiled: skl2onnx is not installed here (tabserve[train])")
     named = getattr(trained.pipeline, "named_steps", None)
-    if trained.schema.all_numeric and (named is None or "prep" not in named or "clf" not in named):
+    bare_booster = library_of(trained.pipeline) is not None
+    if trained.schema.all_numeric and not bare_booster and (named is None or {"prep", "clf"} - set(named)):
         return CompileResult(None, "pipeline is not tabserve's prep + clf shape: served by scikit-learn")
     try:
         result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)

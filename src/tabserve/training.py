@@ -102,8 +102,10 @@ def build_param_grid(candidates: list[Candidate], random_state: int) -> list[dic
 
 
 def dotted_name(estimator: BaseEstimator) -> str:
+    """The public dotted name of the estimator's class: ``xgboost.XGBClassifier`` as a config names it."""
     cls = type(estimator)
-    public = cls.__module__.split("._")[0]
+    root = importlib.import_module(cls.__module__.split(".")[0])
+    public = root.__name__ if getattr(root, cls.__name__, None) is cls else cls.__module__.split("._")[0]
     return f"{public}.{cls.__name__}"
 
 
