@@ -62,7 +62,9 @@ def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
     try:
         module = importlib.import_module(module_name)
         found = getattr(module, class_name)
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError) as exc:
+        if isinstance(exc, ImportError) and exc.name in ("xgboost", "lightgbm"):
+            raise ConfigError(f"{where}: '{path}' needs {exc.name}: pip install 'tabserve[boost]'") from None
         raise ConfigError(f"{where}: '{path}' does not name an importable class") from None
     if not inspect.isclass(found) or not issubclass(found, BaseEstimator):
         raise ConfigError(f"{where}: '{path}' is not a scikit-learn estimator class")
