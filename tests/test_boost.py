@@ -272,3 +272,41 @@ def test_trained_from_a_config_on_a_table_with_categories_serves_over_http(tmp_p
     assert body["labels"] == outcome.trained.schema.names_of(pipeline.predict(rows))
     got = np.array([body["probabilities"][c] for c in classes]).T
     np.testing.assert_allclose(got, expected, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.filterwarnings("ignore:The argument 'eval_set' is deprecated")
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_an_early_stopped_model_keeps_answering_with_its_best_trees(registry, library, iris):
+    frame, codes, _ = iris
+    noisy = frame + np.random.default_rng(1).normal(0, 0.8, frame.shape)
+    if library == "xgboost":
+        model = xgboost.XGBClassifier(n_estimators=200, early_stopping_rounds=3, learning_rate=0.5)
+        model.fit(noisy[::2], codes[::2], eval_set=[(noisy[1::2], codes[1::2])], verbose=False)
+    else:
+        model = lightgbm.LGBMClassifier(n_estimators=200, learning_rate=0.5, verbose=-1)
+        model.fit(
+            noisy[::2],
+            codes[::2],
+            eval_set=[(noisy[1::2], codes[1::2])],
+            callbacks=[lightgbm.early_stopping(3, verbose=False)],
+        )
+    best = model.best_iteration_ if library == "lightgbm" else model.best_iteration
+    assert 0 < best < 150  # stopped early: later trees exist in the booster but do not answer
+    shell, booster = split_booster(model)
+    files = [
+        StoredFile("model", "model.skops", dump_model(shell)),
+        StoredFile("booster", booster.filename, booster.data),
+    ]
+    fields = {
+        "estimator": "x",
+        "params": {},
+        "metrics": {},
+        "cv_results": [],
+        "feature_schema": {},
+        "data_rows": 0,
+        "data_hash": "",
+        "libraries": {},
+        "config": {},
+    }
+    loaded = registry.load_model(registry.get("m", registry.register("m", files, fields)))
+    np.testing.assert_array_equal(loaded.predict_proba(noisy), model.predict_proba(noisy))

@@ -112,6 +112,8 @@ def attach(model: Any, booster: BoosterFile | None, label: str) -> Any:
             import lightgbm
 
             parsed = lightgbm.Booster(model_str=booster.data.decode())
+            # The text holds every tree; predictions stop where early stopping found the best.
+            parsed.best_iteration = int(getattr(final_estimator(model), "_best_iteration", 0) or 0)
     except ImportError:
         raise IntegrityError(
             f"{label}: needs {library}, which is not installed here (pip install 'tabserve[boost]')"
