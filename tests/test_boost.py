@@ -145,7 +145,7 @@ def test_model_files_hold_no_booster_and_no_pickle_and_a_tampered_booster_is_ref
 
     path = Path(store.artifacts.root) / record.artifacts["booster"]["key"]  # one tree's leaf changed
     path.write_bytes(booster.replace(b'"base_weights":[', b'"base_weights":[1.5,', 1))
-    with pytest.raises(IntegrityError, match="booster file .* failed its checksum"):
+    with pytest.raises(IntegrityError, match=r"booster file .* failed its checksum"):
         Predictor.load(store, "iris-xgb")
     with pytest.raises(IntegrityError, match="booster file"):
         notebook_registry.load("iris-xgb")
