@@ -310,3 +310,21 @@ def test_an_early_stopped_model_keeps_answering_with_its_best_trees(registry, li
     }
     loaded = registry.load_model(registry.get("m", registry.register("m", files, fields)))
     np.testing.assert_array_equal(loaded.predict_proba(noisy), model.predict_proba(noisy))
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_library_served_lightgbm_answers_through_its_booster_as_predict_proba_does(iris, classes):
+    from tabserve.predictor import SklearnRunner
+    from tabserve.schema import Feature, FeatureSchema
+
+    frame, codes, _ = iris
+    keep = codes < classes
+    holes = frame[keep].mask(np.random.default_rng(0).random(frame[keep].shape) < 0.1)
+    model = lightgbm.LGBMClassifier(n_estimators=30, verbose=-1).fit(holes, codes[keep])
+    schema = FeatureSchema(
+        [Feature(n, "numeric") for n in frame.columns], "species", [str(c) for c in range(classes)]
+    )
+    runner = SklearnRunner(model, schema)
+    assert runner.native is not None
+    got = runner.predict_proba(batch_from_frame(holes, schema))
+    np.testing.assert_array_equal(got, model.predict_proba(holes))
