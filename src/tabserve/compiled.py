@@ -82,7 +82,7 @@ def _convert(classifier: Any, width: int, dtype: str) -> bytes:
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     if library_of(classifier) is not None:
-        register_boosted_converters()
+        register_boosted_converter(classifier)
         classifier = _unnamed(classifier)
     tensor_type = DoubleTensorType if dtype == "float64" else FloatTensorType
     model = convert_sklearn(
@@ -188,23 +188,23 @@ def _with_holes(rows: np.ndarray) -> np.ndarray:
     return np.where(rng.random(rows.shape) < 0.2, np.nan, rows)
 
 
-def register_boosted_converters() -> None:
-    """Teach skl2onnx the XGBoost and LightGBM classifiers, with onnxmltools's converters."""
-    from lightgbm import LGBMClassifier
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+def register_boosted_converter(classifier: Any) -> None:
+    """Teach skl2onnx this XGBoost or LightGBM classifier's class, with onnxmltools's converter."""
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-    from xgboost import XGBClassifier
 
+    if library_of(classifier) == "xgboost":
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost as converter
+
+        alias = "XGBoostXGBClassifier"
+    else:
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as converter
+
+        alias = "LightGbmLGBMClassifier"
     options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
-    for cls, alias, converter in (
-        (XGBClassifier, "XGBoostXGBClassifier", convert_xgboost),
-        (LGBMClassifier, "LightGbmLGBMClassifier", convert_lightgbm),
-    ):
-        update_registered_converter(
-            cls, alias, calculate_linear_classifier_output_shapes, converter, options=options
-        )
+    update_registered_converter(
+        type(classifier), alias, calculate_linear_classifier_output_shapes, converter, options=options
+    )
 
 
 def _unnamed(classifier: Any) -> Any:
