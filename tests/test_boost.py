@@ -328,3 +328,14 @@ def test_library_served_lightgbm_answers_through_its_booster_as_predict_proba_do
     assert runner.native is not None
     got = runner.predict_proba(batch_from_frame(holes, schema))
     np.testing.assert_array_equal(got, model.predict_proba(holes))
+
+
+def test_a_bare_boosted_regressor_is_left_to_its_library_by_the_compiler(iris):
+    from tabserve.compiled import compile_pipeline
+    from tabserve.schema import Feature, FeatureSchema
+
+    frame, codes, _ = iris
+    model = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1).fit(frame, codes)
+    schema = FeatureSchema([Feature(n, "numeric") for n in frame.columns], "y", [])
+    result = compile_pipeline(model, schema, frame.to_numpy())
+    assert result.bundle is None and "served by its library" in result.reason

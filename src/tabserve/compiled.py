@@ -65,6 +65,8 @@ def _numeric_parts(pipeline: Any, schema: FeatureSchema) -> _Parts | str:
     if not schema.all_numeric:
         return CATEGORICAL
     width = len(schema.names)
+    if library_of(pipeline) is not None and not hasattr(pipeline, "predict_proba"):
+        return f"{type(pipeline).__name__} is served by its library (only classifiers are compiled)"
     if library_of(pipeline) is not None:  # takes missing values itself: nothing to impute or scale
         return _Parts(np.full(width, np.nan), np.zeros(width), np.ones(width), pipeline)
     prep = pipeline.named_steps.get("prep")
