@@ -237,7 +237,8 @@ def test_trained_from_a_config_on_iris_answers_in_the_species_names(tmp_path, es
 
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
-def test_trained_from_a_config_on_a_table_with_categories_serves_over_http(tmp_path):
+@pytest.mark.parametrize("estimator", ["xgboost.XGBClassifier", "lightgbm.LGBMClassifier"])
+def test_trained_from_a_config_on_a_table_with_categories_serves_over_http(tmp_path, estimator):
     from starlette.testclient import TestClient
 
     from tabserve.config import load_settings
@@ -250,7 +251,7 @@ def test_trained_from_a_config_on_a_table_with_categories_serves_over_http(tmp_p
             "registry": {"url": f"sqlite:///{tmp_path / 'r.db'}", "artifacts": str(tmp_path / "a")},
             "logging": {"file": None},
             "search": {"n_jobs": 1, "cv": 3},
-            "candidates": [{"estimator": "xgboost.XGBClassifier", "grid": {"n_estimators": [30]}}],
+            "candidates": [{"estimator": estimator, "grid": {"n_estimators": [30]}}],
         },
     )
     outcome = train_and_register(settings)
