@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import numpy as np
 import orjson
@@ -48,6 +49,10 @@ def served(tmp_path_factory, trained_iris):
     config = write_config(root, registry, server={"grpc_port": 0, "token": TOKEN, "max_batch_rows": MAX_ROWS})
     app = create_app(load_settings(config, environ={}))
     with serve_in_thread(with_fast_predict(app)) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:  # the model loads in the background
+            assert time.monotonic() < deadline, client.get("/readyz").text
+            time.sleep(0.05)
         yield client, f"127.0.0.1:{grpc_port(app)}"
 
 
