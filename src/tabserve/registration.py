@@ -42,6 +42,8 @@ class Stored:
 
 def compile_for_serving(trained: TrainedModel) -> CompileResult:
     """The ONNX fast path when the pipeline has tabserve's numeric shape and passes the parity check."""
+    if not hasattr(trained.pipeline, "predict_proba"):
+        return CompileResult(None, "estimator has no predict_proba: labels served by scikit-learn")
     if missing(("skl2onnx",)):
         return CompileResult(None, "not compiled: skl2onnx is not installed here (tabserve[train])")
     named = getattr(trained.pipeline, "named_steps", None)
@@ -83,7 +85,11 @@ def store_version(
     fields = {
         "estimator": trained.estimator,
         "params": trained.params,
-        "metrics": {**trained.metrics, "serving": compiled.reason},
+        "metrics": {
+            **trained.metrics,
+            "serving": compiled.reason,
+            "outputs": model_outputs(trained.pipeline),
+        },
         "cv_results": trained.cv_results,
         "feature_schema": trained.schema.to_dict(),
         "data_rows": trained.data_rows,
@@ -92,6 +98,11 @@ def store_version(
         "config": config,
     }
     return registry.register(model, files, fields), compiled.reason
+
+
+def model_outputs(model: Any) -> list[str]:
+    """What a fitted classifier answers: labels, and probabilities when it has ``predict_proba``."""
+    return ["labels", "probabilities"] if hasattr(model, "predict_proba") else ["labels"]
 
 
 def _pictures(model: str, trained: TrainedModel, draw: bool) -> dict[str, bytes]:
