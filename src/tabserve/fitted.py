@@ -76,6 +76,7 @@ def describe_fitted(
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
         # Drift reference: every row given, and the labels answered for the hold-out (else the sample).
         profile=build_profile(profile_rows, schema, predicted),
+        sample_rows=frame.head(5),
     )
 
 

@@ -123,10 +123,20 @@ class Predictor:
         if version is None:
             version = registry.serving_version(model)
         record = registry.get(model, version)
-        registry.verify(record)  # every file, not only the one the runner reads
+        files = registry.read_files(record)  # every file checked, not only the one the runner reads
+        return cls.from_files(record, files, registry.trusted_types)
+
+    @classmethod
+    def from_files(
+        cls, record: VersionRecord, files: dict[str, bytes], trusted_types: tuple[str, ...]
+    ) -> Predictor:
+        """A version from its files already in hand (read and checked, or just written and hashed):
+        the same runner a server builds for it."""
         _warn_on_library_drift(record)
-        runner, how = _runner(registry, record)
-        log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)
+        runner, how = _runner(record, files, trusted_types)
+        log.info(
+            "loaded %s version %d (%s), served by %s", record.model, record.version, record.estimator, how
+        )
         return cls(record, runner)
 
     def predict_row(self, row: list[float]) -> list[float] | None:
@@ -173,17 +183,23 @@ class Predictor:
         return Prediction(self._class_array[indices].tolist(), None, self.classes, indices)
 
 
-def _runner(registry: Registry, record: VersionRecord) -> tuple[Runner, str]:
+def _runner(
+    record: VersionRecord, files: dict[str, bytes], trusted_types: tuple[str, ...]
+) -> tuple[Runner, str]:
     """The compiled runner if the version has one this tabserve reads, else scikit-learn; and which."""
+    from tabserve.registry.serialization import load_model
+
     why_not = record.metrics.get("serving", "no compiled model stored")
-    if "compiled" in record.artifacts:
+    if "compiled" in files:
         from tabserve.compiled_runtime import BundleFormatError, CompiledRunner
 
         try:
-            return CompiledRunner(registry.read_file(record, "compiled")), "ONNX Runtime"
+            return CompiledRunner(files["compiled"]), "ONNX Runtime"
         except BundleFormatError as exc:
             why_not = str(exc)
-    runner = SklearnRunner(registry.load_model(record), FeatureSchema.from_dict(record.feature_schema))
+    label = f"model '{record.model}' version {record.version}"
+    pipeline = load_model(files["model"], label, trusted_types)
+    runner = SklearnRunner(pipeline, FeatureSchema.from_dict(record.feature_schema))
     return runner, f"scikit-learn ({why_not})"
 
 

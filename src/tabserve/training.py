@@ -54,6 +54,7 @@ class TrainedModel:
     profile: dict[str, Any] | None = None  # training rows' bins and hold-out class mix, for drift
     libraries: dict[str, str] | None = None  # None: this process's versions
     pictures: dict[str, bytes] = field(default_factory=dict)  # PNGs by artifact kind, e.g. "pairplot"
+    sample_rows: pd.DataFrame | None = None  # a few input rows the version must answer before it serves
 
 
 def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
@@ -259,6 +260,7 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         data_hash=dataset.content_hash,
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
         profile=build_profile(x_train, schema, best.predict(x_test)),
+        sample_rows=x_test.head(5),
     )
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from tabserve.config import Settings
 from tabserve.extras import require_train_extra
-from tabserve.registration import should_promote, store_version
+from tabserve.promotion import settle
+from tabserve.registration import store_version
 from tabserve.registry import Registry
 from tabserve.training import Progress, TrainedModel, train
 from tabserve.urls import redact_tree, redact_url
@@ -28,15 +29,19 @@ def open_registry(settings: Settings) -> Registry:
 
 def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
     """Store a trained model as the next version and promote it if it scores as well."""
-    version, _ = store_version(
+    written = store_version(
         registry, settings.model, trained, recorded_config(settings), pictures=settings.registry.pictures
     )
-    promoted = should_promote(
-        registry, settings.model, trained.metrics["holdout_score"], settings.registry.auto_promote
+    promoted = settle(
+        registry,
+        settings.model,
+        written.version,
+        trained.metrics["holdout_score"],
+        promote_now=None,
+        auto_promote=settings.registry.auto_promote,
+        files=written.files,
     )
-    if promoted:
-        registry.promote(settings.model, version)
-    return TrainOutcome(version, promoted, trained)
+    return TrainOutcome(written.version, promoted, trained)
 
 
 def recorded_config(settings: Settings) -> dict:

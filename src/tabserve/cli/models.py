@@ -68,11 +68,15 @@ def run(args: argparse.Namespace) -> int:
 
             export(registry, model, args.version, args.output)
         elif args.action == "promote":
+            from tabserve.promotion import promote
+
             version = args.version
-            registry.promote(model, version)
+            promote(registry, model, version)
             print(f"{model} production -> v{version}")
         else:
-            version = registry.rollback(model)
+            from tabserve.promotion import rollback
+
+            version = rollback(registry, model)
             print(f"{model} production -> v{version} (rolled back)")
     finally:
         registry.close()

@@ -143,14 +143,15 @@ class Registry:
             )
         return data
 
-    def verify(self, record: VersionRecord) -> None:
-        """Check every file of a version against its recorded sha256 (IntegrityError names the first bad one).
+    def read_files(self, record: VersionRecord) -> dict[str, bytes]:
+        """Every file of a version by kind, each checked against its recorded sha256 (IntegrityError
+        names the first bad one). A numeric model is served from one file but stored with others;
+        a damaged file must stop a load or a promotion even if this server would not read it."""
+        return {kind: self.read_file(record, kind) for kind in record.artifacts}
 
-        A numeric model is served from one file but stored with others; a damaged
-        file must stop a load or a promotion even if this server would not read it.
-        """
-        for kind in record.artifacts:
-            self.read_file(record, kind)
+    def verify(self, record: VersionRecord) -> None:
+        """Check every file of a version against its recorded sha256."""
+        self.read_files(record)
 
     def load_model(self, record: VersionRecord) -> Any:
         """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""
@@ -174,22 +175,36 @@ class Registry:
     def versions(self, model: str) -> list[VersionRecord]:
         return self.metadata.list_versions(model)
 
-    def promote(self, model: str, version: int) -> None:
-        """Point production at a version whose every file passes its checksum (ConflictError if one fails)."""
-        try:
-            self.verify(self.get(model, version))
-        except IntegrityError as exc:
-            raise ConflictError(f"{exc}; not promoted") from None
+    def promote(self, model: str, version: int, *, checked: bool = False) -> None:
+        """Point production at a version whose every file passes its checksum (ConflictError if one fails).
+
+        This only moves the alias: ``tabserve.promotion`` first proves the version predicts, then calls
+        this with ``checked`` (its files were read and checked on the way, or just written).
+        """
+        if not checked:
+            try:
+                self.verify(self.get(model, version))
+            except IntegrityError as exc:
+                raise ConflictError(f"{exc}; not promoted") from None
         self.metadata.set_alias(model, version, PRODUCTION)
         log.info("%s version %d is now %s", model, version, PRODUCTION)
 
-    def rollback(self, model: str) -> int:
-        """Give production back to the version it had before, if every file of it passes its checksum."""
-        target = self.metadata.rollback_target(model, PRODUCTION)
-        try:
-            self.verify(self.get(model, target))
-        except IntegrityError as exc:
-            raise ConflictError(f"{exc}; not rolled back") from None
+    def rollback_target(self, model: str) -> int:
+        """The version a rollback would give production back to (ConflictError when there is none)."""
+        return self.metadata.rollback_target(model, PRODUCTION)
+
+    def rollback(self, model: str, *, checked_target: int | None = None) -> int:
+        """Give production back to the version it had before, if every file of it passes its checksum.
+
+        ``checked_target``: the target ``tabserve.promotion`` already proved; the alias moves only
+        if it is still the target.
+        """
+        target = checked_target if checked_target is not None else self.rollback_target(model)
+        if checked_target is None:
+            try:
+                self.verify(self.get(model, target))
+            except IntegrityError as exc:
+                raise ConflictError(f"{exc}; not rolled back") from None
         version = self.metadata.rollback_alias(model, PRODUCTION, expected=target)
         log.info("%s rolled back: %s is version %d", model, PRODUCTION, version)
         return version

@@ -168,6 +168,8 @@ def _freeze_heap() -> None:
 
 
 def _load(registry, model: str, version: int):  # noqa: ANN001 - runs in a thread
-    from tabserve.predictor import Predictor
+    """The version as this server serves it, once it answered its smoke prediction: until then the
+    slot stays not ready (or keeps serving the version it has)."""
+    from tabserve.smoke import load_checked
 
-    return Predictor.load(registry, model, version)
+    return load_checked(registry, model, version)

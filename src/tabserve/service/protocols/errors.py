@@ -7,14 +7,9 @@ is a 400 (as those protocols say), unknown errors are logged and hidden.
 
 from __future__ import annotations
 
-import logging
-
-from tabserve.service.http.errors import INTERNAL, lookup
+from tabserve.service.http.errors import INTERNAL, internal_detail, log_internal, lookup
 from tabserve.service.protocols import ProtocolError
 
-log = logging.getLogger(__name__)
-
-HIDDEN = "an unexpected error occurred; it has been logged"
 MAX_MESSAGE_CHARS = 500
 
 
@@ -25,8 +20,7 @@ def status_and_message(exc: BaseException) -> tuple[int, str]:
     else:
         found = lookup(exc)
         if found is INTERNAL:
-            log.error("unhandled error", exc_info=exc)
-            return 500, HIDDEN
+            return 500, internal_detail(log_internal(exc))
         status = 400 if found.status == 422 else found.status
     message = str(exc)
     if len(message) > MAX_MESSAGE_CHARS:
