@@ -21,9 +21,10 @@ from tabserve.config import Settings
 from tabserve.errors import OutputUnavailableError
 from tabserve.inputs import parse_payload
 from tabserve.predictor import Predictor
+from tabserve.registry import open_registry
 from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.service.app import create_app, with_fast_predict
-from tabserve.workflow import open_registry, train_and_register
+from tabserve.workflow import train_and_register
 from tests.conftest import make_settings
 
 SVC_ONLY = [{"estimator": "sklearn.svm.SVC", "grid": {"C": [1]}}]

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from tabserve.data import load_iris_frame
 from tabserve.errors import IntegrityError, NoModelError, NotFoundError
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import Registry, StoredFile, open_registry
 from tabserve.registry.serialization import dump_model, is_trusted_type, load_model
-from tabserve.workflow import open_registry, register_trained
+from tabserve.workflow import register_trained
 
 
 def _fields(n: int = 0) -> dict:

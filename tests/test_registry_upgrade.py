@@ -17,9 +17,9 @@ from sklearn.datasets import load_iris
 from tabserve import promotion
 from tabserve.inputs import parse_payload
 from tabserve.predictor import Predictor
-from tabserve.registry import PRODUCTION
+from tabserve.registry import PRODUCTION, open_registry
 from tabserve.smoke import load_checked
-from tabserve.workflow import open_registry, train_and_register
+from tabserve.workflow import train_and_register
 from tests.conftest import make_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "registry_v2.tar.gz"

@@ -16,10 +16,10 @@ import tabserve
 from tabserve.config import Settings
 from tabserve.errors import ConflictError
 from tabserve.predictor import Predictor
-from tabserve.registry import PRODUCTION
+from tabserve.registry import PRODUCTION, open_registry
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.smoke import SmokeTestError
-from tabserve.workflow import open_registry, train_and_register
+from tabserve.workflow import train_and_register
 from tests.conftest import make_settings
 
 ROW = [5.1, 3.5, 1.4, 0.2]

@@ -72,9 +72,9 @@ class Registry:
     def store(self) -> Any:
         """The underlying ``tabserve.registry.Registry``, opened on first use."""
         if self._opened is None:
-            from tabserve.registry import Registry as Store
+            from tabserve.registry import open_registry
 
-            self._opened = Store.from_settings(self.settings.registry)
+            self._opened = open_registry(self.settings)
             self._opened.metadata.ensure_schema()
         return self._opened
 
@@ -132,7 +132,7 @@ class Registry:
         return register(model, registry=self, **kwargs)
 
 
-def open_registry(registry: Registry | Settings | str | Path | None) -> Registry:
+def as_registry(registry: Registry | Settings | str | Path | None) -> Registry:
     """A ``Registry`` from what ``register(registry=...)`` takes: one, settings, a URL or a config file."""
     if isinstance(registry, Registry):
         return registry
@@ -188,7 +188,7 @@ def register(
         x_test=X_test,
         y_test=y_test,
     )
-    target = open_registry(registry)
+    target = as_registry(registry)
     own = target is not registry
     try:
         store = target.store

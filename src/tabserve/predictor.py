@@ -123,8 +123,7 @@ class Predictor:
         if version is None:
             version = registry.serving_version(model)
         record = registry.get(model, version)
-        files = registry.read_files(record)  # every file checked, not only the one the runner reads
-        return cls.from_files(record, files, registry.trusted_types)
+        return cls.from_files(record, read_checked_files(registry, record), registry.trusted_types)
 
     @classmethod
     def from_files(
@@ -181,6 +180,12 @@ class Predictor:
         except ValueError as exc:  # the model's own input check
             raise InputError(f"the model cannot take this input: {exc}") from None
         return Prediction(self._class_array[indices].tolist(), None, self.classes, indices)
+
+
+def read_checked_files(registry: Registry, record: VersionRecord) -> dict[str, bytes]:
+    """Every file of a version by kind, each checked against its sha256: not only the one the runner
+    reads, since a damaged file must stop a load even if this server would not use it."""
+    return {kind: registry.read_file(record, kind) for kind in record.artifacts}
 
 
 def _runner(

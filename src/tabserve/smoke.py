@@ -24,7 +24,7 @@ import numpy as np
 
 from tabserve.errors import ConflictError
 from tabserve.inputs import Batch, parse_payload
-from tabserve.predictor import Prediction, Predictor
+from tabserve.predictor import Prediction, Predictor, read_checked_files
 from tabserve.registry import Registry, VersionRecord
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def _problem(predictor: Predictor, rows: list[list[Any]]) -> str:
 def load_checked(registry: Registry, model: str, version: int) -> Predictor:
     """Load a version as a server does and prove it predicts its sample rows."""
     record = registry.get(model, version)
-    files = registry.read_files(record)
+    files = read_checked_files(registry, record)
     return check_files(record, files, registry.trusted_types)
 
 

@@ -197,9 +197,16 @@ def cv_table(search: GridSearchCV) -> list[dict[str, Any]]:
     return rows
 
 
-def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None = None) -> TrainedModel:
-    """Split, grid-search and evaluate on an already loaded dataset."""
-    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
+def fit_search(
+    settings: Settings,
+    dataset: Dataset,
+    progress: Progress | None = None,
+    param_grid: list[dict[str, list]] | None = None,
+) -> TrainedModel:
+    """Split, grid-search and evaluate on an already loaded dataset (``param_grid``: the one ``train``
+    built from the candidates before loading the data; built here when not given)."""
+    if param_grid is None:
+        param_grid = build_param_grid(settings.candidates, settings.split.random_state)
     try:
         get_scorer(settings.search.scoring)
     except ValueError:
@@ -281,9 +288,9 @@ def _search_backend(settings: Settings) -> Iterator[None]:
 
 def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
     """Check the candidates, load the data, then search: config errors come before any work."""
-    build_param_grid(settings.candidates, settings.split.random_state)
+    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
     dataset = load_dataset(settings.data)
-    trained = fit_search(settings, dataset, progress)
+    trained = fit_search(settings, dataset, progress, param_grid)
     if settings.registry.pictures:  # drawn here, where the data is, and stored with the version
         from tabserve.plots import data_pairplot_png
 

@@ -9,7 +9,7 @@ from tabserve.config import Settings
 from tabserve.extras import require_train_extra
 from tabserve.promotion import settle
 from tabserve.registration import store_version
-from tabserve.registry import Registry
+from tabserve.registry import Registry, open_registry
 from tabserve.training import Progress, TrainedModel, train
 from tabserve.urls import redact_tree, redact_url
 
@@ -21,10 +21,6 @@ class TrainOutcome:
     version: int
     promoted: bool
     trained: TrainedModel
-
-
-def open_registry(settings: Settings) -> Registry:
-    return Registry.from_settings(settings.registry)
 
 
 def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:

@@ -12,7 +12,7 @@ import pytest
 import tabserve.registry
 from tabserve.config import load_settings
 from tabserve.errors import TabserveError
-from tabserve.registry import Registry
+from tabserve.registry import Registry, open_registry
 from tabserve.service.app import create_app
 from tabserve.service.ops.tasks import supervise
 from tabserve.service.predict.reloader import Reloader
@@ -76,7 +76,7 @@ def test_the_injected_errors_include_the_registry_conflicts_and_outages():
 @pytest.mark.parametrize("error", ERRORS, ids=lambda cls: cls.__name__)
 def test_the_reloader_recovers_or_says_why_for_every_registry_error(iris_config: Path, method, error):
     settings = load_settings(iris_config, environ={})
-    real = Registry.from_settings(settings.registry)
+    real = open_registry(settings)
     try:
         registry = FaultyRegistry(real, method)
         state = ServiceState(settings)
@@ -107,7 +107,7 @@ def test_the_reloader_recovers_or_says_why_for_every_registry_error(iris_config:
 
 def test_the_running_task_outlives_every_error_in_turn(iris_config: Path):
     settings = load_settings(iris_config, environ={})
-    real = Registry.from_settings(settings.registry)
+    real = open_registry(settings)
     registry = FaultyRegistry(real, "serving_version")
     state = ServiceState(settings)
     state.registry = registry  # type: ignore[assignment]

@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output and not args.input:
         raise common.UsageError("--output goes with --input FILE.csv")
     settings = common.load(args)
-    registry = common.open_registry(settings, existing=True)
+    from tabserve.registry import open_registry
+
+    registry = open_registry(settings, existing=True)
     try:
         predictor = Predictor.load(registry, settings.model, args.model_version)
     except NoModelError as exc:

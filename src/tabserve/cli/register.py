@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _import_folder(args: argparse.Namespace, settings: Any, path: Path) -> int:
     from tabserve.exchange import import_version
+    from tabserve.registry import open_registry
 
-    registry = common.open_registry(settings)
+    registry = open_registry(settings)
     try:
         stored = import_version(
             registry, path, name=args.name, promote=args.promote, auto_promote=settings.registry.auto_promote

@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _has_versions(settings: Any) -> bool:
-    registry = common.open_registry(settings)
+    from tabserve.registry import open_registry
+
+    registry = open_registry(settings)
     try:
         return registry.metadata.latest_version(settings.model) is not None
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabserve.errors import ConflictError, IntegrityError, NoModelError
@@ -18,13 +19,13 @@ from tabserve.registry.records import PRODUCTION, JobRecord, VersionRecord
 from tabserve.registry.serialization import sha256_hex
 
 if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry is opened with it
-    from tabserve.config import RegistrySettings
+    from tabserve.config import Settings
     from tabserve.registry.metadata import MetadataStore
     from tabserve.registry.sqlite_direct import DirectSqliteMetadata
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRODUCTION", "JobRecord", "Registry", "StoredFile", "VersionRecord"]
+__all__ = ["PRODUCTION", "JobRecord", "Registry", "StoredFile", "VersionRecord", "open_registry"]
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,6 @@ class Registry:
 
             metadata = MetadataStore(url)
         return cls(metadata, open_artifact_store(artifacts, s3_endpoint_url), trusted_types)
-
-    @classmethod
-    def from_settings(cls, settings: RegistrySettings, quick: bool = False) -> Registry:
-        """The registry named by the ``registry`` config section."""
-        return cls.open(
-            settings.url,
-            settings.artifacts,
-            settings.s3_endpoint_url,
-            tuple(settings.trusted_types),
-            quick=quick,
-        )
 
     def close(self) -> None:
         self.metadata.close()
@@ -143,15 +133,14 @@ class Registry:
             )
         return data
 
-    def read_files(self, record: VersionRecord) -> dict[str, bytes]:
-        """Every file of a version by kind, each checked against its recorded sha256 (IntegrityError
-        names the first bad one). A numeric model is served from one file but stored with others;
-        a damaged file must stop a load or a promotion even if this server would not read it."""
-        return {kind: self.read_file(record, kind) for kind in record.artifacts}
-
     def verify(self, record: VersionRecord) -> None:
-        """Check every file of a version against its recorded sha256."""
-        self.read_files(record)
+        """Check every file of a version against its recorded sha256 (IntegrityError names the first bad one).
+
+        A numeric model is served from one file but stored with others; a damaged
+        file must stop a load or a promotion even if this server would not read it.
+        """
+        for kind in record.artifacts:
+            self.read_file(record, kind)
 
     def load_model(self, record: VersionRecord) -> Any:
         """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""
@@ -208,3 +197,41 @@ class Registry:
         version = self.metadata.rollback_alias(model, PRODUCTION, expected=target)
         log.info("%s rolled back: %s is version %d", model, PRODUCTION, version)
         return version
+
+
+def open_registry(settings: Settings, *, existing: bool = False) -> Registry:
+    """The registry the settings name: the one way the CLI, the server, jobs and the Python API open it.
+
+    ``existing``: for commands that only read or move aliases. A SQLite registry
+    that is not there is an error naming the URL, not a new empty database, and
+    one that is there is read without SQLAlchemy (start-up time).
+    """
+    config = settings.registry
+    if existing:
+        missing = _missing_sqlite_file(config.url)
+        if missing is not None:
+            raise NoModelError(
+                f"no registry at {config.url} ({missing} does not exist): "
+                "train a model first with `tabserve train`, or give the config that names the registry"
+            )
+    return Registry.open(
+        config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick=existing
+    )
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names if it does not exist, else None (any other URL: None)."""
+    from tabserve.registry.sqlite_direct import plain_sqlite_path
+
+    plain = plain_sqlite_path(url)
+    if plain is not None:
+        return None if plain.exists() else plain
+    if not url.startswith("sqlite"):
+        return None
+    import sqlalchemy as sa  # an in-memory database or one with options: SQLAlchemy's parser decides
+
+    parsed = sa.make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path

@@ -25,7 +25,7 @@ from tabserve.errors import TabserveError
 from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
-from tabserve.registry import Registry
+from tabserve.registry import open_registry
 from tabserve.service import console
 from tabserve.service.http.dispatch import PredictFastPath
 from tabserve.service.http.dispatch_protocols import ProtocolFastPath
@@ -60,7 +60,7 @@ DESCRIPTION = (
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
     state.bind_loop()
-    state.registry = Registry.from_settings(state.settings.registry)
+    state.registry = open_registry(state.settings)
     state.jobs = JobManager(state.settings, state.require_registry)
     tasks = background.start(
         state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
