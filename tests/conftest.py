@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tabserve.config import Settings, load_settings
-from tabserve.registry import Registry, open_registry
+from tabserve.registry import ModelStore, open_registry
 from tabserve.workflow import TrainOutcome, train_and_register
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
@@ -53,7 +53,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def registry(settings: Settings) -> Registry:
+def registry(settings: Settings) -> ModelStore:
     opened = open_registry(settings)
     yield opened
     opened.close()

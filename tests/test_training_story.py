@@ -10,7 +10,7 @@ import pytest
 import tabserve
 from tabserve import promotion, training
 from tabserve.exchange import export_version, import_version
-from tabserve.registry import Registry, open_registry
+from tabserve.registry import ModelStore, open_registry
 from tabserve.workflow import train_and_register
 from tests.conftest import make_settings
 
@@ -63,15 +63,28 @@ def test_training_builds_the_param_grid_once(settings, monkeypatch) -> None:
 
 def test_promoting_a_version_just_written_does_not_read_its_files_back(settings, monkeypatch) -> None:
     reads = []
-    real = Registry.read_file
+    real = ModelStore.read_file
 
     def read_file(self, record, kind="model"):
         reads.append(kind)
         return real(self, record, kind)
 
-    monkeypatch.setattr(Registry, "read_file", read_file)
+    monkeypatch.setattr(ModelStore, "read_file", read_file)
     outcome = train_and_register(settings)
     assert outcome.promoted and reads == []
     with open_registry(settings) as registry:  # a later load reads and checks every file
         promotion.promote(registry, "iris", 1)
     assert sorted(reads) == sorted(["model", "compiled", "profile", "sample"])
+
+
+def test_registry_is_one_name_the_public_one() -> None:
+    import tabserve.registry
+
+    assert tabserve.Registry.__module__ == "tabserve.api"
+    assert not hasattr(tabserve.registry, "Registry")
+    assert tabserve.registry.open_registry.__module__ == "tabserve.registry"
+    import tabserve.cli.common
+    import tabserve.workflow
+
+    assert not hasattr(tabserve.workflow, "open_registry") or tabserve.workflow.open_registry is open_registry
+    assert not hasattr(tabserve.cli.common, "open_registry")

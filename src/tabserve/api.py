@@ -70,7 +70,7 @@ class Registry:
 
     @property
     def store(self) -> Any:
-        """The underlying ``tabserve.registry.Registry``, opened on first use."""
+        """The underlying ``tabserve.registry.ModelStore``, opened on first use."""
         if self._opened is None:
             from tabserve.registry import open_registry
 

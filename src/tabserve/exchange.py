@@ -28,7 +28,7 @@ from tabserve.registration import (
     Stored,
     store_version,
 )
-from tabserve.registry import Registry
+from tabserve.registry import ModelStore
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.registry.serialization import sha256_hex
 from tabserve.smoke import SAMPLE_FILE
@@ -48,7 +48,7 @@ _FILES = {
 }
 
 
-def export_version(registry: Registry, model: str, version: int, folder: str | Path) -> list[str]:
+def export_version(registry: ModelStore, model: str, version: int, folder: str | Path) -> list[str]:
     """Write one version into ``folder`` (new or empty), all files or none; the names written."""
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -128,7 +128,7 @@ def read_export(folder: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
 
 
 def import_version(
-    registry: Registry, folder: str | Path, *, name: str | None, promote: bool | None, auto_promote: bool
+    registry: ModelStore, folder: str | Path, *, name: str | None, promote: bool | None, auto_promote: bool
 ) -> Stored:
     """Register an exported folder as the next version of ``name`` (default: the exported model's name)."""
     from tabserve.compiled import CompileResult

@@ -11,7 +11,7 @@ import numpy as np
 
 from tabserve.errors import InputError, OutputUnavailableError
 from tabserve.inputs import Batch
-from tabserve.registry import Registry, VersionRecord
+from tabserve.registry import ModelStore, VersionRecord
 from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.schema import FeatureSchema
 from tabserve.versions import library_versions
@@ -118,7 +118,7 @@ class Predictor:
         self.row_width = len(self.schema.names) if self._row_model is not None else None
 
     @classmethod
-    def load(cls, registry: Registry, model: str, version: int | None = None) -> Predictor:
+    def load(cls, registry: ModelStore, model: str, version: int | None = None) -> Predictor:
         """Load a version (default: the one a server should serve) from the registry."""
         if version is None:
             version = registry.serving_version(model)
@@ -182,7 +182,7 @@ class Predictor:
         return Prediction(self._class_array[indices].tolist(), None, self.classes, indices)
 
 
-def read_checked_files(registry: Registry, record: VersionRecord) -> dict[str, bytes]:
+def read_checked_files(registry: ModelStore, record: VersionRecord) -> dict[str, bytes]:
     """Every file of a version by kind, each checked against its sha256: not only the one the runner
     reads, since a damaged file must stop a load even if this server would not use it."""
     return {kind: registry.read_file(record, kind) for kind in record.artifacts}

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 
 from tabserve.errors import ConflictError, IntegrityError
-from tabserve.registry import PRODUCTION, Registry
+from tabserve.registry import PRODUCTION, ModelStore
 from tabserve.smoke import check_files, load_checked
 
 log = logging.getLogger(__name__)
 
 
-def promote(registry: Registry, model: str, version: int, files: dict[str, bytes] | None = None) -> None:
+def promote(registry: ModelStore, model: str, version: int, files: dict[str, bytes] | None = None) -> None:
     """Point production at ``version`` once it answered its smoke prediction.
 
     ``files``: the version's files as just written (their hashes computed while writing), so a
@@ -37,7 +37,7 @@ def promote(registry: Registry, model: str, version: int, files: dict[str, bytes
     log.info("%s version %d is now %s", model, version, PRODUCTION)
 
 
-def rollback(registry: Registry, model: str) -> int:
+def rollback(registry: ModelStore, model: str) -> int:
     """Give production back to the version it had before, once that version answered its smoke
     prediction; the version production points at now."""
     target = registry.rollback_target(model)
@@ -51,7 +51,7 @@ def rollback(registry: Registry, model: str) -> int:
 
 
 def settle(
-    registry: Registry,
+    registry: ModelStore,
     model: str,
     version: int,
     holdout_score: float | None,
@@ -73,7 +73,11 @@ def settle(
 
 
 def _wanted(
-    registry: Registry, model: str, holdout_score: float | None, promote_now: bool | None, auto_promote: bool
+    registry: ModelStore,
+    model: str,
+    holdout_score: float | None,
+    promote_now: bool | None,
+    auto_promote: bool,
 ) -> bool:
     current = registry.metadata.alias_version(model, PRODUCTION)
     if current is None:

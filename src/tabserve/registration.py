@@ -16,7 +16,7 @@ from typing import Any
 
 from tabserve.compiled import CompileResult, compile_pipeline
 from tabserve.extras import can_draw, missing
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry.serialization import check_types, dump_model
 from tabserve.smoke import SAMPLE_FILE, sample_bytes
 from tabserve.training import TrainedModel
@@ -68,7 +68,7 @@ def compile_for_serving(trained: TrainedModel) -> CompileResult:
 
 
 def store_version(
-    registry: Registry,
+    registry: ModelStore,
     model: str,
     trained: TrainedModel,
     config: dict[str, Any],

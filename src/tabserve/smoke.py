@@ -25,7 +25,7 @@ import numpy as np
 from tabserve.errors import ConflictError
 from tabserve.inputs import Batch, parse_payload
 from tabserve.predictor import Prediction, Predictor, read_checked_files
-from tabserve.registry import Registry, VersionRecord
+from tabserve.registry import ModelStore, VersionRecord
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _problem(predictor: Predictor, rows: list[list[Any]]) -> str:
     return ""
 
 
-def load_checked(registry: Registry, model: str, version: int) -> Predictor:
+def load_checked(registry: ModelStore, model: str, version: int) -> Predictor:
     """Load a version as a server does and prove it predicts its sample rows."""
     record = registry.get(model, version)
     files = read_checked_files(registry, record)

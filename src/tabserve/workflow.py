@@ -9,7 +9,7 @@ from tabserve.config import Settings
 from tabserve.extras import require_train_extra
 from tabserve.promotion import settle
 from tabserve.registration import store_version
-from tabserve.registry import Registry, open_registry
+from tabserve.registry import ModelStore, open_registry
 from tabserve.training import Progress, TrainedModel, train
 from tabserve.urls import redact_tree, redact_url
 
@@ -23,7 +23,7 @@ class TrainOutcome:
     trained: TrainedModel
 
 
-def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
+def register_trained(registry: ModelStore, settings: Settings, trained: TrainedModel) -> TrainOutcome:
     """Store a trained model as the next version and promote it if it scores as well."""
     written = store_version(
         registry, settings.model, trained, recorded_config(settings), pictures=settings.registry.pictures
@@ -50,7 +50,7 @@ def recorded_config(settings: Settings) -> dict:
 
 
 def train_and_register(
-    settings: Settings, registry: Registry | None = None, progress: Progress | None = None
+    settings: Settings, registry: ModelStore | None = None, progress: Progress | None = None
 ) -> TrainOutcome:
     """Train with the settings and store the result in the configured registry."""
     require_train_extra("tabserve train")

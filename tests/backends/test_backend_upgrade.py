@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tabserve import promotion
 from tabserve.inputs import parse_payload
-from tabserve.registry import PRODUCTION, Registry
+from tabserve.registry import PRODUCTION, ModelStore
 from tabserve.registry import tables as t
 from tabserve.registry.artifacts import LocalArtifactStore
 from tabserve.registry.metadata import MetadataStore
@@ -46,7 +46,7 @@ def _copy_fixture(url: str, folder: Path) -> None:
 
 def test_an_old_registry_upgrades_on_every_backend(empty_db_url: str, tmp_path: Path) -> None:
     _copy_fixture(empty_db_url, tmp_path)
-    with Registry(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts")) as registry:
+    with ModelStore(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts")) as registry:
         assert [r.version for r in registry.versions("iris")] == [1, 2]
         assert registry.serving_version("iris") == 2
         for version in (1, 2):

@@ -12,7 +12,7 @@ import pytest
 import tabserve.registry
 from tabserve.config import load_settings
 from tabserve.errors import TabserveError
-from tabserve.registry import Registry, open_registry
+from tabserve.registry import ModelStore, open_registry
 from tabserve.service.app import create_app
 from tabserve.service.ops.tasks import supervise
 from tabserve.service.predict.reloader import Reloader
@@ -40,7 +40,7 @@ ERRORS = _registry_errors()
 class FaultyRegistry:
     """A real registry whose chosen method raises an injected error while ``fault`` is set."""
 
-    def __init__(self, inner: Registry, method: str) -> None:
+    def __init__(self, inner: ModelStore, method: str) -> None:
         self.inner = inner
         self.method = method
         self.fault: BaseException | None = None

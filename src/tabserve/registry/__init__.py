@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry i
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRODUCTION", "JobRecord", "Registry", "StoredFile", "VersionRecord", "open_registry"]
+__all__ = ["PRODUCTION", "JobRecord", "ModelStore", "StoredFile", "VersionRecord", "open_registry"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,12 @@ class StoredFile:
     data: bytes
 
 
-class Registry:
-    """Versions of named models: register, find, load files, move aliases."""
+class ModelStore:
+    """Versions of named models: register, find, load files, move aliases.
+
+    The storage behind ``tabserve.Registry`` (the notebook's registry, api.py), which opens one
+    with ``open_registry`` on first use; ``Registry`` is only ever that public class.
+    """
 
     def __init__(
         self,
@@ -58,7 +62,7 @@ class Registry:
         s3_endpoint_url: str | None = None,
         trusted_types: tuple[str, ...] = (),
         quick: bool = False,
-    ) -> Registry:
+    ) -> ModelStore:
         """``quick``: only versions and aliases will be used (a CLI command that must start fast).
 
         A SQLite registry at the current schema is then read without SQLAlchemy
@@ -79,11 +83,11 @@ class Registry:
     def close(self) -> None:
         self.metadata.close()
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> ModelStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """``with Registry.open(...) as registry:`` closes the engine even when the body raises."""
+        """``with ModelStore.open(...) as registry:`` closes the engine even when the body raises."""
         self.close()
 
     def register(self, model: str, files: list[StoredFile], fields: dict[str, Any]) -> int:
@@ -199,7 +203,7 @@ class Registry:
         return version
 
 
-def open_registry(settings: Settings, *, existing: bool = False) -> Registry:
+def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
     """The registry the settings name: the one way the CLI, the server, jobs and the Python API open it.
 
     ``existing``: for commands that only read or move aliases. A SQLite registry
@@ -214,7 +218,7 @@ def open_registry(settings: Settings, *, existing: bool = False) -> Registry:
                 f"no registry at {config.url} ({missing} does not exist): "
                 "train a model first with `tabserve train`, or give the config that names the registry"
             )
-    return Registry.open(
+    return ModelStore.open(
         config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick=existing
     )
 

@@ -37,7 +37,7 @@ class _Follow:
 
 
 class Reloader:
-    """Polls ``Registry.serving_version`` for every slot of the state."""
+    """Polls ``ModelStore.serving_version`` for every slot of the state."""
 
     def __init__(self, state: ServiceState) -> None:
         self.state = state

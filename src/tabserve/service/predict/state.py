@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tabserve.jobs.launcher import JobManager
     from tabserve.monitoring.watch import Watch
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
+    from tabserve.registry import ModelStore
 
 STARTING = "starting: the model is not loaded yet"
 
@@ -70,7 +70,7 @@ class ServiceState:
 
     settings: Settings
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
-    registry: Registry | None = None
+    registry: ModelStore | None = None
     jobs: JobManager | None = None
     watch: Watch | None = None  # set by the app factory: drift, prediction log, shadow
     slots: dict[str, ModelSlot] = field(init=False)
@@ -92,7 +92,7 @@ class ServiceState:
         """Remember the event loop (at startup) so that threads can wake the reloader."""
         self._loop = asyncio.get_running_loop()
 
-    def require_registry(self) -> Registry:
+    def require_registry(self) -> ModelStore:
         if self.registry is None:
             raise BackendUnavailableError("the service is starting; the registry is not open yet")
         return self.registry
