@@ -179,3 +179,8 @@ def test_cli_predict_answers_the_label_alone(svc_settings: Settings, tmp_path: P
     assert capsys.readouterr().out.splitlines()[0] == ",".join([*ROW, "prediction"])
     assert main(["models", "show", "1", "-c", str(config)]) == 0
     assert json.loads(capsys.readouterr().out)["probabilities"] == NO_PROBABILITIES
+    own = json.loads(config.read_text())
+    own["registry"].update(url=f"sqlite:///{tmp_path / 'own.db'}", artifacts=str(tmp_path / "own"))
+    config.write_text(json.dumps(own))
+    assert main(["train", "-c", str(config)]) == 0
+    assert f"probabilities: {NO_PROBABILITIES}" in capsys.readouterr().out

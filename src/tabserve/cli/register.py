@@ -112,3 +112,7 @@ def _report(model: str, version: int, promoted: bool, metrics: dict[str, Any]) -
     else:
         print("no hold-out metrics (give --test and --target)")
     print(f"serving: {metrics.get('serving')}")
+    if "probabilities" not in metrics.get("outputs", ["probabilities"]):
+        from tabserve.registry.records import NO_PROBABILITIES
+
+        print(f"probabilities: {NO_PROBABILITIES}")
