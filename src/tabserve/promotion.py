@@ -13,7 +13,7 @@ import logging
 
 from tabserve.errors import ConflictError, IntegrityError
 from tabserve.registry import PRODUCTION, ModelStore
-from tabserve.smoke import check_files, load_checked
+from tabserve.smoke import SmokeTestError, check_files, load_checked
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ def promote(registry: ModelStore, model: str, version: int, files: dict[str, byt
             check_files(registry.get(model, version), files, registry.trusted_types)
     except IntegrityError as exc:
         raise ConflictError(f"{exc}; not promoted") from None
-    except ConflictError as exc:
-        raise type(exc)(f"{exc}; not promoted") from None
+    except SmokeTestError as exc:
+        raise SmokeTestError(f"{exc}; not promoted") from None
     registry.promote(model, version, checked=True)
     log.info("%s version %d is now %s", model, version, PRODUCTION)
 
@@ -45,8 +45,8 @@ def rollback(registry: ModelStore, model: str) -> int:
         load_checked(registry, model, target)
     except IntegrityError as exc:
         raise ConflictError(f"{exc}; not rolled back") from None
-    except ConflictError as exc:
-        raise type(exc)(f"{exc}; not rolled back") from None
+    except SmokeTestError as exc:
+        raise SmokeTestError(f"{exc}; not rolled back") from None
     return registry.rollback(model, checked_target=target)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tabserve.errors import ConflictError
+from tabserve.errors import ConflictError, TabserveError
 from tabserve.inputs import Batch, parse_payload
 from tabserve.predictor import Prediction, Predictor, read_checked_files
 from tabserve.registry import ModelStore, VersionRecord
@@ -149,7 +149,7 @@ def check_files(record: VersionRecord, files: dict[str, bytes], trusted_types: t
     """The server's predictor for a version whose files are in hand, after its smoke prediction."""
     try:
         predictor = Predictor.from_files(record, files, trusted_types)
-    except ConflictError:
+    except TabserveError:  # untrusted types, a damaged file: said as the registry says them
         raise
     except Exception as exc:
         raise SmokeTestError(
