@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import tabserve.database  # noqa: F401 - its TransientConflict is one of the injected errors
+import tabserve.database  # its TransientConflict is one of the injected errors
 import tabserve.registry
 from tabserve.config import load_settings
 from tabserve.errors import TabserveError
