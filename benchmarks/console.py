@@ -52,8 +52,7 @@ PAGES = [
 def fill_registry(env: dict) -> None:
     """Versions 2..200 as copies of version 1 (not promoted), and finished jobs."""
     from tabserve.config import load_settings
-    from tabserve.registry import StoredFile
-    from tabserve.workflow import open_registry
+    from tabserve.registry import StoredFile, open_registry
 
     registry = open_registry(load_settings(environ=env))
     try:
@@ -105,9 +104,9 @@ def render_cpu(env: dict, repeats: int = 20) -> dict:
     """The model page's server-side work, in-process CPU time (other processes on the machine barely move
     it): reading the 200 summaries, and rendering one page of 50 rows against all 200 rows at once."""
     from tabserve.config import load_settings
+    from tabserve.registry import open_registry
     from tabserve.service.console import charts, render, views
     from tabserve.service.console.version_table import COLUMNS, page_of, sort_rows
-    from tabserve.workflow import open_registry
 
     registry = open_registry(load_settings(environ=env))
     try:

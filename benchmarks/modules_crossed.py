@@ -42,13 +42,12 @@ def build_app(folder: Path):
     subprocess.run([str(BIN / "tabserve"), "train"], env=env, check=True, capture_output=True)
     from tabserve.config import load_settings
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
     from tabserve.service.app import create_app, with_fast_predict
+    from tabserve.service.deps import service_state
 
     settings = load_settings(config, environ={})
     app = create_app(settings)
-    state = app.state.service
-    state.registry = Registry.from_settings(settings.registry)
+    state = service_state(app)
     state.default.predictor = Predictor.load(state.registry, settings.model)
     return with_fast_predict(app)
 

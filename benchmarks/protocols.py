@@ -87,14 +87,14 @@ def in_process_rate(env: dict, body: bytes, header_length: str, seconds: float) 
     """Rows per second of the same decode -> predict -> encode, called directly (no HTTP)."""
     from tabserve.config import load_settings
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
+    from tabserve.registry import open_registry
     from tabserve.service.http.allocator import tune_allocator
     from tabserve.service.predict.core import PredictCore
     from tabserve.service.predict.state import ServiceState
     from tabserve.service.protocols.oip import codec as oip
 
     settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})
-    registry = Registry.from_settings(settings.registry)
+    registry = open_registry(settings)
     try:
         predictor = Predictor.load(registry, settings.model)
         core = PredictCore(ServiceState.build(settings, registry))

@@ -178,7 +178,7 @@ class InProcess:
     def __init__(self, config: Path) -> None:
         from tabserve.config import load_settings
         from tabserve.predictor import Predictor
-        from tabserve.registry import Registry
+        from tabserve.registry import open_registry
         from tabserve.service.http.allocator import tune_allocator
         from tabserve.service.predict.core import PredictCore
         from tabserve.service.predict.state import ServiceState
@@ -186,7 +186,7 @@ class InProcess:
 
         tune_allocator()
         settings = load_settings(config, environ={})
-        with Registry.from_settings(settings.registry) as registry:
+        with open_registry(settings) as registry:
             self.predictor = Predictor.load(registry, settings.model)
             self.handler = PredictHandler(PredictCore(ServiceState.build(settings, registry)))
 

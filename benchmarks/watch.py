@@ -105,10 +105,10 @@ def writer_cpu(env: dict, requests_per_s: float, runs: int = 7) -> dict:
     from tabserve.monitoring.prediction_log import PredictionLog
     from tabserve.monitoring.watch import LOG_INTERVAL_S
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
+    from tabserve.registry import open_registry
 
     settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})
-    registry = Registry.from_settings(settings.registry)
+    registry = open_registry(settings)
     try:
         predictor = Predictor.load(registry, settings.model)
         log = PredictionLog(lambda: registry.metadata, settings.monitoring.retention_days)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tabserve.config import Settings, load_settings
-from tabserve.registry import Registry
-from tabserve.workflow import TrainOutcome, open_registry, train_and_register
+from tabserve.registry import ModelStore, open_registry
+from tabserve.workflow import TrainOutcome, train_and_register
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
 CI_ALLOWED_SKIPS = ("SQLite has no passwords",)
@@ -53,7 +53,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def registry(settings: Settings) -> Registry:
+def registry(settings: Settings) -> ModelStore:
     opened = open_registry(settings)
     yield opened
     opened.close()

@@ -177,9 +177,9 @@ def test_logging_goes_to_the_configured_file_as_json(workdir, capsys):
 
 def test_models_list_takes_the_model_to_show(workdir, capsys):
     from tabserve.config import load_settings
-    from tabserve.registry import Registry
+    from tabserve.registry import open_registry
 
-    with Registry.from_settings(load_settings("fast.yaml").registry) as registry:
+    with open_registry(load_settings("fast.yaml")) as registry:
         registry.metadata.ensure_schema()  # an empty registry: list reads it, never makes one
     assert main(["-c", "fast.yaml", "models", "list", "--model", "wine"]) == 0
     assert "model wine has no versions" in capsys.readouterr().out

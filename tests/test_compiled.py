@@ -11,8 +11,9 @@ from tabserve.compiled_runtime import BUNDLE_FORMAT, BundleFormatError, Compiled
 from tabserve.data import load_dataset
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor, SklearnRunner
+from tabserve.registry import open_registry
 from tabserve.training import fit_search
-from tabserve.workflow import open_registry, register_trained
+from tabserve.workflow import register_trained
 from tests.conftest import make_settings
 
 ESTIMATORS = [

@@ -106,7 +106,7 @@ def test_training_on_another_table_is_refused_unless_allowed(tmp_path, trained_i
         r".*allow_schema_change",
     ):
         train_and_register(settings)
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     with open_registry(settings) as opened:
         assert [r.version for r in opened.versions("iris")] == [1]  # nothing registered

@@ -4,7 +4,7 @@ import pytest
 from tabserve.data import load_iris_frame
 from tabserve.inputs import parse_payload
 from tabserve.predictor import Predictor
-from tabserve.workflow import open_registry
+from tabserve.registry import open_registry
 
 
 def test_predictor_matches_the_trained_pipeline(trained_iris):

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from tabserve.data import load_iris_frame
 from tabserve.errors import IntegrityError, NoModelError, NotFoundError
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile, open_registry
 from tabserve.registry.serialization import dump_model, is_trusted_type, load_model
-from tabserve.workflow import open_registry, register_trained
+from tabserve.workflow import register_trained
 
 
 def _fields(n: int = 0) -> dict:
@@ -79,7 +79,7 @@ def test_trusted_entries_admit_their_module_and_nothing_beside_it():
     assert not is_trusted_type("mypkg.steps.LogShift", ())
 
 
-def test_versions_are_numbered_and_production_follows_promote_and_rollback(registry: Registry):
+def test_versions_are_numbered_and_production_follows_promote_and_rollback(registry: ModelStore):
     first = registry.register("m", [StoredFile("model", "model.skops", b"1")], _fields(1))
     second = registry.register("m", [StoredFile("model", "model.skops", b"2")], _fields(2))
     assert (first, second) == (1, 2)
@@ -96,7 +96,7 @@ def test_versions_are_numbered_and_production_follows_promote_and_rollback(regis
         registry.promote("m", 7)
 
 
-def test_empty_registry_says_there_is_no_version(registry: Registry):
+def test_empty_registry_says_there_is_no_version(registry: ModelStore):
     """Only the message: the CLI and the service each add how to train one, once (issue 12, item 9)."""
     with pytest.raises(NoModelError, match=r"^model 'iris' has no versions yet$"):
         registry.serving_version("iris")
@@ -119,14 +119,14 @@ class _FailingStore:
         return key
 
 
-def test_failed_upload_leaves_no_visible_version(registry: Registry):
-    broken = Registry(registry.metadata, _FailingStore(registry.artifacts))
+def test_failed_upload_leaves_no_visible_version(registry: ModelStore):
+    broken = ModelStore(registry.metadata, _FailingStore(registry.artifacts))
     with pytest.raises(OSError, match="disk full"):
         broken.register("m", [StoredFile("model", "model.skops", b"x")], _fields())
     assert registry.versions("m") == []
 
 
-def test_failed_metadata_write_removes_the_uploaded_file(registry: Registry, tmp_path):
+def test_failed_metadata_write_removes_the_uploaded_file(registry: ModelStore, tmp_path):
     incomplete = {k: v for k, v in _fields().items() if k != "estimator"}  # NOT NULL column left out
     with pytest.raises(sa.exc.IntegrityError):
         registry.register("m", [StoredFile("model", "model.skops", b"x")], incomplete)
@@ -155,7 +155,7 @@ def test_auto_promote_keeps_a_better_production(trained_iris, tmp_path):
 
 
 def _register_many(url: str, artifacts: str, count: int, queue) -> None:
-    with Registry.open(url, artifacts) as registry:
+    with ModelStore.open(url, artifacts) as registry:
         numbers = [
             registry.register("race", [StoredFile("model", "m", b"x")], _fields()) for _ in range(count)
         ]
@@ -164,7 +164,7 @@ def _register_many(url: str, artifacts: str, count: int, queue) -> None:
 
 def test_concurrent_writers_get_distinct_versions(tmp_path):
     url, artifacts = f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path / "a")
-    with Registry.open(url, artifacts) as registry:
+    with ModelStore.open(url, artifacts) as registry:
         registry.metadata.ensure_schema()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tabserve.errors import BackendUnavailableError, ConflictError, NotFoundError
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry import tables as t
 from tabserve.registry.metadata import MetadataStore
 from tabserve.registry.sqlite_direct import SCHEMA_VERSION, DirectSqliteMetadata, open_direct
@@ -35,12 +35,12 @@ def url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def pair(url: str, tmp_path: Path) -> Iterator[tuple[Registry, Registry]]:
+def pair(url: str, tmp_path: Path) -> Iterator[tuple[ModelStore, ModelStore]]:
     """The same registry opened as the server does and as a quick CLI command does; three versions of m."""
-    full = Registry.open(url, str(tmp_path / "artifacts"))
+    full = ModelStore.open(url, str(tmp_path / "artifacts"))
     for n in (1, 2, 3):
         full.register("m", [StoredFile("model", "model.skops", str(n).encode())], _fields(n))
-    quick = Registry.open(url, str(tmp_path / "artifacts"), quick=True)
+    quick = ModelStore.open(url, str(tmp_path / "artifacts"), quick=True)
     yield full, quick
     quick.close()
     full.close()

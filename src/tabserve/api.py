@@ -70,11 +70,11 @@ class Registry:
 
     @property
     def store(self) -> Any:
-        """The underlying ``tabserve.registry.Registry``, opened on first use."""
+        """The underlying ``tabserve.registry.ModelStore``, opened on first use."""
         if self._opened is None:
-            from tabserve.registry import Registry as Store
+            from tabserve.registry import open_registry
 
-            self._opened = Store.from_settings(self.settings.registry)
+            self._opened = open_registry(self.settings)
             self._opened.metadata.ensure_schema()
         return self._opened
 
@@ -114,19 +114,25 @@ class Registry:
         return store.load_model(store.get(name, version or store.serving_version(name)))
 
     def promote(self, name: str, version: int) -> None:
-        """Point ``production`` at this version; servers switch to it within a reload interval."""
-        self.store.promote(name, version)
+        """Point ``production`` at this version once it answered its smoke prediction (ConflictError
+        naming the version and the error if not); servers switch to it within a reload interval."""
+        from tabserve.promotion import promote
+
+        promote(self.store, name, version)
 
     def rollback(self, name: str) -> int:
-        """Move ``production`` back to where it pointed before; the version it points at now."""
-        return self.store.rollback(name)
+        """Move ``production`` back to where it pointed before, once that version answered its smoke
+        prediction; the version it points at now."""
+        from tabserve.promotion import rollback
+
+        return rollback(self.store, name)
 
     def register(self, model: Any, **kwargs: Any) -> RegisteredVersion:
         """``tabserve.register(model, registry=self, ...)``."""
         return register(model, registry=self, **kwargs)
 
 
-def open_registry(registry: Registry | Settings | str | Path | None) -> Registry:
+def as_registry(registry: Registry | Settings | str | Path | None) -> Registry:
     """A ``Registry`` from what ``register(registry=...)`` takes: one, settings, a URL or a config file."""
     if isinstance(registry, Registry):
         return registry
@@ -171,7 +177,8 @@ def register(
     Types outside the built-in set must be in the registry config's ``trusted_types``.
     """
     from tabserve.fitted import describe_fitted
-    from tabserve.registration import settle_promotion, store_version
+    from tabserve.promotion import settle
+    from tabserve.registration import store_version
 
     if not isinstance(name, str) or not re.match(MODEL_NAME, name):
         raise ConfigError(
@@ -186,16 +193,24 @@ def register(
         y_test=y_test,
         classes=classes,
     )
-    target = open_registry(registry)
+    target = as_registry(registry)
     own = target is not registry
     try:
         store = target.store
         config = {"model": name, "registered": {"by": "tabserve.register", "description": description}}
-        version, serving = store_version(store, name, trained, config)
-        holdout = trained.metrics.get("holdout_score")
-        promoted = settle_promotion(store, name, version, holdout, promote, target.config.auto_promote)
-        log.info("registered %s version %d (production: %s; %s)", name, version, promoted, serving)
-        return RegisteredVersion(name, version, promoted, store.get(name, version).metrics, serving)
+        written = store_version(store, name, trained, config)
+        version = written.version
+        promoted = settle(
+            store,
+            name,
+            version,
+            trained.metrics.get("holdout_score"),
+            promote_now=promote,
+            auto_promote=target.config.auto_promote,
+            files=written.files,
+        )
+        log.info("registered %s version %d (production: %s; %s)", name, version, promoted, written.serving)
+        return RegisteredVersion(name, version, promoted, store.get(name, version).metrics, written.serving)
     finally:
         if own:
             target.close()

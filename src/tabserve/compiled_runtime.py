@@ -117,6 +117,8 @@ def _session(data: bytes) -> object:
 class CompiledRunner:
     """Class probabilities from a compiled bundle; takes only all-numeric float batches."""
 
+    probabilities = True
+
     def __init__(self, data: bytes) -> None:
         bundle = Bundle.read(data)
         self.session = _session(bundle.onnx)
@@ -129,6 +131,10 @@ class CompiledRunner:
         )
         self.input_name = self.session.get_inputs()[0].name
         self.outputs = ["probabilities"]
+
+    def predict_indices(self, batch: Batch) -> np.ndarray:
+        """Each row's class position: the first most probable, as the batch path answers."""
+        return np.argmax(self.predict_proba(batch), axis=1)
 
     def predict_proba(self, batch: Batch) -> np.ndarray:
         matrix = batch.matrix

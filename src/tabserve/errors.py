@@ -35,6 +35,10 @@ class NotAcceptedError(TabserveError):
     """The request is well formed but not allowed here (e.g. an unknown override section)."""
 
 
+class OutputUnavailableError(NotAcceptedError):
+    """The request asks for an output the model does not give (probabilities from an SVC)."""
+
+
 class ConflictError(TabserveError):
     """The request clashes with work already in progress."""
 

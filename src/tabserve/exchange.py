@@ -19,19 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from tabserve.errors import DataError, IntegrityError
+from tabserve.promotion import settle
 from tabserve.registration import (
     COMPILED_FILE,
     MODEL_FILE,
     PICTURE_FILES,
     PROFILE_FILE,
     Stored,
-    settle_promotion,
     store_version,
 )
-from tabserve.registry import Registry
+from tabserve.registry import ModelStore
 from tabserve.registry.boosters import BOOSTER_FILES, BOOSTER_KIND, BoosterFile, attach, library_of_file
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.registry.serialization import sha256_hex
+from tabserve.smoke import SAMPLE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,16 @@ FORMAT = 1
 VERSION_FILE = "version.json"
 SCHEMA_FILE = "schema.json"
 ONNX_FILE = "model.onnx"
-_FILES = {"model": MODEL_FILE, "compiled": COMPILED_FILE, "profile": PROFILE_FILE, **PICTURE_FILES}
+_FILES = {
+    "model": MODEL_FILE,
+    "compiled": COMPILED_FILE,
+    "profile": PROFILE_FILE,
+    "sample": SAMPLE_FILE,
+    **PICTURE_FILES,
+}
 
 
-def export_version(registry: Registry, model: str, version: int, folder: str | Path) -> list[str]:
+def export_version(registry: ModelStore, model: str, version: int, folder: str | Path) -> list[str]:
     """Write one version into ``folder`` (new or empty), all files or none; the names written."""
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -137,7 +144,7 @@ def read_export(folder: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
 
 
 def import_version(
-    registry: Registry, folder: str | Path, *, name: str | None, promote: bool | None, auto_promote: bool
+    registry: ModelStore, folder: str | Path, *, name: str | None, promote: bool | None, auto_promote: bool
 ) -> Stored:
     """Register an exported folder as the next version of ``name`` (default: the exported model's name)."""
     from tabserve.compiled import CompileResult
@@ -185,9 +192,10 @@ def import_version(
         libraries=meta["libraries"],
         profile=profile,
         pictures={kind: files[kind] for kind in PICTURE_FILES if kind in files},
+        sample_rows=_sample_frame(files.get("sample"), schema),
     )
     config = {**meta["config"], "imported": {"model": meta["model"], "version": meta["version"]}}
-    version, serving = store_version(
+    written = store_version(
         registry,
         name,
         trained,
@@ -196,5 +204,26 @@ def import_version(
         booster=booster,
         compiled=CompileResult(bundle, reason),
     )
-    promoted = settle_promotion(registry, name, version, metrics.get("holdout_score"), promote, auto_promote)
-    return Stored(name, version, promoted, serving)
+    promoted = settle(
+        registry,
+        name,
+        written.version,
+        metrics.get("holdout_score"),
+        promote_now=promote,
+        auto_promote=auto_promote,
+        files=written.files,
+    )
+    return Stored(name, written.version, promoted, written.serving)
+
+
+def _sample_frame(data: bytes | None, schema: Any) -> Any:
+    """The exported sample rows as a frame in feature order (None for an export made without them)."""
+    if data is None:
+        return None
+    import pandas as pd
+
+    try:
+        rows = json.loads(data)
+        return pd.DataFrame(rows, columns=schema.names) if rows else None
+    except (ValueError, TypeError):
+        raise DataError(f"register: {SAMPLE_FILE} does not hold rows of the model's features") from None

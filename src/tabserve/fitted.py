@@ -80,14 +80,14 @@ def describe_fitted(
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
         # Drift reference: every row given, and the labels answered for the hold-out (else the sample).
         profile=build_profile(profile_rows, schema, predicted),
+        sample_rows=frame.head(5),
     )
 
 
 def _classes(model: Any) -> list[str]:
-    if not is_classifier(model) or not hasattr(model, "predict_proba"):
+    if not is_classifier(model):
         raise ConfigError(
-            "register: model must be a fitted scikit-learn classifier with predict_proba, "
-            f"got {type(model).__name__}"
+            f"register: model must be a fitted scikit-learn classifier, got {type(model).__name__}"
         )
     found = getattr(model, "classes_", None)
     if found is None:
@@ -174,16 +174,18 @@ def _labels(y: Any, rows: int, schema: FeatureSchema) -> list[str]:
 
 
 def check_served_answers(model: Any, frame: pd.DataFrame, schema: FeatureSchema, what: str) -> list[str]:
-    """The labels the server will answer for ``frame``, after checking they and the probabilities
-    are the model's own on the rows as given; DataError if serving would change an answer."""
+    """The labels the server will answer for ``frame``, after checking they (and the probabilities, when
+    the model has them) are the model's own on the rows as given; DataError if serving would change one."""
     given = frame if hasattr(model, "feature_names_in_") else frame.to_numpy()
+    scores = model.predict_proba if hasattr(model, "predict_proba") else model.predict
     try:
-        expected = np.asarray(model.predict_proba(given), dtype=np.float64)
+        expected = np.asarray(scores(given))
     except Exception as exc:  # the user's model: any kind of failure
         raise DataError(f"{what}: the model cannot score these rows ({type(exc).__name__}: {exc})") from None
     try:
         batch = batch_from_frame(frame, schema)
-        served = SklearnRunner(model, schema).predict_proba(batch)
+        runner = SklearnRunner(model, schema)
+        served = runner.predict_proba(batch) if runner.probabilities else runner.predict_indices(batch)
     except InputError as exc:
         raise DataError(f"{what}: {exc}") from None
     except Exception as exc:
@@ -191,16 +193,26 @@ def check_served_answers(model: Any, frame: pd.DataFrame, schema: FeatureSchema,
             f"{what}: the model fails on rows as the server passes them (numbers as float64, "
             f"categories as text): {type(exc).__name__}: {exc}"
         ) from None
-    gap = float(np.max(np.abs(np.asarray(served, dtype=np.float64) - expected), initial=0.0))
+    classes = np.asarray(schema.classes, dtype=object)
+    if not runner.probabilities:
+        labels = classes[served]
+        if [str(v) for v in expected] != labels.tolist():
+            raise DataError(_differs(schema, what, "labels"))
+        return labels.tolist()
+    gap = float(
+        np.max(np.abs(np.asarray(served, dtype=np.float64) - expected.astype(np.float64)), initial=0.0)
+    )
     if not gap <= PARITY_TOLERANCE:
-        kinds = ", ".join(f"{f.name} {f.type}" for f in schema.features)
-        raise DataError(
-            f"{what}: the model answers differently (probabilities up to {gap:.2e} apart) when the rows "
-            f"arrive as the server passes them ({kinds}: numbers as float64, categories as text); "
-            "fit it on columns of those kinds"
-        )
-    labels = np.asarray(schema.classes, dtype=object)[np.argmax(served, axis=1)]
-    return labels.tolist()
+        raise DataError(_differs(schema, what, f"probabilities up to {gap:.2e} apart"))
+    return classes[np.argmax(served, axis=1)].tolist()
+
+
+def _differs(schema: FeatureSchema, what: str, how: str) -> str:
+    kinds = ", ".join(f"{f.name} {f.type}" for f in schema.features)
+    return (
+        f"{what}: the model answers differently ({how}) when the rows arrive as the server passes them "
+        f"({kinds}: numbers as float64, categories as text); fit it on columns of those kinds"
+    )
 
 
 def _plain_params(estimator: Any) -> dict[str, Any]:

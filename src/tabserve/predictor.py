@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tabserve.errors import InputError
+from tabserve.errors import InputError, OutputUnavailableError
 from tabserve.inputs import Batch
-from tabserve.registry import Registry, VersionRecord
+from tabserve.registry import ModelStore, VersionRecord
+from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.schema import FeatureSchema
 from tabserve.versions import library_versions
 
@@ -35,11 +36,18 @@ class RowPredictor(Protocol):
 
 
 class Runner(Protocol):
-    """What actually computes class probabilities for a batch, and for one row if it can do that faster."""
+    """What actually computes class probabilities for a batch, and for one row if it can do that faster.
+
+    A runner whose model has no probabilities (``probabilities`` False) answers ``predict_indices``
+    instead: each row's class as a position in the schema's classes.
+    """
 
     row_model: RowPredictor | None
+    probabilities: bool
 
     def predict_proba(self, batch: Batch) -> np.ndarray: ...
+
+    def predict_indices(self, batch: Batch) -> np.ndarray: ...
 
 
 class SklearnRunner:
@@ -56,14 +64,31 @@ class SklearnRunner:
         # A model fitted on a bare array (in a notebook) is given one, so it never warns about names.
         self.by_name = hasattr(pipeline, "feature_names_in_")
         self.native = _native_lightgbm(pipeline)
+        # SVC without probability=True, LinearSVC, RidgeClassifier, Perceptron: labels only.
+        self.probabilities = hasattr(pipeline, "predict_proba")
+        self._positions = {label: i for i, label in enumerate(schema.classes)}
 
     def predict_proba(self, batch: Batch) -> np.ndarray:
+        if not self.probabilities:
+            raise OutputUnavailableError(f"probabilities are {NO_PROBABILITIES}")
+        if self.native is not None and batch.matrix is not None:
+            return self.native(batch.matrix)
+        return self.pipeline.predict_proba(self._input(batch))
+
+    def predict_indices(self, batch: Batch) -> np.ndarray:
+        """Each row's predicted class as a position in the schema's classes."""
+        if self.native is not None and batch.matrix is not None:
+            return np.argmax(self.native(batch.matrix), axis=1)
+        labels = self.schema.names_of(self.pipeline.predict(self._input(batch)))
+        positions = self._positions
+        return np.fromiter((positions[str(label)] for label in labels), dtype=np.intp, count=len(labels))
+
+    def _input(self, batch: Batch) -> Any:
+        """The batch as the pipeline was fitted on it: a named frame, or a bare array."""
         import pandas as pd
 
         from tabserve.features import categorical_column
 
-        if self.native is not None and batch.matrix is not None:
-            return self.native(batch.matrix)
         if batch.matrix is not None:
             frame = pd.DataFrame(batch.matrix, columns=self.schema.names)
         else:
@@ -76,7 +101,7 @@ class SklearnRunner:
                     for f in self.schema.features
                 }
             )
-        return self.pipeline.predict_proba(frame if self.by_name else frame.to_numpy())
+        return frame if self.by_name else frame.to_numpy()
 
 
 class Predictor:
@@ -90,20 +115,32 @@ class Predictor:
         self.classes = self.schema.classes
         self._class_array = np.asarray(self.classes, dtype=object)
         self.runner = runner
+        self.probabilities = getattr(runner, "probabilities", True)
+        # What this version answers; every surface shows and checks these.
+        self.outputs: tuple[str, ...] = ("labels", "probabilities") if self.probabilities else ("labels",)
         self._row_model = runner.row_model
         # How many values a single row has when the pure-Python row path exists, else None.
         self.row_width = len(self.schema.names) if self._row_model is not None else None
 
     @classmethod
-    def load(cls, registry: Registry, model: str, version: int | None = None) -> Predictor:
+    def load(cls, registry: ModelStore, model: str, version: int | None = None) -> Predictor:
         """Load a version (default: the one a server should serve) from the registry."""
         if version is None:
             version = registry.serving_version(model)
         record = registry.get(model, version)
-        registry.verify(record)  # every file, not only the one the runner reads
+        return cls.from_files(record, read_checked_files(registry, record), registry.trusted_types)
+
+    @classmethod
+    def from_files(
+        cls, record: VersionRecord, files: dict[str, bytes], trusted_types: tuple[str, ...]
+    ) -> Predictor:
+        """A version from its files already in hand (read and checked, or just written and hashed):
+        the same runner a server builds for it."""
         _warn_on_library_drift(record)
-        runner, how = _runner(registry, record)
-        log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)
+        runner, how = _runner(record, files, trusted_types)
+        log.info(
+            "loaded %s version %d (%s), served by %s", record.model, record.version, record.estimator, how
+        )
         return cls(record, runner)
 
     def predict_row(self, row: list[float]) -> list[float] | None:
@@ -115,8 +152,20 @@ class Predictor:
             raise InputError(OUT_OF_RANGE.format(row=0))
         return probabilities
 
+    def require(self, output: str) -> None:
+        """OutputUnavailableError (a 4xx) naming the version when a request asks for what it cannot give."""
+        if output not in self.outputs:
+            reason = NO_PROBABILITIES if output == "probabilities" else "not available"
+            raise OutputUnavailableError(
+                f"model '{self.model}' version {self.version}: {output} {reason}; it answers "
+                f"{', '.join(self.outputs)}"
+            )
+
     def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
-        """Labels and class probabilities; values the model cannot score are an InputError, never NaN."""
+        """Labels and class probabilities (labels alone for a model without probabilities); values
+        the model cannot score are an InputError, never NaN."""
+        if not self.probabilities:
+            return self._predict_labels(batch)
         try:
             # Overflow is expected for absurd inputs and is caught just below as non-finite output.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -129,6 +178,13 @@ class Predictor:
         indices = np.argmax(probabilities, axis=1)
         labels = self._class_array[indices].tolist()
         return Prediction(labels, None if labels_only else probabilities, self.classes, indices)
+
+    def _predict_labels(self, batch: Batch) -> Prediction:
+        try:
+            indices = self.runner.predict_indices(batch)
+        except ValueError as exc:  # the model's own input check
+            raise InputError(f"the model cannot take this input: {exc}") from None
+        return Prediction(self._class_array[indices].tolist(), None, self.classes, indices)
 
 
 def _native_lightgbm(model: Any) -> Any:
@@ -148,17 +204,28 @@ def _native_lightgbm(model: Any) -> Any:
     return predict
 
 
-def _runner(registry: Registry, record: VersionRecord) -> tuple[Runner, str]:
+def read_checked_files(registry: ModelStore, record: VersionRecord) -> dict[str, bytes]:
+    """Every file of a version by kind, each checked against its sha256: not only the one the runner
+    reads, since a damaged file must stop a load even if this server would not use it."""
+    return {kind: registry.read_file(record, kind) for kind in record.artifacts}
+
+
+def _runner(
+    record: VersionRecord, files: dict[str, bytes], trusted_types: tuple[str, ...]
+) -> tuple[Runner, str]:
     """The compiled runner if the version has one this tabserve reads, else scikit-learn; and which."""
+    from tabserve.registry import model_from_files
+
     why_not = record.metrics.get("serving", "no compiled model stored")
-    if "compiled" in record.artifacts:
+    if "compiled" in files:
         from tabserve.compiled_runtime import BundleFormatError, CompiledRunner
 
         try:
-            return CompiledRunner(registry.read_file(record, "compiled")), "ONNX Runtime"
+            return CompiledRunner(files["compiled"]), "ONNX Runtime"
         except BundleFormatError as exc:
             why_not = str(exc)
-    runner = SklearnRunner(registry.load_model(record), FeatureSchema.from_dict(record.feature_schema))
+    pipeline = model_from_files(record, files, trusted_types)
+    runner = SklearnRunner(pipeline, FeatureSchema.from_dict(record.feature_schema))
     return runner, f"scikit-learn ({why_not})"
 
 

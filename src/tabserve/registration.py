@@ -2,9 +2,9 @@
 
 `tabserve train` (a model tabserve fitted) and `tabserve.register` / `tabserve
 register` (a model fitted elsewhere) both store through ``store_version``, so
-a version records the same files and fields, is compiled with the same parity
-check and promoted by the same rule, and looks the same in the CLI, over HTTP
-and in the console, whichever way it came in.
+a version records the same files and fields (sample rows included), is compiled
+with the same parity check, is promoted by the same rule (promotion.py), and
+looks the same in the CLI, over HTTP and in the console, whichever way it came in.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 from tabserve.compiled import CompileResult, compile_pipeline
 from tabserve.extras import can_draw, missing
-from tabserve.registry import PRODUCTION, Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, library_of, split_booster
 from tabserve.registry.serialization import check_types, dump_model
+from tabserve.smoke import SAMPLE_FILE, sample_bytes
 from tabserve.training import TrainedModel
 from tabserve.versions import library_versions
 
@@ -29,6 +30,15 @@ COMPILED_FILE = "compiled.npz"
 PROFILE_FILE = "profile.json"
 # Pictures drawn when a version is stored, so that a serving-only install can show them.
 PICTURE_FILES = {"pairplot": "pairplot.png", "confusion_matrix": "confusion_matrix.png"}
+
+
+@dataclass(frozen=True)
+class Written:
+    """A version just stored: its number, how it is served, and its files by kind as written."""
+
+    version: int
+    serving: str
+    files: dict[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class Stored:
 
 def compile_for_serving(trained: TrainedModel) -> CompileResult:
     """The ONNX fast path when the pipeline has tabserve's numeric shape and passes the parity check."""
+    if not hasattr(trained.pipeline, "predict_proba"):
+        return CompileResult(None, "estimator has no predict_proba: labels served by scikit-learn")
     if missing(("skl2onnx",)):
         return CompileResult(None, "not compiled: skl2onnx is not installed here (tabserve[train])")
     named = getattr(trained.pipeline, "named_steps", None)
@@ -58,7 +70,7 @@ def compile_for_serving(trained: TrainedModel) -> CompileResult:
 
 
 def store_version(
-    registry: Registry,
+    registry: ModelStore,
     model: str,
     trained: TrainedModel,
     config: dict[str, Any],
@@ -67,11 +79,12 @@ def store_version(
     booster: BoosterFile | None = None,
     compiled: CompileResult | None = None,
     pictures: bool = True,
-) -> tuple[int, str]:
-    """Store the model file (checked against the registry's trusted types) and its record; (version,
-    how it is served). ``model_bytes`` (with its ``booster``) and ``compiled`` are given when they
-    already exist (an import); else an XGBoost or LightGBM booster is split off into its own file.
-    ``pictures``: draw the confusion matrix if the version has none yet and this install can draw."""
+) -> Written:
+    """Store the model file (checked against the registry's trusted types), its sample rows and its
+    record; the version, how it is served and the files as written. ``model_bytes`` (with its
+    ``booster``) and ``compiled`` are given when they already exist (an import); else an XGBoost or
+    LightGBM booster is split off into its own file. ``pictures``: draw the confusion matrix if the
+    version has none yet and this install can draw."""
     label = f"model '{model}'"
     if model_bytes is None:
         shell, booster = split_booster(trained.pipeline)
@@ -84,6 +97,10 @@ def store_version(
         compiled = compile_for_serving(trained)
     if compiled.bundle is not None:
         files.append(StoredFile("compiled", COMPILED_FILE, compiled.bundle))
+    if trained.sample_rows is not None:
+        files.append(
+            StoredFile("sample", SAMPLE_FILE, sample_bytes(trained.sample_rows, trained.schema.names))
+        )
     if trained.profile is not None:
         files.append(StoredFile("profile", PROFILE_FILE, json.dumps(trained.profile).encode()))
     for kind, png in _pictures(model, trained, pictures).items():
@@ -91,7 +108,11 @@ def store_version(
     fields = {
         "estimator": trained.estimator,
         "params": trained.params,
-        "metrics": {**trained.metrics, "serving": compiled.reason},
+        "metrics": {
+            **trained.metrics,
+            "serving": compiled.reason,
+            "outputs": model_outputs(trained.pipeline),
+        },
         "cv_results": trained.cv_results,
         "feature_schema": trained.schema.to_dict(),
         "data_rows": trained.data_rows,
@@ -99,7 +120,13 @@ def store_version(
         "libraries": trained.libraries or library_versions(),
         "config": config,
     }
-    return registry.register(model, files, fields), compiled.reason
+    version = registry.register(model, files, fields)
+    return Written(version, compiled.reason, {item.kind: item.data for item in files})
+
+
+def model_outputs(model: Any) -> list[str]:
+    """What a fitted classifier answers: labels, and probabilities when it has ``predict_proba``."""
+    return ["labels", "probabilities"] if hasattr(model, "predict_proba") else ["labels"]
 
 
 def _pictures(model: str, trained: TrainedModel, draw: bool) -> dict[str, bytes]:
@@ -113,45 +140,3 @@ def _pictures(model: str, trained: TrainedModel, draw: bool) -> dict[str, bytes]
             matrix["labels"], matrix["matrix"], f"{model} hold-out"
         )
     return found
-
-
-def should_promote(registry: Registry, model: str, holdout_score: float | None, auto_promote: bool) -> bool:
-    """The first version always becomes production; later ones when auto_promote and scoring as well."""
-    current = registry.metadata.alias_version(model, PRODUCTION)
-    if current is None:
-        return True
-    if not auto_promote:
-        return False
-    if holdout_score is None:
-        log.info("no hold-out score to compare with production v%d: keep production", current)
-        return False
-    baseline = registry.get(model, current).metrics.get("holdout_score") or 0.0
-    better = holdout_score >= baseline
-    log.info(
-        "hold-out %.4f vs production v%d %.4f: %s",
-        holdout_score,
-        current,
-        baseline,
-        "promote" if better else "keep production",
-    )
-    return better
-
-
-def settle_promotion(
-    registry: Registry,
-    model: str,
-    version: int,
-    holdout_score: float | None,
-    promote: bool | None,
-    auto_promote: bool,
-) -> bool:
-    """Promote a just-stored version: always the first of a model; else as told, or by the rule."""
-    if registry.metadata.alias_version(model, PRODUCTION) is None:
-        promoted = True
-    elif promote is not None:
-        promoted = promote
-    else:
-        promoted = should_promote(registry, model, holdout_score, auto_promote)
-    if promoted:
-        registry.promote(model, version)
-    return promoted

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.metrics import (
@@ -53,6 +54,7 @@ class TrainedModel:
     profile: dict[str, Any] | None = None  # training rows' bins and hold-out class mix, for drift
     libraries: dict[str, str] | None = None  # None: this process's versions
     pictures: dict[str, bytes] = field(default_factory=dict)  # PNGs by artifact kind, e.g. "pairplot"
+    sample_rows: pd.DataFrame | None = None  # a few input rows the version must answer before it serves
 
 
 def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
@@ -197,9 +199,16 @@ def cv_table(search: GridSearchCV) -> list[dict[str, Any]]:
     return rows
 
 
-def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None = None) -> TrainedModel:
-    """Split, grid-search and evaluate on an already loaded dataset."""
-    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
+def fit_search(
+    settings: Settings,
+    dataset: Dataset,
+    progress: Progress | None = None,
+    param_grid: list[dict[str, list]] | None = None,
+) -> TrainedModel:
+    """Split, grid-search and evaluate on an already loaded dataset (``param_grid``: the one ``train``
+    built from the candidates before loading the data; built here when not given)."""
+    if param_grid is None:
+        param_grid = build_param_grid(settings.candidates, settings.split.random_state)
     try:
         get_scorer(settings.search.scoring)
     except ValueError:
@@ -268,6 +277,7 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         data_hash=dataset.content_hash,
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
         profile=build_profile(x_train, schema, predicted),
+        sample_rows=x_test.head(5),
     )
 
 
@@ -288,9 +298,9 @@ def _search_backend(settings: Settings) -> Iterator[None]:
 
 def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
     """Check the candidates, load the data, then search: config errors come before any work."""
-    build_param_grid(settings.candidates, settings.split.random_state)
+    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
     dataset = load_dataset(settings.data)
-    trained = fit_search(settings, dataset, progress)
+    trained = fit_search(settings, dataset, progress, param_grid)
     if settings.registry.pictures:  # drawn here, where the data is, and stored with the version
         from tabserve.plots import data_pairplot_png
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from tabserve.config import Settings
 from tabserve.errors import ConflictError, NoModelError
 from tabserve.extras import require_train_extra
-from tabserve.registration import should_promote, store_version
-from tabserve.registry import Registry
+from tabserve.promotion import settle
+from tabserve.registration import store_version
+from tabserve.registry import ModelStore, open_registry
 from tabserve.schema import FeatureSchema, schema_changes
 from tabserve.training import Progress, TrainedModel, train
 from tabserve.urls import redact_tree, redact_url
@@ -24,24 +25,24 @@ class TrainOutcome:
     trained: TrainedModel
 
 
-def open_registry(settings: Settings) -> Registry:
-    return Registry.from_settings(settings.registry)
-
-
-def register_trained(registry: Registry, settings: Settings, trained: TrainedModel) -> TrainOutcome:
+def register_trained(registry: ModelStore, settings: Settings, trained: TrainedModel) -> TrainOutcome:
     """Store a trained model as the next version and promote it if it scores as well."""
-    version, _ = store_version(
+    written = store_version(
         registry, settings.model, trained, recorded_config(settings), pictures=settings.registry.pictures
     )
-    promoted = should_promote(
-        registry, settings.model, trained.metrics["holdout_score"], settings.registry.auto_promote
+    promoted = settle(
+        registry,
+        settings.model,
+        written.version,
+        trained.metrics["holdout_score"],
+        promote_now=None,
+        auto_promote=settings.registry.auto_promote,
+        files=written.files,
     )
-    if promoted:
-        registry.promote(settings.model, version)
-    return TrainOutcome(version, promoted, trained)
+    return TrainOutcome(written.version, promoted, trained)
 
 
-def check_schema_change(registry: Registry, settings: Settings, trained: TrainedModel) -> None:
+def check_schema_change(registry: ModelStore, settings: Settings, trained: TrainedModel) -> None:
     """Refuse a version that would change what the model's callers send or get back, unless allowed.
 
     Training on another table by mistake (a served model trained on the default
@@ -73,7 +74,7 @@ def recorded_config(settings: Settings) -> dict:
 
 
 def train_and_register(
-    settings: Settings, registry: Registry | None = None, progress: Progress | None = None
+    settings: Settings, registry: ModelStore | None = None, progress: Progress | None = None
 ) -> TrainOutcome:
     """Train with the settings and store the result in the configured registry."""
     require_train_extra("tabserve train")

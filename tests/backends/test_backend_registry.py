@@ -11,7 +11,7 @@ import pytest
 from tabserve.config import load_settings
 from tabserve.data import load_iris_frame
 from tabserve.errors import ConflictError, NotFoundError
-from tabserve.registry import PRODUCTION, Registry, StoredFile
+from tabserve.registry import PRODUCTION, ModelStore, StoredFile
 from tabserve.registry.artifacts import LocalArtifactStore
 from tabserve.registry.metadata import MetadataStore
 from tabserve.sql import write_table
@@ -36,12 +36,12 @@ def version_fields(n: int = 0) -> dict:
 
 @pytest.fixture
 def registry(db_url, tmp_path):
-    opened = Registry(MetadataStore(db_url), LocalArtifactStore(tmp_path / "artifacts"))
+    opened = ModelStore(MetadataStore(db_url), LocalArtifactStore(tmp_path / "artifacts"))
     yield opened
     opened.close()
 
 
-def register(registry: Registry, model: str, n: int = 0) -> int:
+def register(registry: ModelStore, model: str, n: int = 0) -> int:
     return registry.register(
         model, [StoredFile("model", "model.bin", f"bytes {n}".encode())], version_fields(n)
     )
@@ -131,11 +131,11 @@ def test_unknown_job_is_not_found(registry):
 WRITER_SCRIPT = """
 import json
 from pathlib import Path
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry.artifacts import LocalArtifactStore
 from tabserve.registry.metadata import MetadataStore
 url, folder, model, count, fields = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-registry = Registry(MetadataStore(url), LocalArtifactStore(folder))
+registry = ModelStore(MetadataStore(url), LocalArtifactStore(folder))
 registry.metadata.ensure_schema()
 # --ready--
 numbers = [
@@ -179,7 +179,7 @@ def test_train_from_a_sql_table_end_to_end(db_url, table_name, model_name, tmp_p
     outcome = train_and_register(settings)
 
     assert (outcome.version, outcome.promoted) == (1, True)
-    registry = Registry.open(db_url, str(tmp_path / "artifacts"))
+    registry = ModelStore.open(db_url, str(tmp_path / "artifacts"))
     try:
         record = registry.get(model_name, registry.serving_version(model_name))
         assert record.data_rows == 150

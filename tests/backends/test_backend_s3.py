@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from tabserve.config import load_settings
 from tabserve.data import load_iris_frame
 from tabserve.errors import BackendUnavailableError, IntegrityError
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry.artifacts import S3ArtifactStore, open_artifact_store
 from tabserve.registry.metadata import MetadataStore
 from tabserve.registry.serialization import dump_model
@@ -38,12 +38,12 @@ def iris_model():
 
 @pytest.fixture
 def s3_registry(tmp_path, s3_endpoint, s3_bucket):
-    opened = Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", f"s3://{s3_bucket}/models", s3_endpoint)
+    opened = ModelStore.open(f"sqlite:///{tmp_path / 'registry.db'}", f"s3://{s3_bucket}/models", s3_endpoint)
     yield opened
     opened.close()
 
 
-def stored_key(registry: Registry, model: str, version: int) -> str:
+def stored_key(registry: ModelStore, model: str, version: int) -> str:
     record = registry.get(model, version)
     return f"models/{record.artifacts['model']['key']}"
 
@@ -80,7 +80,7 @@ def test_train_with_artifacts_in_s3_from_config(tmp_path, s3_endpoint, s3_bucket
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert all(key.startswith("team/models/iris/") for key in keys)
     assert any(key.endswith("/model.skops") for key in keys)
-    registry = Registry.open(settings.registry.url, settings.registry.artifacts, s3_endpoint)
+    registry = ModelStore.open(settings.registry.url, settings.registry.artifacts, s3_endpoint)
     try:
         loaded = registry.load_model(registry.get("iris", outcome.version))
     finally:
@@ -105,7 +105,7 @@ class ObjectCheckingMetadata(MetadataStore):
 def test_upload_is_complete_before_the_metadata_row(tmp_path, s3_endpoint, s3_bucket, s3_client, iris_model):
     data = dump_model(iris_model)
     metadata = ObjectCheckingMetadata(f"sqlite:///{tmp_path / 'r.db'}", s3_client, s3_bucket)
-    registry = Registry(metadata, open_artifact_store(f"s3://{s3_bucket}/models", s3_endpoint))
+    registry = ModelStore(metadata, open_artifact_store(f"s3://{s3_bucket}/models", s3_endpoint))
     try:
         registry.register("iris", [StoredFile("model", "model.skops", data)], FIELDS)
     finally:
@@ -115,7 +115,7 @@ def test_upload_is_complete_before_the_metadata_row(tmp_path, s3_endpoint, s3_bu
 
 
 def test_failed_upload_writes_no_version(tmp_path, s3_endpoint, aws_env, iris_model):
-    registry = Registry.open(f"sqlite:///{tmp_path / 'r.db'}", "s3://no-such-bucket/models", s3_endpoint)
+    registry = ModelStore.open(f"sqlite:///{tmp_path / 'r.db'}", "s3://no-such-bucket/models", s3_endpoint)
     try:
         with pytest.raises(BackendUnavailableError, match="bucket 'no-such-bucket' does not exist"):
             registry.register("iris", [StoredFile("model", "model.skops", dump_model(iris_model))], FIELDS)

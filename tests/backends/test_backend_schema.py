@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tabserve.registry import Registry, StoredFile
+from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry.artifacts import LocalArtifactStore
 from tabserve.registry.connection import RegistrySchemaError
 from tabserve.registry.metadata import MetadataStore
@@ -13,7 +13,7 @@ from tests.backends.test_backend_registry import version_fields
 
 
 def test_a_renamed_versions_table_is_a_schema_error(empty_db_url, tmp_path):
-    registry = Registry(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts"))
+    registry = ModelStore(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts"))
     try:
         registry.register("iris", [StoredFile("model", "model.bin", b"bytes")], version_fields())
         engine = sa.create_engine(empty_db_url)
@@ -31,7 +31,7 @@ def test_a_renamed_versions_table_is_a_schema_error(empty_db_url, tmp_path):
 def test_json_documents_over_64_kb_round_trip_on_every_backend(empty_db_url, tmp_path):
     """MySQL/MariaDB's TEXT stops at 64 kB: the document columns are LONGTEXT there."""
     big = {f"param_{i}": "x" * 100 for i in range(1000)}  # about 110 kB of JSON
-    with Registry(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts")) as registry:
+    with ModelStore(MetadataStore(empty_db_url), LocalArtifactStore(tmp_path / "artifacts")) as registry:
         version = registry.register(
             "iris", [StoredFile("model", "model.bin", b"bytes")], {**version_fields(), "params": big}
         )

@@ -153,7 +153,7 @@ def test_bins_agree_on_edges_and_psi_is_none_without_rows():
 def test_training_stores_the_profile_with_the_version(trained_iris):
     import json
 
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     settings, outcome = trained_iris
     registry = open_registry(settings)

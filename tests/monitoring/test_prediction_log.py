@@ -15,8 +15,8 @@ from tabserve.monitoring.channel import Channel, Observation
 from tabserve.monitoring.export import parse_since, read_log
 from tabserve.monitoring.prediction_log import PRUNE_EVERY_S, PredictionLog
 from tabserve.predictor import Predictor
+from tabserve.registry import open_registry
 from tabserve.registry.metadata import MetadataStore
-from tabserve.workflow import open_registry
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 

@@ -25,9 +25,9 @@ import uvicorn
 import yaml
 
 from tabserve.config import Settings, load_settings
-from tabserve.registry import StoredFile
+from tabserve.registry import StoredFile, open_registry
 from tabserve.registry.records import DESCRIBING_FIELDS
-from tabserve.workflow import TrainOutcome, open_registry
+from tabserve.workflow import TrainOutcome
 
 TABSERVE = str(Path(sys.executable).with_name("tabserve"))
 START_TIMEOUT_S = 60

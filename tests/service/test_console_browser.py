@@ -404,9 +404,9 @@ def test_home_follows_a_running_job_with_the_tabs_token(browser, own, watched):
     import time
 
     from tabserve.config import load_settings
-    from tabserve.registry import Registry
+    from tabserve.registry import open_registry
 
-    registry = Registry.from_settings(load_settings(own.config, environ={}).registry)
+    registry = open_registry(load_settings(own.config, environ={}))
     try:
         job = registry.metadata.create_job("e" * 32, "iris", {})
         now = time.time()

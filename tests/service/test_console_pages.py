@@ -70,12 +70,12 @@ def test_home_shows_the_production_version_with_metrics(console):
 def test_home_shows_a_running_job_only_by_its_id_when_a_token_is_set(tmp_path, trained_iris):
     """Job status and progress need the token in the API, so the page leaves them to the script."""
     from tabserve.config import load_settings
-    from tabserve.registry import Registry
+    from tabserve.registry import open_registry
 
     config = write_config(
         tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"), server={"token": "t"}
     )
-    registry = Registry.from_settings(load_settings(config, environ={}).registry)
+    registry = open_registry(load_settings(config, environ={}))
     job = registry.metadata.create_job("f" * 32, "iris", {"search": {"cv": 2}})
     registry.metadata.update_job(job.id, status="running", done=3, total=10)
     server = Server(config)

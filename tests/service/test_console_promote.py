@@ -6,10 +6,9 @@ import html
 
 import httpx
 
-from tabserve.registry import StoredFile
+from tabserve.registry import StoredFile, open_registry
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.service.app import create_app
-from tabserve.workflow import open_registry
 from tests.conftest import make_settings
 from tests.service.conftest import asgi_exchange, copy_registry
 

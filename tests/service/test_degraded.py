@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tabserve.config import load_settings
-from tabserve.workflow import open_registry
+from tabserve.registry import open_registry
 from tests.service.conftest import register_copy
 from tests.service.test_model_integrity import _damage
 

@@ -11,7 +11,7 @@ import pytest
 from tabserve.config import load_settings
 from tabserve.errors import ConflictError, IntegrityError
 from tabserve.predictor import Predictor
-from tabserve.workflow import open_registry
+from tabserve.registry import open_registry
 from tests.service.conftest import TABSERVE, register_copy, serve_in_thread
 
 

@@ -21,7 +21,7 @@ import pytest
 from tabserve.config import Settings, load_settings
 from tabserve.inputs import BatchTooLargeError, check_row_limit
 from tabserve.predictor import Predictor
-from tabserve.registry import Registry
+from tabserve.registry import open_registry
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.predict.core import PredictCore, body_limit
 from tabserve.service.predict.state import ServiceState
@@ -144,7 +144,7 @@ def test_every_protocol_refuses_a_body_over_the_one_limit(settings: Settings, ap
 @pytest.fixture
 def core(iris_config: Path):
     settings = load_settings(iris_config, environ={}, overrides={"server": {"max_batch_rows": 3}})
-    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
+    state = ServiceState.build(settings, open_registry(settings))
     state.default.predictor = Predictor.load(state.registry, "iris", 1)
     try:
         yield PredictCore(state)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tabserve.config import load_settings
-from tabserve.workflow import open_registry, register_trained
+from tabserve.registry import open_registry
+from tabserve.workflow import register_trained
 from tests.backends.conftest import private_postgres
 from tests.service.conftest import TABSERVE, write_config
 from tests.service.test_training_jobs import PredictLoop, wait_for_job

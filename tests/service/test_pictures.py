@@ -10,8 +10,8 @@ import pytest
 
 from tabserve.errors import NotFoundError
 from tabserve.registration import PICTURE_FILES
+from tabserve.registry import open_registry
 from tabserve.service.ops import pictures
-from tabserve.workflow import open_registry
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

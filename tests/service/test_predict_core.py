@@ -12,7 +12,7 @@ from tabserve.config import load_settings
 from tabserve.errors import InputError, NoModelError, NotFoundError
 from tabserve.inputs import BatchTooLargeError
 from tabserve.predictor import Predictor
-from tabserve.registry import Registry
+from tabserve.registry import open_registry
 from tabserve.service.http.errors import lookup
 from tabserve.service.predict.core import PredictCore
 from tabserve.service.predict.state import ServiceState
@@ -25,7 +25,7 @@ NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 @pytest.fixture
 def core(iris_config: Path):
     settings = load_settings(iris_config, environ={}, overrides={"server": {"max_batch_rows": 3}})
-    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
+    state = ServiceState.build(settings, open_registry(settings))
     state.default.predictor = Predictor.load(state.registry, "iris", 1)
     try:
         yield PredictCore(state)

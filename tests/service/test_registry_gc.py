@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tabserve.cli import main
 from tabserve.config import load_settings
-from tabserve.workflow import open_registry
+from tabserve.registry import open_registry
 
 
 def _orphan(artifacts: Path, age_s: float) -> Path:

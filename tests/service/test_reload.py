@@ -48,7 +48,7 @@ def test_promotion_by_another_process_is_picked_up_by_polling(iris_config, start
     server.wait()
     register_copy(iris_config)
     from tabserve.config import load_settings
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     registry = open_registry(load_settings(iris_config, environ={}))
     try:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import tabserve.database
+import tabserve.database  # its TransientConflict is one of the injected errors
+import tabserve.registry
 import tabserve.registry.metadata  # imported so that every error class it defines is found below
 from tabserve.config import load_settings
 from tabserve.errors import TabserveError
-from tabserve.registry import Registry
+from tabserve.registry import ModelStore, open_registry
 from tabserve.service.app import create_app
 from tabserve.service.deps import service_state
 from tabserve.service.ops.tasks import supervise
@@ -42,7 +43,7 @@ ERRORS = _registry_errors()
 class FaultyRegistry:
     """A real registry whose chosen method raises an injected error while ``fault`` is set."""
 
-    def __init__(self, inner: Registry, method: str) -> None:
+    def __init__(self, inner: ModelStore, method: str) -> None:
         self.inner = inner
         self.method = method
         self.fault: BaseException | None = None
@@ -78,7 +79,7 @@ def test_the_injected_errors_include_the_registry_conflicts_and_outages():
 @pytest.mark.parametrize("error", ERRORS, ids=lambda cls: cls.__name__)
 def test_the_reloader_recovers_or_says_why_for_every_registry_error(iris_config: Path, method, error):
     settings = load_settings(iris_config, environ={})
-    real = Registry.from_settings(settings.registry)
+    real = open_registry(settings)
     try:
         registry = FaultyRegistry(real, method)
         state = ServiceState.build(settings, registry)  # type: ignore[arg-type]
@@ -108,7 +109,7 @@ def test_the_reloader_recovers_or_says_why_for_every_registry_error(iris_config:
 
 def test_the_running_task_outlives_every_error_in_turn(iris_config: Path):
     settings = load_settings(iris_config, environ={})
-    real = Registry.from_settings(settings.registry)
+    real = open_registry(settings)
     registry = FaultyRegistry(real, "serving_version")
     state = ServiceState.build(settings, registry)  # type: ignore[arg-type]
 

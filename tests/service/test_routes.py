@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tabserve.workflow import open_registry
+from tabserve.registry import open_registry
 
 PNG = b"\x89PNG\r\n\x1a\n"
 PROBLEM = "application/problem+json"

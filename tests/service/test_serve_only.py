@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tabserve.extras import HOW_TO_TRAIN, missing, require_train_extra
-from tabserve.workflow import open_registry, train_and_register
+from tabserve.registry import open_registry
+from tabserve.workflow import train_and_register
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import httpx
 
 from tabserve.config import load_settings
 from tabserve.errors import BackendUnavailableError
-from tabserve.registry import Registry
+from tabserve.registry import ModelStore, open_registry
 from tabserve.service.app import create_app
 from tabserve.service.deps import service_state
 from tabserve.service.predict.reloader import Reloader
@@ -68,7 +68,7 @@ def test_routes_answer_from_the_state_create_app_built(iris_config: Path):
 
     async def ask() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=app)  # no lifespan: nothing has been started
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             return await client.get("/jobs"), await client.get("/models/iris"), await client.get("/readyz")
 
     try:
@@ -83,7 +83,7 @@ def test_routes_answer_from_the_state_create_app_built(iris_config: Path):
 class _Down:
     """A registry that does not answer while ``down`` is set."""
 
-    def __init__(self, inner: Registry) -> None:
+    def __init__(self, inner: ModelStore) -> None:
         self.inner = inner
         self.down = True
 
@@ -95,7 +95,7 @@ class _Down:
 
 def test_the_slot_status_follows_the_registry_and_says_a_recovery_once(iris_config: Path, caplog):
     settings = load_settings(iris_config, environ={})
-    real = Registry.from_settings(settings.registry)
+    real = open_registry(settings)
     registry = _Down(real)
     try:
         state = ServiceState.build(settings, registry)  # type: ignore[arg-type]

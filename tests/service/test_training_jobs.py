@@ -149,7 +149,7 @@ def test_a_job_whose_process_dies_is_marked_failed(iris_config, start_server):
 
 def _job_pid(config, job_id: str) -> int:
     from tabserve.config import load_settings
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     registry = open_registry(load_settings(config, environ={}))
     try:

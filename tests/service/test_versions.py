@@ -9,7 +9,7 @@ import pytest
 
 from tabserve.config import load_settings
 from tabserve.errors import NotFoundError
-from tabserve.registry import Registry
+from tabserve.registry import open_registry
 from tabserve.service.predict.versions import LoadedVersions
 from tests.service.conftest import register_copy
 
@@ -18,7 +18,7 @@ from tests.service.conftest import register_copy
 def three_versions(iris_config: Path):
     assert register_copy(iris_config) == 2
     assert register_copy(iris_config) == 3
-    registry = Registry.from_settings(load_settings(iris_config, environ={}).registry)
+    registry = open_registry(load_settings(iris_config, environ={}))
     try:
         yield registry
     finally:

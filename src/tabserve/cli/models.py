@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action not in NEEDS_VERSION and args.version is not None:
         raise common.UsageError(f"models {args.action} takes no VERSION (got {args.version})")
     settings = common.load(args)
-    registry = common.open_registry(settings, existing=True)  # never create one to read or move aliases
+    from tabserve.registry import open_registry
+
+    registry = open_registry(settings, existing=True)  # never create one to read or move aliases
     try:
         model = args.model or settings.model
         if args.action == "list":
@@ -68,11 +70,15 @@ def run(args: argparse.Namespace) -> int:
 
             export(registry, model, args.version, args.output)
         elif args.action == "promote":
+            from tabserve.promotion import promote
+
             version = args.version
-            registry.promote(model, version)
+            promote(registry, model, version)
             print(f"{model} production -> v{version}")
         else:
-            version = registry.rollback(model)
+            from tabserve.promotion import rollback
+
+            version = rollback(registry, model)
             print(f"{model} production -> v{version} (rolled back)")
     finally:
         registry.close()

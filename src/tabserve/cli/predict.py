@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output and not args.input:
         raise common.UsageError("--output goes with --input FILE.csv")
     settings = common.load(args)
-    registry = common.open_registry(settings, existing=True)
+    from tabserve.registry import open_registry
+
+    registry = open_registry(settings, existing=True)
     try:
         predictor = Predictor.load(registry, settings.model, args.model_version)
     except NoModelError as exc:
@@ -80,15 +82,13 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:  # what was typed does not fit the model's columns
         raise common.UsageError(str(exc)) from None
     result = predictor.predict(batch)
-    assert result.probabilities is not None
-    probabilities = dict(zip(result.classes, map(float, result.probabilities[0]), strict=True))
+    probabilities = {}  # none from a classifier without predict_proba: the label alone
+    if result.probabilities is not None:
+        probabilities = dict(zip(result.classes, map(float, result.probabilities[0]), strict=True))
     if args.json:
-        answer = {
-            "model": predictor.model,
-            "version": predictor.version,
-            "label": result.labels[0],
-            "probabilities": probabilities,
-        }
+        answer = {"model": predictor.model, "version": predictor.version, "label": result.labels[0]}
+        if result.probabilities is not None:
+            answer["probabilities"] = probabilities
         print(json.dumps(answer))
     else:
         print(result.labels[0])
@@ -105,8 +105,9 @@ def _predict_file(args: argparse.Namespace, predictor: Any) -> int:
     result = predictor.predict(batch_from_frame(frame, predictor.schema))
     out = frame.copy()
     out["prediction"] = result.labels
-    for i, label in enumerate(result.classes):
-        out[f"proba_{label}"] = result.probabilities[:, i]
+    if result.probabilities is not None:
+        for i, label in enumerate(result.classes):
+            out[f"proba_{label}"] = result.probabilities[:, i]
     if args.output:
         out.to_csv(args.output, index=False)
         print(f"wrote {len(out)} predictions to {args.output} (model {predictor.model} v{predictor.version})")

@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _import_folder(args: argparse.Namespace, settings: Any, path: Path) -> int:
     from tabserve.exchange import import_version
+    from tabserve.registry import open_registry
 
-    registry = common.open_registry(settings)
+    registry = open_registry(settings)
     try:
         stored = import_version(
             registry, path, name=args.name, promote=args.promote, auto_promote=settings.registry.auto_promote
@@ -111,3 +112,7 @@ def _report(model: str, version: int, promoted: bool, metrics: dict[str, Any]) -
     else:
         print("no hold-out metrics (give --test and --target)")
     print(f"serving: {metrics.get('serving')}")
+    if "probabilities" not in metrics.get("outputs", ["probabilities"]):
+        from tabserve.registry.records import NO_PROBABILITIES
+
+        print(f"probabilities: {NO_PROBABILITIES}")

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from tabserve.registry.gc import delete_orphans, find_orphans
 
     settings = common.load(args)
-    registry = common.open_registry(settings)
+    from tabserve.registry import open_registry
+
+    registry = open_registry(settings)
     try:
         orphans = find_orphans(registry, args.min_age)
         for orphan in orphans:

@@ -77,11 +77,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"hold-out accuracy: {metrics['accuracy']:.4f}  macro F1: {metrics['f1_macro']:.4f}")
     for label, scores in metrics["per_class"].items():
         print(f"  {label:<16} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}")
+    if not hasattr(trained.pipeline, "predict_proba"):
+        from tabserve.registry.records import NO_PROBABILITIES
+
+        print(f"probabilities: {NO_PROBABILITIES}")
     return common.EXIT_OK
 
 
 def _has_versions(settings: Any) -> bool:
-    registry = common.open_registry(settings)
+    from tabserve.registry import open_registry
+
+    registry = open_registry(settings)
     try:
         return registry.metadata.latest_version(settings.model) is not None
     finally:

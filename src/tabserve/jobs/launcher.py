@@ -23,7 +23,7 @@ from tabserve.config import Settings
 from tabserve.config_sources import ENV_PREFIX
 from tabserve.jobs.policy import OVERRIDABLE_SECTIONS, check_train_overrides
 from tabserve.model_configs import require_training_settings
-from tabserve.registry import JobRecord, Registry
+from tabserve.registry import JobRecord, ModelStore
 from tabserve.timefmt import iso_utc
 from tabserve.urls import redact_text, redact_tree
 
@@ -96,7 +96,7 @@ def _hand_over(process: subprocess.Popen, settings: Settings) -> None:
 class JobManager:
     """Starts job processes and watches them (and other replicas' jobs) for death."""
 
-    def __init__(self, settings: Settings, registry: Callable[[], Registry]) -> None:
+    def __init__(self, settings: Settings, registry: Callable[[], ModelStore]) -> None:
         self.settings = settings
         self.registry = registry
         self._children: dict[str, subprocess.Popen] = {}

@@ -79,7 +79,8 @@ def _record_end(metadata: MetadataStore, job_id: str, model: str, **values: obje
 
 def run_job(settings: Settings, job_id: str) -> int:
     """Run one queued job to its end; the exit code says whether it succeeded."""
-    from tabserve.workflow import open_registry, train_and_register
+    from tabserve.registry import open_registry
+    from tabserve.workflow import train_and_register
 
     registry = open_registry(settings)
     metadata = registry.metadata

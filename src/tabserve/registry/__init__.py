@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabserve.errors import ConflictError, IntegrityError, NoModelError
@@ -18,13 +19,13 @@ from tabserve.registry.records import PRODUCTION, JobRecord, VersionRecord
 from tabserve.registry.serialization import sha256_hex
 
 if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry is opened with it
-    from tabserve.config import RegistrySettings
+    from tabserve.config import Settings
     from tabserve.registry.metadata import MetadataStore
     from tabserve.registry.sqlite_direct import DirectSqliteMetadata
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PRODUCTION", "JobRecord", "Registry", "StoredFile", "VersionRecord"]
+__all__ = ["PRODUCTION", "JobRecord", "ModelStore", "StoredFile", "VersionRecord", "open_registry"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,12 @@ class StoredFile:
     data: bytes
 
 
-class Registry:
-    """Versions of named models: register, find, load files, move aliases."""
+class ModelStore:
+    """Versions of named models: register, find, load files, move aliases.
+
+    The storage behind ``tabserve.Registry`` (the notebook's registry, api.py), which opens one
+    with ``open_registry`` on first use; ``Registry`` is only ever that public class.
+    """
 
     def __init__(
         self,
@@ -57,7 +62,7 @@ class Registry:
         s3_endpoint_url: str | None = None,
         trusted_types: tuple[str, ...] = (),
         quick: bool = False,
-    ) -> Registry:
+    ) -> ModelStore:
         """``quick``: only versions and aliases will be used (a CLI command that must start fast).
 
         A SQLite registry at the current schema is then read without SQLAlchemy
@@ -75,25 +80,14 @@ class Registry:
             metadata = MetadataStore(url)
         return cls(metadata, open_artifact_store(artifacts, s3_endpoint_url), trusted_types)
 
-    @classmethod
-    def from_settings(cls, settings: RegistrySettings, quick: bool = False) -> Registry:
-        """The registry named by the ``registry`` config section."""
-        return cls.open(
-            settings.url,
-            settings.artifacts,
-            settings.s3_endpoint_url,
-            tuple(settings.trusted_types),
-            quick=quick,
-        )
-
     def close(self) -> None:
         self.metadata.close()
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> ModelStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """``with Registry.open(...) as registry:`` closes the engine even when the body raises."""
+        """``with ModelStore.open(...) as registry:`` closes the engine even when the body raises."""
         self.close()
 
     def register(self, model: str, files: list[StoredFile], fields: dict[str, Any]) -> int:
@@ -153,20 +147,10 @@ class Registry:
             self.read_file(record, kind)
 
     def load_model(self, record: VersionRecord) -> Any:
-        """The fitted scikit-learn pipeline of a version, checked and safely deserialised; an XGBoost
-        or LightGBM estimator gets its booster back from the booster file (boosters.py)."""
-        from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, attach, library_of_file
-        from tabserve.registry.serialization import load_model
-
-        label = f"model '{record.model}' version {record.version}"
-        model = load_model(self.read_file(record, "model"), label, self.trusted_types)
-        booster = None
-        if BOOSTER_KIND in record.artifacts:
-            library = library_of_file(record.artifacts[BOOSTER_KIND]["key"].rsplit("/", 1)[-1])
-            if library is None:
-                raise IntegrityError(f"{label}: its booster file is of no known library")
-            booster = BoosterFile(library, self.read_file(record, BOOSTER_KIND))
-        return attach(model, booster, label)
+        """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""
+        kinds = [kind for kind in ("model", "booster") if kind in record.artifacts]
+        files = {kind: self.read_file(record, kind) for kind in kinds}
+        return model_from_files(record, files, self.trusted_types)
 
     def serving_version(self, model: str) -> int:
         """The version a server should load: the production alias, else the newest."""
@@ -183,22 +167,91 @@ class Registry:
     def versions(self, model: str) -> list[VersionRecord]:
         return self.metadata.list_versions(model)
 
-    def promote(self, model: str, version: int) -> None:
-        """Point production at a version whose every file passes its checksum (ConflictError if one fails)."""
-        try:
-            self.verify(self.get(model, version))
-        except IntegrityError as exc:
-            raise ConflictError(f"{exc}; not promoted") from None
+    def promote(self, model: str, version: int, *, checked: bool = False) -> None:
+        """Point production at a version whose every file passes its checksum (ConflictError if one fails).
+
+        This only moves the alias: ``tabserve.promotion`` first proves the version predicts, then calls
+        this with ``checked`` (its files were read and checked on the way, or just written).
+        """
+        if not checked:
+            try:
+                self.verify(self.get(model, version))
+            except IntegrityError as exc:
+                raise ConflictError(f"{exc}; not promoted") from None
         self.metadata.set_alias(model, version, PRODUCTION)
         log.info("%s version %d is now %s", model, version, PRODUCTION)
 
-    def rollback(self, model: str) -> int:
-        """Give production back to the version it had before, if every file of it passes its checksum."""
-        target = self.metadata.rollback_target(model, PRODUCTION)
-        try:
-            self.verify(self.get(model, target))
-        except IntegrityError as exc:
-            raise ConflictError(f"{exc}; not rolled back") from None
+    def rollback_target(self, model: str) -> int:
+        """The version a rollback would give production back to (ConflictError when there is none)."""
+        return self.metadata.rollback_target(model, PRODUCTION)
+
+    def rollback(self, model: str, *, checked_target: int | None = None) -> int:
+        """Give production back to the version it had before, if every file of it passes its checksum.
+
+        ``checked_target``: the target ``tabserve.promotion`` already proved; the alias moves only
+        if it is still the target.
+        """
+        target = checked_target if checked_target is not None else self.rollback_target(model)
+        if checked_target is None:
+            try:
+                self.verify(self.get(model, target))
+            except IntegrityError as exc:
+                raise ConflictError(f"{exc}; not rolled back") from None
         version = self.metadata.rollback_alias(model, PRODUCTION, expected=target)
         log.info("%s rolled back: %s is version %d", model, PRODUCTION, version)
         return version
+
+
+def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
+    """The registry the settings name: the one way the CLI, the server, jobs and the Python API open it.
+
+    ``existing``: for commands that only read or move aliases. A SQLite registry
+    that is not there is an error naming the URL, not a new empty database, and
+    one that is there is read without SQLAlchemy (start-up time).
+    """
+    config = settings.registry
+    if existing:
+        missing = _missing_sqlite_file(config.url)
+        if missing is not None:
+            raise NoModelError(
+                f"no registry at {config.url} ({missing} does not exist): "
+                "train a model first with `tabserve train`, or give the config that names the registry"
+            )
+    return ModelStore.open(
+        config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick=existing
+    )
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names if it does not exist, else None (any other URL: None)."""
+    from tabserve.registry.sqlite_direct import plain_sqlite_path
+
+    plain = plain_sqlite_path(url)
+    if plain is not None:
+        return None if plain.exists() else plain
+    if not url.startswith("sqlite"):
+        return None
+    import sqlalchemy as sa  # an in-memory database or one with options: SQLAlchemy's parser decides
+
+    parsed = sa.make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def model_from_files(record: VersionRecord, files: dict[str, bytes], trusted_types: tuple[str, ...]) -> Any:
+    """A version's fitted pipeline from its checked files: the skops model file, and for an XGBoost
+    or LightGBM estimator its booster put back from the booster file (boosters.py)."""
+    from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, attach, library_of_file
+    from tabserve.registry.serialization import load_model
+
+    label = f"model '{record.model}' version {record.version}"
+    model = load_model(files["model"], label, trusted_types)
+    booster = None
+    if BOOSTER_KIND in record.artifacts:
+        library = library_of_file(record.artifacts[BOOSTER_KIND]["key"].rsplit("/", 1)[-1])
+        if library is None:
+            raise IntegrityError(f"{label}: its booster file is of no known library")
+        booster = BoosterFile(library, files[BOOSTER_KIND])
+    return attach(model, booster, label)

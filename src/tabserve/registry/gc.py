@@ -1,6 +1,6 @@
 """Artifact files no version refers to: left by a process killed between upload and metadata row.
 
-``Registry.register`` uploads a version's files, then writes the row that
+``ModelStore.register`` uploads a version's files, then writes the row that
 makes them a version; a SIGKILL in between leaves files nobody will read.
 They are found by comparing the store's keys with every version's recorded
 keys, and only files older than a minimum age count, so a registration in
@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from tabserve.registry import Registry
+from tabserve.registry import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Orphan:
     age_s: float
 
 
-def find_orphans(registry: Registry, min_age_s: float = MIN_AGE_S) -> list[Orphan]:
+def find_orphans(registry: ModelStore, min_age_s: float = MIN_AGE_S) -> list[Orphan]:
     """Stored files older than ``min_age_s`` that no version of any model lists."""
     now = time.time()
     stored = registry.artifacts.list_keys()  # listed first: a version registered after this is not missed
@@ -46,7 +46,7 @@ def find_orphans(registry: Registry, min_age_s: float = MIN_AGE_S) -> list[Orpha
     )
 
 
-def delete_orphans(registry: Registry, orphans: list[Orphan]) -> int:
+def delete_orphans(registry: ModelStore, orphans: list[Orphan]) -> int:
     """Remove the given files; how many were removed."""
     for orphan in orphans:
         registry.artifacts.delete(orphan.key)

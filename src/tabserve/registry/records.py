@@ -28,6 +28,10 @@ DESCRIBING_FIELDS = (
     "config",
 )
 
+# What a classifier version answers; a version stored before outputs were recorded answers both.
+CLASSIFIER_OUTPUTS = ("labels", "probabilities")
+NO_PROBABILITIES = "not available (estimator has no predict_proba)"
+
 # Columns holding JSON text; a record holds them decoded.
 JSON_COLUMNS = ("params", "metrics", "cv_results", "feature_schema", "libraries", "config", "artifacts")
 
@@ -78,7 +82,15 @@ class VersionRecord:
             "libraries": self.libraries,
             "sha256": self.sha256,
             "description": self.description,
+            "outputs": self.outputs,
+            "probabilities": "available" if "probabilities" in self.outputs else NO_PROBABILITIES,
         }
+
+    @property
+    def outputs(self) -> list[str]:
+        """What this version answers (``labels``, ``probabilities``, ...), as recorded when it was stored."""
+        recorded = self.metrics.get("outputs")
+        return list(recorded) if isinstance(recorded, list) else list(CLASSIFIER_OUTPUTS)
 
     @property
     def description(self) -> str | None:

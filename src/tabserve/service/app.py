@@ -25,7 +25,7 @@ from starlette.routing import Match, Mount
 from tabserve import __version__
 from tabserve.config import Settings
 from tabserve.errors import ConfigError, TabserveError
-from tabserve.registry import Registry
+from tabserve.registry import open_registry
 from tabserve.service import console
 from tabserve.service.deps import bind, note_grpc_port, predict_core, service_state
 from tabserve.service.http.dispatch import Dispatcher
@@ -170,7 +170,7 @@ def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the service for these settings (one app per server process)."""
-    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
+    state = ServiceState.build(settings, open_registry(settings))
     core = PredictCore(state)
     app = FastAPI(
         title="tabserve",

@@ -7,6 +7,7 @@ so an error looks the same whichever route raised it.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 import orjson
@@ -106,14 +107,29 @@ def problem_body(status: int, title: str, detail: str, slug: str, **extra: objec
     return orjson.dumps(body)
 
 
+def log_internal(exc: BaseException) -> str:
+    """Log an unexpected error with a new request id; the id, for the answer to carry (so a user's
+    report finds the log line and its traceback)."""
+    request_id = uuid.uuid4().hex
+    log.error("unhandled error (request id %s)", request_id, exc_info=exc)
+    return request_id
+
+
+def internal_detail(request_id: str) -> str:
+    return f"an unexpected error occurred; it has been logged with request id {request_id}"
+
+
 def problem_for(exc: BaseException) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, extra headers and body for any exception; unknown ones are logged and hidden."""
+    """Status, extra headers and body for any exception; unknown ones are logged and hidden, the
+    answer and the log line sharing a request id."""
     found = lookup(exc)
     headers: list[tuple[bytes, bytes]] = []
     extra: dict[str, object] = {}
     if found is INTERNAL:
-        log.error("unhandled error", exc_info=exc)
-        detail = "an unexpected error occurred; it has been logged"
+        request_id = log_internal(exc)
+        detail = internal_detail(request_id)
+        extra["request_id"] = request_id
+        headers.append((b"x-request-id", request_id.encode()))
     else:
         detail = str(exc)
     if isinstance(exc, ConflictError) and exc.job_id:
@@ -138,6 +154,7 @@ PROBLEM_SCHEMA = {
         "detail": {"type": "string"},
         "job_id": {"type": "string"},
         "job_url": {"type": "string"},
+        "request_id": {"type": "string", "description": "An unexpected error's id, also in the log."},
     },
 }
 

@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Response
 
+from tabserve import promotion
 from tabserve.registry import PRODUCTION
 from tabserve.service.deps import Authorized, Served, State, VersionNumber
 from tabserve.service.http.errors import problem_responses
@@ -60,8 +61,9 @@ def show_version(slot: Served, version: VersionNumber, state: State) -> dict:
     responses=problem_responses(401, 404, 409, 422, 503),
 )
 def promote(slot: Served, version: VersionNumber, state: State) -> dict:
-    """Point the model's production alias at this version; servers switch to it within a reload interval."""
-    state.registry.promote(slot.name, version)
+    """Point the model's production alias at this version once it answered its smoke prediction (409
+    naming the version and the error otherwise); servers switch to it within a reload interval."""
+    promotion.promote(state.registry, slot.name, version)
     state.model_changed()
     return {"model": slot.name, "alias": PRODUCTION, "version": version}
 
@@ -75,9 +77,10 @@ def promote(slot: Served, version: VersionNumber, state: State) -> dict:
 def rollback(slot: Served, state: State) -> dict:
     """Move the model's production alias back to where it pointed before the last promotion.
 
-    Like promote, every file of the target version must pass its checksum (409 naming it otherwise).
+    Like promote, the target version must pass its checksums and its smoke prediction (409 naming it
+    otherwise).
     """
-    version = state.registry.rollback(slot.name)
+    version = promotion.rollback(state.registry, slot.name)
     state.model_changed()
     return {"model": slot.name, "alias": PRODUCTION, "version": version}
 

@@ -22,7 +22,7 @@ from tabserve.errors import NotFoundError
 from tabserve.extras import HOW_TO_TRAIN, can_draw
 
 if TYPE_CHECKING:
-    from tabserve.registry import Registry, VersionRecord
+    from tabserve.registry import ModelStore, VersionRecord
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class PictureCache:
                 self._items.pop(next(iter(self._items)))
 
 
-def _stored(cache: PictureCache, registry: Registry, record: VersionRecord, kind: str) -> bytes:
+def _stored(cache: PictureCache, registry: ModelStore, record: VersionRecord, kind: str) -> bytes:
     key = f"{kind}:{record.model}:{record.version}"
     png = cache.get(key)
     if png is None:
@@ -73,7 +73,7 @@ def _cannot_draw(what: str, record: VersionRecord | None) -> NotFoundError:
 
 
 def pairplot(
-    cache: PictureCache, settings: Settings, record: VersionRecord | None, registry: Registry | None
+    cache: PictureCache, settings: Settings, record: VersionRecord | None, registry: ModelStore | None
 ) -> tuple[bytes, str]:
     """The pairplot PNG of the training data and that data's content hash: the one stored with
     ``record`` (the served version), else drawn from the configured data where plotting is installed."""
@@ -104,7 +104,7 @@ def pairplot(
     return png, digest
 
 
-def stored_pairplot(cache: PictureCache, registry: Registry, record: VersionRecord) -> bytes:
+def stored_pairplot(cache: PictureCache, registry: ModelStore, record: VersionRecord) -> bytes:
     """The pairplot stored with a version: drawn at training time from the rows it was trained on.
 
     Never drawn here: the configured data may have changed since, and this picture is that version's.
@@ -117,7 +117,7 @@ def stored_pairplot(cache: PictureCache, registry: Registry, record: VersionReco
     return _stored(cache, registry, record, "pairplot")
 
 
-def confusion_matrix(cache: PictureCache, registry: Registry, record: VersionRecord) -> bytes:
+def confusion_matrix(cache: PictureCache, registry: ModelStore, record: VersionRecord) -> bytes:
     """The hold-out confusion matrix of a version as PNG: stored with it, else drawn here."""
     if "confusion_matrix" in record.artifacts:
         return _stored(cache, registry, record, "confusion_matrix")

@@ -27,7 +27,7 @@ RETRYING = f"; retrying with backoff (at most {MAX_BACKOFF_S:.0f} s apart)"
 
 
 class Reloader:
-    """Polls ``Registry.serving_version`` for every slot; each slot's ``status`` says where it stands."""
+    """Polls ``ModelStore.serving_version`` for every slot; each slot's ``status`` says where it stands."""
 
     def __init__(self, state: ServiceState) -> None:
         self.state = state
@@ -138,6 +138,8 @@ def _freeze_heap() -> None:
 
 
 def _load(registry, model: str, version: int):  # noqa: ANN001 - runs in a thread
-    from tabserve.predictor import Predictor
+    """The version as this server serves it, once it answered its smoke prediction: until then the
+    slot stays not ready (or keeps serving the version it has)."""
+    from tabserve.smoke import load_checked
 
-    return Predictor.load(registry, model, version)
+    return load_checked(registry, model, version)

@@ -28,7 +28,7 @@ from tabserve.service.predict.versions import LoadedVersions
 
 if TYPE_CHECKING:
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
+    from tabserve.registry import ModelStore
 
 STARTING = "starting: the model is not loaded yet"
 
@@ -107,7 +107,7 @@ class ServiceState:
     """
 
     settings: Settings
-    registry: Registry
+    registry: ModelStore
     jobs: JobManager
     watch: Watch  # drift, prediction log, shadow; inactive (never called) with monitoring off
     metrics: ServiceMetrics
@@ -128,7 +128,7 @@ class ServiceState:
         self.versions = LoadedVersions(self.settings.server.max_loaded_versions)
 
     @classmethod
-    def build(cls, settings: Settings, registry: Registry) -> ServiceState:
+    def build(cls, settings: Settings, registry: ModelStore) -> ServiceState:
         """The whole state of a server on ``registry``: jobs, the watch and their metrics included."""
         metrics = ServiceMetrics()
         watch = Watch(settings, lambda: registry)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
+    from tabserve.registry import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class LoadedVersions:
         """What is loaded, least recently used first (for tests and the console)."""
         return list(self._items)
 
-    async def get(self, registry: Registry, model: str, version: int) -> Predictor:
+    async def get(self, registry: ModelStore, model: str, version: int) -> Predictor:
         """The loaded version, loading it (in a thread) if needed; registry errors propagate."""
         key = (model, version)
         found = self._items.get(key)
@@ -71,7 +71,7 @@ class LoadedVersions:
             log.info("unloaded %s version %d (least recently used)", *evicted)
 
 
-def _load(registry: Registry, model: str, version: int) -> Predictor:
+def _load(registry: ModelStore, model: str, version: int) -> Predictor:
     from tabserve.predictor import Predictor
 
     return Predictor.load(registry, model, version)

@@ -9,18 +9,14 @@ give the declared routes their error responses and their OpenAPI entries.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from fastapi import Response
 
-from tabserve.service.http.errors import INTERNAL, lookup
+from tabserve.service.http.errors import INTERNAL, internal_detail, log_internal, lookup
 from tabserve.service.protocols import ProtocolError
 from tabserve.service.protocols.adapter import Reply
 
-log = logging.getLogger(__name__)
-
-HIDDEN = "an unexpected error occurred; it has been logged"
 MAX_MESSAGE_CHARS = 500
 JSON_CT = b"application/json"
 # OIP's and KServe V1's error body; MLflow's has its own schema.
@@ -36,8 +32,7 @@ def status_and_message(exc: BaseException) -> tuple[int, str]:
     else:
         found = lookup(exc)
         if found is INTERNAL:
-            log.error("unhandled error", exc_info=exc)
-            return 500, HIDDEN
+            return 500, internal_detail(log_internal(exc))
         status = 400 if found.status == 422 else found.status
     message = str(exc)
     if len(message) > MAX_MESSAGE_CHARS:

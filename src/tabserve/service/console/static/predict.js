@@ -89,7 +89,9 @@ async function predictRow(form, event) {
   strong.dataset.label = "";
   strong.textContent = body.labels[0];
   heading.append("Predicted: ", strong, ` (model ${body.model} version ${body.version})`);
-  result.append(heading, bars(body.classes, body.probabilities));
+  result.append(heading);
+  // A classifier without predict_proba answers its label alone: no bars to draw.
+  if (body.probabilities) result.append(bars(body.classes, body.probabilities));
 }
 
 async function predictFile(form, event) {

@@ -49,6 +49,8 @@ def decode_json(core: PredictCore, predictor: Predictor, payload: Any) -> tuple[
     key = given[0]
     value = payload[key]
     probabilities = wants_probabilities(payload)
+    if probabilities:
+        predictor.require("probabilities")
     if key == "dataframe_split":
         if type(value) is not dict or "columns" not in value or "data" not in value:
             raise ProtocolError("dataframe_split must be an object with 'columns' and 'data'")

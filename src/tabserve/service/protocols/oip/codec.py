@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from tabserve.errors import OutputUnavailableError
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
+from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.service.predict.core import PredictCore, PredictResult
 from tabserve.service.protocols import ProtocolError
 from tabserve.service.protocols.oip.tensors import LENGTH, Tensor, decode_inputs, split_body, text
@@ -32,6 +34,7 @@ HEADER_LENGTH = "inference-header-content-length"
 JSON_CT = b"application/json"
 BINARY_CT = b"application/octet-stream"
 OUTPUTS = ("predict", "predict_proba")
+OUTPUT_OF = {"predict": "labels", "predict_proba": "probabilities"}  # OIP output -> predictor output
 
 
 @dataclass(frozen=True)
@@ -43,22 +46,33 @@ class InferRequest:
     outputs: dict[str, bool]  # output name -> binary
 
 
-def requested_outputs(header: dict[str, Any]) -> dict[str, bool]:
-    """Output name -> send as binary; both outputs (as JSON unless ``binary_data_output``) by default."""
+def offered_outputs(predictor: Predictor) -> tuple[str, ...]:
+    """The OIP outputs this version gives: ``predict``, and ``predict_proba`` when it has probabilities."""
+    return tuple(name for name, output in OUTPUT_OF.items() if output in predictor.outputs)
+
+
+def requested_outputs(header: dict[str, Any], offered: tuple[str, ...] = OUTPUTS) -> dict[str, bool]:
+    """Output name -> send as binary; every offered output (as JSON unless ``binary_data_output``) by
+    default. Asking for an output of the protocol the model does not give is OutputUnavailableError."""
     parameters = header.get("parameters") or {}
     if type(parameters) is not dict:
         raise ProtocolError("'parameters' must be an object")
     default_binary = parameters.get("binary_data_output", False) is True
     outputs = header.get("outputs")
     if outputs is None:
-        return dict.fromkeys(OUTPUTS, default_binary)
+        return dict.fromkeys(offered, default_binary)
     if type(outputs) is not list or not outputs:
         raise ProtocolError("'outputs' must be a non-empty list")
     chosen: dict[str, bool] = {}
     for spec in outputs:
         name = spec.get("name") if type(spec) is dict else None
         if name not in OUTPUTS:
-            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(OUTPUTS)}")
+            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(offered)}")
+        if name not in offered:
+            raise OutputUnavailableError(
+                f"output '{name}' is not available: {OUTPUT_OF[name]} {NO_PROBABILITIES}; "
+                f"this model has {', '.join(offered)}"
+            )
         spec_parameters = spec.get("parameters") or {}
         if type(spec_parameters) is not dict:
             raise ProtocolError(f"output '{name}': parameters must be an object")
@@ -102,7 +116,7 @@ def decode_request(
     request_id = header.get("id")
     if request_id is not None and type(request_id) is not str:
         raise ProtocolError("'id' must be a string")
-    outputs = requested_outputs(header)
+    outputs = requested_outputs(header, offered_outputs(predictor))
     batch = to_batch(core, predictor, decode_inputs(header, tail))
     return InferRequest(request_id, batch, outputs)
 
@@ -161,13 +175,15 @@ def model_metadata(predictor: Predictor, versions: list[int]) -> dict[str, Any]:
         {"name": f.name, "datatype": "FP64" if f.type == "numeric" else "BYTES", "shape": [-1]}
         for f in schema.features
     ]
+    outputs = [
+        {"name": "predict", "datatype": "BYTES", "shape": [-1]},
+        {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(schema.classes)]},
+    ]
+    offered = offered_outputs(predictor)
     return {
         "name": predictor.model,
         "versions": [str(v) for v in versions],
         "platform": "sklearn",
         "inputs": inputs,
-        "outputs": [
-            {"name": "predict", "datatype": "BYTES", "shape": [-1]},
-            {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(schema.classes)]},
-        ],
+        "outputs": [output for output in outputs if output["name"] in offered],
     }
