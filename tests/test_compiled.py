@@ -13,7 +13,7 @@ from tabserve.inputs import Batch
 from tabserve.predictor import Predictor, SklearnRunner
 from tabserve.training import fit_search
 from tabserve.workflow import open_registry, register_trained
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ESTIMATORS = [
     ("sklearn.linear_model.LogisticRegression", {"C": [0.5]}),

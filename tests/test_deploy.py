@@ -33,7 +33,7 @@ from tabserve.cli import build_parser
 from tabserve.config import ServerSettings, Settings, load_settings
 from tabserve.config_sources import ENV_PREFIX, env_overrides
 from tabserve.service.app import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

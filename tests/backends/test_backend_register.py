@@ -8,10 +8,8 @@ import pytest
 import yaml
 
 import tabserve
-from tests.notebook_models import customers, mixed_pipeline
-from tests.service.conftest import start_server, write_config
-
-__all__ = ["start_server"]  # a fixture shared with tests/service
+from tests.support.notebook_models import customers, mixed_pipeline
+from tests.support.servers import write_config
 
 pytestmark = pytest.mark.backend
 

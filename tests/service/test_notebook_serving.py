@@ -14,8 +14,8 @@ import yaml
 
 import tabserve
 from tabserve.errors import UntrustedTypesError
-from tests.notebook_models import custom_pipeline, customers, mixed_pipeline
-from tests.service.conftest import write_config
+from tests.support.notebook_models import custom_pipeline, customers, mixed_pipeline
+from tests.support.servers import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 TABSERVE = str(Path(sys.executable).with_name("tabserve"))
@@ -131,11 +131,11 @@ def test_custom_type_refused_then_trusted_then_served_only_where_trusted(tmp_pat
     pipeline = custom_pipeline(numbers, y)
     registry = _registry_section(tmp_path / "registry")
     untrusting = _config(tmp_path / "plain", registry, "custom")
-    with pytest.raises(UntrustedTypesError, match=r"tests\.custom_transformers\.LogShift"):
+    with pytest.raises(UntrustedTypesError, match=r"tests\.support\.custom_transformers\.LogShift"):
         tabserve.register(pipeline, name="custom", X_sample=numbers.head(10), registry=untrusting)
 
     trusting = _config(
-        tmp_path / "trusting", {**registry, "trusted_types": ["tests.custom_transformers"]}, "custom"
+        tmp_path / "trusting", {**registry, "trusted_types": ["tests.support.custom_transformers"]}, "custom"
     )
     tabserve.register(pipeline, name="custom", X_sample=numbers.head(10), registry=trusting)
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the server imports the user's module, as deployed
@@ -147,5 +147,5 @@ def test_custom_type_refused_then_trusted_then_served_only_where_trusted(tmp_pat
     np.testing.assert_array_equal(probabilities, pipeline.predict_proba(numbers))
 
     refusing = start_server(untrusting)  # same registry, a config that does not trust the class
-    assert "tests.custom_transformers.LogShift" in _unready_reason_after_start(refusing)
+    assert "tests.support.custom_transformers.LogShift" in _unready_reason_after_start(refusing)
     assert refusing.client.post("/models/custom/predict", json=[[30, 40.0]]).status_code == 503

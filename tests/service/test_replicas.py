@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.backends.conftest import aws_env, s3_bucket, s3_client, s3_endpoint, server_url, unique_name
-from tests.service.conftest import TABSERVE, metric, wait_for_metric, write_config
-from tests.service.test_training_jobs import PredictLoop, wait_for_job
+from tests.support.backends import server_url, unique_name
+from tests.support.polling import eventually
+from tests.support.servers import TABSERVE, metric, write_config
+from tests.support.traffic import PredictLoop, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend]
-__all__ = ["aws_env", "s3_bucket", "s3_client", "s3_endpoint"]  # fixtures shared with tests/backends
 
 RELOAD_INTERVAL_S = 1.0
 
@@ -98,7 +98,7 @@ def test_a_version_promoted_through_one_replica_is_served_by_the_other(
 
         # A version that is not promoted is not served: B has looked twice since it was registered.
         polls = metric(replica_b.client, POLLS)
-        wait_for_metric(replica_b.client, POLLS, polls + 2)
+        eventually(lambda: metric(replica_b.client, POLLS) >= polls + 2, POLLS)
         assert replica_b.client.get("/readyz").json()["version"] == 1
 
         polls_a, polls_b = metric(replica_a.client, POLLS), metric(replica_b.client, POLLS)
