@@ -22,7 +22,7 @@ from tests.support.backends import (  # noqa: F401 (fixtures registered for the 
     s3_client,
     s3_endpoint,
 )
-from tests.support.servers import InProcessServer, Server, copy_registry, write_config
+from tests.support.servers import SLOW_TESTS, InProcessServer, Server, copy_registry, write_config
 from tests.support.settings import make_settings
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
@@ -32,6 +32,11 @@ CI_ALLOWED_SKIPS = ("SQLite has no passwords",)
 def ci_refuses_skip(reason: str) -> bool:
     """Under CI=true a skip is a failure unless it is one of the documented SQLite skips."""
     return os.environ.get("CI") == "true" and not any(allowed in reason for allowed in CI_ALLOWED_SKIPS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Remember which tests are marked slow: only those may start a real server process."""
+    SLOW_TESTS.update(item.nodeid for item in items if item.get_closest_marker("slow"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -85,6 +90,21 @@ def start_server() -> Iterator:
 
 
 @pytest.fixture
+def start_app() -> Iterator:
+    """Start apps in this process (``InProcessServer``) in a test; each is shut down at the end."""
+    started: list[InProcessServer] = []
+
+    def start(config: Path) -> InProcessServer:
+        server = InProcessServer(config)
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.terminate()
+
+
+@pytest.fixture
 def iris_config(tmp_path: Path, trained_iris: tuple[Settings, TrainOutcome]) -> Path:
     """A config for a private copy of the session's trained iris registry (version 1, production)."""
     registry = copy_registry(trained_iris[0], tmp_path / "registry")
@@ -114,7 +134,7 @@ def shared_server(shared_config: Path) -> Iterator[Server]:
 def app_server(shared_config: Path) -> Iterator[InProcessServer]:
     """The app a server runs, in this process on the shared registry, ready to answer."""
     with InProcessServer(shared_config) as server:
-        assert server.client.get("/readyz").status_code == 200, server.log()
+        server.wait()
         yield server
 
 
@@ -123,5 +143,5 @@ def declared_client(shared_config: Path) -> Iterator:
     """The same registry served by the FastAPI app alone (no fast path in front): every
     predict reaches the declared route, so a test can run on both paths."""
     with InProcessServer(shared_config, fast_path=False) as server:
-        assert server.client.get("/readyz").status_code == 200, server.log()
+        server.wait()
         yield server.client

@@ -7,11 +7,11 @@ real server.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.polling import eventually
 from tests.support.servers import copy_registry, write_config
 
 TOKEN = "tok-e7a1-env-leak-check"
@@ -37,16 +37,15 @@ def _config(tmp_path: Path, trained_iris, **server: object) -> Path:
     return write_config(tmp_path, registry, server={"token": TOKEN, **server})
 
 
-def _wait_for_children(pid: int, count: int, timeout: float = 60) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_for_children(pid: int, count: int) -> list[int]:
+    def live_children() -> list[int] | None:
         found = [p for p in children(pid) if b"PATH=" in environ(p)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} never had {count} live children")
+        return found if len(found) >= count else None
+
+    return eventually(live_children, f"process {pid} having {count} live children")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_a_training_job_process_has_no_secret_in_its_environment(tmp_path, trained_iris, start_server):
     server = start_server(_config(tmp_path, trained_iris))

@@ -114,15 +114,15 @@ def test_an_operator_allowlist_lets_a_request_pick_a_listed_source(tmp_path):
         {"data": {"source": "csv", "path": "URL", "target": "species"}},
     ],
 )
-def test_a_request_never_makes_the_server_fetch_a_url(shared_server, listener, overrides):
+def test_a_request_never_makes_the_server_fetch_a_url(app_server, listener, overrides):
     url = f"http://user:pw@127.0.0.1:{listener.server_address[1]}/x.csv"
     overrides = {"data": {**overrides["data"], "path": url}}
-    response = shared_server.client.post("/train", json=overrides)
+    response = app_server.client.post("/train", json=overrides)
     assert response.status_code == 422, response.text
     assert "data.source" in response.json()["detail"]
     assert "pw" not in response.text and "127.0.0.1" not in response.text
     assert listener.hits == 0
-    assert 'tabserve_training_jobs{status="queued"} 0.0' in shared_server.client.get("/metrics").text
+    assert 'tabserve_training_jobs{status="queued"} 0.0' in app_server.client.get("/metrics").text
 
 
 def test_a_relative_body_path_is_read_against_the_config_folder_like_the_allowlist(tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -34,9 +33,7 @@ def test_train_makes_version_2_while_predictions_continue(iris_config, start_ser
         assert job["overrides"] == {"search": {"cv": 4}}
         assert f"training job {job_id} made iris version 2" in server.output.read_text()  # the terminal
         server.wait("/readyz", timeout=30)
-        deadline = time.monotonic() + 20
-        while (not loop.versions or loop.versions[-1] != 2) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        server.until(lambda: loop.versions and loop.versions[-1] == 2, "the predict loop seeing version 2")
     finally:
         loop.finish()
     assert set(loop.statuses) == {200}, "a prediction failed during training"
@@ -63,12 +60,12 @@ def test_train_makes_version_2_while_predictions_continue(iris_config, start_ser
     ],
     ids=["section", "value", "unknown-key", "estimator", "not-object", "not-json", "content-type", "too-big"],
 )
-def test_bad_train_bodies_are_refused_before_any_job_starts(shared_server, body, headers, status, message):
-    response = shared_server.client.post("/train", content=body, headers=headers)
+def test_bad_train_bodies_are_refused_before_any_job_starts(app_server, body, headers, status, message):
+    response = app_server.client.post("/train", content=body, headers=headers)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert message in response.json()["detail"]
-    assert 'tabserve_training_jobs{status="queued"} 0.0' in shared_server.client.get("/metrics").text
+    assert 'tabserve_training_jobs{status="queued"} 0.0' in app_server.client.get("/metrics").text
 
 
 @pytest.mark.slow
@@ -87,11 +84,9 @@ def test_a_job_whose_process_dies_is_marked_failed(iris_config, start_server):
     job_id = server.client.post("/train", json=slow_grid).json()["id"]
     job = wait_for_job(server, job_id, ("running", "succeeded", "failed"))
     assert job["status"] == "running", job
-    deadline = time.monotonic() + 30
-    while (
-        server.client.get(f"/jobs/{job_id}").json()["progress"]["total"] == 0 and time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
+    server.until(
+        lambda: server.client.get(f"/jobs/{job_id}").json()["progress"]["total"] > 0, "the job fitting"
+    )
     pid = job_pid(iris_config, job_id)
     os.kill(pid, signal.SIGKILL)  # a grandchild this test started through the server
     failed = wait_for_job(server, job_id, ("failed", "succeeded"), timeout=30)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +42,12 @@ def _answers(server, path: str, frame) -> tuple[list[str], np.ndarray]:
 
 def _unready_reason_after_start(server, timeout: float = 60) -> str:
     """The /readyz 503 detail once the server has tried to load (it says "starting" before that)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def finished_starting() -> str | None:
         detail = server.wait("/readyz", status=503).json()["detail"]
-        if "starting" not in detail:
-            return detail
-        assert time.monotonic() < deadline, f"the server never finished starting: {detail}"
-        time.sleep(0.05)
+        return None if "starting" in detail else detail
+
+    return server.until(finished_starting, "the server finishing its start", timeout)
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:

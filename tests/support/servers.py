@@ -61,10 +61,25 @@ def write_config(root: Path, registry: dict, **sections: dict) -> Path:
     return path
 
 
+# Node ids of the collected tests marked slow (tests/conftest.py fills it): a real server process
+# may start only inside one of them, so `make test-fast` never waits on a subprocess server.
+SLOW_TESTS: set[str] = set()
+
+
+def _refuse_outside_a_slow_test() -> None:
+    current = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    if current and current not in SLOW_TESTS:
+        raise AssertionError(
+            f"{current} starts a real server process: mark it @pytest.mark.slow, or use the "
+            "in-process app (app_server, start_app) when no socket, signal or worker is involved"
+        )
+
+
 class Server:
-    """One `tabserve serve` process and an HTTP client for it."""
+    """One `tabserve serve` process and an HTTP client for it (only in tests marked slow)."""
 
     def __init__(self, config: Path, *args: str) -> None:
+        _refuse_outside_a_slow_test()
         self.config = config
         self.root = config.parent
         self.port = free_port()
@@ -191,13 +206,39 @@ class InProcessServer:
         app = create_app(self.settings)
         self.app = with_fast_predict(app) if fast_path else app
         self.client = TestClient(self.app, raise_server_exceptions=False)
+        self.client.__enter__()  # the lifespan: state built, models loading, background tasks on
+        self._running = True
 
     def __enter__(self) -> InProcessServer:
-        self.client.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.__exit__(*exc)
+        self.terminate()
+
+    def terminate(self) -> int:
+        """Run the lifespan's shutdown (once); 0, like a server that exited cleanly."""
+        if self._running:
+            self._running = False
+            self.client.__exit__(None, None, None)
+        return 0
+
+    def wait(
+        self, path: str = "/readyz", status: int = 200, timeout: float = START_TIMEOUT_S
+    ) -> httpx.Response:
+        """The first answer to ``path`` with ``status`` (the lifespan loads models in the background)."""
+
+        def answered() -> httpx.Response | None:
+            response = self.client.get(path)
+            return response if response.status_code == status else None
+
+        return self.until(answered, f"{path} answering {status}", timeout)
+
+    def until(self, condition: Callable[[], T], what: str, timeout: float = 120) -> T:
+        """``eventually(condition)``; a failure carries the end of the app's log."""
+        try:
+            return eventually(condition, what, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.log()}") from None
 
     def log(self) -> str:
         log_file = self.root / "tabserve.log"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.polling import eventually
 from tests.support.servers import Server, copy_registry, register_copy, write_config
 
 pytestmark = pytest.mark.slow
@@ -309,15 +310,6 @@ def _unauthorized(view: Watched) -> list[str]:
     return refused
 
 
-def _wait_until(check, what: str, seconds: float = 120.0) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_job_pages_without_the_token_stop_polling_and_ask_for_it(browser, own, watched):
     auth = {"authorization": f"Bearer {TOKEN}"}
     started = own.client.post("/models/iris/train", json={"search": {"cv": 2}}, headers=auth)
@@ -331,7 +323,7 @@ def test_job_pages_without_the_token_stop_polling_and_ask_for_it(browser, own, w
     needed.wait_for()
     assert "needs the server token" in needed.inner_text()
     assert view.page.locator("[data-job-status]").inner_text() == "not read yet"  # nothing from the page
-    _wait_until(
+    eventually(
         lambda: own.client.get(f"/jobs/{job_id}", headers=auth).json()["status"] in ("succeeded", "failed"),
         "the job to end",
     )
@@ -415,11 +407,11 @@ def test_home_follows_a_running_job_with_the_tabs_token(browser, own, watched):
         view.context.add_init_script(f"sessionStorage.setItem('tabserve.token', '{TOKEN}')")
         view.page.goto("/")  # not goto(): the page polls, so the network is never idle
         block = view.page.locator(f"[data-job='{job.id}']")
-        _wait_until(lambda: block.locator("[data-job-text]").inner_text() == "3 / 10 fits", "the progress")
+        eventually(lambda: block.locator("[data-job-text]").inner_text() == "3 / 10 fits", "the progress")
         assert block.locator("[data-job-status]").inner_text() == "running"
         assert block.locator("[data-job-bar]").evaluate("bar => bar.value") == 30
         registry.metadata.finish_job(job.id, "iris", status="succeeded", done=10, version=1)
-        _wait_until(lambda: block.locator("[data-job-status]").inner_text() == "succeeded", "the end")
+        eventually(lambda: block.locator("[data-job-status]").inner_text() == "succeeded", "the end")
         assert block.locator("[data-job-bar]").evaluate("bar => bar.value") == 100
         assert view.errors == [] and view.foreign == []
     finally:

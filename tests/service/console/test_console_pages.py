@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tabserve import __version__
-from tests.support.servers import Server, copy_registry, register_copy, write_config
+from tests.support.servers import InProcessServer, copy_registry, register_copy, write_config
 
 PAGES = [
     "/",
@@ -34,7 +34,7 @@ def console(tmp_path_factory, trained_iris):
     root = tmp_path_factory.mktemp("console")
     config = write_config(root, copy_registry(trained_iris[0], root / "registry"), server={"token": "s3cret"})
     register_copy(config)
-    server = Server(config)
+    server = InProcessServer(config)
     server.wait()
     yield server
     server.terminate()
@@ -78,7 +78,7 @@ def test_home_shows_a_running_job_only_by_its_id_when_a_token_is_set(tmp_path, t
     registry = Registry.from_settings(load_settings(config, environ={}).registry)
     job = registry.metadata.create_job("f" * 32, "iris", {"search": {"cv": 2}})
     registry.metadata.update_job(job.id, status="running", done=3, total=10)
-    server = Server(config)
+    server = InProcessServer(config)
     try:
         server.wait()
         html = server.client.get("/").text
@@ -119,7 +119,7 @@ def test_model_page_pages_many_versions(tmp_path, trained_iris):
     config = write_config(tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"))
     for _ in range(54):
         register_copy(config)  # versions 2..55
-    server = Server(config)
+    server = InProcessServer(config)
     try:
         server.wait()
         first = server.client.get("/ui/models/iris").text
@@ -267,7 +267,7 @@ def test_user_data_is_escaped_everywhere(tmp_path: Path):
     from tabserve.workflow import train_and_register
 
     train_and_register(load_settings(config, environ={}))
-    server = Server(config)
+    server = InProcessServer(config)
     try:
         server.wait()
         assert "No training jobs yet." in server.client.get("/ui/jobs").text  # no token: listed here

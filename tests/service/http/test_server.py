@@ -6,7 +6,6 @@ import json
 import shutil
 import signal
 import socket
-import time
 
 import httpx
 import pytest
@@ -22,12 +21,11 @@ SETOSA = [5.1, 3.8, 1.5, 0.3]
 def test_two_workers_share_one_port_and_stop_cleanly_on_sigterm(iris_config, start_server):
     server = start_server(iris_config, "--workers", "2")
     server.wait()
-    ready_in_a_row = 0
-    deadline = time.monotonic() + 60
-    while ready_in_a_row < 10:  # new connections each time, so both workers are asked
-        assert time.monotonic() < deadline, server.log()
-        ok = httpx.get(f"{server.url}/readyz").status_code == 200
-        ready_in_a_row = ready_in_a_row + 1 if ok else 0
+    # New connections each time, so both workers are asked: ten ready answers in a row.
+    server.until(
+        lambda: all(httpx.get(f"{server.url}/readyz").status_code == 200 for _ in range(10)),
+        "both workers ready",
+    )
     for _ in range(10):
         assert httpx.post(f"{server.url}/predict", json=SETOSA).json()["labels"] == ["setosa"]
     for _ in range(50):
@@ -58,7 +56,7 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(iris_config, start_
             "tabserve_http_requests_in_flight reaching 2",
         )
         server.process.send_signal(signal.SIGTERM)
-        wait_for_log(server, "Shutting down")
+        eventually(lambda: "Shutting down" in server.log(), "the server logging its shutdown")
         assert server.process.poll() is None, "the server exited with a request in flight"
         sock.sendall(body[5:])
         response = sock.makefile("rb").read()  # the server closes the connection after answering
@@ -67,14 +65,6 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(iris_config, start_
     assert json.loads(rest.partition(b"\r\n\r\n")[2]) == {"predictions": ["setosa"]}
     assert server.process.wait(60) == 0
     assert "Finished server process" in server.log()
-
-
-def wait_for_log(server, text: str, timeout: float = 60) -> None:
-    """Poll the server's output until ``text`` appears."""
-    deadline = time.monotonic() + timeout
-    while text not in server.log():
-        assert time.monotonic() < deadline, f"the server never logged {text!r}:\n{server.log()}"
-        time.sleep(0.05)
 
 
 @pytest.mark.slow

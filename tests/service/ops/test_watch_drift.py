@@ -17,8 +17,8 @@ def _iris_rows(count: int, seed: int) -> np.ndarray:
     return rows[np.random.default_rng(seed).integers(0, len(rows), count)]
 
 
-def test_a_shifted_feature_drifts_on_the_drift_route_and_in_metrics(iris_config, start_server):
-    server = start_server(iris_config)
+def test_a_shifted_feature_drifts_on_the_drift_route_and_in_metrics(iris_config, start_app):
+    server = start_app(iris_config)
     server.wait()
     rows = _iris_rows(1500, seed=0)
     rows[:, 1] += 1.5  # sepal_width moved up
@@ -50,8 +50,8 @@ def test_a_shifted_feature_drifts_on_the_drift_route_and_in_metrics(iris_config,
     assert 'tabserve_watch_dropped_rows_total{consumer="drift"} 0.0' in metrics
 
 
-def test_drift_of_a_version_that_answered_nothing_and_of_unknown_models(iris_config, start_server):
-    server = start_server(iris_config)
+def test_drift_of_a_version_that_answered_nothing_and_of_unknown_models(iris_config, start_app):
+    server = start_app(iris_config)
     server.wait()
     empty = server.client.get("/models/iris/drift", params={"version": 7}).json()
     assert empty["rows"] == 0 and empty["version"] == 7
@@ -60,13 +60,13 @@ def test_drift_of_a_version_that_answered_nothing_and_of_unknown_models(iris_con
 
 
 def test_a_full_queue_drops_rows_and_counts_them_without_failing_a_prediction(
-    tmp_path, iris_config, start_server
+    tmp_path, iris_config, start_app
 ):
     import yaml
 
     config = yaml.safe_load(iris_config.read_text())
     path = write_config(tmp_path, config["registry"], monitoring={"queue_rows": 100})
-    server = start_server(path)
+    server = start_app(path)
     server.wait()
     batch = _iris_rows(101, seed=1).tolist()
     for _ in range(3):
@@ -76,11 +76,11 @@ def test_a_full_queue_drops_rows_and_counts_them_without_failing_a_prediction(
     assert server.client.get("/models/iris/drift").json()["rows"] == 0
 
 
-def test_drift_off_answers_404_and_queues_nothing(tmp_path, iris_config, start_server):
+def test_drift_off_answers_404_and_queues_nothing(tmp_path, iris_config, start_app):
     import yaml
 
     config = yaml.safe_load(iris_config.read_text())
-    server = start_server(write_config(tmp_path, config["registry"], monitoring={"drift": False}))
+    server = start_app(write_config(tmp_path, config["registry"], monitoring={"drift": False}))
     server.wait()
     assert server.client.post("/predict", json=[5.1, 3.5, 1.4, 0.2]).status_code == 200
     answer = server.client.get("/models/iris/drift")

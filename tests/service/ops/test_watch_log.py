@@ -39,9 +39,9 @@ def _logging_config(tmp_path, iris_config, **monitoring):
     return write_config(tmp_path, registry, monitoring={"log_predictions": 1.0, **monitoring})
 
 
-def test_every_answered_row_is_logged_and_exported(tmp_path, iris_config, start_server):
+def test_every_answered_row_is_logged_and_exported(tmp_path, iris_config, start_app):
     config = _logging_config(tmp_path, iris_config)
-    server = start_server(config)
+    server = start_app(config)
     server.wait()
     assert server.client.post("/predict", json=SETOSA).json()["labels"] == ["setosa"]
     batch = {"instances": [[6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]], "labels_only": True}
@@ -61,9 +61,9 @@ def test_every_answered_row_is_logged_and_exported(tmp_path, iris_config, start_
 
 
 def test_a_full_log_queue_drops_and_counts_rows_and_every_prediction_succeeds(
-    tmp_path, iris_config, start_server
+    tmp_path, iris_config, start_app
 ):
-    server = start_server(_logging_config(tmp_path, iris_config, queue_rows=10, drift=False))
+    server = start_app(_logging_config(tmp_path, iris_config, queue_rows=10, drift=False))
     server.wait()
     batch = {"instances": [SETOSA] * 11}
     for _ in range(5):

@@ -14,6 +14,7 @@ from sklearn.datasets import load_iris
 
 from tabserve.config import load_settings
 from tabserve.service.app import create_app, with_fast_predict
+from tests.support.polling import eventually
 from tests.support.servers import register_copy, serve_in_thread, write_config
 
 TOKEN = "shadow-test-token"
@@ -36,12 +37,7 @@ def _rows(count: int) -> list[list[float]]:
 
 
 def _wait_ready(client) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, "the server never became ready"
-        time.sleep(0.05)
+    eventually(lambda: client.get("/readyz").status_code == 200, "the app ready")
 
 
 def test_a_shadow_version_agrees_and_its_figures_show_on_the_route_and_metrics(app_with_v2):

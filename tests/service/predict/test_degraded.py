@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from tabserve.config import load_settings
 from tabserve.workflow import open_registry
 from tests.support.servers import register_copy
@@ -12,8 +10,8 @@ from tests.support.traffic import damage
 SETOSA = [5.1, 3.5, 1.4, 0.2]
 
 
-def test_an_unloadable_alias_is_degraded_on_readyz_and_metrics(iris_config, start_server):
-    server = start_server(iris_config)
+def test_an_unloadable_alias_is_degraded_on_readyz_and_metrics(iris_config, start_app):
+    server = start_app(iris_config)
     server.wait()
     second = register_copy(iris_config)
     damage(iris_config, second, "model")
@@ -22,11 +20,9 @@ def test_an_unloadable_alias_is_degraded_on_readyz_and_metrics(iris_config, star
         registry.metadata.set_alias("iris", second)  # as another tool (or a later disk fault) would
     finally:
         registry.close()
-    deadline = time.monotonic() + 30
-    ready = server.client.get("/readyz")
-    while ready.json().get("status") != "degraded" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        ready = server.client.get("/readyz")
+    ready = server.until(
+        lambda: (r := server.client.get("/readyz")).json().get("status") == "degraded" and r, "degraded"
+    )
     assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
     assert ready.json()["version"] == 1
     reason = ready.json()["degraded"]["iris"]
@@ -35,8 +31,6 @@ def test_an_unloadable_alias_is_degraded_on_readyz_and_metrics(iris_config, star
     predicted = server.client.post("/predict", json=SETOSA)
     assert predicted.status_code == 200 and predicted.json()["version"] == 1
     assert server.client.post("/models/iris/rollback").status_code == 200  # back to version 1
-    deadline = time.monotonic() + 30
-    while server.client.get("/readyz").json()["status"] != "ready" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    server.until(lambda: server.client.get("/readyz").json()["status"] == "ready", "ready again")
     assert server.client.get("/readyz").json()["status"] == "ready"
     assert 'tabserve_model_alias_unloadable{model="iris"} 0.0' in server.client.get("/metrics").text

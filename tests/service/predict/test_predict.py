@@ -19,9 +19,9 @@ PATHS = ["/predict", "/models/iris/predict", "/models/iris/versions/1/predict"]
 
 
 @pytest.fixture(params=["fast-path", "declared-route"])
-def client(request, shared_server):
+def client(request, app_server):
     if request.param == "fast-path":
-        return shared_server.client
+        return app_server.client
     return request.getfixturevalue("declared_client")
 
 
@@ -256,8 +256,8 @@ SAME_ANSWER_REQUESTS = [
 
 
 @pytest.mark.parametrize(("path", "request_kwargs"), SAME_ANSWER_REQUESTS)
-def test_both_paths_answer_byte_for_byte_alike(shared_server, declared_client, path, request_kwargs):
-    fast = shared_server.client.post(path, **request_kwargs)
+def test_both_paths_answer_byte_for_byte_alike(app_server, declared_client, path, request_kwargs):
+    fast = app_server.client.post(path, **request_kwargs)
     declared = declared_client.post(path, **request_kwargs)
     assert fast.status_code == declared.status_code, (fast.text, declared.text)
     assert fast.headers["content-type"] == declared.headers["content-type"]

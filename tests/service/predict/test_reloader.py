@@ -17,6 +17,7 @@ from tabserve.service.app import create_app
 from tabserve.service.ops.tasks import supervise
 from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState
+from tests.support.polling import eventually
 from tests.support.servers import register_copy, serve_in_thread
 
 
@@ -150,10 +151,7 @@ def test_a_dead_background_task_is_logged_counted_and_makes_readyz_503(iris_conf
         raise RuntimeError("bug in the task")
 
     with serve_in_thread(app) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "never ready"
-            time.sleep(0.05)
+        eventually(lambda: client.get("/readyz").status_code == 200, "the app ready")
         with caplog.at_level(logging.CRITICAL, logger="tabserve.service.ops.tasks"):
             asyncio.run_coroutine_threadsafe(supervise(state, "probe", broken), state._loop).result(30)
         ready = client.get("/readyz")

@@ -30,9 +30,9 @@ def triton():
 
 
 @pytest.fixture(scope="module")
-def expected(shared_server):
+def expected(app_server):
     """What tabserve's own /predict says for ROWS: the reference every protocol must match."""
-    answer = shared_server.client.post("/predict", json={"instances": ROWS}).json()
+    answer = app_server.client.post("/predict", json={"instances": ROWS}).json()
     probabilities = np.array([answer["probabilities"][c] for c in answer["classes"]]).T
     return answer["labels"], answer["classes"], probabilities
 
@@ -50,6 +50,7 @@ def matrix_request(rows=ROWS, **extra):
 # ---- OIP v2 with the standard client ----
 
 
+@pytest.mark.slow  # the standard client needs a URL: a real server
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_tritonclient_infers_with_binary_on_and_off(shared_server, expected, binary):
     httpclient = triton()
@@ -78,6 +79,7 @@ def test_tritonclient_infers_with_binary_on_and_off(shared_server, expected, bin
         client.close()
 
 
+@pytest.mark.slow  # the standard client needs a URL: a real server
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_tritonclient_one_tensor_per_feature_in_any_datatype(shared_server, expected, binary):
     httpclient = triton()
@@ -102,6 +104,7 @@ def test_tritonclient_one_tensor_per_feature_in_any_datatype(shared_server, expe
         client.close()
 
 
+@pytest.mark.slow  # the standard client needs a URL: a real server
 def test_tritonclient_errors_are_exceptions_with_the_message(shared_server):
     httpclient = triton()
     from tritonclient.utils import InferenceServerException
@@ -121,9 +124,9 @@ def test_tritonclient_errors_are_exceptions_with_the_message(shared_server):
 # ---- OIP v2 by hand ----
 
 
-def test_oip_json_default_outputs_are_labels_and_probabilities(shared_server, expected):
+def test_oip_json_default_outputs_are_labels_and_probabilities(app_server, expected):
     labels, classes, probabilities = expected
-    response = infer(shared_server, matrix_request(id="abc"))
+    response = infer(app_server, matrix_request(id="abc"))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
@@ -135,29 +138,29 @@ def test_oip_json_default_outputs_are_labels_and_probabilities(shared_server, ex
     np.testing.assert_allclose(np.array(proba["data"]).reshape(3, -1), probabilities, rtol=1e-12)
 
 
-def test_oip_nested_data_int64_bool_and_bytes_columns(shared_server, expected):
+def test_oip_nested_data_int64_bool_and_bytes_columns(app_server, expected):
     body = {
         "inputs": [{"name": "x", "shape": [1, 4], "datatype": "INT64", "data": [[5, 3, 1, 0]]}],
         "outputs": [{"name": "predict"}],
     }
-    response = infer(shared_server, body)
+    response = infer(app_server, body)
     assert response.status_code == 200, response.text
     assert response.json()["outputs"][0]["data"] == ["setosa"]
     body["inputs"] = [{"name": "x", "shape": [1, 4], "datatype": "BOOL", "data": [True, True, True, False]}]
-    assert infer(shared_server, body).status_code == 200
+    assert infer(app_server, body).status_code == 200
     columns = [
         {"name": name, "shape": [3], "datatype": "FP64", "data": [row[i] for row in ROWS]}
         for i, name in enumerate(NAMES)
     ]
-    response = infer(shared_server, {"inputs": columns[::-1], "outputs": [{"name": "predict"}]})
+    response = infer(app_server, {"inputs": columns[::-1], "outputs": [{"name": "predict"}]})
     assert response.json()["outputs"][0]["data"] == expected[0]
     columns[0] = {"name": NAMES[0], "shape": [3], "datatype": "BYTES", "data": ["a", "b", "c"]}
-    response = infer(shared_server, {"inputs": columns})
+    response = infer(app_server, {"inputs": columns})
     assert response.status_code == 400
     assert "sepal_length" in response.json()["error"] and "'a'" in response.json()["error"]
 
 
-def test_oip_binary_request_and_response_by_hand(shared_server, expected):
+def test_oip_binary_request_and_response_by_hand(app_server, expected):
     labels, classes, probabilities = expected
     data = np.array(ROWS, dtype="<f8").tobytes()
     header = orjson.dumps(
@@ -173,7 +176,7 @@ def test_oip_binary_request_and_response_by_hand(shared_server, expected):
             "parameters": {"binary_data_output": True},
         }
     )
-    response = shared_server.client.post(
+    response = app_server.client.post(
         "/v2/models/iris/versions/1/infer",
         content=header + data,
         headers={
@@ -221,14 +224,14 @@ def test_oip_binary_request_and_response_by_hand(shared_server, expected):
         (b"[1, 2]", 400, "object"),
     ],
 )
-def test_oip_bad_requests_are_400_with_an_error(shared_server, body, status, words):
+def test_oip_bad_requests_are_400_with_an_error(app_server, body, status, words):
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    response = shared_server.client.post("/v2/models/iris/infer", content=content)
+    response = app_server.client.post("/v2/models/iris/infer", content=content)
     assert response.status_code == status, response.text
     assert list(response.json()) == ["error"] and words in response.json()["error"]
 
 
-def test_oip_binary_framing_errors(shared_server):
+def test_oip_binary_framing_errors(app_server):
     header = orjson.dumps(
         {
             "inputs": [
@@ -242,7 +245,7 @@ def test_oip_binary_framing_errors(shared_server):
         (b"\0" * 32, "9999", "Inference-Header-Content-Length"),
         (b"\0" * 32, "-1", "Inference-Header-Content-Length"),
     ]:
-        response = shared_server.client.post(
+        response = app_server.client.post(
             "/v2/models/iris/infer",
             content=header + extra,
             headers={"Inference-Header-Content-Length": length},
@@ -251,21 +254,21 @@ def test_oip_binary_framing_errors(shared_server):
         assert words in response.json()["error"]
 
 
-def test_oip_not_found_media_and_row_limit(shared_server):
-    assert infer(shared_server, matrix_request(), "/v2/models/wine/infer").status_code == 404
-    response = infer(shared_server, matrix_request(), "/v2/models/iris/versions/9/infer")
+def test_oip_not_found_media_and_row_limit(app_server):
+    assert infer(app_server, matrix_request(), "/v2/models/wine/infer").status_code == 404
+    response = infer(app_server, matrix_request(), "/v2/models/iris/versions/9/infer")
     assert response.status_code == 404 and "error" in response.json()
-    response = infer(shared_server, matrix_request(), "/v2/models/iris/versions/x/infer")
+    response = infer(app_server, matrix_request(), "/v2/models/iris/versions/x/infer")
     assert response.status_code == 400
-    response = infer(shared_server, matrix_request(), headers={"content-type": "text/csv"})
+    response = infer(app_server, matrix_request(), headers={"content-type": "text/csv"})
     assert response.status_code == 415 and "error" in response.json()
     rows = [SETOSA] * 10_001
-    response = infer(shared_server, matrix_request(rows))
+    response = infer(app_server, matrix_request(rows))
     assert response.status_code == 413 and "10000" in response.json()["error"]
 
 
-def test_oip_server_and_model_metadata(shared_server):
-    client = shared_server.client
+def test_oip_server_and_model_metadata(app_server):
+    client = app_server.client
     assert client.get("/v2").json()["extensions"] == ["binary_tensor_data"]
     assert client.get("/v2/health/live").status_code == 200
     assert client.get("/v2/health/ready").json() == {"ready": True}
@@ -284,8 +287,8 @@ def test_oip_server_and_model_metadata(shared_server):
 # ---- KServe V1 ----
 
 
-def test_kserve_v1_status_and_predict(shared_server, expected):
-    client = shared_server.client
+def test_kserve_v1_status_and_predict(app_server, expected):
+    client = app_server.client
     assert client.get("/v1/models/iris").json() == {"name": "iris", "ready": True}
     assert client.get("/v1/models/wine").status_code == 404
     response = client.post("/v1/models/iris:predict", json={"instances": ROWS})
@@ -321,15 +324,15 @@ def test_kserve_v1_status_and_predict(shared_server, expected):
     ],
     ids=["split", "records", "instances", "inputs", "inputs-columns"],
 )
-def test_mlflow_json_formats(shared_server, expected, body):
-    response = shared_server.client.post("/invocations", json=body)
+def test_mlflow_json_formats(app_server, expected, body):
+    response = app_server.client.post("/invocations", json=body)
     assert response.status_code == 200, response.text
     assert response.json() == {"predictions": expected[0]}
 
 
-def test_mlflow_csv_probabilities_and_health(shared_server, expected):
+def test_mlflow_csv_probabilities_and_health(app_server, expected):
     labels, classes, probabilities = expected
-    client = shared_server.client
+    client = app_server.client
     csv = ",".join(NAMES) + "\n" + "\n".join(",".join(map(str, row)) for row in ROWS) + "\n"
     response = client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
     assert response.json() == {"predictions": labels}
@@ -351,17 +354,17 @@ def test_mlflow_csv_probabilities_and_health(shared_server, expected):
         ({"inputs": {"sepal_length": 1}}, "list"),
     ],
 )
-def test_mlflow_errors_in_mlflow_shape(shared_server, body, words):
-    response = shared_server.client.post("/invocations", json=body)
+def test_mlflow_errors_in_mlflow_shape(app_server, body, words):
+    response = app_server.client.post("/invocations", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error_code"] == "BAD_REQUEST" and words in response.json()["message"]
 
 
-def test_every_protocol_counts_predictions_under_its_label(shared_server):
-    client = shared_server.client
+def test_every_protocol_counts_predictions_under_its_label(app_server):
+    client = app_server.client
     client.post("/v1/models/iris:predict", json={"instances": [SETOSA]})
     client.post("/invocations", json={"instances": [SETOSA]})
-    infer(shared_server, matrix_request([SETOSA]))
+    infer(app_server, matrix_request([SETOSA]))
     metrics = client.get("/metrics").text
     for protocol in ("oip", "kserve_v1", "mlflow"):
         assert f'protocol="{protocol}"' in metrics, protocol
@@ -400,9 +403,9 @@ def _binary_request() -> tuple[bytes, dict]:
         ("/invocations", b"{}", {"content-type": "image/png"}),
     ],
 )
-def test_fast_path_and_declared_routes_answer_alike(shared_server, request, path, content, headers):
+def test_fast_path_and_declared_routes_answer_alike(app_server, request, path, content, headers):
     declared = request.getfixturevalue("declared_client")
-    fast = shared_server.client.post(path, content=content, headers=headers)
+    fast = app_server.client.post(path, content=content, headers=headers)
     declared = declared.post(path, content=content, headers=headers)
     assert fast.status_code == declared.status_code, (fast.text, declared.text)
     assert fast.headers["content-type"] == declared.headers["content-type"]

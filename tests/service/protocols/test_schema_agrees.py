@@ -8,8 +8,6 @@ is set, one Content-Type per request, and 405 with every method the path takes.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -29,9 +27,9 @@ PROTOCOL_BODIES = (  # answered on the protocol fast path (OIP infer, MLflow) wh
 
 
 @pytest.fixture(params=["fast-path", "declared-route"])
-def client(request, shared_server) -> httpx.Client:
+def client(request, app_server) -> httpx.Client:
     if request.param == "fast-path":
-        return shared_server.client
+        return app_server.client
     return request.getfixturevalue("declared_client")
 
 
@@ -67,8 +65,8 @@ def test_labels_only_in_the_body_is_a_json_boolean(client, path, flag):
         assert "labels_only" in answer.json()["detail"]
 
 
-def test_the_schema_states_the_body_rules_the_server_applies(shared_server):
-    spec = shared_server.client.get("/openapi.json").json()
+def test_the_schema_states_the_body_rules_the_server_applies(app_server):
+    spec = app_server.client.get("/openapi.json").json()
     content = _predict_body_schema(spec)
     csv = content["text/csv"]["schema"]
     assert csv["minLength"] == 1 and csv["pattern"] == "\\S"  # an empty or blank CSV body is a 400
@@ -80,14 +78,14 @@ def test_the_schema_states_the_body_rules_the_server_applies(shared_server):
     candidate = train["properties"]["candidates"]["items"]
     assert candidate["required"] == ["estimator"] and candidate["additionalProperties"] is False
     for blank in (b"", b"  \n"):
-        answer = shared_server.client.post("/predict", content=blank, headers={"content-type": "text/csv"})
+        answer = app_server.client.post("/predict", content=blank, headers={"content-type": "text/csv"})
         assert answer.status_code == 400, answer.text
-    answer = shared_server.client.post("/predict", json={"columns": [""], "data": [[None]]})
+    answer = app_server.client.post("/predict", json={"columns": [""], "data": [[None]]})
     assert answer.status_code == 422, answer.text
 
 
-def test_the_bearer_scheme_is_in_the_schema_only_when_a_token_is_set(shared_server, tmp_path, trained_iris):
-    open_spec = shared_server.client.get("/openapi.json").json()
+def test_the_bearer_scheme_is_in_the_schema_only_when_a_token_is_set(app_server, tmp_path, trained_iris):
+    open_spec = app_server.client.get("/openapi.json").json()
     assert "securitySchemes" not in open_spec.get("components", {})
     for operation in ("/train", "/models/{name}/rollback", "/models/{name}/versions/{version}/promote"):
         post = open_spec["paths"][operation]["post"]
@@ -126,15 +124,14 @@ def test_a_version_in_the_path_is_a_whole_number_in_range(client, version):
         ("PUT", "/predict", "POST"),
     ],
 )
-def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(
-    shared_server, method, path, allow
-):
-    answer = shared_server.client.request(method, path)
+def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(app_server, method, path, allow):
+    answer = app_server.client.request(method, path)
     assert answer.status_code == 405, answer.text
     assert answer.headers["allow"] == allow
     assert answer.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.slow  # the HTTP guard refuses it: only a real server has one
 @pytest.mark.parametrize(
     "path", ["/predict", "/models/iris/versions/1/predict", "/train", "/v1/models/iris:predict"]
 )
@@ -147,24 +144,16 @@ def test_two_content_type_headers_are_refused_before_any_route(shared_server, pa
     assert shared_server.client.post("/predict", json=SETOSA).status_code == 200  # one header: served
 
 
-def test_the_fast_path_reads_the_first_content_type_like_the_declared_route(declared_client, shared_server):
-    """Without the guard in front (an app served by plain uvicorn) every path takes the first header."""
-    from tabserve.service.app import with_fast_predict
-
-    app = create_app(load_settings(shared_server.config, environ={}))
+def test_the_fast_path_reads_the_first_content_type_like_the_declared_route(declared_client, app_server):
+    """Without the guard in front (the app alone, in process) every path takes the first header."""
     headers = [("content-type", "application/json"), ("content-type", "text/csv")]
-    with serve_in_thread(with_fast_predict(app)) as fast:
-        deadline = time.monotonic() + 60
-        while fast.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the app never got ready"
-            time.sleep(0.05)
-        answers = [
-            (
-                fast.post(path, content=body, headers=headers),
-                declared_client.post(path, content=body, headers=headers),
-            )
-            for path, body in (("/predict", b"[5.1, 3.8, 1.5, 0.3]"), *PROTOCOL_BODIES)
-        ]
+    answers = [
+        (
+            app_server.client.post(path, content=body, headers=headers),
+            declared_client.post(path, content=body, headers=headers),
+        )
+        for path, body in (("/predict", b"[5.1, 3.8, 1.5, 0.3]"), *PROTOCOL_BODIES)
+    ]
     for by_fast, by_declared in answers:
         assert by_fast.status_code == by_declared.status_code == 200, (by_fast.text, by_declared.text)
         assert by_fast.json() == by_declared.json()
