@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,7 +23,14 @@ from tests.support.backends import (  # noqa: F401 (fixtures registered for the 
     s3_client,
     s3_endpoint,
 )
-from tests.support.servers import SLOW_TESTS, InProcessServer, Server, copy_registry, write_config
+from tests.support.servers import (
+    SLOW_TESTS,
+    InProcessServer,
+    Server,
+    copy_registry,
+    guarded_in_thread,
+    write_config,
+)
 from tests.support.settings import make_settings
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
@@ -121,13 +129,11 @@ def shared_config(
 
 
 @pytest.fixture(scope="module")
-def shared_server(shared_config: Path) -> Iterator[Server]:
-    """A real `tabserve serve` process on the shared registry (no token): for slow tests of what
-    only a socket shows (the HTTP guard, clients that need a URL)."""
-    server = Server(shared_config)
-    server.wait()
-    yield server
-    server.terminate()
+def socket_server(shared_config: Path) -> Iterator[SimpleNamespace]:
+    """The shared registry served on a loopback port behind the HTTP guard, in this process
+    (``url``, ``port``, ``client``): for the guard and for clients that need a URL."""
+    with guarded_in_thread(shared_config) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from tabserve.registry import tables as t
-from tests.support.backends import BACKENDS, server_url, unique_name
+from tests.support.backends import BACKENDS, SERVERS, server_url, unique_name
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.backend) if b in SERVERS else b for b in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn; the server ones are marked ``backend``, SQLite runs with the fast tests."""
     return request.param
 
 

@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TypeVar
 
 import httpx
@@ -170,11 +171,11 @@ def register_copy(config: Path, version: int = 1, model: str | None = None) -> i
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: object) -> Iterator[httpx.Client]:
+def serve_in_thread(app: object, **options: object) -> Iterator[httpx.Client]:
     """Serve an ASGI app with uvicorn in a thread of this process (on a free loopback port) until
     it is ready; a client for it. Tests then reach the app's own objects (state, loop) directly."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -243,3 +244,24 @@ class InProcessServer:
     def log(self) -> str:
         log_file = self.root / "tabserve.log"
         return log_file.read_text(errors="replace")[-5000:] if log_file.exists() else ""
+
+
+@contextlib.contextmanager
+def guarded_in_thread(config: Path) -> Iterator[SimpleNamespace]:
+    """The app a server runs (fast paths in front of FastAPI) behind the guarded HTTP protocol with
+    the config's limits, served by uvicorn in a thread of this process on a loopback port, ready:
+    ``url``, ``port`` and ``client``. What only a socket shows, without a subprocess."""
+    from tabserve.config import ServerSettings
+    from tabserve.service.app import create_app, with_fast_predict
+    from tabserve.service.http import guard
+
+    settings = load_settings(config, environ={})
+    guard.configure(settings.server)
+    try:
+        app = with_fast_predict(create_app(settings))
+        with serve_in_thread(app, http=guard.GuardedHttpToolsProtocol) as client:
+            eventually(lambda: client.get("/readyz").status_code == 200, "the app ready")
+            url = str(client.base_url).rstrip("/")
+            yield SimpleNamespace(url=url, port=client.base_url.port, client=client)
+    finally:
+        guard.configure(ServerSettings())  # the defaults again for any later server of this process

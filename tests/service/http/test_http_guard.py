@@ -1,6 +1,7 @@
-"""One client must not starve the rest: head caps, read deadlines, a connection limit (issue 9, 9-11).
+"""One client must not starve the rest: head caps, read deadlines, a connection limit.
 
-Each test talks raw HTTP/1.1 over a socket to a real `tabserve serve` and
+Each test talks raw HTTP/1.1 over a socket to the app behind the guarded protocol (uvicorn in a
+thread of this process, as `tabserve serve` runs it) and
 waits for the observable end (an answer, or the server closing) with a
 deadline; no test sleeps.
 """
@@ -15,17 +16,15 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.polling import eventually
-from tests.support.servers import copy_registry, write_config
-
-pytestmark = pytest.mark.slow  # the guard lives in the real server's HTTP protocol
+from tests.support.servers import copy_registry, guarded_in_thread, write_config
 
 DEADLINE_S = 20
 
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, trained_iris) -> Iterator:
-    from tests.support.servers import Server
-
+    """The app a server runs behind the guarded HTTP protocol, served by uvicorn in a thread of this
+    process on a loopback socket: the guard's limits as a client meets them, without a subprocess."""
     root = tmp_path_factory.mktemp("guarded")
     config = write_config(
         root,
@@ -38,10 +37,8 @@ def guarded(tmp_path_factory, trained_iris) -> Iterator:
             "body_timeout_s": 1.0,
         },
     )
-    server = Server(config)
-    server.wait()
-    yield server
-    server.terminate()
+    with guarded_in_thread(config) as server:
+        yield server
 
 
 def connect(server) -> socket.socket:

@@ -1,10 +1,11 @@
 """The predict routes: every accepted shape, CSV, and every kind of bad input.
 
-Each test runs through both ways a request can be answered: the ASGI fast path
-in front of a real server over HTTP, and the FastAPI-declared route alone (the
-app without the fast path, in process), on the default route, the model's
+Each test runs through both ways a request can be answered, in process: the app
+a server runs (the ASGI fast path in front of FastAPI), and the FastAPI-declared
+route alone (the app without the fast path), on the default route, the model's
 route and the version's route; ``test_both_paths_answer_byte_for_byte_alike``
-compares the two directly.
+compares the two directly. What only a socket shows (the HTTP guard's limits)
+is in tests/service/http/test_http_guard.py.
 """
 
 from __future__ import annotations

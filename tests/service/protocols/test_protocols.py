@@ -50,12 +50,11 @@ def matrix_request(rows=ROWS, **extra):
 # ---- OIP v2 with the standard client ----
 
 
-@pytest.mark.slow  # the standard client needs a URL: a real server
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
-def test_tritonclient_infers_with_binary_on_and_off(shared_server, expected, binary):
+def test_tritonclient_infers_with_binary_on_and_off(socket_server, expected, binary):
     httpclient = triton()
     labels, classes, probabilities = expected
-    client = httpclient.InferenceServerClient(shared_server.url.removeprefix("http://"))
+    client = httpclient.InferenceServerClient(socket_server.url.removeprefix("http://"))
     try:
         assert client.is_server_live() and client.is_server_ready()
         assert client.is_model_ready("iris")
@@ -79,12 +78,11 @@ def test_tritonclient_infers_with_binary_on_and_off(shared_server, expected, bin
         client.close()
 
 
-@pytest.mark.slow  # the standard client needs a URL: a real server
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
-def test_tritonclient_one_tensor_per_feature_in_any_datatype(shared_server, expected, binary):
+def test_tritonclient_one_tensor_per_feature_in_any_datatype(socket_server, expected, binary):
     httpclient = triton()
     labels = expected[0]
-    client = httpclient.InferenceServerClient(shared_server.url.removeprefix("http://"))
+    client = httpclient.InferenceServerClient(socket_server.url.removeprefix("http://"))
     try:
         tensors = []
         for column, (name, datatype) in enumerate(zip(NAMES, ["FP32", "FP64", "FP64", "FP32"], strict=True)):
@@ -104,12 +102,11 @@ def test_tritonclient_one_tensor_per_feature_in_any_datatype(shared_server, expe
         client.close()
 
 
-@pytest.mark.slow  # the standard client needs a URL: a real server
-def test_tritonclient_errors_are_exceptions_with_the_message(shared_server):
+def test_tritonclient_errors_are_exceptions_with_the_message(socket_server):
     httpclient = triton()
     from tritonclient.utils import InferenceServerException
 
-    client = httpclient.InferenceServerClient(shared_server.url.removeprefix("http://"))
+    client = httpclient.InferenceServerClient(socket_server.url.removeprefix("http://"))
     try:
         tensor = httpclient.InferInput("input", [1, 3], "FP64")
         tensor.set_data_from_numpy(np.array([[1.0, 2.0, 3.0]]))

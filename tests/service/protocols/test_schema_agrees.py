@@ -131,17 +131,16 @@ def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(app_
     assert answer.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.slow  # the HTTP guard refuses it: only a real server has one
 @pytest.mark.parametrize(
     "path", ["/predict", "/models/iris/versions/1/predict", "/train", "/v1/models/iris:predict"]
 )
-def test_two_content_type_headers_are_refused_before_any_route(shared_server, path):
+def test_two_content_type_headers_are_refused_before_any_route(socket_server, path):
     headers = [("content-type", "text/csv"), ("content-type", "application/json")]
-    answer = shared_server.client.post(path, content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
+    answer = socket_server.client.post(path, content=b"[5.1, 3.8, 1.5, 0.3]", headers=headers)
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert "more than one Content-Type" in answer.json()["detail"]
-    assert shared_server.client.post("/predict", json=SETOSA).status_code == 200  # one header: served
+    assert socket_server.client.post("/predict", json=SETOSA).status_code == 200  # one header: served
 
 
 def test_the_fast_path_reads_the_first_content_type_like_the_declared_route(declared_client, app_server):
