@@ -11,7 +11,7 @@ import tabserve
 from tests.support.notebook_models import customers, mixed_pipeline
 from tests.support.servers import write_config
 
-pytestmark = pytest.mark.backend
+pytestmark = [pytest.mark.backend, pytest.mark.slow]  # a real server serves what was registered
 
 
 def _registry_section(backend: str, db_url: str, tmp_path, request: pytest.FixtureRequest) -> dict:
