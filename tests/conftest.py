@@ -137,6 +137,12 @@ def socket_server(shared_config: Path) -> Iterator[SimpleNamespace]:
 
 
 @pytest.fixture(scope="module")
+def shared_server(socket_server: SimpleNamespace) -> SimpleNamespace:
+    """The name tests used for a shared real server: now the same app on a socket in this process."""
+    return socket_server
+
+
+@pytest.fixture(scope="module")
 def app_server(shared_config: Path) -> Iterator[InProcessServer]:
     """The app a server runs, in this process on the shared registry, ready to answer."""
     with InProcessServer(shared_config) as server:

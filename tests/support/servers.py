@@ -250,7 +250,7 @@ class InProcessServer:
 def guarded_in_thread(config: Path) -> Iterator[SimpleNamespace]:
     """The app a server runs (fast paths in front of FastAPI) behind the guarded HTTP protocol with
     the config's limits, served by uvicorn in a thread of this process on a loopback port, ready:
-    ``url``, ``port`` and ``client``. What only a socket shows, without a subprocess."""
+    ``url``, ``port``, ``client`` and ``config``. What only a socket shows, without a subprocess."""
     from tabserve.config import ServerSettings
     from tabserve.service.app import create_app, with_fast_predict
     from tabserve.service.http import guard
@@ -262,6 +262,6 @@ def guarded_in_thread(config: Path) -> Iterator[SimpleNamespace]:
         with serve_in_thread(app, http=guard.GuardedHttpToolsProtocol) as client:
             eventually(lambda: client.get("/readyz").status_code == 200, "the app ready")
             url = str(client.base_url).rstrip("/")
-            yield SimpleNamespace(url=url, port=client.base_url.port, client=client)
+            yield SimpleNamespace(url=url, port=client.base_url.port, client=client, config=config)
     finally:
         guard.configure(ServerSettings())  # the defaults again for any later server of this process
