@@ -46,5 +46,5 @@ def test_promotion_by_another_process_is_picked_up_by_polling(iris_config, start
         registry.promote("iris", 2)  # as `tabserve models promote 2` would, from elsewhere
     finally:
         registry.close()
-    eventually(lambda: server.client.get("/readyz").json()["version"] == 2, timeout=10)
+    server.until(lambda: server.client.get("/readyz").json()["version"] == 2, "v2 served after polling")
     assert server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3]).json()["version"] == 2
