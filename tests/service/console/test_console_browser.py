@@ -326,6 +326,7 @@ def test_job_pages_without_the_token_stop_polling_and_ask_for_it(browser, own, w
     eventually(
         lambda: own.client.get(f"/jobs/{job_id}", headers=auth).json()["status"] in ("succeeded", "failed"),
         "the job to end",
+        timeout=120,
     )
     assert len(refused) == 1  # one refused read (the wrong token), then no polling while the job ran
     needed.locator("button").click()
