@@ -1,15 +1,37 @@
-"""Shared fixtures: settings rooted in a temporary folder, and a registry with iris trained."""
+"""Shared fixtures: settings rooted in a temporary folder, a registry with iris trained, servers
+(a real process, or the same app in this process) on a copy of it, and the backend servers.
+
+Helpers live in tests/support/ (plain modules); no test module imports another.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tabserve.config import Settings, load_settings
+from tabserve.config import Settings
 from tabserve.registry import ModelStore, open_registry
 from tabserve.workflow import TrainOutcome, train_and_register
+from tests.support.backends import (  # noqa: F401 (fixtures registered for the whole suite)
+    aws_env,
+    private_postgres,
+    s3_bucket,
+    s3_client,
+    s3_endpoint,
+)
+from tests.support.servers import (
+    SLOW_TESTS,
+    InProcessServer,
+    Server,
+    copy_registry,
+    guarded_in_thread,
+    write_config,
+)
+from tests.support.settings import make_settings
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
 CI_ALLOWED_SKIPS = ("SQLite has no passwords",)
@@ -18,6 +40,11 @@ CI_ALLOWED_SKIPS = ("SQLite has no passwords",)
 def ci_refuses_skip(reason: str) -> bool:
     """Under CI=true a skip is a failure unless it is one of the documented SQLite skips."""
     return os.environ.get("CI") == "true" and not any(allowed in reason for allowed in CI_ALLOWED_SKIPS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Remember which tests are marked slow: only those may start a real server process."""
+    SLOW_TESTS.update(item.nodeid for item in items if item.get_closest_marker("slow"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -33,18 +60,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 f"skipped under CI=true, which must run every test: {reason} "
                 f"(only {', '.join(repr(r) for r in CI_ALLOWED_SKIPS)} may skip there)"
             )
-
-
-def make_settings(root: Path, **sections: dict) -> Settings:
-    """Settings whose registry, artifacts and log live under ``root``; sections override."""
-    base = {
-        "registry": {"url": f"sqlite:///{root / 'registry.db'}", "artifacts": str(root / "artifacts")},
-        "logging": {"file": None},
-        "search": {"n_jobs": 1},
-    }
-    for name, values in sections.items():
-        base[name] = {**base.get(name, {}), **values} if isinstance(values, dict) else values
-    return load_settings(environ={}, overrides=base)
 
 
 @pytest.fixture
@@ -67,28 +82,78 @@ def trained_iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Tr
     return iris_settings, train_and_register(iris_settings)
 
 
-def error_of_call(call, deadline_s: float) -> BaseException | None:
-    """Run ``call`` in a thread and wait for it to finish (the event); what it raised, or None.
+@pytest.fixture
+def start_server() -> Iterator:
+    """Start real servers in a test; every one still running at the end is stopped."""
+    started: list[Server] = []
 
-    Fails if it is still running at the deadline: a hang guard derived from the
-    code's own timeout, not a speed claim.
-    """
-    import threading
-    import time
+    def start(config: Path, *args: str) -> Server:
+        server = Server(config, *args)
+        started.append(server)
+        return server
 
-    outcome: list[BaseException | None] = []
+    yield start
+    for server in started:
+        server.terminate()
 
-    def runner() -> None:
-        try:
-            call()
-            outcome.append(None)
-        except BaseException as exc:  # handed to the test to assert on
-            outcome.append(exc)
 
-    thread = threading.Thread(target=runner, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + deadline_s
-    while thread.is_alive() and time.monotonic() < deadline:
-        thread.join(0.05)
-    assert not thread.is_alive(), f"still running after {deadline_s:g} s: it waits past its own timeout"
-    return outcome[0]
+@pytest.fixture
+def start_app() -> Iterator:
+    """Start apps in this process (``InProcessServer``) in a test; each is shut down at the end."""
+    started: list[InProcessServer] = []
+
+    def start(config: Path) -> InProcessServer:
+        server = InProcessServer(config)
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.terminate()
+
+
+@pytest.fixture
+def iris_config(tmp_path: Path, trained_iris: tuple[Settings, TrainOutcome]) -> Path:
+    """A config for a private copy of the session's trained iris registry (version 1, production)."""
+    registry = copy_registry(trained_iris[0], tmp_path / "registry")
+    return write_config(tmp_path, registry)
+
+
+@pytest.fixture(scope="module")
+def shared_config(
+    tmp_path_factory: pytest.TempPathFactory, trained_iris: tuple[Settings, TrainOutcome]
+) -> Path:
+    """One read-only copy of the trained iris registry for the many quick tests of a module."""
+    root = tmp_path_factory.mktemp("shared-server")
+    return write_config(root, copy_registry(trained_iris[0], root / "registry"))
+
+
+@pytest.fixture(scope="module")
+def socket_server(shared_config: Path) -> Iterator[SimpleNamespace]:
+    """The shared registry served on a loopback port behind the HTTP guard, in this process
+    (``url``, ``port``, ``client``): for the guard and for clients that need a URL."""
+    with guarded_in_thread(shared_config) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_server(socket_server: SimpleNamespace) -> SimpleNamespace:
+    """The name tests used for a shared real server: now the same app on a socket in this process."""
+    return socket_server
+
+
+@pytest.fixture(scope="module")
+def app_server(shared_config: Path) -> Iterator[InProcessServer]:
+    """The app a server runs, in this process on the shared registry, ready to answer."""
+    with InProcessServer(shared_config) as server:
+        server.wait()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def declared_client(shared_config: Path) -> Iterator:
+    """The same registry served by the FastAPI app alone (no fast path in front): every
+    predict reaches the declared route, so a test can run on both paths."""
+    with InProcessServer(shared_config, fast_path=False) as server:
+        server.wait()
+        yield server.client

@@ -1,4 +1,5 @@
-"""docs/architecture.md, checked: imports only point down the layers, no cycles, modules stay small."""
+"""docs/architecture.md, checked: imports only point down the layers (and down the service's
+sub-layers), no cycles, modules stay small, and the page names every module and only real ones."""
 
 from __future__ import annotations
 
@@ -166,3 +167,144 @@ def test_long_modules_say_why():
         f"over {MAX_LINES} lines with no 'Size:' reason in the docstring (split it by concept):\n"
         + "\n".join(unexplained)
     )
+
+
+# ---- the service's sub-layers (docs/architecture.md, "Inside the service") ----------------------
+
+# The sub-layer of each folder (or root module) of service/: a module imports only from its own
+# sub-layer or those below. Protocols sit below the route folders, so they never import them.
+SERVICE_TIERS = {
+    "http": 0,
+    "predict": 1,
+    "deps": 1,
+    "protocols": 2,
+    "ops": 3,
+    "manage": 3,
+    "console": 3,
+    "app": 4,
+}
+# Entry modules see everything: the app factory and what runs it or sits in front of it.
+SERVICE_ENTRY = {
+    "tabserve.service",
+    "tabserve.service.app",
+    "tabserve.service.http.server",
+    "tabserve.service.http.dispatch",
+    "tabserve.service.http.dispatch_protocols",
+}
+ENTRY_TIER = max(SERVICE_TIERS.values())
+# Crossings that exist today, each to be removed with its fix (the check below fails once one is gone).
+KNOWN_CROSSINGS = {
+    # ServiceState builds the metrics and the picture cache it holds; they belong below predict/.
+    ("tabserve.service.predict.state", "tabserve.service.ops.metrics"),
+    ("tabserve.service.predict.state", "tabserve.service.ops.pictures"),
+}
+SERVICE = sorted(m for m in MODULES if m.startswith("tabserve.service."))
+
+
+def service_tier(module: str) -> int | None:
+    """The sub-layer of a service module; None for a folder the table does not place yet."""
+    if module in SERVICE_ENTRY:
+        return ENTRY_TIER
+    return SERVICE_TIERS.get(module.split(".")[2])
+
+
+def _service_crossings(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{source} (s{service_tier(source)}) imports {target} (s{service_tier(target)})"
+        for source in sorted(graph)
+        if source.startswith("tabserve.service.") and service_tier(source) is not None
+        for target in sorted(graph[source])
+        if target.startswith("tabserve.service.")
+        and (service_tier(target) or 0) > service_tier(source)
+        and (source, target) not in KNOWN_CROSSINGS
+    ]
+
+
+def test_every_service_folder_has_a_sub_layer():
+    unplaced = sorted({m.split(".")[2] for m in SERVICE if service_tier(m) is None})
+    assert unplaced == [], f"place these in SERVICE_TIERS and in docs/architecture.md: {unplaced}"
+
+
+def test_service_imports_only_point_down_its_sub_layers():
+    crossings = _service_crossings(GRAPH)
+    assert crossings == [], "see docs/architecture.md, Inside the service:\n" + "\n".join(crossings)
+
+
+def test_known_crossings_still_exist():
+    fixed = sorted(f"{a} -> {b}" for a, b in KNOWN_CROSSINGS if b not in GRAPH.get(a, set()))
+    assert fixed == [], f"fixed: remove from KNOWN_CROSSINGS (and the page): {fixed}"
+
+
+def test_the_sub_layer_check_finds_what_it_looks_for():
+    """http importing the console, and a protocol importing manage/, planted in the real graph, are caught."""
+    planted = {
+        **GRAPH,
+        "tabserve.service.http.errors": {"tabserve.service.console.render"},
+        "tabserve.service.protocols.oip.codec": {"tabserve.service.manage.schemas"},
+    }
+    assert _service_crossings(planted) == [
+        "tabserve.service.http.errors (s0) imports tabserve.service.console.render (s3)",
+        "tabserve.service.protocols.oip.codec (s2) imports tabserve.service.manage.schemas (s3)",
+    ]
+
+
+# ---- the page names every module, and only real ones -------------------------------------------
+
+PACKAGE = SRC / "tabserve"
+_NAMED = re.compile(r"`([\w/]+(?:\.py|/))`")
+_ELSEWHERE = ("tests/", "docs/", "benchmarks/", "deploy/", "src/", "examples/")
+
+
+def _holds_code(path: Path) -> bool:
+    """A module with more than a docstring (a package's __init__.py may hold only that)."""
+    body = ast.parse(path.read_text()).body
+    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
+
+
+def _source_names() -> set[str]:
+    """Every module of src/tabserve/, as a path relative to it; __init__.py only when it holds code."""
+    return {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py" or _holds_code(path)
+    }
+
+
+def doc_names(doc: str) -> set[str]:
+    """Every module and folder the page names in backticks, as a path relative to src/tabserve/.
+
+    In a table row whose Module cell names one folder (`registry/`), a bare ``x.py`` is that
+    folder's; anywhere else a bare name is a top-level module. Paths of other trees are skipped.
+    """
+    named = set()
+    for line in doc.splitlines():
+        folder = ""
+        cells = line.split("|")
+        if line.startswith("|") and len(cells) > 3:
+            folders = [t for t in _NAMED.findall(cells[2]) if t.endswith("/")]
+            folder = folders[0] if len(folders) == 1 else ""
+        for token in _NAMED.findall(line):
+            if token.startswith(_ELSEWHERE):
+                continue
+            named.add(token if "/" in token else folder + token)
+    return named
+
+
+def test_every_module_is_named_on_the_page():
+    named = doc_names(DOC)
+    missing = sorted(_source_names() - named)
+    assert missing == [], "src/tabserve/ modules docs/architecture.md does not name: " + ", ".join(missing)
+
+
+def test_every_module_the_page_names_exists():
+    def exists(name: str) -> bool:
+        return (PACKAGE / name).is_dir() if name.endswith("/") else (PACKAGE / name).is_file()
+
+    absent = sorted(name for name in doc_names(DOC) if not exists(name))
+    assert absent == [], "docs/architecture.md names what src/tabserve/ does not have: " + ", ".join(absent)
+
+
+def test_the_page_check_reads_folder_rows_and_finds_strays():
+    row = "| 2 | `registry/` | `records.py` rows, `service/app.py` the app, `tests/x.py` elsewhere |"
+    assert doc_names(row) == {"registry/", "registry/records.py", "service/app.py"}
+    assert doc_names("the `api.py` door") == {"api.py"}

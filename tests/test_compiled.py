@@ -14,7 +14,7 @@ from tabserve.predictor import Predictor, SklearnRunner
 from tabserve.registry import open_registry
 from tabserve.training import fit_search
 from tabserve.workflow import register_trained
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ESTIMATORS = [
     ("sklearn.linear_model.LogisticRegression", {"C": [0.5]}),

@@ -15,7 +15,7 @@ import yaml
 from tabserve.dask_backend import CONNECT_TIMEOUT_S, dask_parallel
 from tabserve.errors import BackendUnavailableError, ConfigError
 from tabserve.training import TrainedModel, train
-from tests.conftest import error_of_call, make_settings
+from tests.support.settings import error_of_call, make_settings
 
 
 @pytest.fixture(scope="module")

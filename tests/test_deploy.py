@@ -33,7 +33,7 @@ from tabserve.cli import build_parser
 from tabserve.config import ServerSettings, Settings, load_settings
 from tabserve.config_sources import ENV_PREFIX, env_overrides
 from tabserve.service.app import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -373,9 +373,17 @@ def extra_requirements(requirement: Requirement) -> list[Requirement]:
     return added
 
 
+# The backends the image's deployments use (compose: MariaDB and MinIO; kubernetes: any of them).
+IMAGE_EXTRAS = ("mysql", "postgres", "s3")
+
+
 def test_lock_pins_every_runtime_dependency_with_hashes():
     lock = read_lock(LOCK)
-    required = [Requirement(text) for text in project()["project"]["dependencies"]]
+    extras = project()["project"]["optional-dependencies"]
+    required = [
+        Requirement(text)
+        for text in [*project()["project"]["dependencies"], *(t for e in IMAGE_EXTRAS for t in extras[e])]
+    ]
     for requirement in required:
         for needed in [requirement, *extra_requirements(requirement)]:
             name = canonicalize_name(needed.name)
@@ -386,6 +394,7 @@ def test_lock_pins_every_runtime_dependency_with_hashes():
         assert hashes, f"{name}=={version} has no --hash"
         assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), name
     assert not DEV_ONLY & set(lock), f"dev-only packages in the runtime lock: {DEV_ONLY & set(lock)}"
+    assert "psutil" not in lock, "psutil is for the benchmarks (the dev extra); serving never imports it"
 
 
 def test_train_lock_adds_the_train_extra_at_the_serving_versions():

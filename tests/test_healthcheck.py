@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,10 +55,12 @@ def test_check_follows_the_port_from_the_environment(server):
 
 
 def test_check_fails_when_nothing_listens_on_the_configured_port():
-    closed = ThreadingHTTPServer(("127.0.0.1", 0), _Liveness)
-    port = closed.server_address[1]
-    closed.server_close()
-    alive, reason = check({"TABSERVE_SERVER__PORT": str(port)})
+    # A socket bound but not listening holds the port for the whole test, so no other process can
+    # start listening on it between choosing the port and probing it: connecting is refused.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        alive, reason = check({"TABSERVE_SERVER__PORT": str(port)})
     assert not alive and f":{port}/" in reason
 
 

@@ -25,7 +25,7 @@ from tabserve.registry import open_registry
 from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.workflow import train_and_register
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 SVC_ONLY = [{"estimator": "sklearn.svm.SVC", "grid": {"C": [1]}}]
 ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

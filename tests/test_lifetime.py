@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.polling import eventually
 
 TABSERVE = str(Path(sys.executable).with_name("tabserve"))
 DEADLINE_S = 60
@@ -64,19 +65,16 @@ def test_joblib_workers_die_when_train_is_killed(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + DEADLINE_S
-        workers: list[int] = []
-        while not workers and time.monotonic() < deadline and train.poll() is None:
-            workers = _workers(train.pid)
-            time.sleep(0.05)
-        assert workers, "the grid search never started process workers"
+        workers = eventually(
+            lambda: _workers(train.pid) or train.poll() is not None, "process workers starting", DEADLINE_S
+        )
+        assert workers is not True, "the training ended before its grid search started process workers"
     finally:
         train.kill()  # SIGKILL: no cleanup code runs in the parent
         train.wait()
-    deadline = time.monotonic() + DEADLINE_S
-    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [p for p in workers if _alive(p)], "joblib workers outlived their killed parent"
+    eventually(
+        lambda: not any(_alive(p) for p in workers), "the workers exiting with their parent", DEADLINE_S
+    )
 
 
 def test_a_worker_whose_parent_is_already_gone_exits(tmp_path):

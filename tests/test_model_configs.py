@@ -12,7 +12,7 @@ from tabserve.errors import ConfigError, ConflictError, NotAcceptedError
 from tabserve.model_configs import check_model_configs, require_training_settings, training_settings
 from tabserve.schema import Feature, FeatureSchema, schema_changes
 from tabserve.workflow import train_and_register
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 QUICK = [{"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}}]
 
@@ -92,7 +92,7 @@ def test_schema_changes_are_named():
 
 
 def test_training_on_another_table_is_refused_unless_allowed(tmp_path, trained_iris):
-    from tests.service.conftest import copy_registry
+    from tests.support.servers import copy_registry
 
     registry = copy_registry(trained_iris[0], tmp_path / "registry")
     _wine_config(tmp_path)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.polling import eventually
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -108,26 +109,16 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return re.fullmatch(pattern, "\n".join(actual) + "\n" if actual else "") is not None
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_ready(port: int, server: subprocess.Popen, deadline_s: float = 120) -> None:
-    """Poll /readyz until 200 (the model is loaded) or the server dies or the deadline passes."""
+def wait_ready(port: int, server: subprocess.Popen) -> None:
+    """Return once /readyz answers 200 (the model is loaded); fail if the server dies first."""
     import httpx
 
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        assert server.poll() is None, f"tabserve serve exited with {server.returncode}"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("tabserve serve did not become ready")
+    def ready() -> bool:
+        if server.poll() is not None:
+            raise RuntimeError(f"tabserve serve exited with {server.returncode}")
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+
+    eventually(ready, "tabserve serve ready", 120, 0.2)
 
 
 @pytest.mark.slow

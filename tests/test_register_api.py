@@ -19,10 +19,10 @@ import tabserve
 from tabserve.errors import BackendUnavailableError, ConfigError, DataError, UntrustedTypesError
 from tabserve.inputs import batch_from_frame
 from tabserve.predictor import Predictor
-from tests.conftest import make_settings
-from tests.notebook_models import custom_pipeline, customers, mixed_pipeline
+from tests.support.notebook_models import custom_pipeline, customers, mixed_pipeline
+from tests.support.settings import make_settings
 
-LOGSHIFT = "tests.custom_transformers.LogShift"
+LOGSHIFT = "tests.support.custom_transformers.LogShift"
 
 
 @pytest.fixture

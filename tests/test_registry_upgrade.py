@@ -20,7 +20,7 @@ from tabserve.predictor import Predictor
 from tabserve.registry import PRODUCTION, open_registry
 from tabserve.smoke import load_checked
 from tabserve.workflow import train_and_register
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "registry_v2.tar.gz"
 ONE_CANDIDATE = [{"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}}]

@@ -20,7 +20,7 @@ from tabserve.registry import PRODUCTION, open_registry
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.smoke import SmokeTestError
 from tabserve.workflow import train_and_register
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 ONE_CANDIDATE = [{"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}}]

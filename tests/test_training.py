@@ -7,7 +7,7 @@ from tabserve.config import load_settings
 from tabserve.data import load_dataset
 from tabserve.errors import ConfigError
 from tabserve.training import build_param_grid, fit_search, train
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def test_default_grid_is_the_seeds_candidates():

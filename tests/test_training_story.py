@@ -12,7 +12,7 @@ from tabserve import promotion, training
 from tabserve.exchange import export_version, import_version
 from tabserve.registry import ModelStore, open_registry
 from tabserve.workflow import train_and_register
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ONE_CANDIDATE = [{"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}}]
 

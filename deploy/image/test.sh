@@ -107,6 +107,11 @@ print(" ".join(missing(("matplotlib", "seaborn", "skl2onnx", "connectorx", "dask
   || fail "the serve image has train-only packages (missing only: $absent)"
 ok "the serve image has none of the train extra"
 
+lacking=$(podman exec "$NAME" python -c 'from tabserve.extras import BACKEND_EXTRAS, missing
+print(" ".join(missing(tuple(BACKEND_EXTRAS))))')
+[ -z "$lacking" ] || fail "the serve image lacks backend drivers its deployments use: $lacking"
+ok "the serve image carries the mysql, postgres and s3 extras"
+
 uid=$(podman exec "$NAME" sh -c 'sed -n "s/^Uid:[[:space:]]*\([0-9]*\).*/\1/p" /proc/1/status')
 [ "$uid" = "$EXPECTED_UID" ] || fail "PID 1 runs as uid $uid"
 pid1=$(podman exec "$NAME" sh -c 'tr "\0" " " < /proc/1/cmdline')

@@ -4,7 +4,7 @@ The serve image installs with ``pip --no-compile`` to stay small: bytecode for
 every installed module is about 130 MB, and for scikit-learn, SciPy and pandas
 alone about 40 MB, which would push the image past its 600 MB goal. This
 imports what a server imports while it starts, loads a compiled model and
-answers (tests/service/test_serving_lean.py holds it to that), so those modules
+answers (tests/service/predict/test_serving_lean.py holds it to that), so those modules
 start from bytecode. Anything else still works: it is compiled in memory when
 first imported (a model served by scikit-learn pays that once, when it loads).
 """

@@ -111,7 +111,7 @@ class Candidate(_Section):
 
 
 def _seed_candidates() -> list[Candidate]:
-    """The seed notebook's grid, kept as the default."""
+    """The default grid: the notebook's original search, so a bare `tabserve train` reproduces it."""
     return [
         Candidate(estimator="sklearn.linear_model.LogisticRegression", grid={"C": [0.5, 0.75, 1.0]}),
         Candidate(

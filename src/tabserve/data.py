@@ -35,7 +35,7 @@ class Dataset:
 
 
 def load_iris_frame() -> pd.DataFrame:
-    """Fisher's iris from scikit-learn's bundled copy, with the seed's column names."""
+    """Fisher's iris from scikit-learn's bundled copy, with snake_case column names (sepal_length...)."""
     from sklearn.datasets import load_iris
 
     bunch = load_iris()

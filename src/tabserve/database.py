@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tabserve.errors import BackendUnavailableError, ConflictError
+from tabserve.extras import require_backend
 
 # Long enough for a server across a slow link, short enough that an outage is
 # reported in seconds instead of hanging a request or a training job for minutes.
@@ -102,6 +103,7 @@ def create_engine(url: str | sa.URL, *, long_lived: bool = True, own_sqlite: boo
     (a data source) is left in the mode it has.
     """
     parsed = sa.make_url(url)
+    require_backend(parsed.get_driver_name(), f"a {parsed.get_backend_name()} database")
     if own_sqlite:
         _make_sqlite_folder(parsed)
     engine = sa.create_engine(parsed, **engine_options(parsed, long_lived))

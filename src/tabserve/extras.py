@@ -1,20 +1,26 @@
-"""What this install can do: serving always; training and drawing only with the `train` extra.
+"""What this install can do: serving always; training and drawing only with the `train` extra;
+a MySQL/MariaDB, PostgreSQL or S3 backend only with its own extra.
 
 The serving image installs tabserve without ``[train]`` (no matplotlib, seaborn,
 skl2onnx, connectorx or Dask), so a server there must say "this install serves
-only" instead of failing deep inside an import. Looked up without importing the
-packages, so asking costs the server nothing.
+only" instead of failing deep inside an import. A plain install has no database
+driver beyond SQLite and no S3 client, so a config naming one of those backends
+is told which extra to install instead of meeting a bare ModuleNotFoundError.
+Looked up without importing the packages, so asking costs the server nothing.
 """
 
 from __future__ import annotations
 
 from importlib.util import find_spec
 
-from tabserve.errors import ServeOnlyError
+from tabserve.errors import ConfigError, ServeOnlyError
 
 TRAIN_MODULES = ("matplotlib", "seaborn", "skl2onnx")  # what training itself imports
 PLOT_MODULES = ("matplotlib", "seaborn")
 HOW_TO_TRAIN = "train with the tabserve-train image, or install tabserve[train]"
+# The driver module of each backend extra: SQLAlchemy's driver name for a database URL
+# (``mysql+pymysql://``, ``postgresql+psycopg://``), the client for ``s3://`` artifacts.
+BACKEND_EXTRAS = {"pymysql": "mysql", "psycopg": "postgres", "boto3": "s3"}
 
 
 def missing(modules: tuple[str, ...]) -> list[str]:
@@ -51,4 +57,15 @@ def _require(modules: tuple[str, ...], action: str, cannot: str) -> None:
         raise ServeOnlyError(
             f"{action}: this install serves models only and cannot {cannot} "
             f"({', '.join(absent)} not installed); {HOW_TO_TRAIN}"
+        )
+
+
+def require_backend(module: str, what: str) -> None:
+    """Raise ConfigError naming the extra to install when ``module``, the driver that ``what``
+    (a backend, never its URL) needs, is not installed; other modules are not checked here."""
+    extra = BACKEND_EXTRAS.get(module)
+    if extra is not None and missing((module,)):
+        raise ConfigError(
+            f"{what} needs the {module} package, which this install lacks; "
+            f"install tabserve[{extra}] (pip install 'tabserve[{extra}]')"
         )

@@ -143,7 +143,7 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
         raise InputError("'labels_only' must be true or false")
     if isinstance(payload, list):
         if payload and not isinstance(payload[0], list | dict):
-            rows: list[Any] = [payload]  # the seed's bare single row
+            rows: list[Any] = [payload]  # a bare list is one row, the shape the first clients sent
         else:
             rows = payload
     elif isinstance(payload, dict):

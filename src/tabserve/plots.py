@@ -1,4 +1,4 @@
-"""Pictures of the data and of a model: the seed's pairplot, a confusion matrix."""
+"""Pictures of the data and of a model: the training data's pairplot, a confusion matrix."""
 
 from __future__ import annotations
 

@@ -173,7 +173,7 @@ class Predictor:
         except ValueError as exc:  # the model's own input check
             raise InputError(f"the model cannot take this input: {exc}") from None
         finite = np.isfinite(probabilities)
-        if not finite.all():  # over the flat array first: 20x faster than per row on a 10k-row batch
+        if not finite.all():  # one check over the flat array; rows are looked at only when it fails
             raise InputError(OUT_OF_RANGE.format(row=int(np.flatnonzero(~finite.all(axis=1))[0])))
         indices = np.argmax(probabilities, axis=1)
         labels = self._class_array[indices].tolist()

@@ -106,8 +106,8 @@ def _read_with_connectorx(cx_url: str, sql: str) -> pd.DataFrame:
 def read_sql_frame(url: str, table: str | None = None, query: str | None = None) -> pd.DataFrame:
     """Read a whole table or a SELECT into a DataFrame.
 
-    MySQL/MariaDB and PostgreSQL go through connectorx (several times faster
-    than pandas.read_sql and lighter on memory, see docs/benchmarks.md);
+    MySQL/MariaDB and PostgreSQL go through connectorx (faster than
+    pandas.read_sql and lighter on memory: docs/benchmarks.md has the figures);
     anything it cannot take, or an error inside it, falls back to pandas.read_sql.
     """
     engine = make_engine(url)

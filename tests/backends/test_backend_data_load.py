@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from tabserve.cli import main
 from tabserve.errors import DataError
 from tabserve.sql import read_sql_frame
-from tests.backends.conftest import server_url
+from tests.support.backends import server_url
 
-pytestmark = pytest.mark.backend
+# Server backends are marked by the `backend` fixture's params; the SQLite runs are fast tests.
 
 
 @pytest.fixture(autouse=True)

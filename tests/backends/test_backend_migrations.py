@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from tabserve.registry import tables as t
 from tabserve.registry.metadata import MetadataStore
 
-pytestmark = pytest.mark.backend
+# Server backends are marked by the `backend` fixture's params; the SQLite runs are fast tests.
 
 REGISTRY_TABLES = {table.name for table in t.metadata.sorted_tables}
 

@@ -7,7 +7,7 @@ import pytest
 from tabserve.database import CONNECT_TIMEOUT_S
 from tabserve.errors import BackendUnavailableError
 from tabserve.registry.metadata import MetadataStore
-from tests.conftest import error_of_call
+from tests.support.settings import error_of_call
 
 pytestmark = [pytest.mark.backend, pytest.mark.slow]
 

@@ -8,12 +8,10 @@ import pytest
 import yaml
 
 import tabserve
-from tests.notebook_models import customers, mixed_pipeline
-from tests.service.conftest import start_server, write_config
+from tests.support.notebook_models import customers, mixed_pipeline
+from tests.support.servers import write_config
 
-__all__ = ["start_server"]  # a fixture shared with tests/service
-
-pytestmark = pytest.mark.backend
+pytestmark = [pytest.mark.backend, pytest.mark.slow]  # a real server serves what was registered
 
 
 def _registry_section(backend: str, db_url: str, tmp_path, request: pytest.FixtureRequest) -> dict:

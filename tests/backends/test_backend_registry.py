@@ -17,7 +17,7 @@ from tabserve.registry.metadata import MetadataStore
 from tabserve.sql import write_table
 from tabserve.workflow import train_and_register
 
-pytestmark = pytest.mark.backend
+# Server backends are marked by the `backend` fixture's params; the SQLite runs are fast tests.
 
 
 def version_fields(n: int = 0) -> dict:

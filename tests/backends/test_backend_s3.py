@@ -150,7 +150,7 @@ def test_corrupted_object_fails_the_sha256_check(s3_registry, s3_client, s3_buck
 
 
 def test_unreachable_endpoint_is_a_clear_error(aws_env):
-    from tests.backends.conftest import free_port
+    from tests.support.ports import free_port
 
     store = S3ArtifactStore("bucket", "p", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(BackendUnavailableError, match=r"S3 at http://127\.0\.0\.1:\d+ unreachable"):

@@ -60,7 +60,7 @@ def test_missing_table_names_the_table(db_url):
 
 def test_missing_table_message_hides_the_password():
     """The test PostgreSQL trusts local connections, so a password in the URL is accepted and ignored."""
-    from tests.backends.conftest import server_url
+    from tests.support.backends import server_url
 
     url = sa.make_url(server_url("postgresql")).set(password="hunter2")
     with pytest.raises(DataError) as caught:
@@ -133,7 +133,7 @@ _CONNECTORX_CANNOT_READ = {
 
 @pytest.mark.parametrize("server", sorted(_CONNECTORX_CANNOT_READ))
 def test_connectorx_failure_falls_back_to_pandas_with_a_log_line(server, caplog):
-    from tests.backends.conftest import server_url
+    from tests.support.backends import server_url
 
     query, other_is_read = _CONNECTORX_CANNOT_READ[server]
     with caplog.at_level(logging.WARNING, logger="tabserve.sql"):

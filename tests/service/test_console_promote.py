@@ -9,8 +9,8 @@ import httpx
 from tabserve.registry import StoredFile, open_registry
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.service.app import create_app
-from tests.conftest import make_settings
-from tests.service.conftest import asgi_exchange, copy_registry
+from tests.support.servers import asgi_exchange, copy_registry
+from tests.support.settings import make_settings
 
 
 def _with_worse_version(tmp_path, trained_iris):

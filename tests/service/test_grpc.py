@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from tabserve.config import load_settings
-from tests.service.conftest import copy_registry, free_port, serve_in_thread, write_config
+from tests.support.servers import copy_registry, free_port, serve_in_thread, write_config
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 ROWS = [SETOSA, [6.9, 3.1, 5.4, 2.1], [5.9, 3.0, 4.2, 1.5]]

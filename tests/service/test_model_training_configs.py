@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from tabserve.service.app import create_app
-from tests.conftest import make_settings
-from tests.service.conftest import asgi_exchange, copy_registry
+from tests.support.servers import asgi_exchange, copy_registry
+from tests.support.settings import make_settings
 
 
 def _app(tmp_path, trained_iris, **server: object):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,8 @@ import yaml
 
 import tabserve
 from tabserve.errors import UntrustedTypesError
-from tests.notebook_models import custom_pipeline, customers, mixed_pipeline
-from tests.service.conftest import write_config
+from tests.support.notebook_models import custom_pipeline, customers, mixed_pipeline
+from tests.support.servers import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 TABSERVE = str(Path(sys.executable).with_name("tabserve"))
@@ -43,13 +42,12 @@ def _answers(server, path: str, frame) -> tuple[list[str], np.ndarray]:
 
 def _unready_reason_after_start(server, timeout: float = 60) -> str:
     """The /readyz 503 detail once the server has tried to load (it says "starting" before that)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def finished_starting() -> str | None:
         detail = server.wait("/readyz", status=503).json()["detail"]
-        if "starting" not in detail:
-            return detail
-        assert time.monotonic() < deadline, f"the server never finished starting: {detail}"
-        time.sleep(0.05)
+        return None if "starting" in detail else detail
+
+    return server.until(finished_starting, "the server finishing its start", timeout)
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -131,11 +129,11 @@ def test_custom_type_refused_then_trusted_then_served_only_where_trusted(tmp_pat
     pipeline = custom_pipeline(numbers, y)
     registry = _registry_section(tmp_path / "registry")
     untrusting = _config(tmp_path / "plain", registry, "custom")
-    with pytest.raises(UntrustedTypesError, match=r"tests\.custom_transformers\.LogShift"):
+    with pytest.raises(UntrustedTypesError, match=r"tests\.support\.custom_transformers\.LogShift"):
         tabserve.register(pipeline, name="custom", X_sample=numbers.head(10), registry=untrusting)
 
     trusting = _config(
-        tmp_path / "trusting", {**registry, "trusted_types": ["tests.custom_transformers"]}, "custom"
+        tmp_path / "trusting", {**registry, "trusted_types": ["tests.support.custom_transformers"]}, "custom"
     )
     tabserve.register(pipeline, name="custom", X_sample=numbers.head(10), registry=trusting)
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the server imports the user's module, as deployed
@@ -147,5 +145,5 @@ def test_custom_type_refused_then_trusted_then_served_only_where_trusted(tmp_pat
     np.testing.assert_array_equal(probabilities, pipeline.predict_proba(numbers))
 
     refusing = start_server(untrusting)  # same registry, a config that does not trust the class
-    assert "tests.custom_transformers.LogShift" in _unready_reason_after_start(refusing)
+    assert "tests.support.custom_transformers.LogShift" in _unready_reason_after_start(refusing)
     assert refusing.client.post("/models/custom/predict", json=[[30, 40.0]]).status_code == 503

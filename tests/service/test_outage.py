@@ -12,20 +12,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
 from tabserve.config import load_settings
 from tabserve.registry import open_registry
-from tabserve.workflow import register_trained
-from tests.backends.conftest import private_postgres
-from tests.service.conftest import TABSERVE, write_config
-from tests.service.test_training_jobs import PredictLoop, wait_for_job
+from tests.support.outage import outage_config, seed_version
+from tests.support.servers import TABSERVE
+from tests.support.traffic import PredictLoop, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend]
-__all__ = ["private_postgres"]  # a fixture shared with tests/backends
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 # Slow enough that the database can be stopped while the job is still fitting.
@@ -37,32 +33,6 @@ SLOW_GRID = {
         }
     ]
 }
-
-
-def outage_config(root: Path, cluster) -> Path:
-    registry = {"url": cluster.url, "artifacts": str(root / "artifacts")}
-    return write_config(root, registry, server={"reload_interval_s": 0.5})
-
-
-def seed_version(config: Path, trained_iris) -> None:
-    """Register the session's trained iris as version 1 (production), without training again."""
-    settings = load_settings(config, environ={})
-    registry = open_registry(settings)
-    try:
-        assert register_trained(registry, settings, trained_iris[1].trained).version == 1
-    finally:
-        registry.close()
-
-
-def wait_for(condition, what: str, server, timeout: float = 120) -> None:
-    """Poll ``condition`` until it holds. The deadlines are generous on purpose: they bound a
-    hung test, they are not speed targets (a loaded CI machine fits a grid many times slower)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s\n{server.log()}")
-        assert server.process.poll() is None, f"the server exited:\n{server.log()}"
-        time.sleep(0.1)
 
 
 def assert_database_unavailable(response, cluster) -> None:
@@ -89,12 +59,10 @@ def test_a_server_started_while_the_database_is_down_serves_once_it_is_back(
         response = server.client.get("/readyz")
         return response.status_code == 503 and "registry database" in response.json()["detail"]
 
-    wait_for(readyz_blames_the_database, "/readyz 503 naming the database", server)
+    server.until(readyz_blames_the_database, "/readyz 503 naming the database")
     assert_database_unavailable(server.client.get("/readyz"), private_postgres)
     assert_database_unavailable(server.client.get("/models/iris"), private_postgres)
-    wait_for(
-        lambda: "retrying with backoff" in server.log(), "a log line saying why and that it retries", server
-    )
+    server.until(lambda: "retrying with backoff" in server.log(), "a log line saying why and that it retries")
     assert private_postgres.password not in server.log()
 
     private_postgres.start()
@@ -127,22 +95,19 @@ def test_a_database_outage_while_serving_fails_only_what_needs_the_database(
         assert_database_unavailable(server.client.post("/train", json={}), private_postgres)
         assert_database_unavailable(server.client.get("/jobs/0123abcd"), private_postgres)
         seen = len(loop.statuses)
-        wait_for(
+        server.until(
             lambda: "cannot check the production alias, still serving version 1" in server.log(),
             "a log line saying the alias cannot be checked",
-            server,
         )
-        wait_for(lambda: len(loop.statuses) > seen + 50, "predictions during the outage", server)
+        server.until(lambda: len(loop.statuses) > seen + 50, "predictions during the outage")
         assert server.client.get("/readyz").json()["version"] == 1  # the model is in memory: still ready
         assert server.client.get("/metrics").status_code == 200
 
         private_postgres.start()
-        wait_for(
-            lambda: server.client.get("/models/iris").status_code == 200, "/models after the outage", server
-        )
+        server.until(lambda: server.client.get("/models/iris").status_code == 200, "/models after the outage")
         assert [v["version"] for v in server.client.get("/models/iris").json()["versions"]] == [1]
         assert server.client.get("/jobs/0123abcd").status_code == 404
-        wait_for(lambda: "the registry answers again" in server.log(), "a log line on recovery", server)
+        server.until(lambda: "the registry answers again" in server.log(), "a log line on recovery")
     finally:
         loop.finish()
     assert len(loop.statuses) > 50
@@ -156,10 +121,9 @@ def start_slow_job(server) -> str:
     accepted = server.client.post("/train", json=SLOW_GRID)
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["id"]
-    wait_for(
+    server.until(
         lambda: server.client.get(f"/jobs/{job_id}").json()["progress"]["total"] > 0,
         "the job to start fitting",
-        server,
         timeout=180,
     )
     return job_id
@@ -176,10 +140,9 @@ def test_a_job_whose_database_drops_mid_run_fails_clearly_and_the_server_carries
     try:
         job_id = start_slow_job(server)
         private_postgres.stop()
-        wait_for(
+        server.until(
             lambda: f"training job {job_id} failed" in server.log(),
             "the job process to fail on the missing database",
-            server,
             timeout=600,  # it first fits the whole slow grid, then fails to store the version
         )
         private_postgres.start()
@@ -213,10 +176,9 @@ def test_a_job_process_that_dies_while_the_database_is_down_is_failed_once_it_is
 
     private_postgres.stop()
     os.kill(pid, signal.SIGKILL)  # a grandchild this test started through the server
-    wait_for(
+    server.until(
         lambda: "training job check failed" in server.log(),
         "the server's job check to meet the outage",
-        server,
         timeout=120,
     )
     private_postgres.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -12,16 +13,16 @@ PNG = b"\x89PNG\r\n\x1a\n"
 PROBLEM = "application/problem+json"
 
 
-def test_models_lists_the_served_models(shared_server):
-    body = shared_server.client.get("/models").json()
+def test_models_lists_the_served_models(app_server):
+    body = app_server.client.get("/models").json()
     assert body == {
         "default": "iris",
         "models": [{"name": "iris", "serving_version": 1, "url": "/models/iris"}],
     }
 
 
-def test_model_lists_versions_with_metrics_and_aliases(shared_server):
-    body = shared_server.client.get("/models/iris").json()
+def test_model_lists_versions_with_metrics_and_aliases(app_server):
+    body = app_server.client.get("/models/iris").json()
     assert body["model"] == "iris"
     assert body["serving_version"] == 1
     [version] = body["versions"]
@@ -30,8 +31,8 @@ def test_model_lists_versions_with_metrics_and_aliases(shared_server):
     assert 0.8 < version["accuracy"] <= 1.0
 
 
-def test_model_version_in_full(shared_server):
-    body = shared_server.client.get("/models/iris/versions/1").json()
+def test_model_version_in_full(app_server):
+    body = app_server.client.get("/models/iris/versions/1").json()
     assert body["data_rows"] == 150
     assert len(body["data_hash"]) == 64
     assert body["feature_schema"]["features"][0]["name"] == "sepal_length"
@@ -56,22 +57,22 @@ def test_model_version_in_full(shared_server):
         ("/no/such/route", 404),
     ],
 )
-def test_missing_or_malformed_ids_are_problems(shared_server, path, status):
-    response = shared_server.client.get(path)
+def test_missing_or_malformed_ids_are_problems(app_server, path, status):
+    response = app_server.client.get(path)
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["status"] == status
 
 
-def test_confusion_matrix_png(shared_server):
-    response = shared_server.client.get("/models/iris/versions/1/confusion_matrix.png")
+def test_confusion_matrix_png(app_server):
+    response = app_server.client.get("/models/iris/versions/1/confusion_matrix.png")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content.startswith(PNG)
 
 
-def test_visualise_page_shows_pairplot_metrics_and_confusion_matrix(shared_server):
-    response = shared_server.client.get("/visualise")
+def test_visualise_page_shows_pairplot_metrics_and_confusion_matrix(app_server):
+    response = app_server.client.get("/visualise")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
@@ -80,30 +81,26 @@ def test_visualise_page_shows_pairplot_metrics_and_confusion_matrix(shared_serve
     assert re.search(r"accuracy</th><td>0\.\d{4}", page)
 
 
-def _pairplots_drawn(server) -> int:
-    """How many times the server has drawn a pairplot: it logs each drawing before answering."""
-    return (server.root / "tabserve.log").read_text().count("drew the pairplot for data")
-
-
-def test_pairplot_is_the_one_stored_with_the_served_version(shared_server, trained_iris):
+def test_pairplot_is_the_one_stored_with_the_served_version(app_server, trained_iris, caplog):
     settings, outcome = trained_iris
     registry = open_registry(settings)
     stored = registry.read_file(registry.get("iris", outcome.version), "pairplot")
     registry.close()
-    first = shared_server.client.get("/visualise/pairplot.png")
+    with caplog.at_level(logging.INFO, logger="tabserve"):
+        first = app_server.client.get("/visualise/pairplot.png")
     assert first.status_code == 200 and first.content.startswith(PNG)
     assert first.content == stored
-    assert _pairplots_drawn(shared_server) == 0  # read from the version, not drawn by the server
+    # Read from the version, not drawn by the server (which logs each drawing before answering).
+    assert "drew the pairplot for data" not in caplog.text
     etag = first.headers["etag"]
     assert (
-        shared_server.client.get("/visualise/pairplot.png", headers={"if-none-match": etag}).status_code
-        == 304
+        app_server.client.get("/visualise/pairplot.png", headers={"if-none-match": etag}).status_code == 304
     )
 
 
-def test_health_and_readiness(shared_server):
-    assert shared_server.client.get("/healthz").json() == {"status": "ok"}
-    assert shared_server.client.get("/readyz").json() == {
+def test_health_and_readiness(app_server):
+    assert app_server.client.get("/healthz").json() == {"status": "ok"}
+    assert app_server.client.get("/readyz").json() == {
         "status": "ready",
         "model": "iris",
         "version": 1,
@@ -111,7 +108,7 @@ def test_health_and_readiness(shared_server):
     }
 
 
-def test_a_model_not_served_here_is_a_404_naming_it(shared_server):
+def test_a_model_not_served_here_is_a_404_naming_it(app_server):
     for method, path in [
         ("GET", "/models/wine"),
         ("POST", "/models/wine/predict"),
@@ -120,18 +117,18 @@ def test_a_model_not_served_here_is_a_404_naming_it(shared_server):
         ("POST", "/models/wine/rollback"),
         ("POST", "/models/wine/train"),
     ]:
-        response = shared_server.client.request(method, path, json=[5.1, 3.8, 1.5, 0.3])
+        response = app_server.client.request(method, path, json=[5.1, 3.8, 1.5, 0.3])
         assert response.status_code == 404, (method, path, response.text)
         assert response.headers["content-type"] == PROBLEM
         assert "model 'wine' is not served by this server (it serves: iris)" in response.json()["detail"]
 
 
-def test_metrics_count_requests_predictions_version_and_jobs(shared_server):
-    shared_server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3])
-    shared_server.client.post("/predict", json=[5.1, 3.8])
-    shared_server.client.get("/models")
-    shared_server.client.post("/models/iris/versions/1/predict", json=[5.1, 3.8, 1.5, 0.3])
-    response = shared_server.client.get("/metrics")
+def test_metrics_count_requests_predictions_version_and_jobs(app_server):
+    app_server.client.post("/predict", json=[5.1, 3.8, 1.5, 0.3])
+    app_server.client.post("/predict", json=[5.1, 3.8])
+    app_server.client.get("/models")
+    app_server.client.post("/models/iris/versions/1/predict", json=[5.1, 3.8, 1.5, 0.3])
+    response = app_server.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -158,23 +155,23 @@ def test_metrics_count_requests_predictions_version_and_jobs(shared_server):
     assert 'tabserve_training_jobs{status="running"} 0.0' in text
 
 
-def test_unmatched_paths_share_one_metric_label(shared_server):
+def test_unmatched_paths_share_one_metric_label(app_server):
     for i in range(3):
-        shared_server.client.get(f"/scan/{i}")
-    text = shared_server.client.get("/metrics").text
+        app_server.client.get(f"/scan/{i}")
+    text = app_server.client.get("/metrics").text
     assert 'route="unmatched"' in text
     assert "/scan/" not in text
 
 
-def test_docs_and_openapi_are_counted_under_their_own_routes(shared_server):
-    assert shared_server.client.get("/docs").status_code == 200
-    assert shared_server.client.get("/openapi.json").status_code == 200
-    text = shared_server.client.get("/metrics").text
+def test_docs_and_openapi_are_counted_under_their_own_routes(app_server):
+    assert app_server.client.get("/docs").status_code == 200
+    assert app_server.client.get("/openapi.json").status_code == 200
+    text = app_server.client.get("/metrics").text
     assert 'route="/docs"' in text and 'route="/openapi.json"' in text
 
 
-def test_openapi_describes_every_route_and_the_predict_shapes(shared_server):
-    spec = shared_server.client.get("/openapi.json").json()
+def test_openapi_describes_every_route_and_the_predict_shapes(app_server):
+    spec = app_server.client.get("/openapi.json").json()
     paths = spec["paths"]
     for path in (
         "/predict",
@@ -204,4 +201,4 @@ def test_openapi_describes_every_route_and_the_predict_shapes(shared_server):
     }
     assert "text/csv" in body
     assert "413" in paths["/predict"]["post"]["responses"]
-    assert shared_server.client.get("/docs").status_code == 200
+    assert app_server.client.get("/docs").status_code == 200

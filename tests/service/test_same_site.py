@@ -11,9 +11,9 @@ import yaml
 from tabserve.config import ServerSettings
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http.same_site import allowed_hosts, host_name
-from tests.conftest import make_settings
-from tests.service.conftest import asgi_exchange as _exchange
-from tests.service.conftest import copy_registry
+from tests.support.servers import asgi_exchange as _exchange
+from tests.support.servers import copy_registry
+from tests.support.settings import make_settings
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 TOKEN = "s3cret-token"

@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from tabserve.service.app import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def _request_schema(tmp_path, path: str) -> dict:

@@ -18,7 +18,7 @@ import pytest
 from tabserve.extras import HOW_TO_TRAIN, missing, require_train_extra
 from tabserve.registry import open_registry
 from tabserve.workflow import train_and_register
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_ONLY = ("matplotlib", "seaborn", "skl2onnx", "onnx", "connectorx", "dask", "distributed")

@@ -9,7 +9,7 @@ import httpx
 from tabserve.jobs.launcher import job_view
 from tabserve.registry.metadata import JobRecord
 from tabserve.service.app import create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def test_job_view_hides_a_data_url_password():

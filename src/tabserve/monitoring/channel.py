@@ -1,7 +1,7 @@
 """A bounded queue of predictions and the job that handles them, off the request path.
 
-A request only appends to the queue (under a lock: a few hundred nanoseconds);
-single rows in a row (the pure-Python path, tens of thousands a second) are
+A request only appends to the queue (under a short lock);
+single rows in a row (the pure-Python path, the busiest one) are
 gathered into one ``RowRun`` per model version instead of one object each, so
 the consumer converts them with one numpy call, not one per row, and holds the
 GIL (and so the event loop) for a fraction of the time;

@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import urlparse
 
 from tabserve.errors import BackendUnavailableError, ConfigError, IntegrityError
+from tabserve.extras import require_backend
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class S3ArtifactStore:
     """Objects in ``s3://bucket/prefix``; an S3 PUT is atomic, so no staging is needed."""
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
+        require_backend("boto3", "an s3:// artifact store")
         import boto3
         from botocore.config import Config
 

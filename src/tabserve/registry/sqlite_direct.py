@@ -1,7 +1,7 @@
 """The registry's SQLite metadata through the standard library, for the CLI's quick commands.
 
 Importing SQLAlchemy costs more than everything else `tabserve models list`
-does (issue 12, item 14), so listing, showing, promoting and rolling back on
+does, so listing, showing, promoting and rolling back on
 the default SQLite registry use this instead of MetadataStore. It runs the
 same statements on the same tables as version_queries.py, and only on a
 registry whose schema is already the one this tabserve writes: a missing,

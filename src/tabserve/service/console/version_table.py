@@ -1,7 +1,7 @@
 """The model page's version table: sorted on the server by any column, then cut into pages.
 
-Paging keeps the page small with hundreds of versions (rendering every row made
-the page miss its 100 ms budget at 200 versions), so sorting has to happen here
+Paging keeps the page small and quick with hundreds of versions (rendering every row
+grows with the version count), so sorting has to happen here
 over all rows, not in the browser over one page of them.
 """
 

@@ -2,7 +2,7 @@
 
 glibc hands every allocation over ~128 KiB to mmap and returns it on free, so
 each 10,000-row batch (a few buffers of several hundred KiB) pays for page
-faults and zeroing anew: measured at about 2 ms of a 6 ms CSV request. Raising
+faults and zeroing anew, a large share of a CSV request (docs/benchmarks.md). Raising
 the thresholds keeps those buffers in the reusable heap. Other C libraries
 have no mallopt; there it is a no-op.
 """

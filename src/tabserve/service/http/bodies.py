@@ -15,7 +15,7 @@ from fastapi import Request
 
 from tabserve.service.http.errors import BodyTooLargeError, MalformedBodyError, UnsupportedMediaTypeError
 
-# curl -d sends form-urlencoded and some clients text/plain: the seed's clients must keep working.
+# curl -d sends form-urlencoded and some clients text/plain: both are read as JSON so they keep working.
 JSON_TYPES = frozenset({"", "application/json", "application/x-www-form-urlencoded", "text/plain", "*/*"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
 

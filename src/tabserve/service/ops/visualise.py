@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import functools
-import html
-from importlib import resources
-from string import Template
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 from tabserve.service.deps import State
 from tabserve.service.http.errors import problem_responses
@@ -19,10 +17,16 @@ router = APIRouter(tags=["visualise"])
 
 @functools.cache
 def _template() -> Template:
-    """Read once per process: the page is asked for far more often than the package changes."""
-    return Template(
-        resources.files("tabserve.service.ops").joinpath("templates/visualise.html").read_text("utf-8")
+    """Compiled once per process. Jinja2 like the console's pages, autoescaped: the model name,
+    estimator, parameters and class labels are user data."""
+    env = Environment(
+        loader=PackageLoader("tabserve.service.ops", "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    return env.get_template("visualise.html")
 
 
 @router.get(
@@ -47,17 +51,18 @@ def pairplot(request: Request, state: State) -> Response:
     return Response(png, media_type="image/png", headers=headers)
 
 
-def _metrics_rows(metrics: dict) -> str:
-    rows = []
-    for name in ("accuracy", "f1_macro", "cv_score", "holdout_score"):
-        if isinstance(metrics.get(name), int | float):
-            rows.append(f"<tr><th>{name}</th><td>{metrics[name]:.4f}</td></tr>")
-    for label, scores in (metrics.get("per_class") or {}).items():
-        rows.append(
-            f"<tr><th>{html.escape(str(label))}</th><td>precision {scores.get('precision', 0):.3f}, "
-            f"recall {scores.get('recall', 0):.3f}</td></tr>"
-        )
-    return "\n".join(rows)
+def _scores(metrics: dict) -> list[tuple[str, float]]:
+    """The headline scores a version recorded, in a fixed order."""
+    names = ("accuracy", "f1_macro", "cv_score", "holdout_score")
+    return [(name, metrics[name]) for name in names if isinstance(metrics.get(name), int | float)]
+
+
+def _per_class(metrics: dict) -> list[tuple[str, float, float]]:
+    """(label, precision, recall) of each class."""
+    return [
+        (str(label), scores.get("precision", 0), scores.get("recall", 0))
+        for label, scores in (metrics.get("per_class") or {}).items()
+    ]
 
 
 @router.get("/visualise", response_class=HTMLResponse)
@@ -65,20 +70,13 @@ def visualise(state: State) -> HTMLResponse:
     """A page with the data's pairplot and the production model's metrics and confusion matrix."""
     slot = state.default
     predictor = slot.predictor
-    model = html.escape(slot.name)
-    if predictor is None:
-        model_part = (
-            f"<p>No model is served yet: train one with <code>tabserve train</code> or "
-            f"<code>POST /train</code>. ({html.escape(slot.reason)})</p>"
-        )
-    else:
-        record = predictor.record
-        model_part = (
-            f"<p>Serving version {record.version}: <code>{html.escape(record.estimator)}</code> "
-            f"{html.escape(str(record.params))}, trained on {record.data_rows} rows.</p>"
-            f"<table>{_metrics_rows(record.metrics)}</table>"
-            f'<img src="/models/{model}/versions/{record.version}/confusion_matrix.png" '
-            'alt="confusion matrix">'
-        )
-    page = _template().substitute(model=model, model_part=model_part)
+    record = predictor.record if predictor is not None else None
+    metrics = record.metrics if record is not None else {}
+    page = _template().render(
+        model=slot.name,
+        record=record,
+        not_ready_reason=slot.reason if record is None else "",
+        scores=_scores(metrics),
+        per_class=_per_class(metrics),
+    )
     return HTMLResponse(page)

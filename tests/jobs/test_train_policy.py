@@ -1,0 +1,141 @@
+"""POST /train may reshape a run but never choose a file, URL, database or cluster (issue 9, finding 1)."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+
+import pytest
+
+from tabserve.config import Settings, load_settings
+from tabserve.errors import NotAcceptedError
+from tabserve.jobs.policy import MAX_CV, check_train_overrides
+
+
+class _Listener(http.server.ThreadingHTTPServer):
+    """A loopback HTTP server that counts what reaches it."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.hits += 1
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"a,species\n1,x\n")
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def listener():
+    server = _Listener()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+REACHING_OUT = [
+    ({"data": {"source": "csv", "path": "/etc/os-release"}}, "data.source"),
+    ({"data": {"path": "/etc/passwd"}}, "data.path"),
+    (
+        {"data": {"source": "sql", "url": "sqlite:///made-by-a-request.db", "query": "SELECT 1"}},
+        "data.source",
+    ),
+    ({"data": {"query": "CREATE TABLE t (a int)"}}, "data.query"),
+    ({"data": {"table": "users"}}, "data.table"),
+    ({"search": {"backend": "dask", "dask_address": "tcp://127.0.0.1:8786"}}, "search.backend"),
+    ({"search": {"dask_address": "tcp://10.0.0.1:8786"}}, "search.dask_address"),
+    ({"search": {"n_jobs": 100_000}}, "search.n_jobs"),
+    ({"search": {"n_jobs": -7}}, "search.n_jobs"),
+    ({"search": {"cv": MAX_CV + 1}}, "search.cv"),
+    (
+        {"candidates": [{"estimator": "sklearn.ensemble.RandomForestClassifier", "grid": {"n_jobs": [64]}}]},
+        "n_jobs",
+    ),
+    (
+        {
+            "candidates": [
+                {"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": list(range(1, 600))}}
+            ]
+        },
+        "server.max_train_fits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "named"), REACHING_OUT)
+def test_overrides_that_reach_beyond_the_config_are_refused(overrides, named):
+    with pytest.raises(NotAcceptedError) as error:
+        check_train_overrides(Settings(), overrides)
+    assert named in str(error.value)
+    for secret in ("/etc/", "10.0.0.1", "CREATE TABLE", "made-by-a-request"):
+        assert secret not in str(error.value)  # the value sent is never repeated back
+
+
+def test_what_stays_inside_the_machine_may_change():
+    run = check_train_overrides(
+        Settings(),
+        {
+            "split": {"test_fraction": 0.3},
+            "search": {"cv": 4, "scoring": "f1_macro", "n_jobs": min(2, os.cpu_count() or 1)},
+            "data": {"features": ["sepal_length", "petal_length"]},
+            "candidates": [
+                {"estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"max_depth": [2, 3]}}
+            ],
+        },
+    )
+    assert run.search.cv == 4 and run.split.test_fraction == 0.3
+    assert run.data.features == ["sepal_length", "petal_length"]
+
+
+def test_an_operator_allowlist_lets_a_request_pick_a_listed_source(tmp_path):
+    listed = {"source": "csv", "path": str(tmp_path / "b.csv"), "target": "y"}
+    settings = Settings(server={"train_sources": [listed]})
+    run = check_train_overrides(settings, {"data": {"source": "csv", "path": listed["path"], "target": "y"}})
+    assert run.data.path == listed["path"]
+    with pytest.raises(NotAcceptedError, match=r"data\.source"):
+        check_train_overrides(settings, {"data": {"source": "csv", "path": str(tmp_path / "other.csv")}})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"data": {"source": "csv", "path": "URL"}},
+        {"data": {"source": "csv", "path": "URL", "target": "species"}},
+    ],
+)
+def test_a_request_never_makes_the_server_fetch_a_url(app_server, listener, overrides):
+    url = f"http://user:pw@127.0.0.1:{listener.server_address[1]}/x.csv"
+    overrides = {"data": {**overrides["data"], "path": url}}
+    response = app_server.client.post("/train", json=overrides)
+    assert response.status_code == 422, response.text
+    assert "data.source" in response.json()["detail"]
+    assert "pw" not in response.text and "127.0.0.1" not in response.text
+    assert listener.hits == 0
+    assert 'tabserve_training_jobs{status="queued"} 0.0' in app_server.client.get("/metrics").text
+
+
+def test_a_relative_body_path_is_read_against_the_config_folder_like_the_allowlist(tmp_path, monkeypatch):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "tabserve.yaml").write_text(
+        "server:\n  train_sources:\n    - {source: csv, path: b.csv, target: y}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(conf / "tabserve.yaml", environ={})
+
+    run = check_train_overrides(settings, {"data": {"source": "csv", "path": "b.csv", "target": "y"}})
+
+    assert run.data.path == str(conf / "b.csv")  # the listed file, not ./b.csv in the server's cwd
+    with pytest.raises(NotAcceptedError, match=r"data\.source"):
+        check_train_overrides(settings, {"data": {"source": "csv", "path": "conf/b.csv", "target": "y"}})

@@ -1,0 +1,438 @@
+"""The console in a real browser (Chromium via Playwright) against `tabserve serve`: the flows a person
+goes through, console errors, requests to other hosts, and axe-core accessibility checks.
+
+Chromium is Debian's (/usr/bin/chromium); Playwright never downloads a browser here. Under CI a missing
+browser fails the run; elsewhere these tests skip and say how to install it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.polling import eventually
+from tests.support.servers import Server, copy_registry, register_copy, write_config
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("TABSERVE_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TOKEN = "s3cret-token"
+WAIT_MS = 120_000
+PAGES = [
+    "/",
+    "/ui/models/iris",
+    "/ui/models/iris/versions/1",
+    "/ui/models/iris/compare?a=1&b=2",
+    "/ui/train",
+    "/ui/jobs",
+    "/ui/predict",
+    "/ui/data",
+    "/ui/drift",
+]
+
+
+def _missing(reason: str) -> None:
+    how = "install it with `apt-get install chromium` (and `pip install -e '.[dev]'` for playwright)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: the browser tests need it under CI; {how}")
+    pytest.skip(f"{reason}; {how}, or set TABSERVE_TEST_CHROMIUM to a Chromium binary")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        _missing(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _server(root: Path, trained_iris) -> Server:
+    """iris with v1 (production) and v2 (a copy, not production), a token, one-fold-cheap training."""
+    config = write_config(root, copy_registry(trained_iris[0], root / "registry"), server={"token": TOKEN})
+    register_copy(config)
+    server = Server(config)
+    server.wait()
+    return server
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, trained_iris) -> Iterator[Server]:
+    """A server the read-only browser tests share."""
+    server = _server(tmp_path_factory.mktemp("browser-shared"), trained_iris)
+    yield server
+    server.terminate()
+
+
+@pytest.fixture
+def own(tmp_path, trained_iris) -> Iterator[Server]:
+    """A server of the test's own, for flows that train, promote or roll back."""
+    server = _server(tmp_path, trained_iris)
+    yield server
+    server.terminate()
+
+
+class Watched:
+    """A page with its console errors and the requests it made to any other origin recorded."""
+
+    def __init__(self, browser, server: Server) -> None:
+        self.context = browser.new_context(base_url=server.url, accept_downloads=True)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(WAIT_MS)
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.blocked: list[str] = []  # requests the page's CSP stopped before they left the browser
+        origin = server.url
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on(
+            "request",
+            lambda r: None if r.url.startswith((origin, "data:", "blob:")) else self.foreign.append(r.url),
+        )
+
+        self.page.on(
+            "requestfailed",
+            lambda r: r.failure == "csp" and self.blocked.append(r.url),
+        )
+
+    def goto(self, path: str) -> None:
+        response = self.page.goto(path)
+        assert response is not None and response.ok, f"{path}: {response and response.status}"
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watched(browser) -> Iterator:
+    pages: list[Watched] = []
+
+    def make(server: Server) -> Watched:
+        page = Watched(browser, server)
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        page.close()
+
+
+def _token_dialog(page, token: str) -> None:
+    dialog = page.locator("[data-token-dialog]")
+    dialog.wait_for(state="visible")
+    page.fill("[data-token-input]", token)
+    page.click("[data-token-form] button[type=submit]")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_each_page_loads_cleanly_offline_and_accessibly(browser, shared, watched, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    view = watched(shared)
+    view.goto(path)
+    results = Axe().run(view.page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{path}: {bad}"
+    assert view.errors == [], f"{path}: console errors {view.errors}"
+    assert view.foreign == [], f"{path}: requests to other hosts {view.foreign}"
+    assert view.page.locator("nav[aria-label=Main] a[href='/docs']").count() == 1
+
+
+def test_swagger_ui_renders_its_operations_offline(browser, shared, watched):
+    view = watched(shared)
+    view.goto("/docs")
+    view.page.locator(".opblock").first.wait_for()
+    assert view.page.locator(".opblock").count() >= 15
+    assert view.page.get_by_text("/models/{name}/versions/{version}/promote").count() >= 1
+    assert view.errors == [] and view.foreign == []
+    view.goto("/redoc")
+    view.page.get_by_text("/models/{name}/rollback").first.wait_for()
+    view.page.wait_for_load_state("networkidle")
+    view.page.locator("img[src='/ui/static/redoc-logo.svg']").wait_for()  # the sidebar logo, served here
+    assert view.errors == [] and view.foreign == [] and view.blocked == []
+
+
+def test_train_from_the_form_and_watch_it_reach_100_percent(browser, own, watched):
+    view = watched(own)
+    view.goto("/ui/train")
+    view.page.fill("#train-cv", "2")
+    view.page.fill(
+        "#train-candidates",
+        "- estimator: sklearn.discriminant_analysis.LinearDiscriminantAnalysis\n",
+    )
+    view.page.click("[data-train-form] button[type=submit]")
+    _token_dialog(view.page, TOKEN)
+    job = view.page.locator("[data-train-job]")
+    job.locator("[data-job-result] a").wait_for()
+    assert job.locator("[data-job-bar]").evaluate("bar => bar.value") == 100
+    assert job.locator("[data-job-status]").inner_text() == "succeeded"
+    assert re.match(
+        r"Made version 3, (promoted to production|not promoted)",
+        job.locator("[data-job-result]").inner_text(),
+    )
+    view.goto("/ui/jobs")  # read with the token this tab was given for training
+    view.page.locator("tbody .status.succeeded").wait_for()
+    assert view.page.locator("tbody .status.succeeded").count() == 1
+    assert view.errors == []
+
+
+def test_a_bad_field_shows_the_server_error_beside_it(browser, own, watched):
+    view = watched(own)
+    view.goto("/ui/train")
+    view.page.fill("#train-cv", "1")
+    view.page.click("[data-train-form] button[type=submit]")
+    _token_dialog(view.page, TOKEN)
+    error = view.page.locator("#err-cv")
+    error.wait_for()
+    assert "greater than or equal to 2" in error.inner_text()
+    assert view.page.locator("#train-cv").get_attribute("aria-invalid") == "true"
+
+
+def test_compare_two_versions_from_the_model_page(browser, shared, watched):
+    view = watched(shared)
+    view.goto("/ui/models/iris")
+    view.page.select_option("#cmp-a", "1")
+    view.page.select_option("#cmp-b", "2")
+    view.page.click("form[action='/ui/models/iris/compare'] button")
+    view.page.wait_for_url(re.compile(r"compare\?a=1&b=2"))
+    assert view.page.locator("h1").inner_text() == "iris: version 1 and version 2"
+    assert view.page.locator("svg[role=img]").count() == 2
+    assert view.errors == []
+
+
+def test_sorting_the_version_table(browser, shared, watched):
+    view = watched(shared)
+    view.goto("/ui/models/iris")
+    versions = view.page.locator("tbody tr[data-version]")
+    assert [versions.nth(i).get_attribute("data-version") for i in range(2)] == ["2", "1"]
+    view.page.click("th a[data-sort=version]")  # sorted on the server, over every version
+    view.page.wait_for_url(re.compile(r"sort=version&order=asc"))
+    assert [versions.nth(i).get_attribute("data-version") for i in range(2)] == ["1", "2"]
+    assert view.page.locator("th:has(a[data-sort=version])").get_attribute("aria-sort") == "ascending"
+
+
+def _production_rows(page) -> list[str]:
+    return page.locator("tr[data-version]:has([data-alias=production])").evaluate_all(
+        "rows => rows.map(r => r.dataset.version)"
+    )
+
+
+def test_promote_with_the_token_moves_the_badge_and_rollback_moves_it_back(browser, own, watched):
+    view = watched(own)
+    view.goto("/ui/models/iris")
+    assert _production_rows(view.page) == ["1"]
+    view.goto("/ui/models/iris/versions/2")
+    view.page.click("button[data-action=promote]")
+    _token_dialog(view.page, TOKEN)
+    view.page.get_by_text("production is now version 2").wait_for()
+    assert view.page.locator("button[data-action=promote]").count() == 0  # nothing left to promote
+    view.goto("/ui/models/iris")
+    assert _production_rows(view.page) == ["2"]
+    view.page.click("button[data-action=rollback]")  # the token is kept for the tab: no dialog
+    view.page.get_by_text("production is now version 1").wait_for()
+    assert _production_rows(view.page) == ["1"]
+    assert view.page.locator("[data-production]").inner_text() == "version 1"  # without a reload
+    assert own.client.get("/models/iris").json()["versions"][0]["aliases"] == ["production"]
+
+
+def test_a_wrong_token_is_refused_plainly(browser, own, watched):
+    view = watched(own)
+    view.goto("/ui/models/iris/versions/2")
+    view.page.click("button[data-action=promote]")
+    _token_dialog(view.page, "not-the-token")
+    view.page.get_by_text("Refused (401)").wait_for()
+    assert view.page.evaluate("() => sessionStorage.length") == 0  # the wrong token is forgotten
+    assert own.client.get("/models/iris").json()["versions"][1]["aliases"] == []
+    assert [e for e in view.errors if "401" not in e] == []  # the browser logs the 401 itself
+
+
+def test_predict_from_the_form(browser, shared, watched):
+    view = watched(shared)
+    view.goto("/ui/predict?model=iris&version=2")
+    for name, value in zip(
+        ("sepal_length", "sepal_width", "petal_length", "petal_width"),
+        ("5.1", "3.8", "1.5", "0.3"),
+        strict=True,
+    ):
+        view.page.fill(f"[data-feature={name}]", value)
+    view.page.click("[data-predict-form] button[type=submit]")
+    answer = view.page.locator("[data-predict-result] [data-label]")
+    answer.wait_for()
+    assert answer.inner_text() == "setosa"
+    assert "version 2" in view.page.locator("[data-predict-result] .answer").inner_text()
+    assert view.page.locator("[data-predict-result] svg rect").count() == 6  # three bars and their tracks
+    view.page.fill("[data-feature=petal_width]", "")  # an empty field is a missing value: imputed
+    view.page.click("[data-predict-form] button[type=submit]")
+    view.page.locator("[data-predict-result] [data-label]").wait_for()
+    view.page.fill("[data-feature=petal_width]", "wide")
+    view.page.click("[data-predict-form] button[type=submit]")
+    error = view.page.locator("[data-error-for=predict]")
+    error.wait_for()
+    assert error.inner_text().startswith("422: ") and "petal_width" in error.inner_text()
+    assert [e for e in view.errors if "422" not in e] == []  # the browser logs the 422 itself
+
+
+def test_predict_a_csv_upload_into_a_csv_download(browser, shared, watched, tmp_path):
+    view = watched(shared)
+    view.goto("/ui/predict")
+    upload = tmp_path / "rows.csv"
+    upload.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.8,1.5,0.3\n6.7,3.0,5.2,2.3\n")
+    view.page.set_input_files("[data-csv-file]", str(upload))
+    with view.page.expect_download() as caught:
+        view.page.click("[data-csv-form] button[type=submit]")
+    saved = tmp_path / "out.csv"
+    caught.value.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert [r["prediction"] for r in rows] == ["setosa", "virginica"]
+    assert view.page.locator("[data-csv-result] a").inner_text() == "Download 2 predictions (CSV)"
+
+
+def _unauthorized(view: Watched) -> list[str]:
+    """Start recording the page's 401 answers; the list fills as they come."""
+    refused: list[str] = []
+    view.page.on("response", lambda r: r.status == 401 and refused.append(r.url))
+    return refused
+
+
+def test_job_pages_without_the_token_stop_polling_and_ask_for_it(browser, own, watched):
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    started = own.client.post("/models/iris/train", json={"search": {"cv": 2}}, headers=auth)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    view = watched(own)
+    view.context.add_init_script("sessionStorage.setItem('tabserve.token', 'a-wrong-token')")
+    refused = _unauthorized(view)
+    view.goto(f"/ui/jobs/{job_id}")
+    needed = view.page.locator("[data-token-needed]")
+    needed.wait_for()
+    assert "needs the server token" in needed.inner_text()
+    assert view.page.locator("[data-job-status]").inner_text() == "not read yet"  # nothing from the page
+    eventually(
+        lambda: own.client.get(f"/jobs/{job_id}", headers=auth).json()["status"] in ("succeeded", "failed"),
+        "the job to end",
+        timeout=120,
+    )
+    assert len(refused) == 1  # one refused read (the wrong token), then no polling while the job ran
+    needed.locator("button").click()
+    _token_dialog(view.page, TOKEN)
+    view.page.locator("[data-job-result] a").wait_for()
+    assert view.page.locator("[data-job-status]").inner_text() == "succeeded"
+    assert view.page.locator("[data-job-model] a").inner_text() == "iris"
+    assert '"cv": 2' in view.page.locator("[data-job-overrides] pre").inner_text()
+    assert needed.count() == 0 and len(refused) == 1
+
+    listing = watched(own)  # a tab with no token at all: it says so without asking the server
+    refused = _unauthorized(listing)
+    listing.goto("/ui/jobs")
+    listing.page.locator("[data-token-needed]").wait_for()
+    assert listing.page.locator(f"a[href='/ui/jobs/{job_id}']").count() == 0
+    assert refused == []
+    listing.page.locator("[data-token-needed] button").click()
+    _token_dialog(listing.page, TOKEN)
+    listing.page.locator(f"a[href='/ui/jobs/{job_id}']").wait_for()
+    assert listing.page.locator("tbody .status.succeeded").count() == 1
+    assert refused == [] and listing.errors == []
+    assert [e for e in view.errors if "401" not in e] == []  # the browser logs the wrong token's 401
+
+
+def test_the_drift_page_flags_a_shifted_feature_and_shows_shadow_agreement(browser, own, watched):
+    import numpy as np
+    from axe_playwright_python.sync_playwright import Axe
+    from sklearn.datasets import load_iris
+
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    assert own.client.post("/models/iris/versions/2/shadow", headers=auth).status_code == 200
+    rows = load_iris().data[np.random.default_rng(0).integers(0, 150, 1000)]
+    rows[:, 1] += 1.5  # sepal_width moved up
+    for start in range(0, 1000, 100):
+        answer = own.client.post("/predict", json={"instances": rows[start : start + 100].tolist()})
+        assert answer.status_code == 200, answer.text
+    view = watched(own)
+    view.goto("/ui/models/iris")
+    view.page.click("a[href='/ui/drift?model=iris']")
+    table = view.page.locator("[data-drift-table]")
+    table.wait_for()
+    assert (
+        table.locator("tbody tr").first.get_attribute("data-feature") == "sepal_width"
+    )  # most drifted first
+    levels = {
+        row.get_attribute("data-feature"): row.get_attribute("data-level")
+        for row in table.locator("tbody tr").all()
+    }
+    assert levels == {
+        "sepal_width": "drifted",
+        "sepal_length": "stable",
+        "petal_length": "stable",
+        "petal_width": "stable",
+    }
+    assert table.locator("tr[data-feature=sepal_width] meter").evaluate("m => m.value") == 0.5  # capped bar
+    assert view.page.locator("[data-shadow-state=on]").count() == 1
+    pair = view.page.locator("[data-shadow-pair='1-2'] [data-agreement]")
+    assert pair.inner_text() == "100.0 %"  # v2 is a copy of v1
+    results = Axe().run(view.page)
+    bad = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [] and view.errors == [] and view.foreign == []
+
+
+def test_home_follows_a_running_job_with_the_tabs_token(browser, own, watched):
+    """The page names the job only; the script reads its progress with the token and follows it to its end."""
+    import time
+
+    from tabserve.config import load_settings
+    from tabserve.registry import open_registry
+
+    registry = open_registry(load_settings(own.config, environ={}))
+    try:
+        job = registry.metadata.create_job("e" * 32, "iris", {})
+        now = time.time()
+        registry.metadata.update_job(
+            job.id, status="running", done=3, total=10, started_at=now, heartbeat_at=now
+        )
+        view = watched(own)
+        view.context.add_init_script(f"sessionStorage.setItem('tabserve.token', '{TOKEN}')")
+        view.page.goto("/")  # not goto(): the page polls, so the network is never idle
+        block = view.page.locator(f"[data-job='{job.id}']")
+        eventually(lambda: block.locator("[data-job-text]").inner_text() == "3 / 10 fits", "the progress")
+        assert block.locator("[data-job-status]").inner_text() == "running"
+        assert block.locator("[data-job-bar]").evaluate("bar => bar.value") == 30
+        registry.metadata.finish_job(job.id, "iris", status="succeeded", done=10, version=1)
+        eventually(lambda: block.locator("[data-job-status]").inner_text() == "succeeded", "the end")
+        assert block.locator("[data-job-bar]").evaluate("bar => bar.value") == 100
+        assert view.errors == [] and view.foreign == []
+    finally:
+        registry.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser, shared):
+    context = browser.new_context(base_url=shared.url, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        wide = {}
+        for path in PAGES:
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > 390:
+                wide[path] = width
+        assert wide == {}, f"pages wider than the 390 px screen: {wide}"
+    finally:
+        context.close()

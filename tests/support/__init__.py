@@ -1,0 +1,1 @@
+"""Helpers the tests share: plain modules, imported by tests and conftests (never a test module)."""
