@@ -43,6 +43,7 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/models_memory.py
+	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/watch.py
 	$(BIN)/python benchmarks/protocols.py
@@ -53,6 +54,7 @@ bench: install
 bench-strict: install
 	$(BIN)/python benchmarks/serve.py --strict
 	$(BIN)/python benchmarks/models_memory.py
+	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/cli.py --strict
 
 ## Pictures of the console for the README (docs/images/), from a server it starts; needs /usr/bin/chromium.
