@@ -182,6 +182,12 @@ class ServerSettings(_Section):
 class MonitoringSettings(_Section):
     drift: bool = Field(True, description="Compare live rows with each version's training profile.")
     window_rows: int = Field(10_000, ge=100, description="Recent rows the drift figures cover.")
+    drift_min_rows: int = Field(
+        200,
+        ge=1,
+        description="Rows a version must have answered before drift gives a verdict (a few rows "
+        "of the training data itself look drifted).",
+    )
     log_predictions: float = Field(
         0.0, ge=0, le=1, description="Share of predict requests logged to the registry database (0: off)."
     )
@@ -192,6 +198,15 @@ class MonitoringSettings(_Section):
     queue_rows: int = Field(
         100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
     )
+
+    @model_validator(mode="after")
+    def _verdict_reachable(self) -> MonitoringSettings:
+        if self.drift_min_rows > self.window_rows:
+            raise ValueError(
+                f"monitoring.drift_min_rows ({self.drift_min_rows}) is more than the drift window holds "
+                f"(monitoring.window_rows: {self.window_rows}), so there would never be a verdict"
+            )
+        return self
 
 
 class LoggingSettings(_Section):
