@@ -55,8 +55,19 @@ class UntrustedTypesError(IntegrityError):
         self.types = list(types or [])
 
 
+REGISTRY_UNREACHABLE = "the registry database is unreachable"
+
+
 class BackendUnavailableError(TabserveError):
-    """A database or object store the registry needs cannot be reached."""
+    """A database or object store the registry needs cannot be reached.
+
+    The message names what (driver, user, host, port, database) for the log and
+    the CLI; ``public`` is what a 503 tells anyone who asks, naming nothing.
+    """
+
+    def __init__(self, message: str, public: str = REGISTRY_UNREACHABLE) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class ServeOnlyError(TabserveError):

@@ -93,6 +93,21 @@ def lookup(exc: BaseException) -> Problem:
     return INTERNAL
 
 
+_last_outage = ""
+
+
+def public_detail(exc: BaseException) -> str:
+    """What an answer may say about ``exc``: an outage names no host, user or driver (the log does)."""
+    global _last_outage
+    if isinstance(exc, BackendUnavailableError):
+        message = str(exc)
+        if message != _last_outage:  # once per distinct outage, not once per refused request
+            _last_outage = message
+            log.warning("answering 503: %s", message)
+        return exc.public
+    return str(exc)
+
+
 def problem_body(status: int, title: str, detail: str, slug: str, **extra: object) -> bytes:
     if len(detail) > MAX_DETAIL_CHARS:
         detail = detail[: MAX_DETAIL_CHARS - 3] + "..."
@@ -110,7 +125,7 @@ def problem_for(exc: BaseException) -> tuple[int, list[tuple[bytes, bytes]], byt
         log.error("unhandled error", exc_info=exc)
         detail = "an unexpected error occurred; it has been logged"
     else:
-        detail = str(exc)
+        detail = public_detail(exc)
     if isinstance(exc, ConflictError) and exc.job_id:
         extra["job_id"] = exc.job_id
         extra["job_url"] = f"/jobs/{exc.job_id}"

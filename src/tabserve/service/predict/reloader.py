@@ -84,14 +84,20 @@ class Reloader:
             started = time.perf_counter()
             predictor = await asyncio.to_thread(_load, registry, slot.name, version)
         except BackendUnavailableError as exc:
-            self._not_ready(slot, follow, str(exc), backend_down=True)
+            self._not_ready(slot, follow, str(exc), backend_down=True, public=exc.public)
             return False
         except NoModelError as exc:
             self._not_ready(slot, follow, str(exc), backend_down=False)
             return True
         except TabserveError as exc:
             if version is None:  # the alias itself could not be read (e.g. a transient conflict)
-                self._not_ready(slot, follow, f"cannot read the production alias: {exc}", backend_down=True)
+                self._not_ready(
+                    slot,
+                    follow,
+                    f"cannot read the production alias: {exc}",
+                    backend_down=True,
+                    public="cannot read the production alias (the server log says why)",
+                )
                 return False
             follow.failed_version = version
             log.error("cannot load %s version %d, keeping the current model: %s", slot.name, version, exc)
@@ -139,7 +145,10 @@ class Reloader:
             follow.last_problem = None
             log.info("the registry answers again for %s", slot.name)
 
-    def _not_ready(self, slot: ModelSlot, follow: _Follow, reason: str, backend_down: bool) -> None:
+    def _not_ready(
+        self, slot: ModelSlot, follow: _Follow, reason: str, backend_down: bool, public: str | None = None
+    ) -> None:
+        """Log ``reason`` (once per change); /readyz, 503s and pages get ``public`` when given."""
         if not backend_down:
             self._backend_back(slot, follow)
         if reason != follow.last_problem:  # say why once, not every poll
@@ -158,7 +167,7 @@ class Reloader:
             follow.last_problem = reason
         follow.backend_down = backend_down
         if slot.predictor is None:
-            slot.not_ready_reason = reason
+            slot.not_ready_reason = public or reason
             slot.backend_down = backend_down
 
 

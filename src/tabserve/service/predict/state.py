@@ -94,12 +94,14 @@ class ServiceState:
 
     def require_registry(self) -> Registry:
         if self.registry is None:
-            raise BackendUnavailableError("the service is starting; the registry is not open yet")
+            starting = "the service is starting; the registry is not open yet"
+            raise BackendUnavailableError(starting, public=starting)
         return self.registry
 
     def require_jobs(self) -> JobManager:
         if self.jobs is None:
-            raise BackendUnavailableError("the service is starting; training jobs are not available yet")
+            starting = "the service is starting; training jobs are not available yet"
+            raise BackendUnavailableError(starting, public=starting)
         return self.jobs
 
     def slot(self, name: str) -> ModelSlot:

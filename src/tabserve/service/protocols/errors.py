@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tabserve.service.http.errors import INTERNAL, lookup
+from tabserve.service.http.errors import INTERNAL, lookup, public_detail
 from tabserve.service.protocols import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def status_and_message(exc: BaseException) -> tuple[int, str]:
             log.error("unhandled error", exc_info=exc)
             return 500, HIDDEN
         status = 400 if found.status == 422 else found.status
-    message = str(exc)
+    message = public_detail(exc)
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
     return status, message
