@@ -79,7 +79,9 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     BackendUnavailableError: Problem(503, "Registry unavailable", "backend-unavailable"),
     ConfigError: Problem(422, "Invalid configuration", "invalid-config"),
     DataError: Problem(503, "Training data unavailable", "data-unavailable"),
-    IntegrityError: Problem(500, "Stored model failed its integrity check", "integrity"),
+    # A stored file that fails its checksum (or holds untrusted types) is a state of the registry
+    # the caller can work around (another version, a re-registration), not a server fault.
+    IntegrityError: Problem(409, "Stored file failed its integrity check", "integrity"),
     ServeOnlyError: Problem(501, "This install serves only", "serve-only"),
 }
 INTERNAL = Problem(500, "Internal error", "internal")

@@ -54,7 +54,7 @@ async def invocations_answer(core: PredictCore, body: bytes, content_type: bytes
         200: {"content": {"application/json": {"schema": _PREDICTIONS}}},
         **{
             s: {"description": "Error", "content": {"application/json": {"schema": _ERROR}}}
-            for s in (400, 413, 415, 503)
+            for s in (400, 409, 413, 415, 503)
         },
     },
     openapi_extra={

@@ -157,7 +157,7 @@ _VERSION_PARAM: dict[str, Any] = {
         }
     ]
 }
-_METADATA = {200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}, **_errors(400, 404, 503)}
+_METADATA = {200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}, **_errors(400, 404, 409, 503)}
 _INFER_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -187,7 +187,7 @@ _INFER = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         }
     },
-    **_errors(400, 404, 413, 415, 503),
+    **_errors(400, 404, 409, 413, 415, 503),
 }
 
 
