@@ -14,6 +14,7 @@ as the reference they are); splitting sections apart would spread it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,9 +31,10 @@ from pydantic import (
 )
 
 from tabserve.config_paths import resolve_config_paths
-from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path
+from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path, stray_variables
 from tabserve.errors import ConfigError
 
+log = logging.getLogger(__name__)
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
 
@@ -316,11 +318,26 @@ def load_settings(
         raw = resolve_config_paths(read_config_file(path), base_dir)
     origin = str(path) if path is not None else "defaults"
     env_keys: dict[tuple, str] = {}
+    for name, closest in stray_variables(environ, setting_variables()):
+        hint = f"; did you mean {closest}?" if closest else ""
+        log.warning("%s matches no tabserve setting and is ignored%s", name, hint)
     for name, (keys, value) in env_overrides(environ).items():
         set_path(raw, keys, value)
         env_keys[keys] = f"env {name}"
     _merge_sections(raw, overrides or {})
     return _validate(raw, origin, env_keys).with_base_dir(base_dir)
+
+
+def setting_variables() -> list[str]:
+    """The environment variable of every setting: TABSERVE_MODEL and TABSERVE_<SECTION>__<KEY>."""
+    names = []
+    for section, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [f"{ENV_PREFIX}{section.upper()}__{key.upper()}" for key in annotation.model_fields]
+        else:
+            names.append(f"{ENV_PREFIX}{section.upper()}")
+    return names
 
 
 def validate_overrides(

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 
 class TabserveError(Exception):
-    """Base for every error tabserve reports to a user as a message."""
+    """Base for every error tabserve reports to a user as a message.
+
+    ``local_hint`` is for whoever runs the command on this machine (the CLI prints it
+    under the error): it may name what the message must not, such as a table's header,
+    so the service never shows it.
+    """
+
+    local_hint: str | None = None
 
 
 class ConfigError(TabserveError):
