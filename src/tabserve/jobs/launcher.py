@@ -69,8 +69,13 @@ def job_view(job: JobRecord) -> dict[str, Any]:
 
 
 def check_overrides(settings: Settings, overrides: Mapping[str, Any]) -> None:
-    """Only what cannot reach beyond the server's config may change per run (see train_policy)."""
-    check_train_overrides(settings, overrides)
+    """Only what cannot reach beyond the server's config may change per run (see train_policy);
+    a body that sets the scorer or the candidates has them built once before the job is accepted."""
+    run = check_train_overrides(settings, overrides)
+    if "search" in overrides or "candidates" in overrides:
+        from tabserve.jobs.precheck import check_in_process
+
+        check_in_process(run)
 
 
 def child_environment() -> dict[str, str]:
