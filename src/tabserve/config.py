@@ -170,6 +170,15 @@ class ServerSettings(_Section):
     max_train_fits: int = Field(
         1000, ge=1, description="Most grid-search fits a POST /train body may ask for."
     )
+    job_timeout_s: float = Field(
+        21600, gt=0, description="Longest a training job may run; then it is stopped and marked failed."
+    )
+    job_memory_mb: int | None = Field(
+        None,
+        ge=64,
+        description="Address space of a training job's process (and of each worker it starts), in MB; "
+        "null: no limit.",
+    )
     max_connections: int = Field(1000, ge=1, description="Open connections per process; beyond: 503.")
     max_request_line_bytes: int = Field(8192, ge=256, description="Longest request line; beyond: 414.")
     max_header_bytes: int = Field(65536, ge=1024, description="Largest request line + headers; beyond: 431.")
