@@ -73,7 +73,8 @@ def check_overrides(settings: Settings, overrides: Mapping[str, Any]) -> None:
     """Only what cannot reach beyond the server's config may change per run (see train_policy);
     a body that sets the scorer or the candidates has them built once before the job is accepted."""
     run = check_train_overrides(settings, overrides)
-    if "search" in overrides or "candidates" in overrides:
+    search = overrides.get("search")
+    if "candidates" in overrides or (isinstance(search, Mapping) and "scoring" in search):
         from tabserve.jobs.precheck import check_in_process
 
         check_in_process(run)
