@@ -2,20 +2,31 @@
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two installs, each with its stamp: `make run` needs only what serving and training need
+# (the train extra); `make test` and the tooling targets add the dev extra (which includes train).
+STAMP_RUN := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed-dev
 
-.PHONY: install run test test-fast lint format bench bench-strict screenshots hooks clean image image-test
+.PHONY: install install-run run test test-fast lint format bench bench-strict screenshots hooks clean image image-test
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+	touch $(STAMP_RUN)
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(STAMP_RUN)
 
 install: $(STAMP)
 
+install-run: $(STAMP_RUN)
+
 ## Train iris if the registry is empty, then serve it on 127.0.0.1:5000 (another port: make run PORT=5001).
-run: install
+run: install-run
 	$(BIN)/tabserve train --if-empty
 	$(BIN)/tabserve serve $(if $(PORT),--port $(PORT))
 
@@ -43,6 +54,7 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/models_memory.py
+	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/watch.py
 	$(BIN)/python benchmarks/protocols.py
@@ -55,6 +67,7 @@ bench: install
 bench-strict: install
 	$(BIN)/python benchmarks/serve.py --strict
 	$(BIN)/python benchmarks/models_memory.py
+	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/cli.py --strict
 
 ## Pictures of the console for the README (docs/images/), from a server it starts; needs /usr/bin/chromium.

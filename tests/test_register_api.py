@@ -244,3 +244,16 @@ def test_notebook_example_registers_into_the_registry_of_the_directory_it_runs_i
     ) as reg:
         assert reg.models() == ["churn-notebook"]
         assert reg.version("churn-notebook")["metrics"]["confusion_matrix"]["labels"] == ["no", "yes"]
+
+
+def test_the_untrusted_types_advice_suggests_only_what_the_config_accepts():
+    from tabserve.config import load_settings
+    from tabserve.trusted_types import how_to_trust
+
+    runner = how_to_trust(["posix.system"])
+    assert "trusted_types" not in runner and "posix.system can run code" in runner
+    mixed = how_to_trust(["posix.system", "mylib.scalers.LogShift"])
+    assert "registry.trusted_types: [mylib.scalers.LogShift]" in mixed and "[posix" not in mixed
+    advice = how_to_trust(["mylib.scalers.LogShift"])
+    suggested = advice.split("registry.trusted_types: [")[1].split("]")[0]
+    load_settings(environ={}, overrides={"registry": {"trusted_types": [suggested]}})  # the config takes it

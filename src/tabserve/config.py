@@ -14,6 +14,7 @@ as the reference they are); splitting sections apart would spread it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,9 +31,10 @@ from pydantic import (
 )
 
 from tabserve.config_paths import resolve_config_paths
-from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path
+from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path, stray_variables
 from tabserve.errors import ConfigError
 
+log = logging.getLogger(__name__)
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.", "xgboost.", "lightgbm.")
 
@@ -181,6 +183,15 @@ class ServerSettings(_Section):
     max_train_fits: int = Field(
         1000, ge=1, description="Most grid-search fits a POST /train body may ask for."
     )
+    job_timeout_s: float = Field(
+        21600, gt=0, description="Longest a training job may run; then it is stopped and marked failed."
+    )
+    job_memory_mb: int | None = Field(
+        None,
+        ge=64,
+        description="Address space of a training job's process (and of each worker it starts), in MB; "
+        "null: no limit.",
+    )
     max_connections: int = Field(1000, ge=1, description="Open connections per process; beyond: 503.")
     max_request_line_bytes: int = Field(8192, ge=256, description="Longest request line; beyond: 414.")
     max_header_bytes: int = Field(65536, ge=1024, description="Largest request line + headers; beyond: 431.")
@@ -209,6 +220,12 @@ class ServerSettings(_Section):
 class MonitoringSettings(_Section):
     drift: bool = Field(True, description="Compare live rows with each version's training profile.")
     window_rows: int = Field(10_000, ge=100, description="Recent rows the drift figures cover.")
+    drift_min_rows: int = Field(
+        200,
+        ge=1,
+        description="Rows a version must have answered before drift gives a verdict (a few rows "
+        "of the training data itself look drifted).",
+    )
     log_predictions: float = Field(
         0.0, ge=0, le=1, description="Share of predict requests logged to the registry database (0: off)."
     )
@@ -219,6 +236,15 @@ class MonitoringSettings(_Section):
     queue_rows: int = Field(
         100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
     )
+
+    @model_validator(mode="after")
+    def _verdict_reachable(self) -> MonitoringSettings:
+        if self.drift_min_rows > self.window_rows:
+            raise ValueError(
+                f"monitoring.drift_min_rows ({self.drift_min_rows}) is more than the drift window holds "
+                f"(monitoring.window_rows: {self.window_rows}), so there would never be a verdict"
+            )
+        return self
 
 
 class LoggingSettings(_Section):
@@ -328,6 +354,9 @@ def load_settings(
         raw = resolve_config_paths(read_config_file(path), base_dir)
     origin = str(path) if path is not None else "defaults"
     env_keys: dict[tuple, str] = {}
+    for name, closest in stray_variables(environ, setting_variables()):
+        hint = f"; did you mean {closest}?" if closest else ""
+        log.warning("%s matches no tabserve setting and is ignored%s", name, hint)
     for name, (keys, value) in env_overrides(environ).items():
         set_path(raw, keys, value)
         env_keys[keys] = f"env {name}"
@@ -338,6 +367,18 @@ def load_settings(
 def validate_mapping(raw: dict[str, Any], origin: str) -> Settings:
     """Settings from an already-read mapping (no environment), errors naming ``origin``."""
     return _validate(raw, origin, {})
+
+
+def setting_variables() -> list[str]:
+    """The environment variable of every setting: TABSERVE_MODEL and TABSERVE_<SECTION>__<KEY>."""
+    names = []
+    for section, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [f"{ENV_PREFIX}{section.upper()}__{key.upper()}" for key in annotation.model_fields]
+        else:
+            names.append(f"{ENV_PREFIX}{section.upper()}")
+    return names
 
 
 def validate_overrides(

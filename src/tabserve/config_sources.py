@@ -69,6 +69,30 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...]
     return found
 
 
+# TABSERVE_* variables that are not settings: the config file, the serve workers' hand-off, tests.
+OTHER_VARIABLES = ("CONFIG", "SERVE_SETTINGS_FILE")
+OTHER_PREFIXES = ("TEST_",)
+
+
+def stray_variables(environ: Mapping[str, str], settings_names: list[str]) -> list[tuple[str, str | None]]:
+    """``TABSERVE_*`` variables that match no setting (a typo, or ``_`` for ``__``), each with the
+    closest setting's variable name (or None when none is close)."""
+    import difflib
+
+    known = set(settings_names)
+    stray = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if rest in OTHER_VARIABLES or rest.startswith(OTHER_PREFIXES) or "__" in rest:
+            continue  # a SECTION__KEY that matches no setting fails validation, naming it
+        squeezed = {candidate.replace("_", ""): candidate for candidate in settings_names}
+        close = difflib.get_close_matches(name.replace("_", ""), list(squeezed), n=1, cutoff=0.75)
+        stray.append((name, squeezed[close[0]] if close else None))
+    return stray
+
+
 def set_path(tree: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
     """Put ``value`` at ``keys`` in a nested mapping, making the sections on the way."""
     node = tree

@@ -41,7 +41,8 @@ def dask_parallel(
     except (OSError, TimeoutError) as exc:
         raise BackendUnavailableError(
             f"search.dask_address: cannot reach the Dask scheduler at {address} "
-            f"within {connect_timeout_s:g} s ({exc})"
+            f"within {connect_timeout_s:g} s ({exc})",
+            public="the Dask scheduler is unreachable",
         ) from None
     try:
         try:
@@ -49,7 +50,8 @@ def dask_parallel(
         except (OSError, TimeoutError):
             raise BackendUnavailableError(
                 f"search.dask_address: the Dask scheduler at {address} has no worker "
-                f"after {worker_timeout_s:g} s; start one with `dask worker {address}`"
+                f"after {worker_timeout_s:g} s; start one with `dask worker {address}`",
+                public="the Dask scheduler has no worker",
             ) from None
         workers = len(client.scheduler_info().get("workers", {}))
         log.info("grid search on Dask at %s (%d workers)", address, workers)

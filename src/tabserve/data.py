@@ -85,14 +85,27 @@ def content_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+HINT_COLUMNS = 20
+
+
+def columns_hint(columns: list[str]) -> str:
+    """The first ``HINT_COLUMNS`` column names, for the command line's hint under an error."""
+    shown = ", ".join(repr(name[:60]) for name in columns[:HINT_COLUMNS])
+    more = f" and {len(columns) - HINT_COLUMNS} more" if len(columns) > HINT_COLUMNS else ""
+    return f"the table's columns: {shown}{more}"
+
+
 def check_target(frame: pd.DataFrame, target: str) -> None:
     """The one check (and message) that the configured target is a column of the table."""
     columns = [str(c) for c in frame.columns]
     if target not in columns:
-        # The header is the file's content (a request may read the answer): counted, never listed.
-        raise DataError(
+        # The header is the file's content (a request may read the answer): counted, never listed;
+        # only the command line, run by whoever owns the data, lists it.
+        error = DataError(
             f"data.target: column '{target}' is not in the table (the table has {len(columns)} column(s))"
         )
+        error.local_hint = columns_hint(columns)
+        raise error
 
 
 def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, pd.Series]:

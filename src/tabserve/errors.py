@@ -8,7 +8,14 @@ from __future__ import annotations
 
 
 class TabserveError(Exception):
-    """Base for every error tabserve reports to a user as a message."""
+    """Base for every error tabserve reports to a user as a message.
+
+    ``local_hint`` is for whoever runs the command on this machine (the CLI prints it
+    under the error): it may name what the message must not, such as a table's header,
+    so the service never shows it.
+    """
+
+    local_hint: str | None = None
 
 
 class ConfigError(TabserveError):
@@ -59,8 +66,19 @@ class UntrustedTypesError(IntegrityError):
         self.types = list(types or [])
 
 
+REGISTRY_UNREACHABLE = "the registry database is unreachable"
+
+
 class BackendUnavailableError(TabserveError):
-    """A database or object store the registry needs cannot be reached."""
+    """A database or object store the registry needs cannot be reached.
+
+    The message names what (driver, user, host, port, database) for the log and
+    the CLI; ``public`` is what a 503 tells anyone who asks, naming nothing.
+    """
+
+    def __init__(self, message: str, public: str = REGISTRY_UNREACHABLE) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class ServeOnlyError(TabserveError):

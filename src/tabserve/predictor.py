@@ -11,7 +11,7 @@ import numpy as np
 
 from tabserve.errors import InputError, OutputUnavailableError
 from tabserve.inputs import Batch
-from tabserve.registry import ModelStore, VersionRecord
+from tabserve.registry import PICTURE_KINDS, ModelStore, VersionRecord
 from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.schema import FeatureSchema
 from tabserve.versions import library_versions
@@ -205,9 +205,11 @@ def _native_lightgbm(model: Any) -> Any:
 
 
 def read_checked_files(registry: ModelStore, record: VersionRecord) -> dict[str, bytes]:
-    """Every file of a version by kind, each checked against its sha256: not only the one the runner
-    reads, since a damaged file must stop a load even if this server would not use it."""
-    return {kind: registry.read_file(record, kind) for kind in record.artifacts}
+    """Every model file of a version by kind, each checked against its sha256: not only the one the
+    runner reads, since a damaged file must stop a load even if this server would not use it.
+    Pictures are not the model: they are checked when one is served."""
+    kinds = [kind for kind in record.artifacts if kind not in PICTURE_KINDS]
+    return {kind: registry.read_file(record, kind) for kind in kinds}
 
 
 def _runner(

@@ -20,6 +20,7 @@ from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
 
+DATA_UNREACHABLE = "the training data's database is unreachable"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -50,7 +51,9 @@ def connect_error(key: str, url: str, exc: BaseException) -> TabserveError:
             f"{key}: the server at {where} answered, but it has no database '{parsed.database}' "
             f"({safe}); {database.create_database_hint(parsed)}"
         )
-    return BackendUnavailableError(f"{key}: cannot reach {safe}: {driver_message(exc)}")
+    return BackendUnavailableError(
+        f"{key}: cannot reach {safe}: {driver_message(exc)}", public=DATA_UNREACHABLE
+    )
 
 
 def check_table_name(table: str) -> str:
@@ -124,7 +127,7 @@ def read_sql_frame(url: str, table: str | None = None, query: str | None = None)
         cause = exc if isinstance(exc, sa.exc.SQLAlchemyError) else exc.__cause__
         if isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated:
             raise BackendUnavailableError(
-                f"data.url: lost the connection to {safe}: {driver_message(cause)}"
+                f"data.url: lost the connection to {safe}: {driver_message(cause)}", public=DATA_UNREACHABLE
             ) from None
         raise DataError(f"data: query on {safe} failed: {driver_message(cause or exc)}") from None
     finally:

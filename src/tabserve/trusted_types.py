@@ -71,11 +71,31 @@ def how_to_trust(types: list[str]) -> str:
             "by a server; move it to a module the server can import (e.g. my_transformers.py), refit, "
             "and trust that module in the server's config: registry.trusted_types: [my_transformers]"
         )
-    listed = ", ".join(types)
-    modules = sorted({t.rpartition(".")[0] for t in types if "." in t})
-    example = modules[0] if modules else types[0]
-    return (
+    runners = [t for t in types if not _trustable(t)]
+    trustable = [t for t in types if _trustable(t)]
+    refusal = (
+        f"{', '.join(runners)} can run code or reach the system, which no config can trust: "
+        "this file cannot be loaded (refit with your own classes if you made it)"
+        if runners
+        else ""
+    )
+    if not trustable:
+        return refusal
+    listed = ", ".join(trustable)
+    modules = sorted({t.rpartition(".")[0] for t in trustable if "." in t})
+    example = modules[0] if modules else trustable[0]
+    advice = (
         "if you wrote them and the server can import them, trust them in the server's config: "
         f"registry.trusted_types: [{listed}] (or a module prefix such as {example}), "
         f"or the environment variable TABSERVE_REGISTRY__TRUSTED_TYPES='[{listed}]'"
     )
+    return f"{refusal}; and for the others: {advice}" if refusal else advice
+
+
+def _trustable(name: str) -> bool:
+    """Whether ``registry.trusted_types`` would accept ``name`` (so suggesting it can help)."""
+    try:
+        check_entry(name)
+    except ValueError:
+        return False
+    return True

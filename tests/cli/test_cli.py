@@ -191,3 +191,72 @@ def test_serve_model_flags_become_server_models():
     args = build_parser().parse_args(["serve", "--model", "iris", "--model", "wine"])
     assert args.models == ["iris", "wine"]
     assert build_parser().parse_args(["serve"]).models is None
+
+
+def test_predict_takes_the_model_by_name_and_names_a_missing_input_file(workdir, capsys):
+    assert main(["train", "-c", "fast.yaml"]) == 0
+    (workdir / "wine.yaml").write_text(
+        "model: wine\nsearch:\n  n_jobs: 1\nlogging:\n  file: var/tabserve.log\n"
+    )
+    capsys.readouterr()
+    # --model is its own option, not an abbreviation of --model-version
+    assert main(["predict", "-c", "wine.yaml", "--model", "iris", "--json", "6.7", "3.0", "5.2", "2.3"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "virginica"
+    assert main(["predict", "-c", "fast.yaml", "--model", "nope", "5.1", "3.5", "1.4", "0.2"]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["predict", "-c", "fast.yaml", "--input", "missing.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "--input: missing.csv is not a file" in err and "data.path" not in err
+
+
+def test_visualise_into_a_missing_folder_is_a_clear_usage_error(workdir, capsys):
+    assert main(["visualise", "-o", str(workdir / "missing" / "dir" / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "usage error: -o: the folder" in err and "does not exist" in err
+    assert "unexpected" not in err and "FileNotFoundError" not in err
+
+
+def test_a_missing_target_lists_the_first_twenty_columns_on_the_command_line(workdir, capsys):
+    wide = pd.DataFrame({f"col{i}": [i, i + 1] for i in range(25)})
+    wide.to_csv(workdir / "wide.csv", index=False)
+    (workdir / "wide.yaml").write_text("data:\n  source: csv\n  path: wide.csv\n  target: label\n")
+    assert main(["train", "-c", "wide.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "data.target: column 'label' is not in the table (the table has 25 column(s))" in err
+    assert "the table's columns: 'col0', 'col1'" in err and "'col19' and 5 more" in err
+    assert "'col20'" not in err
+
+
+def test_a_bad_since_is_a_usage_error_not_a_config_error(workdir, capsys):
+    out = workdir / "p.csv"
+    assert (
+        main(["-c", "fast.yaml", "data", "export-predictions", "--since", "yesterday", "-o", str(out)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "usage error: --since: 'yesterday' is neither a duration" in err and "config error" not in err
+
+
+def test_export_predictions_without_a_config_keeps_an_existing_file(workdir, capsys):
+    out = workdir / "labelled.csv"
+    out.write_text("sepal_length,prediction\n5.1,setosa\n")
+    assert main(["data", "export-predictions", "--since", "7d", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "labelled.csv was left as it is" in err and "give -c" in err
+    assert out.read_text() == "sepal_length,prediction\n5.1,setosa\n"
+
+
+@pytest.mark.parametrize(
+    ("variable", "closest"),
+    [("TABSERVE_SEARCH_CV", "TABSERVE_SEARCH__CV"), ("TABSERVE_MODLE", "TABSERVE_MODEL")],
+)
+def test_a_tabserve_variable_that_matches_no_setting_warns_naming_the_closest(variable, closest, caplog):
+    from tabserve.config import load_settings
+
+    settings = load_settings(environ={variable: "4"})
+    assert settings.search.cv == 3 and settings.model == "iris"  # ignored, as before, but not silently
+    assert f"{variable} matches no tabserve setting and is ignored; did you mean {closest}?" in caplog.text
+    caplog.clear()
+    load_settings(
+        environ={"TABSERVE_CONFIG": "", "TABSERVE_TEST_POSTGRES_URL": "x", "TABSERVE_SEARCH__CV": "4"}
+    )
+    assert "matches no tabserve setting" not in caplog.text

@@ -139,3 +139,51 @@ def test_a_relative_body_path_is_read_against_the_config_folder_like_the_allowli
     assert run.data.path == str(conf / "b.csv")  # the listed file, not ./b.csv in the server's cwd
     with pytest.raises(NotAcceptedError, match=r"data\.source"):
         check_train_overrides(settings, {"data": {"source": "csv", "path": "conf/b.csv", "target": "y"}})
+
+
+UNBUILDABLE = [
+    ({"search": {"scoring": "accuracy_typo"}}, "search.scoring", "accuracy_typo"),
+    (
+        {
+            "candidates": [
+                {"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0, -7.5]}}
+            ]
+        },
+        "candidates.0.grid.C",
+        "-7.5",
+    ),
+    (
+        {
+            "candidates": [
+                {"estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"criterion": ["wrongo"]}}
+            ]
+        },
+        "candidates.0.grid.criterion",
+        "wrongo",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "named", "sent"), UNBUILDABLE, ids=["scoring", "C", "criterion"])
+def test_a_run_that_cannot_be_built_is_refused_before_it_is_accepted(shared_server, overrides, named, sent):
+    response = shared_server.client.post("/train", json=overrides)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith(named), detail
+    assert sent not in detail  # the key is named, the value sent is not repeated
+    assert 'tabserve_training_jobs{status="queued"} 0.0' in shared_server.client.get("/metrics").text
+
+
+def test_the_precheck_accepts_what_scikit_learn_accepts():
+    from tabserve.jobs.precheck import check_run
+
+    run = check_train_overrides(
+        Settings(),
+        {
+            "search": {"scoring": "balanced_accuracy"},
+            "candidates": [
+                {"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [0.1, 10]}}
+            ],
+        },
+    )
+    check_run(run)  # no error

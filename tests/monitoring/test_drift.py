@@ -166,3 +166,38 @@ def test_training_stores_the_profile_with_the_version(trained_iris):
     assert set(stored["features"]) == {"sepal_length", "sepal_width", "petal_length", "petal_width"}
     assert stored["rows"] == 135 and stored["holdout_rows"] == 15
     assert sum(stored["class_mix"]) == pytest.approx(1.0)
+
+
+def test_a_dozen_training_rows_look_drifted_so_below_min_rows_there_is_no_verdict(iris):
+    frame, profile = iris
+    predictor = SimpleNamespace(model="iris", version=1, schema=SimpleNamespace(names=list(frame.columns)))
+    sample = _sample(frame, 12, seed=5)
+    observation = Observation(predictor, 12, sample.to_numpy(), None, np.arange(12) % 3, None, 0.0)
+
+    eager = DriftTracker(window_rows=1000, read_profile=lambda _: profile, min_rows=1)
+    eager.handle([observation])
+    assert any(f["drifted"] for f in eager.report("iris", 1)["features"].values())  # the false alarm
+
+    tracker = DriftTracker(window_rows=1000, read_profile=lambda _: profile, min_rows=200)
+    tracker.handle([observation])
+    report = tracker.report("iris", 1)
+    assert report["verdict"] is False and report["min_rows"] == 200
+    assert report["detail"] == "12 rows so far, needs 200 for a drift verdict (monitoring.drift_min_rows)"
+    assert {f["psi"] for f in report["features"].values()} == {None}
+    assert {f["drifted"] for f in report["features"].values()} == {None}
+    assert report["predictions"]["psi"] is None and report["predictions"]["drifted"] is None
+
+    big = _sample(frame, 300, seed=6)
+    tracker.handle([Observation(predictor, 300, big.to_numpy(), None, np.arange(300) % 3, None, 1.0)])
+    report = tracker.report("iris", 1)
+    assert report["verdict"] is True and "detail" not in report
+    assert not any(f["drifted"] for f in report["features"].values())
+
+
+def test_drift_min_rows_defaults_to_a_real_sample_and_fits_in_the_window():
+    from tabserve.config import load_settings
+    from tabserve.errors import ConfigError
+
+    assert load_settings(environ={}).monitoring.drift_min_rows == 200
+    with pytest.raises(ConfigError, match=r"drift_min_rows \(500\) is more than the drift window holds"):
+        load_settings(environ={}, overrides={"monitoring": {"window_rows": 100, "drift_min_rows": 500}})

@@ -36,14 +36,14 @@ SLOW_GRID = {
 
 
 def assert_database_unavailable(response, cluster) -> None:
-    """A 503 problem that names the registry database, with its password hidden."""
+    """A 503 problem that says the registry database is down and names nothing of it (the log does)."""
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"]
     problem = response.json()
     assert problem["type"] == "urn:tabserve:problem:backend-unavailable"
-    assert "registry database" in problem["detail"] and "unavailable" in problem["detail"], problem
-    assert f"postgres:***@127.0.0.1:{cluster.port}" in problem["detail"]
+    assert "the registry database is unreachable" in problem["detail"], problem
+    assert f"127.0.0.1:{cluster.port}" not in response.text and "postgres" not in response.text
     assert cluster.password not in response.text
 
 

@@ -76,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"tabserve: error: {exc}", file=sys.stderr)
+        if exc.local_hint:
+            print(f"tabserve: {exc.local_hint}", file=sys.stderr)
         return EXIT_RUNTIME
     except KeyboardInterrupt:
         return 130

@@ -6,7 +6,9 @@ Registered under `tabserve data` by ``cli/data.py``.
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tabserve.cli import common
@@ -32,12 +34,17 @@ def register(actions: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tabserve.errors import ConfigError, TabserveError
     from tabserve.monitoring.export import check_output, parse_since, read_log, write_frame
     from tabserve.monitoring.prediction_log import database_errors
     from tabserve.registry.metadata import MetadataStore
+    from tabserve.urls import redact_url
 
-    check_output(args.output)
-    since = parse_since(args.since)
+    try:  # what was typed on the command line, not the config
+        check_output(args.output)
+        since = parse_since(args.since)
+    except ConfigError as exc:
+        raise common.UsageError(str(exc)) from None
     settings = common.load(args)
     model = args.model or settings.model
     store = MetadataStore(settings.registry.url)
@@ -47,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
             frame = read_log(store.engine, model, since)
     finally:
         store.close()
+    configured = getattr(args, "config", None) or os.environ.get("TABSERVE_CONFIG")
+    if frame.empty and not configured and Path(args.output).exists():
+        # Without a config this read the default registry, rarely the one a server logs to.
+        raise TabserveError(
+            f"no predictions of model {model} are logged since {args.since} in the default registry "
+            f"({redact_url(settings.registry.url)}), so {args.output} was left as it is; give -c with the "
+            "config of the server that logs them"
+        )
     write_frame(frame, args.output)
     when = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
     print(f"wrote {len(frame)} logged predictions of model {model} since {when} to {args.output}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from tabserve.cli import common
@@ -15,7 +16,8 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         "predict",
         parents=[parent],
         help="predict one row or a CSV file",
-        description="Predict with the production version (or --model-version N) of the configured model. "
+        description="Predict with the production version (or --model-version N) of the configured model "
+        "(or --model NAME). "
         "Give one row's values in the model's column order ('' for a missing value, which the model "
         "imputes), or a CSV file with a header row.",
     )
@@ -25,6 +27,7 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         "--output", metavar="FILE.csv", help="with --input: write the predictions here (default: stdout)"
     )
     parser.add_argument("--json", action="store_true", help="one row: print the answer as JSON")
+    parser.add_argument("--model", metavar="NAME", help="registry model name (default: the config's model)")
     parser.add_argument(
         "--model-version", type=int, metavar="N", help="use this version (default: the production one)"
     )
@@ -65,12 +68,15 @@ def run(args: argparse.Namespace) -> int:
         raise common.UsageError("give one row's feature values, or --input FILE.csv (not both)")
     if args.output and not args.input:
         raise common.UsageError("--output goes with --input FILE.csv")
+    if args.input and not Path(args.input).is_file():
+        raise common.UsageError(f"--input: {args.input} is not a file")
     settings = common.load(args)
     from tabserve.registry import open_registry
 
+    model = args.model or settings.model
     registry = open_registry(settings, existing=True)
     try:
-        predictor = Predictor.load(registry, settings.model, args.model_version)
+        predictor = Predictor.load(registry, model, args.model_version)
     except NoModelError as exc:
         raise NoModelError(f"{exc}; train one with `tabserve train`") from None
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from tabserve.cli import common
@@ -28,10 +29,17 @@ def run(args: argparse.Namespace) -> int:
     require_drawing("tabserve visualise")
     from tabserve.plots import pairplot_png
 
+    folder = Path(args.output).resolve().parent
+    if not folder.is_dir():
+        raise common.UsageError(f"-o: the folder {folder} does not exist; create it or choose another")
     settings = common.load(args)
     frame = read_frame(settings.data)
     check_target(frame, settings.data.target)
-    with open(args.output, "wb") as handle:
-        handle.write(pairplot_png(frame, settings.data.target))
+    png = pairplot_png(frame, settings.data.target)
+    try:
+        with open(args.output, "wb") as handle:
+            handle.write(png)
+    except OSError as exc:
+        raise common.UsageError(f"-o: cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"wrote {args.output}")
     return common.EXIT_OK

@@ -21,6 +21,7 @@ from typing import Any
 
 from tabserve.config import Settings
 from tabserve.config_sources import ENV_PREFIX
+from tabserve.jobs.limits import KILL_GRACE_S, timeout_message
 from tabserve.jobs.policy import OVERRIDABLE_SECTIONS, check_train_overrides
 from tabserve.model_configs import require_training_settings
 from tabserve.registry import JobRecord, ModelStore
@@ -70,8 +71,14 @@ def job_view(job: JobRecord) -> dict[str, Any]:
 
 
 def check_overrides(settings: Settings, overrides: Mapping[str, Any]) -> None:
-    """Only what cannot reach beyond the server's config may change per run (see train_policy)."""
-    check_train_overrides(settings, overrides)
+    """Only what cannot reach beyond the server's config may change per run (see train_policy);
+    a body that sets the scorer or the candidates has them built once before the job is accepted."""
+    run = check_train_overrides(settings, overrides)
+    search = overrides.get("search")
+    if "candidates" in overrides or (isinstance(search, Mapping) and "scoring" in search):
+        from tabserve.jobs.precheck import check_in_process
+
+        check_in_process(run)
 
 
 def child_environment() -> dict[str, str]:
@@ -100,6 +107,7 @@ class JobManager:
         self.settings = settings
         self.registry = registry
         self._children: dict[str, subprocess.Popen] = {}
+        self._started: dict[str, float] = {}  # monotonic start of each child, for the timeout
 
     def start(self, overrides: Mapping[str, Any], model: str | None = None) -> JobRecord:
         """Queue a job for ``model`` (default: ``settings.model``) and launch its process;
@@ -126,6 +134,7 @@ class JobManager:
             )
             raise
         self._children[job_id] = process
+        self._started[job_id] = time.monotonic()
         # Where the process runs, so that any server on this host can tell at once that it is gone.
         metadata.update_job(job_id, host=HOST, pid=process.pid)
         log.info("training job %s started (pid %d) for %s", job_id, process.pid, job.model)
@@ -134,12 +143,29 @@ class JobManager:
     def get(self, job_id: str) -> JobRecord:
         return self.registry().metadata.get_job(job_id)
 
+    def _stop_if_overdue(self, job_id: str, process: subprocess.Popen) -> None:
+        """Kill a job process still running well past server.job_timeout_s (its own timer did not stop it)."""
+        timeout = self.settings.server.job_timeout_s
+        if time.monotonic() - self._started.get(job_id, time.monotonic()) <= timeout + KILL_GRACE_S:
+            return
+        log.error("training job %s: still running %g s past its timeout, killing it", job_id, KILL_GRACE_S)
+        process.kill()
+        process.wait()
+        job = self.registry().metadata.get_job(job_id)
+        if job.status in ACTIVE:
+            self.registry().metadata.finish_job(
+                job_id, job.model, status="failed", error=timeout_message(timeout)
+            )
+        del self._children[job_id]
+        self._started.pop(job_id, None)
+
     def check(self) -> None:
         """Fail jobs whose process exited early or stopped sending heartbeats."""
         metadata = self.registry().metadata
         for job_id, process in list(self._children.items()):
             code = process.poll()
             if code is None:
+                self._stop_if_overdue(job_id, process)
                 continue
             # Forgotten only once its row is settled: if the database is away, the next round tries again.
             job = metadata.get_job(job_id)
@@ -152,6 +178,7 @@ class JobManager:
                     error=f"the training process exited with code {code} before finishing",
                 )
             del self._children[job_id]
+            self._started.pop(job_id, None)
         for job in metadata.active_jobs():
             if job.id in self._children or job.host != HOST or not process_is_gone(job.pid, job.id):
                 continue

@@ -20,6 +20,7 @@ import time
 from tabserve.config import Settings, validate_overrides
 from tabserve.errors import BackendUnavailableError, TabserveError
 from tabserve.jobs.launcher import HEARTBEAT_S
+from tabserve.jobs.limits import apply_memory_limit, memory_message, time_limit
 from tabserve.registry.metadata import MetadataStore
 from tabserve.urls import redact_text
 
@@ -77,6 +78,14 @@ def _record_end(metadata: MetadataStore, job_id: str, model: str, **values: obje
             delay = min(2 * delay, 5.0)
 
 
+def apply_memory_limit_off() -> None:
+    """Lift the memory cap again so that recording the failure cannot fail for want of memory."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 def run_job(settings: Settings, job_id: str) -> int:
     """Run one queued job to its end; the exit code says whether it succeeded."""
     from tabserve.registry import open_registry
@@ -98,18 +107,28 @@ def run_job(settings: Settings, job_id: str) -> int:
             pid=os.getpid(),
         )
         threading.Thread(target=_heartbeat, args=(metadata, job_id, stop), daemon=True).start()
-        outcome = train_and_register(run_settings, registry, ProgressWriter(metadata, job_id))
+        limits = settings.server
+        with time_limit(limits.job_timeout_s):
+            apply_memory_limit(limits.job_memory_mb)  # after the imports and threads every job needs
+            outcome = train_and_register(run_settings, registry, ProgressWriter(metadata, job_id))
     except Exception as exc:
         stop.set()
+        apply_memory_limit_off()
         # Anyone with the token reads the job's error: a library's own message may quote cell
         # values (e.g. "could not convert string to float: '...'"), so it is kept without them.
-        message = redact_text(str(exc)) if isinstance(exc, TabserveError) else library_reason(exc)
+        if isinstance(exc, MemoryError) and settings.server.job_memory_mb is not None:
+            message = memory_message(settings.server.job_memory_mb)
+        elif isinstance(exc, TabserveError):
+            message = redact_text(str(exc))
+        else:
+            message = library_reason(exc)
         log.error("training job %s failed: %s", job_id, message, exc_info=not isinstance(exc, TabserveError))
         _record_end(metadata, job_id, job.model, status="failed", error=message[:2000])
         registry.close()
         return 1
     finally:
         stop.set()
+    apply_memory_limit_off()
     recorded = _record_end(metadata, job_id, job.model, status="succeeded", version=outcome.version)
     log.info("training job %s made %s version %d", job_id, job.model, outcome.version)
     registry.close()

@@ -77,6 +77,11 @@ class WatchCollector(Collector):
         rows = GaugeMetricFamily(
             "tabserve_drift_window_rows", "Rows in the live drift window", labels=["model", "version"]
         )
+        min_rows = GaugeMetricFamily(
+            "tabserve_drift_min_rows",
+            "Rows the window needs before the PSI gauges are given (monitoring.drift_min_rows)",
+            labels=["model", "version"],
+        )
         class_psi = GaugeMetricFamily(
             "tabserve_drift_prediction_psi",
             "Population stability index of the predicted class mix, live window vs hold-out",
@@ -90,6 +95,7 @@ class WatchCollector(Collector):
         for report in self.watch.drift.reports():
             labels = [report["model"], str(report["version"])]
             rows.add_metric(labels, report["rows"])
+            min_rows.add_metric(labels, report["min_rows"])
             for feature, figures in report["features"].items():
                 for key, family in features.items():
                     if figures[key] is not None:
@@ -101,6 +107,7 @@ class WatchCollector(Collector):
                 if share is not None:
                     class_share.add_metric([*labels, label], share)
         yield rows
+        yield min_rows
         yield from features.values()
         yield class_psi
         yield class_share

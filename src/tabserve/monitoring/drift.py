@@ -103,33 +103,40 @@ class DriftWindow:
         self.predicted[self.current] = 0
         self.rows[self.current] = 0
 
-    def report(self) -> dict[str, Any]:
-        """Per feature: PSI and the shares missing, out of range, unseen; the class mix vs the hold-out."""
+    def report(self, min_rows: int = 1) -> dict[str, Any]:
+        """Per feature: PSI and the shares missing, out of range, unseen; the class mix vs the hold-out.
+
+        Below ``min_rows`` rows there is no verdict: every PSI and ``drifted`` is None. A
+        small sample of the training data itself has a PSI of roughly bins/rows, so a
+        handful of rows would look drifted whatever they are.
+        """
         with self.lock:
             bins = self.bins.sum(axis=0)
             beyond = self.out_of_range.sum(axis=0)
             predicted = self.predicted.sum(axis=0)
             rows = int(self.rows.sum())
+        judged = rows >= min_rows
         features = {}
         for j, (name, spec) in enumerate(zip(self.names, self.specs, strict=True)):
             counts = bins[self.offsets[j] : self.offsets[j] + self.widths[j]]
-            value = psi(np.asarray(spec["reference"]), counts)
+            value = psi(np.asarray(spec["reference"]), counts) if judged else None
             numeric = spec["type"] == "numeric"
             features[name] = {
                 "type": spec["type"],
                 "psi": value,
-                "drifted": value is not None and value > DRIFT_PSI,
+                "drifted": None if value is None else value > DRIFT_PSI,
                 "missing_share": _share(counts[-1], rows),
                 "out_of_range_share": _share(beyond[j], rows) if numeric else None,
                 "unseen_share": None if numeric else _share(counts[-2], rows),
             }
-        class_psi = psi(np.asarray(self.profile["class_mix"]), predicted)
+        class_psi = psi(np.asarray(self.profile["class_mix"]), predicted) if judged else None
         return {
             "rows": rows,
+            "verdict": judged,
             "features": features,
             "predictions": {
                 "psi": class_psi,
-                "drifted": class_psi is not None and class_psi > DRIFT_PSI,
+                "drifted": None if class_psi is None else class_psi > DRIFT_PSI,
                 "live": dict(zip(self.classes, _shares(predicted, rows), strict=True)),
                 "reference": dict(zip(self.classes, self.profile["class_mix"], strict=True)),
             },

@@ -30,8 +30,11 @@ NO_PROFILE = "this version was stored without a reference profile (retrain it to
 class DriftTracker:
     """One ``DriftWindow`` per (model, version) seen in answers."""
 
-    def __init__(self, window_rows: int, read_profile: Callable[[Any], dict | None]) -> None:
+    def __init__(
+        self, window_rows: int, read_profile: Callable[[Any], dict | None], min_rows: int = 1
+    ) -> None:
         self.window_rows = window_rows
+        self.min_rows = min_rows  # fewer rows than this: figures but no verdict
         self.read_profile = read_profile  # Predictor -> profile dict or None; may raise
         self.windows: OrderedDict[tuple[str, int], DriftWindow | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -72,19 +75,39 @@ class DriftTracker:
             "model": model,
             "version": version,
             "window_rows": self.window_rows,
+            "min_rows": self.min_rows,
             "psi_threshold": DRIFT_PSI,
         }
         if known and window is None:
-            return {**head, "profile": False, "detail": NO_PROFILE, "rows": 0, "features": {}}
+            return {
+                **head,
+                "profile": False,
+                "detail": NO_PROFILE,
+                "rows": 0,
+                "verdict": False,
+                "features": {},
+            }
         if window is None:
-            return {**head, "profile": None, "detail": "no rows answered by this version yet", "rows": 0}
-        return {**head, "profile": True, **window.report()}
+            detail = "no rows answered by this version yet"
+            return {**head, "profile": None, "detail": detail, "rows": 0, "verdict": False}
+        report = window.report(self.min_rows)
+        if not report["verdict"]:
+            report["detail"] = too_few_rows(report["rows"], self.min_rows)
+        return {**head, "profile": True, **report}
 
     def reports(self) -> list[dict[str, Any]]:
         """Every tracked version's report (for /metrics)."""
         with self._lock:
             keys = [key for key, window in self.windows.items() if window is not None]
         return [self.report(*key) for key in keys]
+
+
+def too_few_rows(rows: int, min_rows: int) -> str:
+    """Why a version has figures but no verdict yet (the drift route and the console say it alike)."""
+    return (
+        f"{rows} row{'' if rows == 1 else 's'} so far, needs {min_rows} for a drift verdict "
+        "(monitoring.drift_min_rows)"
+    )
 
 
 def read_profile(registry: Any, predictor: Any) -> dict | None:

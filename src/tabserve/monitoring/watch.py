@@ -34,7 +34,9 @@ class Watch:
         self.channels: dict[str, Channel] = {}
         self.drift: DriftTracker | None = None
         if monitoring.drift:
-            self.drift = DriftTracker(monitoring.window_rows, lambda p: read_profile(registry(), p))
+            self.drift = DriftTracker(
+                monitoring.window_rows, lambda p: read_profile(registry(), p), monitoring.drift_min_rows
+            )
             self.channels["drift"] = Channel("drift", self.drift.handle, monitoring.queue_rows)
         self._always = [self.channels["drift"]] if self.drift else []
         self.log: PredictionLog | None = None

@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry i
     from tabserve.registry.sqlite_direct import DirectSqliteMetadata
 
 log = logging.getLogger(__name__)
+# Files a version keeps beside its model, checked when served rather than when the model loads.
+PICTURE_KINDS = frozenset({"pairplot", "confusion_matrix"})
 
 __all__ = ["PRODUCTION", "JobRecord", "ModelStore", "StoredFile", "VersionRecord", "open_registry"]
 
@@ -138,13 +140,17 @@ class ModelStore:
         return data
 
     def verify(self, record: VersionRecord) -> None:
-        """Check every file of a version against its recorded sha256 (IntegrityError names the first bad one).
+        """Check every model file of a version against its recorded sha256 (IntegrityError names the
+        first bad one).
 
         A numeric model is served from one file but stored with others; a damaged
         file must stop a load or a promotion even if this server would not read it.
+        Pictures are not the model: they are checked when one is served, so a
+        damaged picture costs that picture, not the version.
         """
         for kind in record.artifacts:
-            self.read_file(record, kind)
+            if kind not in PICTURE_KINDS:
+                self.read_file(record, kind)
 
     def load_model(self, record: VersionRecord) -> Any:
         """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""

@@ -17,6 +17,7 @@ from tabserve.errors import BackendUnavailableError, ConfigError, IntegrityError
 from tabserve.extras import require_backend
 
 log = logging.getLogger(__name__)
+ARTIFACTS_UNREACHABLE = "the artifact store is unreachable"
 
 
 class ArtifactStore(Protocol):
@@ -118,18 +119,23 @@ class S3ArtifactStore:
                 raise IntegrityError(f"artifact '{self.describe(key)}' is missing") from None
             if code == "NoSuchBucket":
                 raise BackendUnavailableError(
-                    f"registry.artifacts: S3 bucket '{self.bucket}' does not exist at {where}"
+                    f"registry.artifacts: S3 bucket '{self.bucket}' does not exist at {where}",
+                    public=ARTIFACTS_UNREACHABLE,
                 ) from None
             detail = f"{code} {error.get('Message', '')}".strip()
             raise BackendUnavailableError(
-                f"S3 {action} of '{self.describe(key)}' at {where} failed: {detail}"
+                f"S3 {action} of '{self.describe(key)}' at {where} failed: {detail}",
+                public=ARTIFACTS_UNREACHABLE,
             ) from None
         except NoCredentialsError:
             raise BackendUnavailableError(
-                "S3: no AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+                "S3: no AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)",
+                public=ARTIFACTS_UNREACHABLE,
             ) from None
         except BotoCoreError as exc:
-            raise BackendUnavailableError(f"S3 at {where} unreachable: {exc}") from None
+            raise BackendUnavailableError(
+                f"S3 at {where} unreachable: {exc}", public=ARTIFACTS_UNREACHABLE
+            ) from None
 
     def put(self, key: str, data: bytes) -> None:
         # put_object returns only once the object is stored whole, and botocore sends a
@@ -143,7 +149,9 @@ class S3ArtifactStore:
         try:
             return body.read()
         except BotoCoreError as exc:  # the connection dropped mid-download
-            raise BackendUnavailableError(f"S3 read of '{self.describe(key)}' failed: {exc}") from None
+            raise BackendUnavailableError(
+                f"S3 read of '{self.describe(key)}' failed: {exc}", public=ARTIFACTS_UNREACHABLE
+            ) from None
 
     def delete(self, key: str) -> None:
         self._call("delete_object", key)
@@ -163,7 +171,9 @@ class S3ArtifactStore:
                 for item in page.get("Contents", []):
                     found.append((item["Key"][len(start) :], item["LastModified"].timestamp()))
         except (BotoCoreError, ClientError) as exc:
-            raise BackendUnavailableError(f"S3 listing of s3://{self.bucket}/{start} failed: {exc}") from None
+            raise BackendUnavailableError(
+                f"S3 listing of s3://{self.bucket}/{start} failed: {exc}", public=ARTIFACTS_UNREACHABLE
+            ) from None
         return found
 
 

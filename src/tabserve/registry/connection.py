@@ -71,9 +71,10 @@ class RegistryConnection:
             if not _is_schema_error(exc):
                 raise
             log.error("registry database %s: %s", self.safe_url, database.driver_message(exc))
+            what = "the registry schema is not as expected (a table or column is missing or renamed)"
             raise RegistrySchemaError(
-                f"registry database {self.safe_url}: the registry schema is not as expected "
-                "(a table or column is missing or renamed); see the server log"
+                f"registry database {self.safe_url}: {what}; see the server log",
+                public=f"{what}; the server log says which",
             ) from None
 
     def ensure_schema(self) -> None:

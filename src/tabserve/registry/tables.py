@@ -146,9 +146,8 @@ def _migration_lock(conn: sa.Connection) -> Iterator[None]:
         ).scalar()
         conn.commit()
         if got != 1:
-            raise BackendUnavailableError(
-                f"registry schema: another process held the migration lock for {LOCK_TIMEOUT_S} s"
-            )
+            held = f"registry schema: another process held the migration lock for {LOCK_TIMEOUT_S} s"
+            raise BackendUnavailableError(held, public=held)
     try:
         yield
     finally:

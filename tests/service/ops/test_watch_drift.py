@@ -7,7 +7,9 @@ import re
 import numpy as np
 from sklearn.datasets import load_iris
 
-from tests.support.servers import write_config
+from tabserve.config import load_settings
+from tabserve.service.app import create_app
+from tests.support.servers import serve_in_thread, write_config
 
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -86,3 +88,44 @@ def test_drift_off_answers_404_and_queues_nothing(tmp_path, iris_config, start_a
     answer = server.client.get("/models/iris/drift")
     assert answer.status_code == 404 and "monitoring.drift" in answer.json()["detail"]
     assert "tabserve_drift_psi" not in server.client.get("/metrics").text
+
+
+def test_a_few_rows_get_no_verdict_no_gauge_and_say_how_many_are_needed(iris_config):
+    """A dozen rows of the training data itself have PSIs far above 0.2: no verdict until there are enough."""
+    import time
+
+    app = create_app(load_settings(iris_config, environ={}))
+    with serve_in_thread(app) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.05)
+        rows = _iris_rows(15, seed=3)
+        assert client.post("/predict", json={"instances": rows.tolist()}).status_code == 200
+
+        report = client.get("/models/iris/drift").json()
+        assert report["rows"] == 15 and report["min_rows"] == 200 and report["verdict"] is False
+        assert report["detail"].startswith("15 rows so far, needs 200")
+        assert all(f["psi"] is None and f["drifted"] is None for f in report["features"].values())
+        assert report["predictions"]["psi"] is None and report["predictions"]["drifted"] is None
+        assert report["features"]["sepal_width"]["missing_share"] == 0.0  # the shares are counted
+
+        metrics = client.get("/metrics").text
+        assert "tabserve_drift_psi{" not in metrics and "tabserve_drift_prediction_psi{" not in metrics
+        assert 'tabserve_drift_window_rows{model="iris",version="1"} 15.0' in metrics
+        assert 'tabserve_drift_min_rows{model="iris",version="1"} 200.0' in metrics
+
+        page = client.get("/ui/drift").text
+        assert 'data-drift-state="too-few"' in page and "15 rows so far, needs 200" in page
+        assert 'data-level="drifted"' not in page
+
+        more = _iris_rows(300, seed=4)
+        assert client.post("/predict", json={"instances": more.tolist()}).status_code == 200
+        report = client.get("/models/iris/drift").json()
+        assert report["rows"] == 315 and report["verdict"] is True and "detail" not in report
+        assert all(f["drifted"] is False for f in report["features"].values()), report["features"]
+        assert (
+            'tabserve_drift_psi{feature="sepal_width",model="iris",version="1"}'
+            in client.get("/metrics").text
+        )
+        assert 'data-drift-state="too-few"' not in client.get("/ui/drift").text

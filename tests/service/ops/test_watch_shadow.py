@@ -154,6 +154,8 @@ def test_every_metric_the_alert_rules_use_is_on_metrics(app_with_v2):
         _wait_ready(client)
         assert client.post("/models/iris/versions/2/shadow", headers=AUTH).status_code == 200
         assert client.post("/predict", json=_rows(1)[0]).status_code == 200
+        # Enough rows for a drift verdict (monitoring.drift_min_rows), so the PSI gauges are there.
+        assert client.post("/predict", json={"instances": _rows(200)}).status_code == 200
         assert client.get("/models/iris/shadow").status_code == 200
         assert client.get("/models/iris/drift").status_code == 200
         exposed = {line.split("{")[0].split(" ")[0] for line in client.get("/metrics").text.splitlines()}
@@ -172,3 +174,15 @@ def test_the_alert_rules_pass_promtool():
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 6 rules found" in checked.stdout
+
+
+def test_the_drift_alerts_wait_for_enough_rows_in_promtool_unit_tests():
+    """deploy/prometheus/tabserve-alerts.test.yml: huge PSIs over a dozen rows fire nothing."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian: apt-get install prometheus)")
+    tests = RULES.with_name("tabserve-alerts.test.yml")
+    checked = subprocess.run(
+        [promtool, "test", "rules", str(tests)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

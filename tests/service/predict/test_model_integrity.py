@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,57 @@ def test_a_missing_registry_table_is_503_naming_the_schema(iris_config, table):
                 continue
             assert "registry schema is not as expected" in answer.json()["detail"], answer.text
     assert 503 in statuses and 500 not in statuses
+
+
+OIP_ROW = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]}
+
+
+def test_a_damaged_version_answers_409_naming_it_in_every_protocols_shape(iris_config):
+    from tabserve.service.app import create_app
+
+    second = register_copy(iris_config)
+    name = damage(iris_config, second, "model")
+    with serve_in_thread(create_app(load_settings(iris_config, environ={}))) as client:
+        answers = {
+            "tabserve": client.post(f"/models/iris/versions/{second}/predict", json=[5.1, 3.5, 1.4, 0.2]),
+            "oip infer": client.post(f"/v2/models/iris/versions/{second}/infer", json=OIP_ROW),
+            "oip metadata": client.get(f"/v2/models/iris/versions/{second}"),
+        }
+        assert client.post("/predict", json=[5.1, 3.5, 1.4, 0.2]).status_code == 200  # v1 is sound
+    for protocol, answer in answers.items():
+        assert answer.status_code == 409, (protocol, answer.text)
+        assert str(iris_config.parent) not in answer.text and "artifacts" not in answer.text
+        message = answer.json()["detail"] if protocol == "tabserve" else answer.json()["error"]
+        assert f"version {second}" in message and name in message and "checksum" in message, message
+    problem = answers["tabserve"].json()
+    assert problem["type"] == "urn:tabserve:problem:integrity"
+    assert answers["tabserve"].headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("kind", ["pairplot", "confusion_matrix"])
+def test_a_damaged_picture_costs_that_picture_not_the_model(iris_config, kind):
+    from tabserve.service.app import create_app
+
+    registry = _registry(iris_config)
+    try:
+        assert kind in registry.get("iris", 1).artifacts  # trained here: the pictures are stored
+    finally:
+        registry.close()
+    name = damage(iris_config, 1, kind)
+    second = register_copy(iris_config)  # a sound copy to promote and roll back over the damage
+    with serve_in_thread(create_app(load_settings(iris_config, environ={}))) as client:
+        deadline = time.monotonic() + 60
+        while (ready := client.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, ready.text
+            time.sleep(0.05)
+        assert ready.json()["version"] == 1
+        predicted = client.post("/predict", json=[5.1, 3.5, 1.4, 0.2])
+        assert predicted.status_code == 200 and predicted.json()["version"] == 1
+        picture = client.get(f"/models/iris/versions/1/{kind}.png")
+        assert picture.status_code == 409, picture.text
+        assert name in picture.json()["detail"] and "version 1" in picture.json()["detail"]
+        assert str(iris_config.parent) not in picture.text
+        if kind == "pairplot":
+            assert client.get("/visualise/pairplot.png").status_code == 409
+        assert client.post(f"/models/iris/versions/{second}/promote").status_code == 200
+        assert client.post("/models/iris/rollback").status_code == 200  # back onto version 1

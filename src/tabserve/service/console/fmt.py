@@ -10,6 +10,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from tabserve.urls import redact_tree
+
 DASH = "\u2013"  # shown where a value is missing
 
 
@@ -86,8 +88,12 @@ def short_hash(digest: str | None, length: int = 12) -> str:
 
 
 def pretty_json(value: Any) -> str:
-    """Indented JSON for config and library blocks."""
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
+    """Indented JSON for config and library blocks, URL credentials masked again.
+
+    A version's config was redacted when it was recorded; masking it again on the
+    page also covers versions recorded before the masking caught every password.
+    """
+    return json.dumps(redact_tree(value), indent=2, sort_keys=True, default=str)
 
 
 def percent(done: int, total: int) -> int:

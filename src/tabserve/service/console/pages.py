@@ -26,7 +26,7 @@ from tabserve.service.console import charts, views
 from tabserve.service.console.render import page
 from tabserve.service.console.summary import SummaryCache
 from tabserve.service.deps import ModelName, State, VersionNumber
-from tabserve.service.http.errors import lookup
+from tabserve.service.http.errors import lookup, public_detail
 from tabserve.service.predict.state import ServiceState, SlotStatus
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def guarded(handler: Callable[..., HTMLResponse]) -> Callable[..., HTMLResponse]
                 title=problem.title,
                 status=problem.status,
                 auth=bool(state and token_set(state)),
-                detail=str(exc)[:500],
+                detail=public_detail(exc)[:500],
             )
 
     return wrapper

@@ -85,7 +85,9 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     BackendUnavailableError: Problem(503, "Registry unavailable", "backend-unavailable"),
     ConfigError: Problem(422, "Invalid configuration", "invalid-config"),
     DataError: Problem(503, "Training data unavailable", "data-unavailable"),
-    IntegrityError: Problem(500, "Stored model failed its integrity check", "integrity"),
+    # A stored file that fails its checksum (or holds untrusted types) is a state of the registry
+    # the caller can work around (another version, a re-registration), not a server fault.
+    IntegrityError: Problem(409, "Stored file failed its integrity check", "integrity"),
     ServeOnlyError: Problem(501, "This install serves only", "serve-only"),
 }
 INTERNAL = Problem(500, "Internal error", "internal")
@@ -97,6 +99,21 @@ def lookup(exc: BaseException) -> Problem:
         if found is not None:
             return found
     return INTERNAL
+
+
+_last_outage = ""
+
+
+def public_detail(exc: BaseException) -> str:
+    """What an answer may say about ``exc``: an outage names no host, user or driver (the log does)."""
+    global _last_outage
+    if isinstance(exc, BackendUnavailableError):
+        message = str(exc)
+        if message != _last_outage:  # once per distinct outage, not once per refused request
+            _last_outage = message
+            log.warning("answering 503: %s", message)
+        return exc.public
+    return str(exc)
 
 
 def problem_body(status: int, title: str, detail: str, slug: str, **extra: object) -> bytes:
@@ -131,7 +148,7 @@ def problem_for(exc: BaseException) -> tuple[int, list[tuple[bytes, bytes]], byt
         extra["request_id"] = request_id
         headers.append((b"x-request-id", request_id.encode()))
     else:
-        detail = str(exc)
+        detail = public_detail(exc)
     if isinstance(exc, ConflictError) and exc.job_id:
         extra["job_id"] = exc.job_id
         extra["job_url"] = f"/jobs/{exc.job_id}"

@@ -88,7 +88,7 @@ def rollback(slot: Served, state: State) -> dict:
 @router.get(
     "/models/{name}/versions/{version}/confusion_matrix.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 409, 422, 503)},
 )
 async def confusion_matrix(slot: Served, version: VersionNumber, state: State) -> Response:
     """The version's hold-out confusion matrix as a PNG."""
@@ -102,7 +102,7 @@ async def confusion_matrix(slot: Served, version: VersionNumber, state: State) -
 @router.get(
     "/models/{name}/versions/{version}/pairplot.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 409, 422, 503)},
 )
 async def pairplot(slot: Served, version: VersionNumber, state: State) -> Response:
     """The pairplot of the rows the version was trained on, as stored with it (404 if it has none)."""

@@ -35,7 +35,7 @@ def _template() -> Template:
     responses={
         200: {"content": {"image/png": {}}},
         304: {"description": "Not modified"},
-        **problem_responses(404, 503),
+        **problem_responses(404, 409, 503),
     },
 )
 def pairplot(request: Request, state: State) -> Response:

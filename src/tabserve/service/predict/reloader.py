@@ -32,6 +32,7 @@ class Reloader:
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self.interval = state.settings.server.reload_interval_s
+        self._swapped = False
 
     async def run(self) -> None:
         wanted = self.state.reload_wanted
@@ -48,8 +49,12 @@ class Reloader:
     async def check_once(self) -> bool:
         """One round over every model; False when any could not be checked (so the caller backs off)."""
         ok = True
+        self._swapped = False
         for slot in self.state.slots.values():
             ok = await self._check(slot) and ok
+        if self._swapped:  # once per round, however many models were swapped in it
+            collect_ms, frozen = refreeze_heap()
+            log.info("heap collected in %.0f ms after the swap; %d objects frozen", collect_ms, frozen)
         return ok
 
     async def _check(self, slot: ModelSlot) -> bool:
@@ -67,14 +72,19 @@ class Reloader:
             started = time.perf_counter()
             predictor = await asyncio.to_thread(_load, registry, slot.name, version)
         except BackendUnavailableError as exc:
-            self._move(slot, SlotStatus.UNREACHABLE, str(exc))
+            self._move(slot, SlotStatus.UNREACHABLE, str(exc), public=exc.public)
             return False
         except NoModelError as exc:
             self._move(slot, SlotStatus.NO_MODEL, str(exc))
             return True
         except TabserveError as exc:
             if version is None:  # the alias itself could not be read (e.g. a transient conflict)
-                self._move(slot, SlotStatus.UNREACHABLE, f"cannot read the production alias: {exc}")
+                self._move(
+                    slot,
+                    SlotStatus.UNREACHABLE,
+                    f"cannot read the production alias: {exc}",
+                    public="cannot read the production alias (the server log says why)",
+                )
                 return False
             self._cannot_load(slot, version, str(exc))
             return True
@@ -87,7 +97,7 @@ class Reloader:
         slot.unloadable = None
         self._move(slot, SlotStatus.SERVING)
         self.state.metrics.set_model_version(slot.name, version)
-        _freeze_heap()
+        self._swapped = True
         log.info(
             "serving %s version %d (was %s), loaded in %.0f ms",
             slot.name,
@@ -103,10 +113,14 @@ class Reloader:
         slot.unloadable = (version, why)
         self._move(slot, SlotStatus.LOAD_FAILED, f"cannot load version {version}: {why}")
 
-    def _move(self, slot: ModelSlot, status: SlotStatus, reason: str = "") -> None:
-        """Set the slot's status, saying why once (not every poll) and keeping /metrics in step."""
+    def _move(self, slot: ModelSlot, status: SlotStatus, reason: str = "", public: str | None = None) -> None:
+        """Set the slot's status, saying why once (not every poll) and keeping /metrics in step.
+
+        ``reason`` goes to the log; /readyz, 503s and pages show ``public`` when given (an
+        outage's details, such as the database host, stay in the log).
+        """
         was = slot.status
-        if not slot.set_status(status, reason):
+        if not slot.set_status(status, public or reason):
             return
         self.state.metrics.set_alias_unloadable(slot.name, bool(slot.degraded_reason))
         if was is SlotStatus.UNREACHABLE and status is not SlotStatus.UNREACHABLE:
@@ -127,14 +141,23 @@ class Reloader:
             )
 
 
-def _freeze_heap() -> None:
+def refreeze_heap() -> tuple[float, int]:
     """Move everything alive now (app, model, libraries) out of the collector's sight.
 
     Later collections then scan only objects made by requests, so no request
-    waits behind a full-heap collection (the tens-of-ms pauses behind other
-    servers' p99). No gc.collect() first: it would stall the event loop.
+    waits behind a full-heap collection. Frozen objects are never collected, so
+    the previous freeze is undone and the heap collected first: otherwise the
+    replaced model's cyclic garbage would stay frozen, and memory would grow with
+    every swap. That one full collection per swap is the price, paid once per
+    promotion instead of behind arbitrary requests.
+
+    Returns the collection's milliseconds and the number of objects now frozen.
     """
+    started = time.perf_counter()
+    gc.unfreeze()
+    gc.collect()
     gc.freeze()
+    return 1000 * (time.perf_counter() - started), gc.get_freeze_count()
 
 
 def _load(registry, model: str, version: int):  # noqa: ANN001 - runs in a thread

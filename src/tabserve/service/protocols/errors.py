@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from fastapi import Response
 
-from tabserve.service.http.errors import INTERNAL, internal_detail, log_internal, lookup
+from tabserve.service.http.errors import INTERNAL, internal_detail, log_internal, lookup, public_detail
 from tabserve.service.protocols import ProtocolError
 from tabserve.service.protocols.adapter import Reply
 
@@ -34,7 +34,7 @@ def status_and_message(exc: BaseException) -> tuple[int, str]:
         if found is INTERNAL:
             return 500, internal_detail(log_internal(exc))
         status = 400 if found.status == 422 else found.status
-    message = str(exc)
+    message = public_detail(exc)
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 3] + "..."
     return status, message

@@ -83,7 +83,7 @@ def model_status(request: Request, name: ModelName) -> Response:
     "/v1/models/{name:kserve_name}:predict",
     responses={
         200: {"content": {"application/json": {"schema": _PREDICTIONS}}},
-        **_errors(400, 404, 413, 415, 503),
+        **_errors(400, 404, 409, 413, 415, 503),
     },
     openapi_extra={
         "requestBody": {

@@ -23,7 +23,13 @@ from tabserve.service.protocols import ProtocolError
 
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 PROBABILITIES_PARAM = "probabilities"
-ERROR_CODES = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 413: "BAD_REQUEST", 415: "BAD_REQUEST"}
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "INVALID_STATE",
+    413: "BAD_REQUEST",
+    415: "BAD_REQUEST",
+}
 
 
 def wants_probabilities(payload: dict[str, Any]) -> bool:

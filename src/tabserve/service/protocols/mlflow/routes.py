@@ -32,7 +32,7 @@ _PREDICTIONS = {
     "/invocations",
     responses={
         200: {"content": {"application/json": {"schema": _PREDICTIONS}}},
-        **error_responses(400, 413, 415, 503, schema=_ERROR),
+        **error_responses(400, 409, 413, 415, 503, schema=_ERROR),
     },
     openapi_extra={
         "requestBody": {

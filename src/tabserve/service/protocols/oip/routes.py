@@ -134,7 +134,7 @@ _VERSION_PARAM: dict[str, Any] = {
 }
 _METADATA = {
     200: {"content": {"application/json": {"schema": _ANY_OBJECT}}},
-    **error_responses(400, 404, 503),
+    **error_responses(400, 404, 409, 503),
 }
 _INFER_BODY: dict[str, Any] = {
     "requestBody": {
@@ -165,7 +165,7 @@ _INFER = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         }
     },
-    **error_responses(400, 404, 413, 415, 503),
+    **error_responses(400, 404, 409, 413, 415, 503),
 }
 
 

@@ -89,7 +89,7 @@ OPENAPI_EXTRA = {
 }
 RESPONSES: dict[int | str, dict] = {
     200: {"description": "Labels and probabilities", "content": {"text/csv": {"schema": {"type": "string"}}}},
-    **problem_responses(400, 404, 413, 415, 422, 503),
+    **problem_responses(400, 404, 409, 413, 415, 422, 503),
 }
 
 

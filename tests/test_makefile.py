@@ -1,0 +1,44 @@
+"""`make run` installs what serving and training need; `make test` adds the development tools."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _planned(target: str, venv: Path) -> list[str]:
+    """The commands ``make TARGET`` would run for a fresh ``venv`` (``make -n``: nothing runs)."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed (Debian: apt-get install make)")
+    done = subprocess.run(
+        ["make", "-n", target, f"VENV={venv}"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_make_run_installs_the_train_extra_only(tmp_path):
+    planned = _planned("run", tmp_path / "venv")
+    installs = [line for line in planned if "pip install" in line and " -e " in line]
+    assert installs == [f"{tmp_path / 'venv'}/bin/python -m pip install --quiet -e '.[train]'"]
+    assert not any("[dev]" in line for line in planned)
+    assert planned[-1].startswith(f"{tmp_path / 'venv'}/bin/tabserve serve")
+
+
+def test_make_test_installs_the_dev_extra_and_marks_the_run_install_done(tmp_path):
+    planned = _planned("test", tmp_path / "venv")
+    assert f"{tmp_path / 'venv'}/bin/python -m pip install --quiet -e '.[dev]'" in planned
+    assert not any("'.[train]'" in line for line in planned)
+    assert f"touch {tmp_path / 'venv'}/.installed-dev {tmp_path / 'venv'}/.installed-run" in planned
+
+
+def test_the_dev_extra_includes_the_train_extra():
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert "tabserve[train]" in extras["dev"]
