@@ -33,7 +33,7 @@ def check_csv_width(body: bytes, schema: FeatureSchema) -> None:
     limit = max_columns(schema)
     breaks = _LineBreaks(body)
     end = breaks.after(0)
-    if b'"' not in body[:end]:
+    if body.find(b'"', 0, end) < 0:
         check_width(body.count(b",", 0, end) + 1, schema, "the CSV header row")
         return
     commas = quotes = pos = 0
