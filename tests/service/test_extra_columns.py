@@ -127,6 +127,11 @@ def test_json_columns_and_records_far_too_wide_are_refused(client):
     assert columnar.status_code == 422 and "'columns' has 5000 columns" in columnar.text
     record = client.post("/invocations", json={"dataframe_records": [dict.fromkeys(names, 1)]})
     assert record.status_code == 400 and "row 0 has 5000 columns" in record.text
+    split = client.post("/invocations", json={"inputs": {n: [1] for n in names}})
+    assert split.status_code == 400 and "the request has 5000 columns" in split.text
+    tensors = [{"name": n, "datatype": "FP64", "shape": [1], "data": [1]} for n in names]
+    oip = client.post("/v2/models/iris/infer", json={"inputs": tensors})
+    assert oip.status_code == 400 and "the request has 5000 columns" in oip.text
 
 
 @pytest.mark.parametrize(

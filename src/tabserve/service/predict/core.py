@@ -41,7 +41,7 @@ from urllib.parse import quote
 import numpy as np
 
 from tabserve.errors import InputError
-from tabserve.inputs import Batch, check_row_limit, parse_payload
+from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
 from tabserve.predictor import Predictor
 from tabserve.service.predict.state import ServiceState
 
@@ -146,7 +146,9 @@ class PredictCore:
         return self.rows(predictor, {"instances": values.tolist()})
 
     def columns(self, predictor: Predictor, columns: Mapping[str, Sequence[Any]]) -> Batch:
-        """One sequence of values per feature, keyed by feature name (any order, all of equal length)."""
+        """One sequence of values per feature, keyed by feature name (any order, all of equal length);
+        other names are ignored, up to ``max_columns``."""
+        check_width(len(columns), predictor.schema, "the request")
         names = list(columns)
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:

@@ -77,7 +77,7 @@ def to_batch(core: PredictCore, predictor: Predictor, tensors: list[Tensor]) -> 
         else:
             values = np.asarray(tensor.values).reshape(tensor.shape)
         return core.matrix(predictor, values)
-    check_width(len(tensors), predictor.schema, "the request's inputs")
+    check_width(len(tensors), predictor.schema, "the request")
     columns: dict[str, Any] = {}
     ignored: list[str] = []
     features = set(names)
