@@ -158,7 +158,8 @@ def test_a_header_of_only_quotes_is_refused_not_walked():
     assert len(unclosed["columns"]) == 1  # an unclosed quote is left to the parser: one long name
 
 
-def test_a_big_body_is_decoded_in_a_worker_thread_while_probes_are_answered(iris_config, monkeypatch):
+@pytest.mark.parametrize("path", ["/invocations", "/predict"])
+def test_a_big_body_is_decoded_in_a_worker_thread_while_probes_are_answered(iris_config, monkeypatch, path):
     """The CSV parse of a big body waits until /healthz has been answered: on the event loop it
     could not be, and the parse would find the probe unanswered when its wait runs out."""
     from tabserve.service.app import create_app, with_fast_predict
@@ -185,7 +186,7 @@ def test_a_big_body_is_decoded_in_a_worker_thread_while_probes_are_answered(iris
             probe_answered.set()
             return answer.status_code
 
-        predict = client.post("/invocations", content=body, headers={"content-type": "text/csv"})
+        predict = client.post(path, content=body, headers={"content-type": "text/csv"})
         return await asyncio.gather(predict, probe())
 
     app = with_fast_predict(create_app(load_settings(iris_config, environ={})))
@@ -193,4 +194,5 @@ def test_a_big_body_is_decoded_in_a_worker_thread_while_probes_are_answered(iris
     assert probe_status == 200
     assert seen == {"thread": True, "probe_first": True}
     assert predicted.status_code == 200, predicted.text
-    assert len(predicted.json()["predictions"]) == 10_000
+    rows = predicted.json()["predictions"] if path == "/invocations" else predicted.text.splitlines()[1:]
+    assert len(rows) == 10_000
