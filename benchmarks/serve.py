@@ -195,7 +195,7 @@ class InProcess:
         done = 0
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
-            _, answer = self.handler.answer(self.predictor, body, is_csv, False)
+            answer = self.handler.answer(self.predictor, body, is_csv, False).body
             if b"setosa" not in answer:
                 raise RuntimeError("the in-process answer has no label")
             done += BATCH_ROWS

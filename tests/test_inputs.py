@@ -47,7 +47,10 @@ def test_every_accepted_shape_gives_the_same_matrix(payload):
         ([[1, 2, math.inf, 4]], "row 0, column 'petal_length': expected a finite number, got inf"),
         ({"instances": []}, "the batch is empty"),
         ([], "the batch is empty"),
-        ({"instances": [{**RECORD, "colour": 1}]}, "row 0: unknown column(s) 'colour'"),
+        (
+            {"instances": [{**RECORD, **{f"x{i}": 1 for i in range(101)}}]},
+            "row 0 has 105 columns, more than the limit of 104",
+        ),
         (
             {"instances": [{"sepal_length": 1}]},
             "row 0: missing column(s) sepal_width, petal_length, petal_width",

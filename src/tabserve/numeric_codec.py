@@ -74,6 +74,8 @@ def parse_numeric_json(body: bytes, names: list[str]) -> tuple[np.ndarray, bool]
                 columns = orjson.loads(groups["columns"])
             except orjson.JSONDecodeError:
                 return None
+            if type(columns) is not list or len(columns) != len(names):
+                return None  # extra or missing columns: the general path ignores or names them
             if columns != names:
                 if sorted(columns) != sorted(names) or len(set(columns)) != len(columns):
                     return None

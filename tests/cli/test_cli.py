@@ -66,6 +66,8 @@ def test_predict_json_csv_and_models_commands(workdir, capsys):
     )
     rows.to_csv("rows.csv", index=False)
     assert main(["predict", "-c", "fast.yaml", "--input", "rows.csv", "--output", "out.csv"]) == 0
+    # the one rule for extra columns: ignored for the prediction, named on stderr, kept in the output
+    assert "warning: ignored column(s) the model does not take: id" in capsys.readouterr().err
     out = pd.read_csv("out.csv")
     assert list(out.columns) == [
         *rows.columns,

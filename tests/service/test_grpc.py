@@ -214,6 +214,20 @@ def test_typed_contents_answer_what_raw_contents_answer(served, expected):
         channel.close()
 
 
+def test_a_named_input_that_is_not_a_feature_is_ignored_and_named_in_trailing_metadata(served, expected):
+    columns = [(n, "FP64", [3], "fp64_contents", [row[i] for row in ROWS]) for i, n in enumerate(NAMES)]
+    columns.append(("species", "BYTES", [3], "bytes_contents", [b"a", b"b", b"c"]))
+    channel, service = stub(served)
+    try:
+        from tritonclient.grpc import InferResult
+
+        response, call = service.ModelInfer.with_call(typed_request(columns))
+        assert labels_of(InferResult(response)) == expected[0]
+        assert dict(call.trailing_metadata())["x-tabserve-ignored-columns"] == "species"
+    finally:
+        channel.close()
+
+
 def test_predictions_are_counted_under_their_own_protocol(client, served):
     grpcclient = triton()
     tensor = grpcclient.InferInput("input", [1, 4], "FP64")

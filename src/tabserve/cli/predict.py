@@ -19,7 +19,8 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         description="Predict with the production version (or --model-version N) of the configured model "
         "(or --model NAME). "
         "Give one row's values in the model's column order ('' for a missing value, which the model "
-        "imputes), or a CSV file with a header row.",
+        "imputes), or a CSV file with a header row: columns the model does not take are ignored (a warning "
+        "names them) and kept in the output, before the prediction columns.",
     )
     parser.add_argument("values", nargs="*", metavar="VALUE", help="one row's feature values, in order")
     parser.add_argument("--input", metavar="FILE.csv", help="CSV file of rows to predict")
@@ -108,7 +109,13 @@ def _predict_file(args: argparse.Namespace, predictor: Any) -> int:
     from tabserve.inputs import batch_from_frame
 
     frame = read_csv(args.input)
-    result = predictor.predict(batch_from_frame(frame, predictor.schema))
+    batch = batch_from_frame(frame, predictor.schema)
+    if batch.ignored:
+        shown = ", ".join(batch.ignored[:20]) + (
+            f" and {len(batch.ignored) - 20} more" if len(batch.ignored) > 20 else ""
+        )
+        print(f"warning: ignored column(s) the model does not take: {shown}", file=sys.stderr)
+    result = predictor.predict(batch)
     out = frame.copy()
     out["prediction"] = result.labels
     if result.probabilities is not None:

@@ -305,6 +305,33 @@ def test_predict_a_csv_upload_into_a_csv_download(browser, shared, watched, tmp_
     assert view.page.locator("[data-csv-result] a").inner_text() == "Download 2 predictions (CSV)"
 
 
+def test_the_csv_download_holds_the_input_columns_then_the_predictions(browser, shared, watched, tmp_path):
+    view = watched(shared)
+    view.goto("/ui/predict")
+    upload = tmp_path / "labelled.csv"
+    upload.write_text(
+        "id,sepal_length,sepal_width,petal_length,petal_width,species\n"
+        '"a, first",5.1,3.8,1.5,0.3,setosa\n\n'
+        '"b ""second""",6.7,3.0,5.2,2.3,virginica\n'
+    )
+    view.page.set_input_files("[data-csv-file]", str(upload))
+    with view.page.expect_download() as caught:
+        view.page.click("[data-csv-form] button[type=submit]")
+    saved = tmp_path / "out.csv"
+    caught.value.save_as(saved)
+    header, *rows = list(csv.reader(io.StringIO(saved.read_text())))
+    inputs = ["id", "sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+    assert header == [*inputs, "prediction", "proba_setosa", "proba_versicolor", "proba_virginica"]
+    assert [r[:6] for r in rows] == [
+        ["a, first", "5.1", "3.8", "1.5", "0.3", "setosa"],
+        ['b "second"', "6.7", "3.0", "5.2", "2.3", "virginica"],
+    ]
+    assert [r[6] for r in rows] == ["setosa", "virginica"]
+    note = view.page.locator("[data-csv-result] [data-ignored]").inner_text()
+    assert note == "Not used by the model (kept in the download): id, species."
+    assert view.page.locator("[data-csv-result] a").inner_text() == "Download 2 predictions (CSV)"
+
+
 def _unauthorized(view: Watched) -> list[str]:
     """Start recording the page's 401 answers; the list fills as they come."""
     refused: list[str] = []

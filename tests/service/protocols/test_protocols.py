@@ -213,7 +213,7 @@ def test_oip_binary_request_and_response_by_hand(app_server, expected):
         (
             {"inputs": [{"name": "petal", "shape": [1], "datatype": "FP64", "data": [1]}]},
             400,
-            "not a feature",
+            "no input is a feature",
         ),
         ({**matrix_request(), "outputs": [{"name": "logits"}]}, 400, "logits"),
         ({**matrix_request(), "id": 5}, 400, "id"),

@@ -15,10 +15,13 @@ client asks::
     result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
     found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities) or None
     body = await read_body(receive, core.body_limit, length)       # the byte limit every protocol uses
+    batch = await core.off_loop(len(body), decode, body)           # big bodies decoded in a worker thread
 
 ``PredictResult`` holds the model, version, labels, classes, probabilities
-(rows x classes in ``classes`` order, or None with ``labels_only``) and each
-row's class index. Every failure is a domain error from ``tabserve.errors``
+(rows x classes in ``classes`` order, or None with ``labels_only``), each
+row's class index and the input columns the model ignored (which each protocol
+reports in an ``X-Tabserve-Ignored-Columns`` header, ``ignored_headers``).
+Every failure is a domain error from ``tabserve.errors``
 (``NotFoundError`` for a model or version not served, ``NoModelError`` or
 ``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
 that do not fit the schema, ``BatchTooLargeError`` past ``max_batch_rows``);
@@ -28,21 +31,46 @@ shape, and ``str(exc)`` is a message safe to show (it never echoes the input).
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import numpy as np
 
 from tabserve.errors import InputError
-from tabserve.inputs import Batch, check_row_limit, parse_payload
+from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
 from tabserve.predictor import Predictor
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
 BODY_BYTES_PER_ROW = 1024
 _BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: the batch path
+OFF_LOOP_BYTES = 256 * 1024  # bodies larger than this are decoded in a worker thread, not on the event loop
+IGNORED_HEADER = b"x-tabserve-ignored-columns"
+IGNORED_COUNT_HEADER = b"x-tabserve-ignored-column-count"
+IGNORED_NAMES_SHOWN = 20
+_NAME_CHARS_SHOWN = 64
+_T = TypeVar("_T")
+
+
+def ignored_headers(ignored: Sequence[str]) -> list[tuple[bytes, bytes]]:
+    """The response headers naming the input columns a prediction ignored (none when it ignored none).
+
+    Names only, never values: at most ``IGNORED_NAMES_SHOWN`` of them, each cut to 64
+    characters and percent-encoded where it holds a comma, a '%' or anything outside
+    printable ASCII (so a name can neither split the list nor break the header); the
+    count header says how many there were in all.
+    """
+    if not ignored:
+        return []
+    shown = ",".join(
+        quote(name[:_NAME_CHARS_SHOWN], safe=" !\"#$&'()*+-./:;<=>?@[\\]^_`{|}~")
+        for name in ignored[:IGNORED_NAMES_SHOWN]
+    )
+    return [(IGNORED_HEADER, shown.encode("ascii")), (IGNORED_COUNT_HEADER, str(len(ignored)).encode())]
 
 
 def body_limit(max_batch_rows: int) -> int:
@@ -61,6 +89,7 @@ class PredictResult:
     classes: list[str]
     probabilities: np.ndarray | None  # rows x classes; None when only labels were asked for
     indices: np.ndarray  # each row's label as a position in ``classes``
+    ignored: tuple[str, ...] = ()  # input columns the model does not take, left out of the prediction
 
 
 class PredictCore:
@@ -87,6 +116,14 @@ class PredictCore:
         return await self.state.versions.get(self.state.registry, model, version)
 
     # ---- decoded input to a validated batch ----
+    async def off_loop(self, size: int, decode: Callable[..., _T], *args: Any) -> _T:
+        """``decode(*args)`` for a body of ``size`` bytes: on the loop when small (a thread hop costs
+        more than it saves), in a worker thread past ``OFF_LOOP_BYTES`` so other requests (probes
+        included) are answered while a big body is parsed."""
+        if size > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(decode, *args)
+        return decode(*args)
+
     def rows(self, predictor: Predictor, payload: Any) -> Batch:
         """JSON-like input: a bare row, a list of rows, ``{"instances"}`` or ``{"columns", "data"}``."""
         return parse_payload(payload, predictor.schema, self.max_rows)
@@ -109,7 +146,9 @@ class PredictCore:
         return self.rows(predictor, {"instances": values.tolist()})
 
     def columns(self, predictor: Predictor, columns: Mapping[str, Sequence[Any]]) -> Batch:
-        """One sequence of values per feature, keyed by feature name (any order, all of equal length)."""
+        """One sequence of values per feature, keyed by feature name (any order, all of equal length);
+        other names are ignored, up to ``max_columns``."""
+        check_width(len(columns), predictor.schema, "the request")
         names = list(columns)
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
@@ -149,6 +188,7 @@ class PredictCore:
                     classes,
                     None if labels_only else np.array([probabilities]),
                     np.array([index]),
+                    batch.ignored,
                 )
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
@@ -156,7 +196,13 @@ class PredictCore:
         if watch.active:
             watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
         return PredictResult(
-            predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
+            predictor.model,
+            predictor.version,
+            out.labels,
+            out.classes,
+            out.probabilities,
+            out.indices,
+            batch.ignored,
         )
 
     def single_row(

@@ -94,6 +94,60 @@ async function predictRow(form, event) {
   if (body.probabilities) result.append(bars(body.classes, body.probabilities));
 }
 
+// The records of a CSV text as the server reads them: quoted fields may hold commas, quotes and
+// line breaks; a blank line is no record.
+export function csvRecords(text) {
+  const records = [];
+  let record = [];
+  let field = "";
+  let quoted = false;
+  let started = false; // whether the current line has anything (a blank line is skipped)
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text[i];
+    if (quoted) {
+      if (char === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 1;
+      } else if (char === '"') {
+        quoted = false;
+      } else {
+        field += char;
+      }
+    } else if (char === '"') {
+      quoted = true;
+      started = true;
+    } else if (char === ",") {
+      record.push(field);
+      field = "";
+      started = true;
+    } else if (char === "\n" || char === "\r") {
+      if (char === "\r" && text[i + 1] === "\n") i += 1;
+      if (started || field !== "") records.push([...record, field]);
+      record = [];
+      field = "";
+      started = false;
+    } else {
+      field += char;
+      started = true;
+    }
+  }
+  if (started || field !== "") records.push([...record, field]);
+  return records;
+}
+
+function csvLine(fields) {
+  return fields.map((f) => (/[",\r\n]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f)).join(",");
+}
+
+// The download: each input row as given (every column, those the model ignores too), then its
+// prediction columns, as `tabserve predict --input` writes them.
+export function joinInputsAndPredictions(inputText, predictionText) {
+  const inputs = csvRecords(inputText);
+  const predictions = csvRecords(predictionText);
+  if (inputs.length !== predictions.length) return null;
+  return inputs.map((row, i) => csvLine([...row, ...predictions[i]])).join("\n") + "\n";
+}
+
 async function predictFile(form, event) {
   event.preventDefault();
   const error = form.querySelector('[data-error-for="csv"]');
@@ -105,17 +159,32 @@ async function predictFile(form, event) {
     error.textContent = "Choose a CSV file first.";
     return;
   }
+  const input = await file.text();
   const response = await fetch(versionUrl(form), {
     method: "POST",
     headers: { "content-type": "text/csv" },
-    body: await file.text(),
+    body: input,
   });
   if (!response.ok) {
     error.textContent = await problemText(response);
     return;
   }
-  const text = await response.text();
-  const rows = Math.max(0, text.trim().split("\n").length - 1);
+  const text = joinInputsAndPredictions(input, await response.text());
+  if (text === null) {
+    error.textContent = "The answer has a different number of rows than the file; nothing to download.";
+    return;
+  }
+  const rows = csvRecords(text).length - 1;
+  const ignored = response.headers.get("x-tabserve-ignored-columns");
+  if (ignored) {
+    const note = document.createElement("span");
+    note.dataset.ignored = "";
+    const names = ignored.split(",").map((name) => decodeURIComponent(name));
+    const count = Number(response.headers.get("x-tabserve-ignored-column-count")) || names.length;
+    const more = count > names.length ? ` and ${count - names.length} more` : "";
+    note.textContent = `Not used by the model (kept in the download): ${names.join(", ")}${more}.`;
+    result.append(note, " ");
+  }
   const link = document.createElement("a");
   link.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
   link.download = `predictions-${form.dataset.model}-v${form.dataset.version}.csv`;

@@ -1,7 +1,8 @@
 """KServe V1 / TF-Serving: ``{"instances": [...]}`` in, ``{"predictions": [...]}`` (labels) out.
 
 Instances are rows as lists in feature order or objects keyed by column name,
-exactly as tabserve's own ``instances``; errors are ``{"error": ...}``.
+exactly as tabserve's own ``instances`` (keys the model does not take are
+ignored and named in the answer's headers); errors are ``{"error": ...}``.
 """
 
 from __future__ import annotations

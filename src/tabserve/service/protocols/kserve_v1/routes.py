@@ -11,9 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
+from tabserve.inputs import Batch
+from tabserve.predictor import Predictor
 from tabserve.service.deps import get_core, get_state
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import problem_responses
+from tabserve.service.predict.core import PredictCore, ignored_headers
 from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.kserve_v1 import codec as kserve_v1
 
@@ -113,8 +116,13 @@ async def predict(request: Request, name: ModelName) -> Response:
         check_media(media_type(request.headers.get("content-type")))
         body = await read_request(request, core.body_limit)
         predictor = core.production(name)
-        batch = kserve_v1.decode_request(core, predictor, decode_json(body))
+        batch = await core.off_loop(len(body), _decode, core, predictor, body)
         result = core.predict(predictor, batch, protocol="kserve_v1", labels_only=True)
     except Exception as exc:
         return _error(exc)
-    return Response(kserve_v1.encode_response(result), media_type="application/json")
+    extra = {key.decode(): value.decode() for key, value in ignored_headers(result.ignored)}
+    return Response(kserve_v1.encode_response(result), media_type="application/json", headers=extra)
+
+
+def _decode(core: PredictCore, predictor: Predictor, body: bytes) -> Batch:
+    return kserve_v1.decode_request(core, predictor, decode_json(body))

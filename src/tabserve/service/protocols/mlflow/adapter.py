@@ -1,14 +1,19 @@
 """MLflow's ``POST /invocations`` as a dispatcher adapter, for the default model.
 
-Errors are MLflow's ``{"error_code", "message"}``. The declared route calls
-``invocations_answer`` too, so both answer and fail alike.
+Errors are MLflow's ``{"error_code", "message"}``. Columns (record keys) the
+model does not take are ignored and named in the answer's headers. The declared
+route calls ``invocations_answer`` too, so both answer and fail alike.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from tabserve.inputs import Batch
+from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
-from tabserve.service.predict.core import PredictCore
-from tabserve.service.protocols.adapter import RawRequest, Reply, Route
+from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.protocols.adapter import Headers, RawRequest, Reply, Route
 from tabserve.service.protocols.errors import JSON_CT, error_reply
 from tabserve.service.protocols.mlflow import codec as mlflow
 
@@ -16,19 +21,24 @@ INVOCATIONS = "/invocations"
 _ROUTE = Route(INVOCATIONS)
 
 
-async def invocations_answer(core: PredictCore, body: bytes, content_type: bytes | str | None) -> bytes:
-    """The JSON answer to an /invocations body; errors propagate."""
-    is_csv = check_media(media_type(content_type), csv=True)
-    predictor = core.production()
+def _decode(core: PredictCore, predictor: Predictor, body: bytes, is_csv: bool) -> tuple[Batch, bool]:
     if is_csv:
         from tabserve.service.protocols.tabserve.csv_codec import read_csv_payload
 
-        batch = core.rows(predictor, read_csv_payload(body, predictor.schema))
-        probabilities = False
-    else:
-        batch, probabilities = mlflow.decode_json(core, predictor, decode_json(body))
+        return core.rows(predictor, read_csv_payload(body, predictor.schema)), False
+    payload: Any = decode_json(body)
+    return mlflow.decode_json(core, predictor, payload)
+
+
+async def invocations_answer(
+    core: PredictCore, body: bytes, content_type: bytes | str | None
+) -> tuple[bytes, Headers]:
+    """The JSON answer to an /invocations body and its headers; errors propagate."""
+    is_csv = check_media(media_type(content_type), csv=True)
+    predictor = core.production()
+    batch, probabilities = await core.off_loop(len(body), _decode, core, predictor, body, is_csv)
     result = core.predict(predictor, batch, protocol="mlflow", labels_only=not probabilities)
-    return mlflow.encode_response(result, probabilities)
+    return mlflow.encode_response(result, probabilities), ignored_headers(result.ignored)
 
 
 class MlflowAdapter:
@@ -42,7 +52,8 @@ class MlflowAdapter:
 
     async def handle(self, route: Route, request: RawRequest) -> Reply:
         body = await read_body(request.receive, self.core.body_limit, request.content_length)
-        return Reply(200, JSON_CT, await invocations_answer(self.core, body, request.content_type))
+        answer, headers = await invocations_answer(self.core, body, request.content_type)
+        return Reply(200, JSON_CT, answer, headers)
 
     def error(self, exc: BaseException) -> Reply:
         return error_reply(exc, mlflow.error_body)

@@ -60,10 +60,11 @@ async def invocations(request: Request) -> Response:
     core = get_core(request)
     try:
         body = await read_request(request, core.body_limit)
-        answer = await invocations_answer(core, body, request.headers.get("content-type"))
+        answer, headers = await invocations_answer(core, body, request.headers.get("content-type"))
     except Exception as exc:
         return error_response(exc, mlflow.error_body)
-    return Response(answer, media_type="application/json")
+    extra = {name.decode(): value.decode() for name, value in headers}
+    return Response(answer, media_type="application/json", headers=extra)
 
 
 def _loaded(request: Request) -> Response:

@@ -1,16 +1,18 @@
 """OIP v2 infer as a dispatcher adapter: ``POST /v2/models/{name}[/versions/{v}]/infer``.
 
-Decode (JSON or the binary tensor extension) -> predict core -> encode; errors
-as ``{"error": ...}``. The declared infer routes call ``check_infer_media`` and
-``infer_answer`` too, so both answer and fail alike.
+Decode (JSON or the binary tensor extension; big bodies in a worker thread) ->
+predict core -> encode; named inputs the model does not take are ignored and
+named in the answer's headers; errors as ``{"error": ...}``. The declared
+infer routes call ``check_infer_media`` and ``infer_answer`` too, so both
+answer and fail alike.
 """
 
 from __future__ import annotations
 
 from tabserve.service.http.bodies import is_json, media_type, read_body
 from tabserve.service.http.errors import UnsupportedMediaTypeError
-from tabserve.service.predict.core import PredictCore
-from tabserve.service.protocols.adapter import RawRequest, Reply, Route, model_and_version
+from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.protocols.adapter import Headers, RawRequest, Reply, Route, model_and_version
 from tabserve.service.protocols.errors import error_reply
 from tabserve.service.protocols.oip import codec as oip
 
@@ -37,13 +39,18 @@ def check_infer_media(content_type: bytes | str | None) -> None:
 
 async def infer_answer(
     core: PredictCore, model: str, version: int | None, body: bytes, header_length: str | None
-) -> tuple[bytes, bytes, int | None]:
-    """Content type, body and binary header length of a successful infer; errors propagate."""
+) -> tuple[bytes, bytes, Headers]:
+    """Content type, body and headers (binary header length, ignored inputs) of a successful infer;
+    errors propagate."""
     predictor = core.production(model) if version is None else await core.version(model, version)
-    request = oip.decode_request(core, predictor, body, header_length)
+    request = await core.off_loop(len(body), oip.decode_request, core, predictor, body, header_length)
     labels_only = "predict_proba" not in request.outputs
     result = core.predict(predictor, request.batch, protocol="oip", labels_only=labels_only)
-    return oip.encode_response(result, request)
+    media, payload, binary_at = oip.encode_response(result, request)
+    headers = ignored_headers(result.ignored)
+    if binary_at is not None:
+        headers.append((_HEADER_LENGTH, str(binary_at).encode()))
+    return media, payload, headers
 
 
 def infer_target(path: str) -> Route | None:
@@ -68,16 +75,14 @@ class OipAdapter:
         check_infer_media(request.content_type)
         body = await read_body(request.receive, self.core.body_limit, request.content_length)
         header_length = request.header(_HEADER_LENGTH)
-        media, payload, binary_at = await infer_answer(
+        media, payload, headers = await infer_answer(
             self.core,
             route.model or "",
             route.version,
             body,
             None if header_length is None else header_length.decode("latin-1"),
         )
-        if binary_at is None:
-            return Reply(200, media, payload)
-        return Reply(200, media, payload, [(_HEADER_LENGTH, str(binary_at).encode())])
+        return Reply(200, media, payload, headers)
 
     def error(self, exc: BaseException) -> Reply:
         return error_reply(exc, error_body)

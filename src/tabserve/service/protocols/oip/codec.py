@@ -2,7 +2,8 @@
 
 Inputs are either one ``[N, F]`` tensor whose columns are the features in
 schema order (FP64, FP32, INT64 or BOOL), or one ``[N]`` / ``[N, 1]`` tensor
-per feature named by column (BYTES for categorical columns). Outputs are
+per feature named by column (BYTES for categorical columns; a named tensor that
+is not a feature is ignored and named in ``Batch.ignored``). Outputs are
 ``predict`` (BYTES labels, ``[N]``) and ``predict_proba`` (FP64, ``[N, C]``);
 without ``outputs`` in the request both are returned.
 
@@ -16,14 +17,14 @@ Little-endian throughout; BYTES elements are a 4-byte length then the bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import orjson
 
 from tabserve.errors import OutputUnavailableError
-from tabserve.inputs import Batch
+from tabserve.inputs import Batch, check_width
 from tabserve.predictor import Predictor
 from tabserve.registry.records import NO_PROBABILITIES
 from tabserve.service.predict.core import PredictCore, PredictResult
@@ -90,14 +91,15 @@ def to_batch(core: PredictCore, predictor: Predictor, tensors: list[Tensor]) -> 
         else:
             values = np.asarray(tensor.values).reshape(tensor.shape)
         return core.matrix(predictor, values)
+    check_width(len(tensors), predictor.schema, "the request")
     columns: dict[str, Any] = {}
+    ignored: list[str] = []
+    features = set(names)
     numeric = {f.name for f in predictor.schema.features if f.type == "numeric"}
     for tensor in tensors:
-        if tensor.name not in names:
-            raise ProtocolError(
-                f"input '{text(tensor.name)}' is not a feature; send one [N, {len(names)}] tensor "
-                f"or one tensor per feature ({', '.join(names)})"
-            )
+        if tensor.name not in features:
+            ignored.append(tensor.name)
+            continue
         if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
             raise ProtocolError(f"input '{tensor.name}': a feature tensor has shape [N] or [N, 1]")
         values = tensor.values
@@ -105,7 +107,13 @@ def to_batch(core: PredictCore, predictor: Predictor, tensors: list[Tensor]) -> 
             values = values.astype(np.float64) if tensor.name in numeric and values.dtype == bool else values
             values = values.tolist()
         columns[tensor.name] = values
-    return core.columns(predictor, columns)
+    if not columns:
+        raise ProtocolError(
+            f"no input is a feature; send one [N, {len(names)}] tensor "
+            f"or one tensor per feature ({', '.join(names)})"
+        )
+    batch = core.columns(predictor, columns)
+    return replace(batch, ignored=tuple(ignored)) if ignored else batch
 
 
 def decode_request(

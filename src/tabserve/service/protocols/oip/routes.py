@@ -109,13 +109,13 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         number = None if version is None else parse_version(version)
         check_infer_media(request.headers.get("content-type"))
         body = await read_request(request, core.body_limit)
-        media, payload, header_length = await infer_answer(
+        media, payload, headers = await infer_answer(
             core, name, number, body, request.headers.get(oip.HEADER_LENGTH)
         )
     except Exception as exc:
         return error_response(exc)
-    headers = None if header_length is None else {oip.HEADER_LENGTH: str(header_length)}
-    return Response(payload, media_type=media.decode(), headers=headers)
+    extra = {key.decode(): value.decode() for key, value in headers}
+    return Response(payload, media_type=media.decode(), headers=extra)
 
 
 # OIP versions are strings; the version is read from the path (not a FastAPI parameter) so a bad

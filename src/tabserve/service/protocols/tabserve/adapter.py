@@ -41,7 +41,7 @@ class TabserveAdapter:
 
     async def handle(self, route: Route, request: RawRequest) -> Reply:
         handler = self.handler
-        media, payload = await handler.handle(
+        answer = await handler.handle(
             route.model,
             route.version,
             request.receive,
@@ -49,7 +49,7 @@ class TabserveAdapter:
             request.content_length,
             request.query,
         )
-        return Reply(200, media, payload)
+        return Reply(200, answer.media, answer.body, answer.headers)
 
     def error(self, exc: BaseException) -> Reply:
         status, headers, payload = problem_for(exc)

@@ -3,14 +3,17 @@
 JSON (a bare row, ``instances``, columnar) or CSV in; the answer encoder's
 JSON or CSV out. A small JSON body that is one plain row goes to the core's
 single-row shortcut; big numeric bodies skip Python objects (``numeric_codec``);
-everything else is validated by the predict core. Both ``TabserveAdapter`` and
-the FastAPI endpoints call ``PredictHandler.handle``, so they answer and fail alike.
+everything else is validated by the predict core. Bodies past the core's
+``OFF_LOOP_BYTES`` are decoded in a worker thread. Columns the model does not
+take are ignored and named in the answer's headers (``ignored_headers``). Both
+``TabserveAdapter`` and the FastAPI endpoints call ``PredictHandler.handle``,
+so they answer and fail alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
@@ -20,13 +23,21 @@ from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
-from tabserve.service.predict.core import PredictCore
+from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, ignored_headers
 from tabserve.service.protocols.tabserve import answers
 
 SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 QUERY_KEYS = ("labels_only",)
 LABELS_ONLY_VALUES = {"true": True, "false": False}
+
+
+class Answer(NamedTuple):
+    """A predict answer: content type, body and any headers (the ignored columns)."""
+
+    media: bytes
+    body: bytes
+    headers: list[tuple[bytes, bytes]] = []
 
 
 def labels_only_query(query: bytes) -> bool:
@@ -66,9 +77,9 @@ class PredictHandler:
         content_type: bytes | str | None,
         content_length: bytes | str | None,
         query: bytes,
-    ) -> tuple[bytes, bytes]:
-        """Content type and body of the answer for ``model`` (None: the default) at ``version``
-        (None: production); domain errors propagate to the error table."""
+    ) -> Answer:
+        """The answer for ``model`` (None: the default) at ``version`` (None: production);
+        domain errors propagate to the error table."""
         is_csv = check_media(media_type(content_type), csv=True)
         labels_only = labels_only_query(query)
         body = await read_body(receive, self.limit, content_length)
@@ -76,22 +87,26 @@ class PredictHandler:
             predictor = self.core.production(model)
         else:
             predictor = await self.core.version(model or self.core.state.default.name, version)
+        if len(body) > OFF_LOOP_BYTES:
+            batch, in_body = await self.core.off_loop(len(body), self._decode, body, is_csv, predictor)
+            return self._predict(predictor, batch, is_csv, labels_only or in_body)
         return self.answer(predictor, body, is_csv, labels_only)
 
-    def answer(
-        self, predictor: Predictor, body: bytes, is_csv: bool, labels_only: bool
-    ) -> tuple[bytes, bytes]:
-        if not body.strip():
-            raise MalformedBodyError('the body is empty; send a row, {"instances": [...]} or CSV')
+    def answer(self, predictor: Predictor, body: bytes, is_csv: bool, labels_only: bool) -> Answer:
+        """The whole answer on the calling thread (``handle`` decodes big bodies off the loop)."""
         if not is_csv and len(body) <= SINGLE_ROW_MAX_BYTES:
             answer_row = self._answer_row(body, predictor, labels_only)
             if answer_row is not None:
-                return answers.JSON_CT, answer_row
+                return Answer(answers.JSON_CT, answer_row)
         batch, in_body = self._decode(body, is_csv, predictor)
-        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body)
+        return self._predict(predictor, batch, is_csv, labels_only or in_body)
+
+    def _predict(self, predictor: Predictor, batch: Batch, is_csv: bool, labels_only: bool) -> Answer:
+        result = self.core.predict(predictor, batch, labels_only=labels_only)
+        headers = ignored_headers(result.ignored)
         if is_csv:
-            return answers.CSV_CT, answers.csv_answer_bytes(result)
-        return answers.JSON_CT, answers.json_answer(result)
+            return Answer(answers.CSV_CT, answers.csv_answer_bytes(result), headers)
+        return Answer(answers.JSON_CT, answers.json_answer(result), headers)
 
     def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> bytes | None:
         """One row, bare or as the single row of "instances", through the core's single-row shortcut;
@@ -120,7 +135,13 @@ class PredictHandler:
 
     def _decode(self, body: bytes, is_csv: bool, predictor: Predictor) -> tuple[Batch, bool]:
         """A validated batch and the body's labels_only flag; big numeric bodies skip Python objects."""
+        if not body.strip():
+            raise MalformedBodyError('the body is empty; send a row, {"instances": [...]} or CSV')
         schema = predictor.schema
+        if is_csv:
+            from tabserve.service.protocols.tabserve.csv_codec import check_csv_width
+
+            check_csv_width(body, schema)
         if schema.all_numeric and len(body) >= NUMERIC_CODEC_MIN_BYTES:
             if is_csv:
                 matrix, labels_only = parse_numeric_csv(body, schema.names), False

@@ -98,7 +98,7 @@ def declare_predict_routes(app: FastAPI, handler: PredictHandler) -> None:
 
     async def answer(request: Request, model: str | None, version: int | None) -> Response:
         headers = request.headers
-        media, body = await handler.handle(
+        answer = await handler.handle(
             model,
             version,
             request.receive,
@@ -106,7 +106,8 @@ def declare_predict_routes(app: FastAPI, handler: PredictHandler) -> None:
             headers.get("content-length"),
             request.scope["query_string"],
         )
-        return Response(body, media_type=media.decode())
+        extra = {name.decode(): value.decode() for name, value in answer.headers}
+        return Response(answer.body, media_type=answer.media.decode(), headers=extra)
 
     async def predict(request: Request) -> Response:
         """Predict labels (and class probabilities) with the default model's production version."""
