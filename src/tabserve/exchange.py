@@ -18,12 +18,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tabserve.errors import DataError, IntegrityError
 from tabserve.registration import (
     COMPILED_FILE,
     MODEL_FILE,
     PICTURE_FILES,
     PROFILE_FILE,
+    RESIDUALS_FILE,
     Stored,
     settle_promotion,
     store_version,
@@ -38,7 +41,13 @@ FORMAT = 1
 VERSION_FILE = "version.json"
 SCHEMA_FILE = "schema.json"
 ONNX_FILE = "model.onnx"
-_FILES = {"model": MODEL_FILE, "compiled": COMPILED_FILE, "profile": PROFILE_FILE, **PICTURE_FILES}
+_FILES = {
+    "model": MODEL_FILE,
+    "compiled": COMPILED_FILE,
+    "profile": PROFILE_FILE,
+    "residuals": RESIDUALS_FILE,
+    **PICTURE_FILES,
+}
 
 
 def export_version(registry: Registry, model: str, version: int, folder: str | Path) -> list[str]:
@@ -152,6 +161,7 @@ def import_version(
 
         CompiledRunner(bundle)  # readable by this tabserve, or refused before anything is stored
     profile = json.loads(files["profile"]) if "profile" in files else None
+    residuals = np.asarray(json.loads(files["residuals"]), dtype=np.float64) if "residuals" in files else None
     trained = TrainedModel(
         pipeline=pipeline,
         schema=schema,
@@ -165,6 +175,7 @@ def import_version(
         libraries=meta["libraries"],
         profile=profile,
         pictures={kind: files[kind] for kind in PICTURE_FILES if kind in files},
+        residuals=residuals,
     )
     config = {**meta["config"], "imported": {"model": meta["model"], "version": meta["version"]}}
     version, serving = store_version(

@@ -27,7 +27,14 @@ MODEL_FILE = "model.skops"
 COMPILED_FILE = "compiled.npz"
 PROFILE_FILE = "profile.json"
 # Pictures drawn when a version is stored, so that a serving-only install can show them.
-PICTURE_FILES = {"pairplot": "pairplot.png", "confusion_matrix": "confusion_matrix.png"}
+PICTURE_FILES = {
+    "pairplot": "pairplot.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "predicted_vs_actual": "predicted_vs_actual.png",
+    "residual_distribution": "residual_distribution.png",
+}
+# A regressor's absolute hold-out residuals: what its prediction intervals are made of.
+RESIDUALS_FILE = "residuals.json"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ def compile_for_serving(trained: TrainedModel) -> CompileResult:
     if missing(("skl2onnx",)):
         return CompileResult(None, "not compiled: skl2onnx is not installed here (tabserve[train])")
     named = getattr(trained.pipeline, "named_steps", None)
+    if trained.schema.is_regression:
+        return CompileResult(None, "regressors are served by scikit-learn")
     if trained.schema.all_numeric and (named is None or "prep" not in named or "clf" not in named):
         return CompileResult(None, "pipeline is not tabserve's prep + clf shape: served by scikit-learn")
     try:
@@ -78,6 +87,9 @@ def store_version(
         files.append(StoredFile("compiled", COMPILED_FILE, compiled.bundle))
     if trained.profile is not None:
         files.append(StoredFile("profile", PROFILE_FILE, json.dumps(trained.profile).encode()))
+    if trained.residuals is not None:
+        residuals = [float(v) for v in trained.residuals]
+        files.append(StoredFile("residuals", RESIDUALS_FILE, json.dumps(residuals).encode()))
     for kind, png in _pictures(model, trained, pictures).items():
         files.append(StoredFile(kind, PICTURE_FILES[kind], png))
     fields = {

@@ -20,11 +20,16 @@ class Feature:
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Which columns a model takes, of which kinds, and which labels it answers."""
+    """Which columns a model takes, of which kinds, and what it answers: labels or values.
+
+    ``task`` is "classification" (``classes`` are its labels) or "regression"
+    (``classes`` is empty); a schema stored before tasks existed reads as classification.
+    """
 
     features: list[Feature]
     target: str
     classes: list[str]
+    task: str = "classification"
     names: list[str] = field(init=False)
     all_numeric: bool = field(init=False)  # worked out once: the predict path asks on every request
 
@@ -37,6 +42,7 @@ class FeatureSchema:
             "features": [asdict(f) for f in self.features],
             "target": self.target,
             "classes": list(self.classes),
+            "task": self.task,
         }
 
     @classmethod
@@ -45,4 +51,9 @@ class FeatureSchema:
             features=[Feature(**f) for f in data["features"]],
             target=data["target"],
             classes=[str(c) for c in data["classes"]],
+            task=str(data.get("task", "classification")),
         )
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
