@@ -1,4 +1,4 @@
-"""PNG pictures for the service: the data's pairplot, a version's confusion matrix or regression plots, cached.
+"""PNG pictures for the service: the pairplot, a confusion matrix or regression plots, cached.
 
 A version stores both pictures, drawn when it was trained, so serving them is a
 read (checked against its sha256) and a serving-only install, which has no
