@@ -21,6 +21,7 @@ LAYERS = {
     "jobs": 4,
     "registration": 4,
     "fitted": 3,
+    "fitted_regression": 3,
     "training": 3,
     "compiled": 3,
     "predictor": 3,

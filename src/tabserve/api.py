@@ -156,11 +156,12 @@ def register(
     promote: bool | None = None,
     description: str | None = None,
 ) -> RegisteredVersion:
-    """Store a fitted scikit-learn classifier as the next version of model ``name``.
+    """Store a fitted scikit-learn classifier or regressor as the next version of model ``name``.
 
     ``X_sample`` (a few rows of the model's input: a DataFrame, or an array with
     ``feature_names``) gives the feature schema and checks that served answers equal
-    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix.
+    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix, or for a
+    regressor RMSE/MAE/R² and the residuals its prediction intervals come from (none without them).
     The first version of a name always becomes production; for later ones ``promote`` None
     follows the registry's rule (``auto_promote`` and a hold-out score at least production's),
     True or False decide.

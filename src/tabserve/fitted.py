@@ -1,5 +1,7 @@
 """A classifier fitted outside tabserve, described the way tabserve describes its own.
 
+(A regressor goes to fitted_regression.py, which does the same for values.)
+
 From a sample of its input: the feature schema (names, kinds, categories), the
 data hash, and a check that the model answers the same when rows arrive the
 way the server passes them (numbers as float64, categories as strings), so
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_regressor
 
 from tabserve.data import content_hash
 from tabserve.errors import ConfigError, DataError, InputError
@@ -40,6 +42,8 @@ def describe_fitted(
     y_test: Any = None,
 ) -> TrainedModel:
     """Everything a version records about ``model``, from its input sample and optional hold-out."""
+    if is_regressor(model):
+        return _regressor(model, x_sample, feature_names, x_test, y_test)
     classes = _classes(model)
     frame = as_frame(x_sample, feature_names, _fitted_names(model), "X_sample")
     target = getattr(y_test, "name", None) or "label"
@@ -77,6 +81,17 @@ def describe_fitted(
         # Drift reference: every row given, and the labels answered for the hold-out (else the sample).
         profile=build_profile(profile_rows, schema, predicted),
     )
+
+
+def _regressor(model: Any, x_sample: Any, names: list[str] | None, x_test: Any, y_test: Any) -> TrainedModel:
+    from tabserve.fitted_regression import describe_fitted_regressor
+
+    frame = as_frame(x_sample, names, _fitted_names(model), "X_sample")
+    if (x_test is None) != (y_test is None):
+        raise ConfigError("register: give both X_test and y_test, or neither")
+    test = None if x_test is None else as_frame(x_test, names or list(frame.columns), None, "X_test")
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return describe_fitted_regressor(model, frame, test, y_test, _plain_params(final))
 
 
 def _classes(model: Any) -> list[str]:
