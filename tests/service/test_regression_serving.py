@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tabserve.config import load_settings
-from tabserve.service.app import create_app
+from tabserve.service.app import create_app, with_fast_predict
 from tabserve.workflow import train_and_register
 from tests.service.conftest import register_copy, serve_in_thread
 
@@ -36,6 +36,107 @@ def houses_config(tmp_path_factory) -> Path:
 def client(houses_config):
     with serve_in_thread(create_app(load_settings(houses_config, environ={}))) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def fast_client(houses_config):
+    """The app as `tabserve serve` runs it: the raw-ASGI fast paths in front of FastAPI."""
+    with serve_in_thread(with_fast_predict(create_app(load_settings(houses_config, environ={})))) as http:
+        yield http
+
+
+ROWS = [
+    {"area": 100.0, "rooms": 3, "age": 20.0, "district": "north"},
+    {"area": 55.5, "rooms": 1, "age": None, "district": None},  # missing values are imputed
+]
+PATHS = ["/predict", "/models/houses/predict", "/models/houses/versions/1/predict"]
+
+
+def _expected_values(houses_config) -> list[float]:
+    """What the stored pipeline itself answers for ROWS."""
+    import pandas as pd
+
+    from tabserve.workflow import open_registry
+
+    registry = open_registry(load_settings(houses_config, environ={}))
+    try:
+        pipeline = registry.load_model(registry.get("houses", 1))
+    finally:
+        registry.close()
+    frame = pd.DataFrame(ROWS).astype({"district": object})
+    return pipeline.predict(frame).tolist()
+
+
+@pytest.fixture(params=["declared", "fast"])
+def any_client(request, client, fast_client):
+    return client if request.param == "declared" else fast_client
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_predict_answers_numbers(any_client, houses_config, path):
+    body = any_client.post(path, json={"instances": ROWS}).json()
+    assert body == {
+        "model": "houses",
+        "version": 1,
+        "predictions": pytest.approx(_expected_values(houses_config)),
+    }
+
+
+@pytest.mark.parametrize("how", ["query", "body"])
+def test_predict_with_intervals(any_client, houses_config, how):
+    if how == "query":
+        response = any_client.post("/predict?interval=0.9", json={"instances": ROWS})
+    else:
+        response = any_client.post("/predict", json={"instances": ROWS, "interval": 0.9})
+    body = response.json()
+    values = body["predictions"]
+    assert values == pytest.approx(_expected_values(houses_config))
+    intervals = body["intervals"]
+    assert intervals["coverage"] == 0.9
+    half = [hi - v for v, hi in zip(values, intervals["upper"], strict=True)]
+    assert half[0] > 0 and half == pytest.approx([half[0]] * 2)
+    assert [v - lo for v, lo in zip(values, intervals["lower"], strict=True)] == pytest.approx(half)
+    wider = any_client.post("/predict?interval=0.95", json={"instances": ROWS}).json()["intervals"]
+    assert wider["upper"][0] - values[0] > half[0]
+
+
+@pytest.mark.parametrize("bad", ["0", "1", "1.5", "-0.2", "nine"])
+def test_coverage_outside_zero_one_is_a_422_naming_interval(any_client, bad):
+    response = any_client.post(f"/predict?interval={bad}", json={"instances": ROWS})
+    assert response.status_code == 422
+    assert "interval" in response.json()["detail"]
+    in_body = any_client.post("/predict", json={"instances": ROWS, "interval": 2})
+    assert in_body.status_code == 422 and "interval" in in_body.json()["detail"]
+
+
+def test_too_high_a_coverage_for_the_hold_out_is_refused(any_client):
+    response = any_client.post("/predict?interval=0.999", json={"instances": ROWS})
+    assert response.status_code == 422
+    assert "hold-out residuals" in response.json()["detail"]
+
+
+def test_a_version_without_residuals_says_why_it_has_no_intervals(any_client):
+    plain = any_client.post("/models/houses/versions/2/predict", json={"instances": ROWS})
+    assert plain.status_code == 200 and len(plain.json()["predictions"]) == 2
+    response = any_client.post("/models/houses/versions/2/predict?interval=0.9", json={"instances": ROWS})
+    assert response.status_code == 422
+    assert "no hold-out residuals" in response.json()["detail"]
+
+
+def test_csv_answers_prediction_lower_upper(any_client, houses_config):
+    csv_body = "area,rooms,age,district\n100.0,3,20.0,north\n55.5,1,,\n"
+    headers = {"content-type": "text/csv"}
+    plain = any_client.post("/predict", content=csv_body, headers=headers)
+    assert plain.headers["content-type"].startswith("text/csv")
+    lines = plain.text.splitlines()
+    assert lines[0] == "prediction"
+    assert [float(v) for v in lines[1:]] == pytest.approx(_expected_values(houses_config))
+    with_interval = any_client.post(
+        "/predict?interval=0.8", content=csv_body, headers=headers
+    ).text.splitlines()
+    assert with_interval[0] == "prediction,lower,upper"
+    value, lower, upper = map(float, with_interval[1].split(","))
+    assert lower < value < upper
 
 
 def test_version_route_shows_the_regression_metrics(client):

@@ -16,7 +16,9 @@ client asks::
 
 ``PredictResult`` holds the model, version, labels, classes, probabilities
 (rows x classes in ``classes`` order, or None with ``labels_only``) and each
-row's class index. Every failure is a domain error from ``tabserve.errors``
+row's class index; for a regression model, ``values`` (one float per row, the
+label fields empty) and, when a coverage was asked for (``interval=0.9``), the
+``interval`` bounds. Every failure is a domain error from ``tabserve.errors``
 (``NotFoundError`` for a model or version not served, ``NoModelError`` or
 ``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
 that do not fit the schema, ``BatchTooLargeError`` past ``max_batch_rows``);
@@ -35,7 +37,7 @@ import numpy as np
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, BatchTooLargeError, parse_payload
-from tabserve.predictor import Predictor
+from tabserve.predictor import Interval, Predictor
 from tabserve.service.predict.state import ServiceState
 
 
@@ -49,6 +51,12 @@ class PredictResult:
     classes: list[str]
     probabilities: np.ndarray | None  # rows x classes; None when only labels were asked for
     indices: np.ndarray  # each row's label as a position in ``classes``
+    values: np.ndarray | None = None  # a regressor's predictions, one float per row
+    interval: Interval | None = None  # a regressor's intervals, when a coverage was asked for
+
+    @property
+    def is_regression(self) -> bool:
+        return self.values is not None
 
 
 class PredictCore:
@@ -116,13 +124,24 @@ class PredictCore:
 
     # ---- the prediction ----
     def predict(
-        self, predictor: Predictor, batch: Batch, protocol: str = "tabserve", labels_only: bool = False
+        self,
+        predictor: Predictor,
+        batch: Batch,
+        protocol: str = "tabserve",
+        labels_only: bool = False,
+        interval: float | None = None,
     ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics.
 
         One finite numeric row takes the model's pure-Python row path, as tabserve's own
         /predict does, so every protocol's single-row answer costs the same and equals it.
+        ``interval``: a regressor's coverage for intervals (a classifier refuses it).
         """
+        if predictor.is_regression or interval is not None:
+            out = predictor.predict(batch, interval=interval)
+            return PredictResult(
+                predictor.model, predictor.version, [], [], None, out.indices, out.values, out.interval
+            )
         if batch.rows == 1 and batch.matrix is not None:
             single = self._predict_one(predictor, batch.matrix[0].tolist(), protocol, labels_only)
             if single is not None:
