@@ -187,3 +187,56 @@ def test_version_page_shows_regression_metrics_and_pictures_instead_of_a_confusi
     assert "No hold-out residuals stored" in without
     compare = client.get("/ui/models/houses/compare?a=1&b=2").text
     assert "Hold-out RMSE (lower is better)" in compare
+
+
+OIP_INPUTS = [
+    {"name": "area", "datatype": "FP64", "shape": [2], "data": [100.0, 55.5]},
+    {"name": "rooms", "datatype": "FP64", "shape": [2], "data": [3.0, 1.0]},
+    {"name": "age", "datatype": "FP64", "shape": [2], "data": [20.0, 30.0]},
+    {"name": "district", "datatype": "BYTES", "shape": [2], "data": ["north", "south"]},
+]
+
+
+def test_oip_v2_answers_fp64_predict_and_intervals_when_asked(any_client, houses_config):
+    expected = _expected_values(houses_config)
+    inputs = OIP_INPUTS  # the first row is ROWS[0]
+    plain = any_client.post("/v2/models/houses/infer", json={"inputs": inputs})
+    assert plain.status_code == 200, plain.text
+    outputs = plain.json()["outputs"]
+    assert [(o["name"], o["datatype"], o["shape"]) for o in outputs] == [("predict", "FP64", [2])]
+    assert outputs[0]["data"][0] == pytest.approx(expected[0])
+    asked = any_client.post(
+        "/v2/models/houses/infer", json={"inputs": inputs, "parameters": {"interval": 0.9}}
+    )
+    by_name = {o["name"]: o for o in asked.json()["outputs"]}
+    interval = by_name["predict_interval"]
+    assert interval["datatype"] == "FP64" and interval["shape"] == [2, 2]
+    assert interval["parameters"]["coverage"] == 0.9
+    lower, upper = interval["data"][0], interval["data"][1]
+    assert lower < by_name["predict"]["data"][0] < upper
+    bad = any_client.post("/v2/models/houses/infer", json={"inputs": inputs, "parameters": {"interval": 1.5}})
+    # OIP answers every bad input 400 in its own error shape (the protocols' rule), naming interval.
+    assert bad.status_code == 400 and bad.json()["error"].startswith("interval:")
+    unasked = any_client.post(
+        "/v2/models/houses/infer", json={"inputs": inputs, "outputs": [{"name": "predict_interval"}]}
+    )
+    assert unasked.status_code == 400 and "interval" in unasked.json()["error"]
+
+
+def test_oip_v2_metadata_says_regression(any_client):
+    meta = any_client.get("/v2/models/houses").json()
+    assert meta["outputs"] == [
+        {"name": "predict", "datatype": "FP64", "shape": [-1]},
+        {"name": "predict_interval", "datatype": "FP64", "shape": [-1, 2]},
+    ]
+    assert meta["parameters"] == {"task": "regression"}
+    without = any_client.get("/v2/models/houses/versions/2").json()
+    assert [o["name"] for o in without["outputs"]] == ["predict"]
+
+
+def test_kserve_v1_and_mlflow_answer_numbers(any_client, houses_config):
+    expected = _expected_values(houses_config)
+    v1 = any_client.post("/v1/models/houses:predict", json={"instances": ROWS})
+    assert v1.status_code == 200 and v1.json() == {"predictions": pytest.approx(expected)}
+    records = any_client.post("/invocations", json={"dataframe_records": ROWS})
+    assert records.status_code == 200 and records.json() == {"predictions": pytest.approx(expected)}
