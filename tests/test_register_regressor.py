@@ -91,3 +91,21 @@ def test_text_targets_for_a_regressor_are_refused(notebook_registry):
             y_test=["a"] * 5,
             registry=notebook_registry,
         )
+
+
+def test_export_and_import_keep_the_residuals(notebook_registry, tmp_path):
+    from tabserve.exchange import export_version, import_version
+
+    x, y = _houses(200, seed=5)
+    model = _pipeline(x[:100], y[:100])
+    tabserve.register(
+        model, name="prices", X_sample=x[:10], X_test=x[100:], y_test=y[100:], registry=notebook_registry
+    )
+    store = notebook_registry.store
+    written = export_version(store, "prices", 1, tmp_path / "out")
+    assert "residuals.json" in written
+    stored = import_version(store, tmp_path / "out", name="copied", promote=None, auto_promote=True)
+    before = Predictor.load(store, "prices", 1)
+    after = Predictor.load(store, "copied", stored.version)
+    assert after.is_regression and after.residuals is not None
+    assert after.residuals.half_width(0.9) == before.residuals.half_width(0.9)

@@ -240,3 +240,13 @@ def test_kserve_v1_and_mlflow_answer_numbers(any_client, houses_config):
     assert v1.status_code == 200 and v1.json() == {"predictions": pytest.approx(expected)}
     records = any_client.post("/invocations", json={"dataframe_records": ROWS})
     assert records.status_code == 200 and records.json() == {"predictions": pytest.approx(expected)}
+
+
+def test_monitoring_routes_do_not_break_on_a_regression_model(any_client):
+    """Drift, shadow and Prometheus are classification-shaped for now: a regressor must not break them."""
+    assert any_client.post("/predict", json={"instances": ROWS}).status_code == 200
+    drift = any_client.get("/models/houses/drift")
+    assert drift.status_code == 200, drift.text
+    metrics = any_client.get("/metrics")
+    assert metrics.status_code == 200 and "tabserve_" in metrics.text
+    assert any_client.get("/readyz").status_code == 200
