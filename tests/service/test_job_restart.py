@@ -31,7 +31,11 @@ def test_a_restarted_server_fails_its_dead_job_without_waiting_for_the_heartbeat
     first.process.wait()
     os.kill(pid, signal.SIGKILL)  # the job process this test started through the server
     deadline = time.monotonic() + 30
-    while os.path.exists(f"/proc/{pid}") and b"tabserve.jobs.runner" in _cmdline(pid) and time.monotonic() < deadline:
+    while (
+        os.path.exists(f"/proc/{pid}")
+        and b"tabserve.jobs.runner" in _cmdline(pid)
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     second = start_server(iris_config)
     second.wait()

@@ -1,1 +1,1 @@
-"""Training jobs: started in their own process, answered for by any replica, policed by the server's config."""
+"""Training jobs: run in their own process, answered for by any replica, limited by the server config."""
