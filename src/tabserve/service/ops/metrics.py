@@ -17,6 +17,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from tabserve.service.ops.value_metrics import ValueHistograms
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (
@@ -116,6 +118,8 @@ class ServiceMetrics:
             registry=self.registry,
         )
         ProcessCollector(registry=self.registry)
+        self.values = ValueHistograms()
+        self.registry.register(self.values)
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
         ] = {}
@@ -148,6 +152,10 @@ class ServiceMetrics:
         for position, n in enumerate(np.bincount(indices, minlength=len(classes)).tolist()):
             if n:
                 self._class_inc(model, classes[position], protocol)(n)
+
+    def observe_values(self, model: str, values: np.ndarray, protocol: str = "tabserve") -> None:
+        """A regressor's predicted values, into the ``tabserve_predicted_values`` histogram."""
+        self.values.observe(model, protocol, values)
 
     def _class_inc(self, model: str, label: str, protocol: str) -> Callable[[float], None]:
         key = (model, label, protocol)

@@ -139,6 +139,8 @@ class PredictCore:
         """
         if predictor.is_regression or interval is not None:
             out = predictor.predict(batch, interval=interval)
+            assert out.values is not None
+            self.state.metrics.observe_values(predictor.model, out.values, protocol)
             return PredictResult(
                 predictor.model, predictor.version, [], [], None, out.indices, out.values, out.interval
             )
