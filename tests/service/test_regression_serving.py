@@ -252,3 +252,19 @@ def test_monitoring_routes_do_not_break_on_a_regression_model(any_client):
     # Both rows' prices (a few hundred) are at most 500; the histogram counts them for the tabserve protocol.
     assert 'tabserve_predicted_values_bucket{le="500.0",model="houses",protocol="tabserve"}' in metrics.text
     assert any_client.get("/readyz").status_code == 200
+
+
+def test_a_classifier_refuses_an_interval(tmp_path, trained_iris):
+    from tests.service.conftest import copy_registry, write_config
+
+    config = write_config(tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"))
+    with serve_in_thread(with_fast_predict(create_app(load_settings(config, environ={})))) as http:
+        row = [5.1, 3.8, 1.5, 0.3]
+        for response in (
+            http.post("/predict?interval=0.9", json=[row]),
+            http.post("/predict", json={"instances": [row], "interval": 0.9}),
+        ):
+            assert response.status_code == 422
+            assert response.json()["detail"] == (
+                "interval: this model is a classifier; intervals are for regression models"
+            )

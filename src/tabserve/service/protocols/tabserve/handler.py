@@ -125,7 +125,9 @@ class PredictHandler:
                 return answers.JSON_CT, answer_row
         batch, payload = self._decode(body, is_csv, predictor)
         in_body = payload is True or wants_labels_only(payload)
-        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body)
+        # A classifier asked for an interval in the body refuses it (the core says why).
+        asked = None if payload is True else wanted_interval(payload)
+        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=asked)
         if is_csv:
             return answers.CSV_CT, answers.csv_answer_bytes(result)
         return answers.JSON_CT, answers.json_answer(result)
