@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/watch.py
 	$(BIN)/python benchmarks/protocols.py
+	$(BIN)/python benchmarks/grpc.py
 	$(BIN)/python benchmarks/slow_clients.py
 	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/cli.py

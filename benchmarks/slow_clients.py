@@ -5,16 +5,23 @@ Trains iris into a temporary registry and starts one ``tabserve serve``
 each round it times back-to-back ``GET /healthz`` on one keep-alive
 connection, first alone, then while 500 other connections are held open:
 a third idle since they connected, a third with half-sent headers, a third
-with a promised body never sent (issue 9, findings 9-10). It reports p50 and
-p99 in both states and their ratio per round (the spread is the range of the
-rounds), and how many of the slow connections the server had closed by the
-end of the round. Bounded: about ``rounds x 2 x seconds`` plus training.
-Prints pass/miss per target and always exits 0.
+with a promised body never sent. It reports p50 and p99 in both states and
+their ratio per round (the spread is the range of the rounds), and how many of
+the slow connections the server had closed by the end of the round.
+
+Then the trickled-body flood, on a second server with a small connection cap
+(``FLOOD_CAP``) and a short body deadline: ``FLOOD_CAP + 20`` connections
+each send a large POST body a byte every second, while a probe opens a fresh
+connection for ``GET /healthz`` (as a kubelet does) every 0.1 s. Every probe
+must be answered 200, and the server must have ended the trickled bodies by
+their deadline. Bounded: about ``rounds x 2 x seconds`` plus the flood's
+``FLOOD_SECONDS`` plus training. Prints pass/miss per target and always exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import platform
@@ -30,6 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import _tabserve, free_port, prepare, server
 
 SLOW_CLIENTS = 500
+FLOOD_CAP = 100
+FLOOD_DEADLINE_S = 4
+FLOOD_SECONDS = 8.0
+TRICKLE_HEAD = (
+    b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 1000000\r\n\r\n["
+)
 TARGETS = {"p50_ratio": 1.5, "p99_ratio": 3.0}
 HALF_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 HALF_BODY = (
@@ -107,6 +121,41 @@ def run_round(port: int, seconds: float) -> dict:
     }
 
 
+def probe_once(port: int) -> int:
+    """One GET /healthz on a fresh connection; its status (0 if it failed to answer)."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/healthz")
+        status = connection.getresponse().status
+        connection.close()
+        return status
+    except OSError:
+        return 0
+
+
+def trickle_flood(port: int) -> dict:
+    """Trickled bodies on more connections than the cap; fresh-connection probes meanwhile."""
+    sockets = []
+    for _ in range(FLOOD_CAP + 20):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(TRICKLE_HEAD)
+        sockets.append(sock)
+    statuses: list[int] = []
+    started = last_byte = time.monotonic()
+    while time.monotonic() - started < FLOOD_SECONDS:
+        if time.monotonic() - last_byte >= 1.0:
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.send(b"1")
+            last_byte = time.monotonic()
+        statuses.append(probe_once(port))
+        time.sleep(0.1)
+    ended = closed_by_server(sockets)
+    for sock in sockets:
+        sock.close()
+    return {"probes": len(statuses), "ok": statuses.count(200), "ended": ended, "trickling": len(sockets)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -130,6 +179,21 @@ def main() -> int:
                     f"ratios p50 {result['p50_ratio']:.2f} p99 {result['p99_ratio']:.2f}; "
                     f"slow connections closed by the server meanwhile: {result['closed']}"
                 )
+        flood_port = free_port()
+        flood_env = {
+            **env,
+            "TABSERVE_SERVER__MAX_CONNECTIONS": str(FLOOD_CAP),
+            "TABSERVE_SERVER__BODY_DEADLINE_S": str(FLOOD_DEADLINE_S),
+        }
+        with server(_tabserve(flood_port), flood_port, flood_env):
+            flood = trickle_flood(flood_port)
+    print(
+        f"trickled-body flood: {flood['trickling']} connections over a cap of {FLOOD_CAP}, a byte a second; "
+        f"/healthz on fresh connections: {flood['ok']} of {flood['probes']} answered 200; "
+        f"trickled bodies ended by the server within {FLOOD_SECONDS:g} s: {flood['ended']}"
+    )
+    verdict = "pass" if flood["ok"] == flood["probes"] > 0 else "MISS"
+    print(f"healthz_during_flood: {flood['ok']}/{flood['probes']}, target all: {verdict}")
     for key, target in TARGETS.items():
         values = [r[key] for r in rounds]
         median = statistics.median(values)

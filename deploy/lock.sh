@@ -5,7 +5,7 @@
 # tests passed with); hashes come from PyPI itself, not from a local cache, so
 # they cover every wheel and sdist of each pinned release.
 #
-#   deploy/requirements.lock        what serving needs (the image's `serve` target)
+#   deploy/requirements.lock        what serving needs, gRPC included (the image's `serve` target)
 #   deploy/train-requirements.lock  serving plus the `train` extra (the `train` target); both are
 #                                   held to the same .venv, so a package has one version in both
 #   deploy/build-requirements.lock  what building the tabserve wheel needs (setuptools)
@@ -30,6 +30,6 @@ compile() {
     sed -i '/#   -c .*held\.txt$/d; /# via -c .*held\.txt$/d' "$2"
 }
 
-compile --output-file deploy/requirements.lock
-compile --output-file deploy/train-requirements.lock --extra train
+compile --output-file deploy/requirements.lock --extra grpc
+compile --output-file deploy/train-requirements.lock --extra grpc --extra train
 compile --output-file deploy/build-requirements.lock --build-deps-for wheel --only-build-deps

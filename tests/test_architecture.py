@@ -41,6 +41,7 @@ LAYERS = {
     "config": 1,
     "config_paths": 1,
     "config_sources": 1,
+    "model_configs": 1,
     "database": 1,
     "logs": 1,
     "lifetime": 1,

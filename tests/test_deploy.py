@@ -296,7 +296,8 @@ def test_dockerfile_installs_only_from_the_hashed_lock():
 def test_dockerfile_serves_on_the_config_port_with_a_healthcheck_on_a_real_route(app):
     runtime = target(dockerfile_instructions(DOCKERFILE), "serve")
     expose = [args for keyword, args in runtime if keyword == "EXPOSE"]
-    assert expose == [str(DEFAULT_PORT)]
+    image_config = load_settings(DEPLOY / "tabserve.yaml", environ={})
+    assert expose == [f"{DEFAULT_PORT} {image_config.server.grpc_port}"]
     healthcheck = next(args for keyword, args in runtime if keyword == "HEALTHCHECK")
     # The probe is tabserve's own module (it reads the configured port), not a fixed URL.
     argv = json.loads(healthcheck[healthcheck.index("CMD") + 3 :])
@@ -419,7 +420,8 @@ def test_compose_runs_tabserve_with_mariadb_and_minio(app):
     assert any(image.startswith("minio/minio") for image in images.values())
     server = services["tabserve"]
     targets = [int(str(port).rsplit(":", 1)[-1]) for port in server["ports"]]
-    assert targets == [DEFAULT_PORT]
+    image_config = load_settings(DEPLOY / "tabserve.yaml", environ={})
+    assert targets == [DEFAULT_PORT, image_config.server.grpc_port]
     probe = " ".join(server["healthcheck"]["test"])
     for port, path in re.findall(r"http://[\w.]+:(\d+)(/[\w/]*)", probe):
         assert int(port) == DEFAULT_PORT and serves(app, path), probe
@@ -522,7 +524,7 @@ def test_deployment_ports_and_probes_match_the_app(app):
     assert deployment["spec"]["replicas"] >= 2
     (container,) = pod_containers(deployment)
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert list(ports.values()) == [DEFAULT_PORT]
+    assert ports == {"http": DEFAULT_PORT, "grpc": configmap_settings().server.grpc_port}
     for probe_name, expected in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         probe = container[probe_name]["httpGet"]
         assert probe["path"] == expected and serves(app, probe["path"]), f"{probe_name} {probe['path']}"
@@ -538,8 +540,9 @@ def test_service_and_autoscaler_point_at_the_deployment():
     ports = {p["name"]: p["containerPort"] for p in pod_containers(deployment)[0]["ports"]}
     service = the("Service")
     assert service["spec"]["selector"].items() <= pod_labels.items()
-    for port in service["spec"]["ports"]:
-        assert ports.get(port["targetPort"], port["targetPort"]) == DEFAULT_PORT
+    server = configmap_settings().server
+    targets = {p["name"]: ports.get(p["targetPort"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert targets == {"http": server.port, "grpc": server.grpc_port}
     hpa = the("HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     target = hpa["spec"]["scaleTargetRef"]
@@ -571,6 +574,12 @@ def test_pods_read_config_from_the_configmap_and_secrets_from_the_secret(kind: s
     refs = {source["secretRef"]["name"] for source in container["envFrom"] if "secretRef" in source}
     assert refs and refs <= secret_names
     assert not any(name.endswith("TOKEN") or "SECRET" in name for name in env), "secrets belong in the Secret"
+
+
+def configmap_settings() -> Settings:
+    """The ConfigMap's config as the server reads it (no secrets)."""
+    (text,) = the("ConfigMap")["data"].values()
+    return Settings.model_validate(yaml.safe_load(text))
 
 
 def test_configmap_config_validates_with_the_secret_example(tmp_path: Path):

@@ -21,6 +21,7 @@ MODULES = (
     "tabserve.healthcheck",
     "tabserve.predictor",
     "tabserve.compiled_runtime",
+    "tabserve.service.protocols.grpc.server",  # the image's config serves gRPC too
     "onnxruntime",
     "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.httptools_impl",

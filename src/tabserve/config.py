@@ -136,6 +136,11 @@ class RegistrySettings(_Section):
     artifacts: str = Field("var/artifacts", description="A folder, or s3://bucket/prefix.")
     s3_endpoint_url: str | None = Field(None, description="MinIO or another S3 endpoint.")
     auto_promote: bool = Field(True, description="Promote a new version that scores as well.")
+    allow_schema_change: bool = Field(
+        False,
+        description="Register a trained version whose columns, target or classes differ from the "
+        "serving version's (otherwise training refuses it).",
+    )
     trusted_types: list[str] = Field(
         default_factory=list,
         description="Your own classes (dotted names or module prefixes) a model file may hold.",
@@ -160,7 +165,15 @@ class ServerSettings(_Section):
     workers: int = Field(1, ge=1, description="Server processes sharing the port.")
     token: str | None = Field(None, description="Bearer token for train, promote, rollback.")
     allow_unauthenticated: bool = Field(False, description="Allow a public bind with no token.")
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host names answered ('*' any, '*.example.com' a domain); "
+        "null: loopback names (and server.host) without a token, any with one.",
+    )
     reload_interval_s: float = Field(2.0, gt=0, description="How often to check the alias.")
+    grpc_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the Open Inference Protocol over gRPC; null: no gRPC."
+    )
     max_batch_rows: int = Field(10_000, ge=1, description="Most rows in one predict call.")
     models: list[Annotated[str, Field(pattern=MODEL_NAME)]] | None = Field(
         None, description="Registry models this server serves; the first is the default. null: just `model`."
@@ -182,10 +195,24 @@ class ServerSettings(_Section):
     max_header_bytes: int = Field(65536, ge=1024, description="Largest request line + headers; beyond: 431.")
     header_timeout_s: float = Field(10.0, gt=0, description="Time for a request's head to arrive; then 408.")
     body_timeout_s: float = Field(30.0, gt=0, description="Longest pause between body bytes; then 408.")
+    body_deadline_s: float = Field(
+        120.0, gt=0, description="Longest time for a whole request body to arrive; then 408."
+    )
+    model_configs: dict[Annotated[str, Field(pattern=MODEL_NAME)], str] = Field(
+        default_factory=dict,
+        description="A training config file per served model other than `model` (its data, split, search "
+        "and candidates); a served model with none cannot be trained from this server.",
+    )
     shadow: dict[Annotated[str, Field(pattern=MODEL_NAME)], Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict,
         description="Candidate version per served model, scored beside production off the response path.",
     )
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> ServerSettings:
+        if self.grpc_port and self.grpc_port == self.port:
+            raise ValueError(f"server.grpc_port: {self.grpc_port} is server.port too; give gRPC its own port")
+        return self
 
 
 class MonitoringSettings(_Section):
@@ -349,6 +376,11 @@ def load_settings(
         env_keys[keys] = f"env {name}"
     _merge_sections(raw, overrides or {})
     return _validate(raw, origin, env_keys).with_base_dir(base_dir)
+
+
+def validate_mapping(raw: dict[str, Any], origin: str) -> Settings:
+    """Settings from an already-read mapping (no environment), errors naming ``origin``."""
+    return _validate(raw, origin, {})
 
 
 def validate_overrides(

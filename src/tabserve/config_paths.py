@@ -64,6 +64,10 @@ def resolve_config_paths(raw: Mapping[str, Any], base_dir: str) -> dict[str, Any
             for s in server["train_sources"]
         ]
         resolved["server"] = {**server, "train_sources": sources}
+    server = resolved.get("server")
+    if isinstance(server, Mapping) and isinstance(server.get("model_configs"), Mapping):
+        configs = {name: resolve_path(path, base_dir) for name, path in server["model_configs"].items()}
+        resolved["server"] = {**server, "model_configs": configs}
     return resolved
 
 

@@ -179,8 +179,7 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
         raise InputError(f"expected a JSON list or object, got {type(payload).__name__}")
     if not rows:
         raise InputError("the batch is empty; send at least one row")
-    if len(rows) > max_rows:
-        raise BatchTooLargeError(f"{len(rows)} rows is more than the limit of {max_rows} rows per request")
+    check_row_limit(len(rows), max_rows)
     if isinstance(rows[0], dict):
         rows = _records_to_rows(rows, schema)
     return _rows_to_batch(rows, schema)
@@ -188,6 +187,12 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
 
 class BatchTooLargeError(InputError):
     """More rows than ``server.max_batch_rows``."""
+
+
+def check_row_limit(count: int, max_rows: int) -> None:
+    """The one row-limit check and its message, for every way rows arrive."""
+    if count > max_rows:
+        raise BatchTooLargeError(f"{count} rows is more than the limit of {max_rows} rows per request")
 
 
 def wants_labels_only(payload: Any) -> bool:

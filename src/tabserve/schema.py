@@ -57,3 +57,26 @@ class FeatureSchema:
     @property
     def is_regression(self) -> bool:
         return self.task == "regression"
+
+
+def schema_changes(old: FeatureSchema, new: FeatureSchema, limit: int = 5) -> list[str]:
+    """What a new version would change in what callers send and get back, in words (names only)."""
+    changes = []
+    old_types = {f.name: f.type for f in old.features}
+    new_types = {f.name: f.type for f in new.features}
+    gone = [name for name in old_types if name not in new_types]
+    added = [name for name in new_types if name not in old_types]
+    if gone:
+        changes.append("drops column(s) " + ", ".join(gone[:limit]))
+    if added:
+        changes.append("adds column(s) " + ", ".join(added[:limit]))
+    retyped = [name for name in old_types if name in new_types and old_types[name] != new_types[name]]
+    if retyped:
+        changes.append("changes the type of " + ", ".join(retyped[:limit]))
+    if old.target != new.target:
+        changes.append(f"predicts '{new.target}' instead of '{old.target}'")
+    if list(old.classes) != list(new.classes):
+        changes.append(f"answers other classes ({len(new.classes)}, was {len(old.classes)})")
+    if old.task != new.task:
+        changes.append(f"is a {new.task} model instead of {old.task}")
+    return changes

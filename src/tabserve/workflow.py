@@ -6,9 +6,11 @@ import logging
 from dataclasses import dataclass
 
 from tabserve.config import Settings
+from tabserve.errors import ConflictError, NoModelError
 from tabserve.extras import require_train_extra
 from tabserve.registration import should_promote, store_version
 from tabserve.registry import Registry
+from tabserve.schema import FeatureSchema, schema_changes
 from tabserve.training import Progress, TrainedModel, train
 from tabserve.urls import redact_tree, redact_url
 
@@ -39,6 +41,28 @@ def register_trained(registry: Registry, settings: Settings, trained: TrainedMod
     return TrainOutcome(version, promoted, trained)
 
 
+def check_schema_change(registry: Registry, settings: Settings, trained: TrainedModel) -> None:
+    """Refuse a version that would change what the model's callers send or get back, unless allowed.
+
+    Training on another table by mistake (a served model trained on the default
+    model's data) must not reach the registry one promotion away from production.
+    """
+    if settings.registry.allow_schema_change:
+        return
+    try:
+        current = registry.serving_version(settings.model)
+    except NoModelError:
+        return
+    record = registry.get(settings.model, current)
+    changes = schema_changes(FeatureSchema.from_dict(record.feature_schema), trained.schema)
+    if changes:
+        raise ConflictError(
+            f"model '{settings.model}': the trained version {'; '.join(changes)} compared with version "
+            f"{current}, so it was not registered; if that is intended, set "
+            "registry.allow_schema_change: true (tabserve train --allow-schema-change)"
+        )
+
+
 def recorded_config(settings: Settings) -> dict:
     """The config a version keeps: everything but secrets (no token, URLs without passwords)."""
     config = settings.model_dump(mode="json", exclude={"server": {"token"}})
@@ -58,6 +82,7 @@ def train_and_register(
     try:
         registry.metadata.ensure_schema()  # fail on an unreachable registry before training
         trained = train(settings, progress)
+        check_schema_change(registry, settings, trained)
         return register_trained(registry, settings, trained)
     finally:
         if own:

@@ -227,3 +227,26 @@ def declared_client(shared_server) -> Iterator[httpx.Client]:
             assert time.monotonic() < deadline, "the declared-only app never got ready"
             time.sleep(0.05)
         yield client
+
+
+def asgi_exchange(app, base_url: str, calls):
+    """Run ``await calls(client)`` against ``app`` in-process, its lifespan started and the model ready.
+
+    ``app`` may be the FastAPI app or the ASGI wrappers around it (with_fast_predict).
+    """
+    import asyncio
+
+    async def run():
+        fastapi_app = app
+        while not hasattr(fastapi_app, "router"):
+            fastapi_app = fastapi_app.app
+        async with fastapi_app.router.lifespan_context(fastapi_app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+                for _ in range(300):  # the model loads in the background: wait until ready
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.05)
+                return await calls(client)
+
+    return asyncio.run(run())

@@ -242,11 +242,13 @@ def test_promote_with_the_token_moves_the_badge_and_rollback_moves_it_back(brows
     view.page.click("button[data-action=promote]")
     _token_dialog(view.page, TOKEN)
     view.page.get_by_text("production is now version 2").wait_for()
+    assert view.page.locator("button[data-action=promote]").count() == 0  # nothing left to promote
     view.goto("/ui/models/iris")
     assert _production_rows(view.page) == ["2"]
     view.page.click("button[data-action=rollback]")  # the token is kept for the tab: no dialog
     view.page.get_by_text("production is now version 1").wait_for()
     assert _production_rows(view.page) == ["1"]
+    assert view.page.locator("[data-production]").inner_text() == "version 1"  # without a reload
     assert own.client.get("/models/iris").json()["versions"][0]["aliases"] == ["production"]
 
 
@@ -424,3 +426,20 @@ def test_home_follows_a_running_job_with_the_tabs_token(browser, own, watched):
         assert view.errors == [] and view.foreign == []
     finally:
         registry.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser, shared):
+    context = browser.new_context(base_url=shared.url, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        wide = {}
+        for path in PAGES:
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > 390:
+                wide[path] = width
+        assert wide == {}, f"pages wider than the 390 px screen: {wide}"
+    finally:
+        context.close()

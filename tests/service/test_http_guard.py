@@ -33,6 +33,7 @@ def guarded(tmp_path_factory, trained_iris) -> Iterator:
             "max_header_bytes": 16384,
             "header_timeout_s": 1.0,
             "body_timeout_s": 1.0,
+            "body_deadline_s": 2.0,
         },
     )
     server = Server(config)
@@ -105,7 +106,7 @@ def test_a_head_near_the_cap_with_its_body_in_the_same_chunk_is_served(guarded, 
     """The head is measured in the first chunk only as far as it can reach, and across chunk edges."""
     body = json.dumps({"instances": [[5.1, 3.8, 1.5, 0.3]] * 5000}).encode()  # ~100 KB after the head
     start = (
-        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\nX-Pad: "
     )
     head = start + b"a" * (16384 - len(start) - 4) + b"\r\n\r\n"
@@ -177,7 +178,7 @@ def test_a_promised_body_never_sent_is_408(guarded):
     sock = connect(guarded)
     try:
         sock.sendall(
-            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100\r\n\r\n[5.1,"
         )
         status, body = problem(read_until_closed(sock))
@@ -201,14 +202,58 @@ def test_a_kept_alive_connection_still_serves_its_next_request(guarded):
         sock.close()
 
 
-def test_connections_beyond_the_limit_get_503_and_the_rest_keep_working(guarded):
+def _hold(server, count: int) -> list[socket.socket]:
     held = []
+    for _ in range(count):
+        sock = connect(server)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # open, and counted by the server
+        held.append(sock)
+    return held
+
+
+def _ask(server, request: bytes) -> bytes:
+    sock = connect(server)
     try:
-        for _ in range(39):  # with the test client's own connection: the limit of 40
-            sock = connect(guarded)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # open, and counted by the server
-            held.append(sock)
+        sock.sendall(request)
+        return read_until_closed(sock)
+    finally:
+        sock.close()
+
+
+def _wait_healthy(server) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        try:
+            if healthy(server):
+                return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    assert healthy(server)
+
+
+def test_past_the_limit_probes_are_answered_and_the_rest_get_503(guarded):
+    held = _hold(guarded, 39)  # with the test client's own connection: the limit of 40
+    try:
+        status, body = problem(_ask(guarded, b"GET /models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        assert status == 503 and "connections" in body["detail"]
+        probe = _ask(guarded, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert probe.startswith(b"HTTP/1.1 200"), probe[:200]
+        ready = _ask(guarded, b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert ready.startswith(b"HTTP/1.1 200"), ready[:200]
+    finally:
+        for sock in held:
+            sock.close()
+    _wait_healthy(guarded)
+
+
+def test_beyond_the_probe_reserve_a_connection_gets_503_at_once(guarded):
+    from tabserve.service.http.guard import PROBE_RESERVE
+
+    held = _hold(guarded, 39)
+    reserve = [connect(guarded) for _ in range(PROBE_RESERVE)]  # silent: they hold the reserve
+    try:
         extra = connect(guarded)
         try:
             status, body = problem(read_until_closed(extra))
@@ -216,14 +261,37 @@ def test_connections_beyond_the_limit_get_503_and_the_rest_keep_working(guarded)
             extra.close()
         assert status == 503 and "connections" in body["detail"]
     finally:
-        for sock in held:
+        for sock in held + reserve:
             sock.close()
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        try:
-            if healthy(guarded):
+    _wait_healthy(guarded)
+
+
+def test_a_trickled_body_is_408_at_the_body_deadline(guarded):
+    """One byte at a time, each within the idle limit: the whole-body deadline still ends it."""
+    sock = connect(guarded)
+    started = time.monotonic()
+    try:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000\r\n\r\n["
+        )
+        sock.settimeout(0.3)  # under the 1 s idle limit
+        raw = b""
+        while time.monotonic() - started < DEADLINE_S:
+            try:
+                sock.sendall(b"1")
+            except (BrokenPipeError, ConnectionResetError):
                 break
-        except Exception:
-            pass
-        time.sleep(0.05)
-    assert healthy(guarded)
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            raw += chunk
+            break  # the server answered: stop sending, read the rest
+        sock.settimeout(DEADLINE_S)
+        if raw and not raw.endswith(b"}"):
+            raw += read_until_closed(sock)
+    finally:
+        sock.close()
+    status, body = problem(raw)
+    assert status == 408 and "did not arrive within 2 s" in body["detail"]

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from tabserve.service.http.dispatch import model_and_version
+from tabserve.service.protocols.adapter import model_and_version
 from tabserve.service.protocols.oip.codec import encode_labels
 
 

@@ -68,7 +68,7 @@ def test_unreadable_training_data_is_a_503_problem_not_a_500(tmp_path):
 
     async def fetch() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             return await client.get("/visualise/pairplot.png")
 
     response = asyncio.run(fetch())

@@ -18,6 +18,12 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (default: server.port, 5000)")
     parser.add_argument(
+        "--grpc-port",
+        type=int,
+        metavar="N",
+        help="also serve the Open Inference Protocol over gRPC on this port (default: server.grpc_port, off)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         metavar="N",
@@ -37,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from tabserve.config import load_settings, validate_overrides
     from tabserve.service.http.server import run_server
 
-    keys = ("host", "port", "workers", "models")
+    keys = ("host", "port", "grpc_port", "workers", "models")
     flags = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     settings = validate_overrides(load_settings(args.config), {"server": flags}, origin="command line")
     run_server(settings, config_path=args.config)

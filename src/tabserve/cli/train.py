@@ -21,6 +21,11 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
         "--dask", metavar="tcp://HOST:PORT", help="run the grid search on this Dask scheduler"
     )
     parser.add_argument("--if-empty", action="store_true", help="train only if the model has no versions")
+    parser.add_argument(
+        "--allow-schema-change",
+        action="store_true",
+        help="register the version even if its columns, target or classes differ from the serving one",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dask:
         search = {"backend": "dask", "dask_address": args.dask}
         settings = validate_overrides(settings, {"search": search}, origin="--dask")
+    if args.allow_schema_change:
+        registry_section = {"allow_schema_change": True}
+        settings = validate_overrides(
+            settings, {"registry": registry_section}, origin="--allow-schema-change"
+        )
     outcome = train_and_register(settings, progress=ProgressPrinter())
     trained = outcome.trained
     metrics = trained.metrics

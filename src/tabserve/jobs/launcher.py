@@ -22,6 +22,7 @@ from typing import Any
 from tabserve.config import Settings
 from tabserve.config_sources import ENV_PREFIX
 from tabserve.jobs.policy import OVERRIDABLE_SECTIONS, check_train_overrides
+from tabserve.model_configs import require_training_settings
 from tabserve.registry import JobRecord, Registry
 from tabserve.timefmt import iso_utc
 from tabserve.urls import redact_text, redact_tree
@@ -106,7 +107,7 @@ class JobManager:
         from tabserve.extras import require_train_extra
 
         require_train_extra("training")
-        settings = self.settings if model is None else self.settings.model_copy(update={"model": model})
+        settings = require_training_settings(self.settings, model or self.settings.model)
         check_overrides(settings, overrides)
         metadata = self.registry().metadata
         job_id = uuid.uuid4().hex

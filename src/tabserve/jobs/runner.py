@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -100,11 +101,8 @@ def run_job(settings: Settings, job_id: str) -> int:
     except Exception as exc:
         stop.set()
         # Anyone with the token reads the job's error: a library's own message may quote cell
-        # values (e.g. "could not convert string to float: '...'"), so only the log has it.
-        if isinstance(exc, TabserveError):
-            message = redact_text(str(exc))
-        else:
-            message = f"training failed with {type(exc).__name__} (the server log has the details)"
+        # values (e.g. "could not convert string to float: '...'"), so it is kept without them.
+        message = redact_text(str(exc)) if isinstance(exc, TabserveError) else library_reason(exc)
         log.error("training job %s failed: %s", job_id, message, exc_info=not isinstance(exc, TabserveError))
         _record_end(metadata, job_id, job.model, status="failed", error=message[:2000])
         registry.close()
@@ -115,6 +113,21 @@ def run_job(settings: Settings, job_id: str) -> int:
     log.info("training job %s made %s version %d", job_id, job.model, outcome.version)
     registry.close()
     return 0 if recorded else 1
+
+
+# Quoted text, except a parameter's name ("The 'C' parameter of ...").
+QUOTED = re.compile("(?:'[^']*'|\"[^\"]*\")(?! parameter\\b)")
+REASON_CHARS = 400
+
+
+def library_reason(exc: BaseException) -> str:
+    """A library error's reason, fit for a job's readers: quoted text (which may be a cell value)
+    replaced by '…', URLs without credentials, cut short; the log keeps the whole message."""
+    text = QUOTED.sub("'…'", redact_text(str(exc)).replace("\n", " ").strip())
+    if len(text) > REASON_CHARS:
+        text = text[: REASON_CHARS - 1] + "…"
+    reason = f": {text}" if text else ""
+    return f"training failed with {type(exc).__name__}{reason} (the server log has the details)"
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""The app factory: FastAPI routes behind a raw ASGI predict path, errors as problem+json.
+"""The app factory: FastAPI routes behind the raw ASGI dispatcher, errors as problem+json.
 
 ``create_app(settings)`` reads no files and opens no connections; the lifespan
 opens the registry and starts the two background tasks (the alias follower
@@ -21,15 +21,15 @@ from starlette.routing import Match, Mount
 
 from tabserve import __version__
 from tabserve.config import Settings
-from tabserve.errors import TabserveError
+from tabserve.errors import ConfigError, TabserveError
 from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
 from tabserve.service import console
-from tabserve.service.http.dispatch import PredictFastPath
-from tabserve.service.http.dispatch_protocols import ProtocolFastPath
-from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
+from tabserve.service.http.dispatch import Dispatcher
+from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for, problem_responses
+from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
 from tabserve.service.ops import health as routes_ops
@@ -42,13 +42,17 @@ from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.protocols.kserve_v1 import routes as routes_kserve_v1
 from tabserve.service.protocols.mlflow import routes as routes_mlflow
+from tabserve.service.protocols.mlflow.adapter import MlflowAdapter
 from tabserve.service.protocols.oip import routes as routes_oip
+from tabserve.service.protocols.oip.adapter import OipAdapter
+from tabserve.service.protocols.tabserve.adapter import TabserveAdapter
 from tabserve.service.protocols.tabserve.handler import PredictHandler
 from tabserve.service.protocols.tabserve.routes import declare_predict_routes
 
 log = logging.getLogger(__name__)
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 DESCRIPTION = (
     "Predict with the registry's production model, train new versions, promote and roll back, "
@@ -65,14 +69,34 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = background.start(
         state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
     )
+    grpc_server = None
     try:
+        grpc_server = await _start_grpc(app)
         yield
     finally:
+        if grpc_server is not None:
+            await grpc_server.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         state.jobs.reap()
         state.registry.close()
+        state.metrics.close()
+
+
+async def _start_grpc(app: FastAPI) -> Any:
+    """The OIP gRPC server when ``server.grpc_port`` is set (its bound port on ``app.state.grpc_port``)."""
+    if app.state.service.settings.server.grpc_port is None:
+        return None
+    try:
+        from tabserve.service.protocols.grpc import server as grpc_server  # grpcio only when asked for
+    except ImportError:
+        raise ConfigError(
+            "server.grpc_port is set but this install has no gRPC: pip install 'tabserve[grpc]'"
+        ) from None
+    started = await grpc_server.start(app.state.predict_core)
+    app.state.grpc_port = started.port
+    return started
 
 
 def _problem_response(exc: BaseException) -> Response:
@@ -122,17 +146,25 @@ def _allowed_methods(request: Request) -> str:
 def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
     """The schema, without the bearer scheme when no token is set (the routes then take none)."""
     build = app.openapi
+    adjusted: list[dict[str, Any]] = []  # the schema FastAPI cached, once adjusted
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None and not token_set:
-            schema = build()
-            schema.get("components", {}).pop("securitySchemes", None)
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
+        schema = build()
+        if adjusted and adjusted[0] is schema:
+            return schema
+        adjusted[:] = [schema]
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in WRITE_METHODS:  # the same-site rules may refuse any write
+                    operation.setdefault("responses", {}).update(
+                        {str(k): v for k, v in problem_responses(403, 415).items()}
+                    )
+                if not token_set:
                     operation.pop("security", None)
                     operation.get("responses", {}).pop("401", None)
-            return schema
-        return build()
+        if not token_set:
+            schema.get("components", {}).pop("securitySchemes", None)
+        return schema
 
     return openapi
 
@@ -142,7 +174,7 @@ def create_app(settings: Settings) -> FastAPI:
     state = ServiceState(settings)
     state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
     state.watch = Watch(settings, state.require_registry)
-    state.metrics.registry.register(WatchCollector(state.watch))
+    state.metrics.add_collector(WatchCollector(state.watch))
     app = FastAPI(
         title="tabserve",
         version=__version__,
@@ -178,12 +210,19 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def with_fast_predict(app: FastAPI) -> PredictFastPath:
-    """The ASGI app to serve: the predict routes answered before FastAPI's own middleware stack.
+def with_fast_predict(app: FastAPI) -> HostCheck:
+    """The ASGI app to serve: every protocol's hot path answered before FastAPI's middleware stack.
 
-    Wrapping the FastAPI instance (rather than adding a middleware, which
-    FastAPI nests inside its error and body-limit layers) keeps the predict
-    path to one function call; everything else, lifespan included, passes through.
-    OIP infer and MLflow's /invocations are answered just inside it, the same way.
+    The dispatcher wraps the FastAPI instance (rather than being a middleware,
+    which FastAPI nests inside its error and body-limit layers), so a predict
+    request is one table look-up and one adapter call; everything else,
+    lifespan included, passes through to FastAPI. The Host check wraps it all.
     """
-    return PredictFastPath(ProtocolFastPath(app, app.state.predict_core), app.state.predict_handler)
+    core: PredictCore = app.state.predict_core
+    adapters = (
+        TabserveAdapter(app.state.predict_handler),
+        OipAdapter(core),
+        MlflowAdapter(core),
+    )
+    dispatcher = Dispatcher(app, adapters, app.state.service.metrics.observe_request)
+    return HostCheck(dispatcher, app.state.service.settings.server)

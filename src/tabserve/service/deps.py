@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 from pydantic import BeforeValidator
 
 from tabserve.service.predict.state import ModelSlot, ServiceState
+from tabserve.service.predict.version_numbers import MAX_VERSION
 
 
 def get_state(request: Request) -> ServiceState:
@@ -26,7 +27,7 @@ def whole_number(value: object) -> object:
 
 VersionNumber = Annotated[
     int,
-    Path(ge=1, le=2_147_483_647, description="A model version number."),
+    Path(ge=1, le=MAX_VERSION, description="A model version number."),
     BeforeValidator(whole_number),
 ]
 ModelName = Annotated[str, Path(min_length=1, max_length=100, description="A model this server serves.")]

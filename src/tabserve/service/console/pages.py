@@ -18,7 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from tabserve.config import Settings
 from tabserve.errors import TabserveError
+from tabserve.model_configs import training_settings
 from tabserve.registry import PRODUCTION
 from tabserve.service.console import charts, views
 from tabserve.service.console.render import page
@@ -115,6 +117,7 @@ def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLR
     matrix = record.metrics.get("confusion_matrix") or {}
     return page(
         "version.html",
+        promote_warning=_promote_warning(state, record),
         active="models",
         title=f"{record.model} version {record.version}",
         auth=token_set(state),
@@ -124,6 +127,22 @@ def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLR
         matrix=charts.confusion_matrix(
             matrix.get("labels", []), matrix.get("matrix", []), f"Confusion matrix of version {version}"
         ),
+    )
+
+
+def _promote_warning(state: ServiceState, record: Any) -> str | None:
+    """What to confirm before promoting a version whose hold-out score is below production's."""
+    registry = state.require_registry()
+    production = registry.metadata.alias_version(record.model, PRODUCTION)
+    if production is None or production == record.version:
+        return None
+    current = registry.get(record.model, production).metrics.get("holdout_score")
+    candidate = record.metrics.get("holdout_score")
+    if current is None or candidate is None or candidate >= current:
+        return None
+    return (
+        f"Version {record.version}'s hold-out score ({candidate:.4g}) is below production's "
+        f"(version {production}: {current:.4g}). Promote it anyway?"
     )
 
 
@@ -173,10 +192,14 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
     from tabserve.extras import HOW_TO_TRAIN, TRAIN_MODULES, missing
 
     chosen = _model_or_default(state, model)
-    split = state.settings.split
+    trainable = [name for name in state.slots if _training(state, name) is not None]
+    if chosen not in trainable and trainable:
+        chosen = trainable[0]
+    training = _training(state, chosen) or state.settings
+    split = training.split
     defaults = {
-        "cv": state.settings.search.cv,
-        "scoring": state.settings.search.scoring,
+        "cv": training.search.cv,
+        "scoring": training.search.scoring,
         "split": f"{split.test_per_class} per class"
         if split.test_per_class is not None
         else f"fraction {split.test_fraction}",
@@ -186,13 +209,22 @@ def train_page(state: State, model: OptionalModel = None) -> HTMLResponse:
         active="train",
         title="Train",
         auth=token_set(state),
-        models=list(state.slots),
+        models=trainable,
+        untrainable=[name for name in state.slots if name not in trainable],
         model=chosen,
         defaults=defaults,
         scorers=SCORERS,
         cannot_train=", ".join(missing(TRAIN_MODULES)),
         how_to_train=HOW_TO_TRAIN,
     )
+
+
+def _training(state: ServiceState, model: str) -> Settings | None:
+    """The settings that train ``model`` here; None when it has none (or its file cannot be read)."""
+    try:
+        return training_settings(state.settings, model)
+    except TabserveError:
+        return None
 
 
 def _version_choice(state: ServiceState, model: str, version: int | None) -> tuple[list[dict], Any]:
@@ -243,7 +275,14 @@ def data_page(state: State, model: OptionalModel = None, version: OptionalVersio
     listing, record = _version_choice(state, chosen, version)
     values: dict[str, Any] = {"summary": None, "error": None}
     try:
-        values["summary"] = SUMMARIES.get(state.settings.data)
+        training = training_settings(state.settings, chosen)
+        if training is None:
+            values["error"] = (
+                f"Model {chosen} has no training config on this server (server.model_configs), "
+                "so there is no configured training data to show."
+            )
+        else:
+            values["summary"] = SUMMARIES.get(training.data)
     except TabserveError as exc:
         values["error"] = f"The training data cannot be read now: {str(exc)[:300]}"
     return page(

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tabserve.config import ServerSettings
 from tabserve.errors import ConfigError
 from tabserve.service.http.errors import UnauthorizedError
+from tabserve.service.http.same_site import check_same_site
 
 bearer = HTTPBearer(auto_error=False, description="server.token, when one is configured")
 
@@ -26,7 +27,11 @@ def token_matches(expected: str, given: str | None) -> bool:
 def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
-    """FastAPI dependency: 401 unless the configured token (if any) was sent."""
+    """FastAPI dependency: 401 unless the configured token (if any) was sent.
+
+    Every mutating route depends on it, so the same-site rules run here too.
+    """
+    check_same_site(request.method, request.headers)
     expected = request.app.state.service.settings.server.token
     if not expected:
         return

@@ -1,93 +1,64 @@
-"""The raw ASGI fast path: tabserve's predict routes answered before FastAPI's middleware stack.
+"""The one raw-ASGI entry in front of FastAPI: hot paths answered by a table of protocol adapters.
 
-It skips routing, request objects, dependency injection and pydantic, and
-calls the same ``PredictHandler.handle`` as the declared FastAPI routes. Only
-well-formed predict paths are taken here; anything else (a bad version number,
-another method) goes to FastAPI, which answers it with the declared route.
+For each HTTP request the dispatcher asks its adapters, in order, whether the
+path is theirs (``Adapter.match``). The first that says yes answers it: the
+headers are read once, the adapter decodes, calls the predict core and encodes
+(``handle``) or words the failure (``error``), and the reply is sent and timed
+here. This skips FastAPI's routing, request objects, dependency injection and
+pydantic on the paths that carry the load. Anything no adapter matches (a bad
+version number, another method, every other route) goes on to FastAPI, whose
+declared routes call the same protocol functions.
+
+The dispatcher knows only the adapter interface, never a protocol or a route.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from tabserve.service.http.errors import PROBLEM_JSON, problem_for
-from tabserve.service.protocols.tabserve.handler import PredictHandler
+from tabserve.service.protocols.adapter import Adapter, RawRequest, Route
 
-DEFAULT_PATHS = frozenset({"/predict", "/predict/"})
-DEFAULT_LABEL = "/predict"
-MODEL_LABEL = "/models/{name}/predict"
-VERSION_LABEL = "/models/{name}/versions/{version}/predict"
-MODELS_PREFIX = "/models/"
-PREDICT_SUFFIX = "/predict"
-MAX_VERSION = 2_147_483_647
+Observe = Callable[[str, str, int, float], None]
 
 
-def model_and_version(path: str, prefix: str, suffix: str) -> tuple[str, int | None] | None:
-    """(model, version) of a ``{prefix}{name}[/versions/{v}]{suffix}`` path, else None.
+class Dispatcher:
+    """ASGI app answering what its adapters match and passing everything else to ``app``."""
 
-    Shared by every raw-ASGI path (tabserve's predict, OIP infer): a version is a whole
-    number from 1 to MAX_VERSION; anything else is left to FastAPI's declared routes.
-    """
-    if not (path.startswith(prefix) and path.endswith(suffix)):
-        return None
-    parts = path[len(prefix) : -len(suffix)].split("/")
-    if len(parts) == 1 and parts[0]:
-        return parts[0], None
-    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2].isascii() and parts[2].isdigit():
-        version = int(parts[2])
-        if 1 <= version <= MAX_VERSION:
-            return parts[0], version
-    return None
-
-
-def predict_target(path: str) -> tuple[str, str | None, int | None] | None:
-    """(metrics label, model, version) for a predict path this wrapper answers, else None."""
-    if path in DEFAULT_PATHS:
-        return DEFAULT_LABEL, None, None
-    found = model_and_version(path, MODELS_PREFIX, PREDICT_SUFFIX)
-    if found is None:
-        return None
-    return (MODEL_LABEL if found[1] is None else VERSION_LABEL), *found
-
-
-class PredictFastPath:
-    """ASGI middleware answering POST predict routes itself; every other request goes to FastAPI."""
-
-    def __init__(self, app: Any, handler: PredictHandler) -> None:
+    def __init__(self, app: Any, adapters: Sequence[Adapter], observe: Observe) -> None:
         self.app = app
-        self.handler = handler
-        self.observe = handler.core.state.metrics.observe_request
+        self.adapters = tuple(adapters)
+        self.observe = observe  # (route label, method, status, seconds), as FastAPI's requests are timed
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        target = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            target = predict_target(scope["path"])
-        if target is None:
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            path = scope["path"]
+            method = scope["method"]
+            for adapter in self.adapters:
+                route = adapter.match(path, method)
+                if route is not None:
+                    await self._answer(adapter, route, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, adapter: Adapter, route: Route, scope: dict, receive: Any, send: Any) -> None:
         started = time.perf_counter()
-        label, model, version = target
-        content_type = None
-        length = None
-        for name, value in scope["headers"]:
-            if name == b"content-type" and content_type is None:  # the first, as Starlette reads it
-                content_type = value
+        headers = scope["headers"]
+        content_type = length = None
+        for name, value in headers:
+            if name == b"content-type":
+                if content_type is None:  # the first, as Starlette reads it
+                    content_type = value
             elif name == b"content-length":
                 length = value
+        request = RawRequest(content_type, length, scope["query_string"], headers, receive)
         try:
-            media, payload = await self.handler.handle(
-                model, version, receive, content_type, length, scope["query_string"]
-            )
-            status = 200
-            headers = [(b"content-type", media), (b"content-length", str(len(payload)).encode())]
+            reply = await adapter.handle(route, request)
         except Exception as exc:
-            status, extra, payload = problem_for(exc)
-            headers = [
-                (b"content-type", PROBLEM_JSON),
-                (b"content-length", str(len(payload)).encode()),
-                *extra,
-            ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-        self.observe(label, "POST", status, time.perf_counter() - started)
+            reply = adapter.error(exc)
+        body = reply.body
+        out = [(b"content-type", reply.media), (b"content-length", str(len(body)).encode()), *reply.headers]
+        await send({"type": "http.response.start", "status": reply.status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+        self.observe(route.label, scope["method"], reply.status, time.perf_counter() - started)

@@ -52,6 +52,10 @@ class UnauthorizedError(ServiceError):
     """A bearer token is configured and the request did not carry it."""
 
 
+class CrossOriginError(ServiceError):
+    """A mutating request sent by another site's page (its Origin is not this server)."""
+
+
 class NotReadyError(ServiceError):
     """The process cannot serve as it should (e.g. a background task died); /readyz says why."""
 
@@ -71,6 +75,7 @@ PROBLEMS: dict[type[BaseException], Problem] = {
     BodyTooLargeError: Problem(413, "Body too large", "body-too-large"),
     UnsupportedMediaTypeError: Problem(415, "Unsupported media type", "unsupported-media-type"),
     UnauthorizedError: Problem(401, "Unauthorized", "unauthorized"),
+    CrossOriginError: Problem(403, "Cross-origin request refused", "cross-origin"),
     NotAcceptedError: Problem(422, "Not accepted", "not-accepted"),
     NoModelError: Problem(503, "No model", "no-model"),
     NotReadyError: Problem(503, "Not ready", "not-ready"),

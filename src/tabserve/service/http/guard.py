@@ -8,9 +8,13 @@ subclass adds, per connection:
 - a cap on the request line (414) and on the whole head (431), counted on the
   raw bytes before the parser buffers them;
 - a deadline for a complete head once a connection opens or a request starts
-  (408, or a plain close if nothing was sent), and an idle limit between body
-  chunks (408);
-- ``server.max_connections``: a connection beyond it is answered 503 at once;
+  (408, or a plain close if nothing was sent), an idle limit between body
+  chunks and a deadline for the whole body (408): a body trickled a byte at a
+  time cannot hold a connection for longer than ``server.body_deadline_s``;
+- ``server.max_connections``: past it, a small reserve of connections is kept
+  for the probes (``/healthz``, ``/readyz``, answered as usual; anything else
+  503 once its head arrives), and a connection beyond the reserve is answered
+  503 at once, so a flood of slow clients cannot make a liveness probe fail;
 - problem+json for what the parser rejects (bad Content-Length, a space in the
   path, ...), instead of uvicorn's ``text/plain`` 400;
 - a 400 for a request with two Content-Type headers: which one counts would
@@ -41,7 +45,13 @@ class HttpLimits:
     max_header_bytes: int = 64 * 1024
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    body_deadline_s: float = 120.0
     max_connections: int = 1000
+
+
+PROBE_RESERVE = 16  # connections past the cap that may still reach a probe
+PROBE_HEAD_TIMEOUT_S = 2.0  # a probe sends its head at once; a reserve slot is not held longer
+PROBE_PATHS = (b"/healthz", b"/readyz")
 
 
 _limits = HttpLimits()
@@ -55,6 +65,7 @@ def configure(server: ServerSettings) -> None:
         max_header_bytes=server.max_header_bytes,
         header_timeout_s=server.header_timeout_s,
         body_timeout_s=server.body_timeout_s,
+        body_deadline_s=server.body_deadline_s,
         max_connections=server.max_connections,
     )
 
@@ -70,6 +81,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._due = 0.0
         self._on_due: Any = None  # what to do at ``_due``; None: no deadline armed
         self._refusal: str | None = None
+        self._probes_only = False  # a reserve connection past max_connections
+        self._body_due = 0.0
         self._start_head()
 
     def _start_head(self) -> None:
@@ -82,13 +95,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- connection ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
-            log.warning(
-                "refused a connection: server.max_connections (%d) reached", self.limits.max_connections
-            )
-            self._reject(503, "Too many connections", "the server has as many connections as it takes; retry")
+        count = len(self.connections)
+        if count > self.limits.max_connections:
+            if count > self.limits.max_connections + PROBE_RESERVE:
+                log.warning(
+                    "refused a connection: server.max_connections (%d) reached", self.limits.max_connections
+                )
+                self._too_many()
+                return
+            self._probes_only = True
+            self._arm(min(PROBE_HEAD_TIMEOUT_S, self.limits.header_timeout_s), self._head_timed_out)
             return
         self._arm(self.limits.header_timeout_s, self._head_timed_out)
+
+    def _too_many(self) -> None:
+        self._reject(503, "Too many connections", "the server has as many connections as it takes; retry")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -156,15 +177,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm()
+        if self._probes_only and self.url.split(b"?", 1)[0] not in PROBE_PATHS:
+            self._too_many()  # the rest of what was sent is parsed, and dropped
+            return
         super().on_headers_complete()
         if self.parser is not None and not self.transport.is_closing():
-            self._arm(self.limits.body_timeout_s, self._body_timed_out)
+            self._body_due = self.loop.time() + self.limits.body_deadline_s
+            self._arm_body()
 
     def on_body(self, body: bytes) -> None:
-        self._arm(self.limits.body_timeout_s, self._body_timed_out)
+        if self.transport.is_closing():
+            return
+        self._arm_body()
         super().on_body(body)
 
+    def _arm_body(self) -> None:
+        """The sooner of the idle limit and the whole body's deadline."""
+        idle = self.limits.body_timeout_s
+        self._arm(min(idle, max(self._body_due - self.loop.time(), 0.0)), self._body_timed_out)
+
     def on_message_complete(self) -> None:
+        if self._probes_only and self.transport.is_closing():
+            return
         self._disarm()
         self._start_head()
         super().on_message_complete()
@@ -220,7 +254,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.cycle.disconnected = True  # the app sees a disconnect if it is still reading
         self.cycle.message_event.set()
-        self._reject(408, "Request timeout", f"no body bytes for {self.limits.body_timeout_s:g} s")
+        if self.loop.time() >= self._body_due:
+            detail = f"the body did not arrive within {self.limits.body_deadline_s:g} s"
+        else:
+            detail = f"no body bytes for {self.limits.body_timeout_s:g} s"
+        self._reject(408, "Request timeout", detail)
 
     def _reject(self, status: int, title: str, detail: str) -> None:
         """Answer with a problem and close (nothing else is read from this connection)."""

@@ -23,12 +23,14 @@ from pathlib import Path
 
 from tabserve.config import Settings, load_settings
 from tabserve.config_sources import ENV_PREFIX
+from tabserve.model_configs import check_model_configs
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.service.http import guard as http_guard
 from tabserve.service.http.allocator import tune_allocator
 from tabserve.service.http.auth import check_bind
-from tabserve.service.http.dispatch import PredictFastPath
-from tabserve.service.http.ports import check_port_free
+from tabserve.service.http.ports import PortInUseError, check_port_free
+from tabserve.service.http.same_site import HostCheck
+from tabserve.service.ops.metrics import MULTIPROCESS_ENV
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ SETTINGS_FILE_ENV = "TABSERVE_SERVE_SETTINGS_FILE"
 GRACEFUL_SHUTDOWN_S = 30
 
 
-def app_from_env() -> PredictFastPath:
+def app_from_env() -> HostCheck:
     """uvicorn's factory in each worker process."""
     from tabserve.logs import configure_logging
 
@@ -68,15 +70,25 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
 
     server = settings.server
     check_bind(server)
+    check_model_configs(settings)
     check_port_free(server.host, server.port)
+    if server.grpc_port:
+        try:
+            check_port_free(server.host, server.grpc_port)
+        except PortInUseError:
+            raise PortInUseError(
+                f"cannot serve gRPC on {server.host}:{server.grpc_port}: the port is in use by another "
+                "process; stop it or pick another port with --grpc-port N"
+            ) from None
     configure_logging(settings.logging)
     log.info(
-        "serving model %s from %s (config %s) on http://%s:%d with %d worker(s); token %s",
+        "serving model %s from %s (config %s) on http://%s:%d (gRPC port: %s) with %d worker(s); token %s",
         settings.model,
         redact_url(settings.registry.url),
         config_path or "built-in defaults",
         server.host,
         server.port,
+        server.grpc_port if server.grpc_port is not None else "off",
         server.workers,
         "required for train/promote/rollback" if server.token else "not set",
     )
@@ -97,13 +109,29 @@ def run_server(settings: Settings, config_path: str | Path | None = None) -> Non
             http_guard.configure(server)
             uvicorn.run(with_fast_predict(create_app(settings)), **options)
             return
-        with _settings_file(settings) as path:
+        with _settings_file(settings) as path, _shared_metrics_dir():
             for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
                 del os.environ[name]  # the workers read the file; secrets set by env stay in this process
             os.environ[SETTINGS_FILE_ENV] = str(path)
             uvicorn.run(
                 "tabserve.service.http.server:app_from_env", factory=True, workers=server.workers, **options
             )
+
+
+@contextlib.contextmanager
+def _shared_metrics_dir() -> Iterator[Path]:
+    """An empty folder the workers write their metrics to (so any scrape counts them all), then gone."""
+    folder = Path(tempfile.mkdtemp(prefix="tabserve-metrics-"))
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_ENV] = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

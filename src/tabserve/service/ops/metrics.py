@@ -2,22 +2,32 @@
 
 Each app gets its own ``CollectorRegistry`` (tests build many apps in one
 process). Labelled children are cached in dicts so a request costs a dict
-lookup, a counter increment and a histogram observation: about a microsecond.
+lookup, a counter increment and a histogram observation.
+
+With several worker processes (``server.workers``), a scrape reaches one of
+them, so each worker's counters and histograms are written to files in a
+folder the server names (``PROMETHEUS_MULTIPROC_DIR``, prometheus_client's
+multiprocess mode) and every scrape adds up all workers' files: counts never
+jump backwards. Gauges say which process they describe: the loaded version and
+the unloadable-alias flag carry a ``pid`` label per live worker; requests in
+flight are summed over live workers. Process figures (CPU, memory) and the
+drift gauges are the answering worker's own.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from tabserve.service.ops.value_metrics import ValueHistograms
+from tabserve.service.ops import value_metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +50,12 @@ LATENCY_BUCKETS = (
 )
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder workers share their metrics through, or None for a single process."""
+    return os.environ.get(MULTIPROCESS_ENV) or None
 
 
 class _JobCollector(Collector):
@@ -100,12 +116,14 @@ class ServiceMetrics:
             "Version of the model this process serves (0: none)",
             ["model"],
             registry=self.registry,
+            multiprocess_mode="liveall",
         )
         self._alias_unloadable = Gauge(
             "tabserve_model_alias_unloadable",
             "1 while the production alias is on a version this process cannot load (it serves an older one)",
             ["model"],
             registry=self.registry,
+            multiprocess_mode="liveall",
         )
         self._reloader_polls = Counter(
             "tabserve_reloader_polls",
@@ -116,17 +134,31 @@ class ServiceMetrics:
             "tabserve_http_requests_in_flight",
             "HTTP requests this process has started and not yet answered (a scrape counts itself)",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         ProcessCollector(registry=self.registry)
-        self.values = ValueHistograms()
-        self.registry.register(self.values)
+        self._shared = multiprocess_dir()
+        self._own_collectors: list[Collector] = []
+        self._values = Histogram(
+            value_metrics.NAME,
+            value_metrics.HELP,
+            ["model", "protocol"],
+            buckets=value_metrics.BOUNDS.tolist(),
+            registry=self.registry,
+        )
+        self._value_children: dict[tuple[str, str], object] = {}
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
         ] = {}
         self._class_children: dict[tuple[str, str, str], Callable[[float], None]] = {}
 
     def watch_jobs(self, counts: Callable[[], dict[str, int]]) -> None:
-        self.registry.register(_JobCollector(counts))
+        self.add_collector(_JobCollector(counts))
+
+    def add_collector(self, collector: Collector) -> None:
+        """A collector computed at scrape time (job counts, drift), answered by the scraped process."""
+        self.registry.register(collector)
+        self._own_collectors.append(collector)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -155,7 +187,12 @@ class ServiceMetrics:
 
     def observe_values(self, model: str, values: np.ndarray, protocol: str = "tabserve") -> None:
         """A regressor's predicted values, into the ``tabserve_predicted_values`` histogram."""
-        self.values.observe(model, protocol, values)
+        key = (model, protocol)
+        child = self._value_children.get(key)
+        if child is None:
+            child = self._values.labels(model, protocol)
+            self._value_children[key] = child
+        value_metrics.observe_batch(child, values)
 
     def _class_inc(self, model: str, label: str, protocol: str) -> Callable[[float], None]:
         key = (model, label, protocol)
@@ -178,7 +215,19 @@ class ServiceMetrics:
         self._model_version.labels(model).set(version)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self._shared is None:
+            return generate_latest(self.registry)
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=self._shared)
+        ProcessCollector(registry=combined)
+        for collector in self._own_collectors:
+            combined.register(collector)
+        return generate_latest(combined)
+
+    def close(self) -> None:
+        """At a worker's exit: its live gauges leave the shared figures (its counts stay)."""
+        if self._shared is not None:
+            multiprocess.mark_process_dead(os.getpid(), self._shared)
 
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -12,11 +12,12 @@ from tabserve.monitoring.watch import Watch
 from tabserve.service.deps import Served, State, VersionNumber
 from tabserve.service.http.auth import Authorized
 from tabserve.service.http.errors import problem_responses
+from tabserve.service.predict.version_numbers import MAX_VERSION
 
 router = APIRouter(tags=["monitoring"])
 
 OptionalVersion = Annotated[
-    int | None, Query(ge=1, le=2_147_483_647, description="A version; default: the one serving now.")
+    int | None, Query(ge=1, le=MAX_VERSION, description="A version; default: the one serving now.")
 ]
 
 

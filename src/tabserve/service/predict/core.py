@@ -13,6 +13,8 @@ client asks::
     batch = core.matrix(predictor, array)          # an [N, F] array in feature order
     batch = core.columns(predictor, {"sepal_length": [...], ...})  # one sequence per feature
     result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
+    found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities) or None
+    body = await read_body(receive, core.body_limit, length)       # the byte limit every protocol uses
 
 ``PredictResult`` holds the model, version, labels, classes, probabilities
 (rows x classes in ``classes`` order, or None with ``labels_only``) and each
@@ -36,9 +38,19 @@ from typing import Any
 import numpy as np
 
 from tabserve.errors import InputError
-from tabserve.inputs import Batch, BatchTooLargeError, parse_payload
+from tabserve.inputs import Batch, check_row_limit, parse_payload
 from tabserve.predictor import Interval, Predictor
 from tabserve.service.predict.state import ServiceState
+
+BASE_BODY_BYTES = 64 * 1024
+BODY_BYTES_PER_ROW = 1024
+_BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: the batch path
+
+
+def body_limit(max_batch_rows: int) -> int:
+    """Bytes a predict body may have, whatever the protocol: generous for ``max_batch_rows`` rows,
+    bounded for memory."""
+    return BASE_BODY_BYTES + max_batch_rows * BODY_BYTES_PER_ROW
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class PredictCore:
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self.max_rows = state.settings.server.max_batch_rows
+        self.body_limit = body_limit(self.max_rows)
         self.watch = state.watch  # None, or inactive, when monitoring is off: then nothing is queued
 
     # ---- which version answers ----
@@ -117,10 +130,11 @@ class PredictCore:
     def _check_count(self, count: int) -> None:
         if count == 0:
             raise InputError("the batch is empty; send at least one row")
-        if count > self.max_rows:
-            raise BatchTooLargeError(
-                f"{count} rows is more than the limit of {self.max_rows} rows per request"
-            )
+        check_row_limit(count, self.max_rows)
+
+    def check_rows(self, count: int) -> None:
+        """The row limit, for a protocol that builds its own batch (``BatchTooLargeError`` past it)."""
+        check_row_limit(count, self.max_rows)
 
     # ---- the prediction ----
     def predict(
@@ -145,9 +159,18 @@ class PredictCore:
                 predictor.model, predictor.version, [], [], None, out.indices, out.values, out.interval
             )
         if batch.rows == 1 and batch.matrix is not None:
-            single = self._predict_one(predictor, batch.matrix[0].tolist(), protocol, labels_only)
-            if single is not None:
-                return single
+            found = self.single_row(predictor, batch.matrix[0].tolist(), protocol)
+            if found is not None:
+                index, probabilities = found
+                classes = predictor.classes
+                return PredictResult(
+                    predictor.model,
+                    predictor.version,
+                    [classes[index]],
+                    classes,
+                    None if labels_only else np.array([probabilities]),
+                    np.array([index]),
+                )
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
@@ -157,34 +180,27 @@ class PredictCore:
             predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
         )
 
-    def _predict_one(
-        self, predictor: Predictor, row: list[float], protocol: str, labels_only: bool
-    ) -> PredictResult | None:
-        """A one-row batch on the row path; None (take the batch path) for missing values or no such path."""
-        if predictor.row_width != len(row) or not all(map(math.isfinite, row)):
-            return None
-        answer = self.predict_row(predictor, row, protocol)
-        if answer is None:
-            return None
-        index, probabilities = answer
-        classes = predictor.classes
-        return PredictResult(
-            predictor.model,
-            predictor.version,
-            [classes[index]],
-            classes,
-            None if labels_only else np.array([probabilities]),
-            np.array([index]),
-        )
-
-    def predict_row(
-        self, predictor: Predictor, row: list[float], protocol: str = "tabserve"
+    def single_row(
+        self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
     ) -> tuple[int, list[float]] | None:
-        """One plain numeric row on the model's pure-Python path (microseconds, no numpy): the class
-        index and the probabilities; None when the model has no such path (build a batch instead).
+        """The single-row shortcut: one row of plain numbers on the model's pure-Python path
+        (microseconds, no numpy), giving the class index and the probabilities.
 
-        The caller checks ``predictor.row_width`` and that every value is a finite int or float.
+        Only the clear-cut case is taken (the model has a row path, ``values`` has its
+        width and holds finite floats or exactly representable ints); None otherwise, and
+        the caller takes the batch path, which also words every error.
         """
+        if predictor.row_width != len(values):
+            return None
+        row = []
+        for value in values:
+            kind = type(value)
+            if kind is float:
+                if not math.isfinite(value):
+                    return None
+            elif kind is not int or not -_BIG_INT < value < _BIG_INT:
+                return None
+            row.append(float(value))
         probabilities = predictor.predict_row(row)
         if probabilities is None:
             return None

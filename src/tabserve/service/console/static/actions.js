@@ -25,7 +25,9 @@ async function act(button) {
     button.dataset.action === "promote"
       ? `/models/${encoded}/versions/${button.dataset.version}/promote`
       : `/models/${encoded}/rollback`;
+  if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
   button.disabled = true;
+  let promoted = false;
   try {
     const response = await authFetch(url, { method: "POST" });
     if (!response.ok) {
@@ -35,6 +37,8 @@ async function act(button) {
     const body = await response.json();
     notice(`${body.model}: production is now version ${body.version}.`, "ok");
     moveBadge(body.version);
+    showProduction(body.model, body.version);
+    promoted = button.dataset.action === "promote";
     const versionBadges = document.querySelector(".actions [data-aliases]");
     if (versionBadges && button.dataset.action === "promote") {
       if (!versionBadges.querySelector('[data-alias="production"]')) {
@@ -48,7 +52,22 @@ async function act(button) {
   } catch (error) {
     notice(error instanceof AuthCancelled ? "Cancelled: no token was given." : `Failed: ${error.message}`, "error");
   } finally {
-    button.disabled = false;
+    if (promoted) {
+      button.textContent = "Production";  // this version is production now: nothing left to promote
+      delete button.dataset.action;
+    } else {
+      button.disabled = false;
+    }
+  }
+}
+
+// The "Production: version N" line of the model page, so it agrees with the message at once.
+function showProduction(model, version) {
+  for (const slot of document.querySelectorAll("[data-production]")) {
+    const link = document.createElement("a");
+    link.href = `/ui/models/${encodeURIComponent(model)}/versions/${version}`;
+    link.textContent = `version ${version}`;
+    slot.replaceChildren(link);
   }
 }
 

@@ -1,4 +1,8 @@
-"""KServe V1 routes: model status and ``:predict``, errors as ``{"error": ...}``."""
+"""KServe V1 routes: model status and ``:predict``, errors as ``{"error": ...}``.
+
+KServe V1 has no hot path in the dispatcher: its requests go through FastAPI
+(and its request metrics, in-flight gauge included) like any other route.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
+from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import problem_responses
 from tabserve.service.predict.core import PredictCore
-from tabserve.service.protocols.errors import status_and_message
+from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.kserve_v1 import codec as kserve_v1
-from tabserve.service.protocols.tabserve.handler import body_limit
 
 router = APIRouter(tags=["kserve v1"])
 
@@ -33,7 +36,6 @@ class _NameConvertor(Convertor):
 register_url_convertor("kserve_name", _NameConvertor())
 ModelName = Annotated[str, Path(pattern="^[^/:]+$", description="A model this server serves.")]
 
-_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _STATUS = {
     "type": "object",
     "required": ["name", "ready"],
@@ -47,9 +49,7 @@ _PREDICTIONS = {
 
 
 def _errors(*statuses: int) -> dict[int | str, dict]:
-    answers: dict[int | str, dict] = {
-        s: {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for s in statuses
-    }
+    answers = error_responses(*statuses)
     if 404 in answers:  # a name with '/' or ':' matches no KServe route: the app's own 404 problem
         answers[404] = {
             "description": "No such model, or a name no route takes",
@@ -58,9 +58,12 @@ def _errors(*statuses: int) -> dict[int | str, dict]:
     return answers
 
 
+def _error_body(status: int, message: str) -> bytes:
+    return kserve_v1.error_body(message)
+
+
 def _error(exc: BaseException) -> Response:
-    status, message = status_and_message(exc)
-    return Response(kserve_v1.error_body(message), status_code=status, media_type="application/json")
+    return error_response(exc, _error_body)
 
 
 @router.get(
@@ -90,7 +93,13 @@ def model_status(request: Request, name: ModelName) -> Response:
                     "schema": {
                         "type": "object",
                         "required": ["instances"],
-                        "properties": {"instances": {"type": "array", "items": {}, "minItems": 1}},
+                        "properties": {
+                            "instances": {
+                                "type": "array",
+                                "items": {"type": ["array", "object"]},
+                                "minItems": 1,
+                            }
+                        },
                     }
                 }
             },
@@ -102,9 +111,7 @@ async def predict(request: Request, name: ModelName) -> Response:
     core: PredictCore = request.app.state.predict_core
     try:
         check_media(media_type(request.headers.get("content-type")))
-        body = await read_body(
-            request.receive, body_limit(core.max_rows), request.headers.get("content-length")
-        )
+        body = await read_request(request, core.body_limit)
         predictor = core.production(name)
         batch = kserve_v1.decode_request(core, predictor, decode_json(body))
         result = core.predict(predictor, batch, protocol="kserve_v1", labels_only=True)

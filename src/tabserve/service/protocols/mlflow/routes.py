@@ -1,6 +1,6 @@
 """MLflow scoring routes for the default model: ``/invocations``, ``/ping``, ``/health``, ``/version``.
 
-``invocations_answer`` is shared with the raw ASGI fast path.
+``/invocations`` calls what ``MlflowAdapter`` (the dispatcher's hot path) calls.
 """
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from tabserve import __version__
-from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
+from tabserve.service.http.bodies import read_request
 from tabserve.service.predict.core import PredictCore
-from tabserve.service.protocols.errors import status_and_message
+from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.mlflow import codec as mlflow
-from tabserve.service.protocols.tabserve.handler import body_limit
+from tabserve.service.protocols.mlflow.adapter import invocations_answer
 
 router = APIRouter(tags=["mlflow"])
 
@@ -28,34 +28,11 @@ _PREDICTIONS = {
 }
 
 
-def error_answer(exc: BaseException) -> tuple[int, bytes]:
-    status, message = status_and_message(exc)
-    return status, mlflow.error_body(status, message)
-
-
-async def invocations_answer(core: PredictCore, body: bytes, content_type: bytes | str | None) -> bytes:
-    """The JSON answer to an /invocations body; errors propagate."""
-    is_csv = check_media(media_type(content_type), csv=True)
-    predictor = core.production()
-    if is_csv:
-        from tabserve.service.protocols.tabserve.csv_codec import read_csv_payload
-
-        batch = core.rows(predictor, read_csv_payload(body, predictor.schema))
-        probabilities = False
-    else:
-        batch, probabilities = mlflow.decode_json(core, predictor, decode_json(body))
-    result = core.predict(predictor, batch, protocol="mlflow", labels_only=not probabilities)
-    return mlflow.encode_response(result, probabilities)
-
-
 @router.post(
     "/invocations",
     responses={
         200: {"content": {"application/json": {"schema": _PREDICTIONS}}},
-        **{
-            s: {"description": "Error", "content": {"application/json": {"schema": _ERROR}}}
-            for s in (400, 413, 415, 503)
-        },
+        **error_responses(400, 413, 415, 503, schema=_ERROR),
     },
     openapi_extra={
         "requestBody": {
@@ -82,13 +59,10 @@ async def invocations(request: Request) -> Response:
     """Predict with the default model, MLflow style (``params.probabilities`` for probabilities)."""
     core: PredictCore = request.app.state.predict_core
     try:
-        body = await read_body(
-            request.receive, body_limit(core.max_rows), request.headers.get("content-length")
-        )
+        body = await read_request(request, core.body_limit)
         answer = await invocations_answer(core, body, request.headers.get("content-type"))
     except Exception as exc:
-        status, payload = error_answer(exc)
-        return Response(payload, status_code=status, media_type="application/json")
+        return error_response(exc, mlflow.error_body)
     return Response(answer, media_type="application/json")
 
 

@@ -2,7 +2,7 @@
 
 Thin: the codec in ``tabserve.service.protocols.oip.codec`` turns bytes into a batch and a
 result into bytes; the predict core does the rest. Errors are ``{"error": ...}``.
-``infer_answer`` is also what the raw ASGI fast path calls for infer requests.
+The infer routes call what ``OipAdapter`` (the dispatcher's hot path) calls.
 """
 
 from __future__ import annotations
@@ -13,25 +13,20 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tabserve import __version__
-from tabserve.service.http.bodies import is_json, media_type, read_body
-from tabserve.service.http.errors import UnsupportedMediaTypeError
+from tabserve.service.http.bodies import read_request
 from tabserve.service.predict.core import PredictCore
 from tabserve.service.predict.state import ServiceState
+from tabserve.service.predict.version_numbers import VERSION_PATTERN
+from tabserve.service.predict.version_numbers import parse_version as version_number
 from tabserve.service.protocols import ProtocolError
-from tabserve.service.protocols.errors import status_and_message
+from tabserve.service.protocols.errors import error_response as protocol_error
+from tabserve.service.protocols.errors import error_responses
 from tabserve.service.protocols.oip import codec as oip
-from tabserve.service.protocols.tabserve.handler import body_limit
+from tabserve.service.protocols.oip.adapter import check_infer_media, error_body, infer_answer
 
 router = APIRouter(tags=["open inference protocol v2"])
 
-_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _ANY_OBJECT = {"type": "object"}
-
-
-def _errors(*statuses: int) -> dict[int | str, dict]:
-    return {
-        s: {"description": "Error", "content": {"application/json": {"schema": _ERROR}}} for s in statuses
-    }
 
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -39,39 +34,15 @@ def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Re
 
 
 def error_response(exc: BaseException) -> Response:
-    status, message = status_and_message(exc)
-    return _json(status, oip.error_body(message))
+    return protocol_error(exc, error_body)
 
 
 def parse_version(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2_147_483_647:
+    """A path's version as OIP takes it (a string of digits); a 400 in OIP's shape otherwise."""
+    number = version_number(text)
+    if number is None:
         raise ProtocolError("a model version is a positive integer")
-    return int(text)
-
-
-def check_infer_media(content_type: bytes | str | None) -> None:
-    """JSON, or the binary extension's octet-stream; 415 naming what to send otherwise."""
-    media = media_type(content_type)
-    if not is_json(media) and media != "application/octet-stream":
-        raise UnsupportedMediaTypeError(
-            f"Content-Type '{media[:60]}' is not accepted; send application/json or application/octet-stream"
-        )
-
-
-async def infer_answer(
-    core: PredictCore, model: str, version: int | None, body: bytes, header_length: str | None
-) -> tuple[bytes, bytes, int | None]:
-    """Content type, body and binary header length of a successful infer; errors propagate."""
-    predictor = core.production(model) if version is None else await core.version(model, version)
-    request = oip.decode_request(core, predictor, body, header_length)
-    labels_only = "predict_proba" not in request.outputs
-    # A classifier asked for an interval refuses it (the core says why); a regressor computes one if sent.
-    wanted = "predict_interval" in request.outputs or not predictor.is_regression
-    interval = request.interval if wanted else None
-    result = core.predict(
-        predictor, request.batch, protocol="oip", labels_only=labels_only, interval=interval
-    )
-    return oip.encode_response(result, request)
+    return number
 
 
 def _state(request: Request) -> ServiceState:
@@ -93,7 +64,7 @@ def live() -> Response:
 
 @router.get(
     "/v2/health/ready",
-    responses={200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}, **_errors(503)},
+    responses={200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}, **error_responses(503)},
 )
 def ready(request: Request) -> Response:
     """200 once every served model has a version loaded; 503 otherwise."""
@@ -137,9 +108,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     try:
         number = None if version is None else parse_version(version)
         check_infer_media(request.headers.get("content-type"))
-        body = await read_body(
-            request.receive, body_limit(core.max_rows), request.headers.get("content-length")
-        )
+        body = await read_request(request, core.body_limit)
         media, payload, header_length = await infer_answer(
             core, name, number, body, request.headers.get(oip.HEADER_LENGTH)
         )
@@ -150,19 +119,23 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
 
 
 # OIP versions are strings; the version is read from the path (not a FastAPI parameter) so a bad
-# one is answered in OIP's error shape, and documented here with the digits parse_version takes.
+# one is answered in OIP's error shape, and documented here with the pattern of the digits
+# parse_version takes (built from the same bound).
 _VERSION_PARAM: dict[str, Any] = {
     "parameters": [
         {
             "name": "version",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"},
+            "schema": {"type": "string", "pattern": VERSION_PATTERN},
             "description": "A model version number, as a string of digits.",
         }
     ]
 }
-_METADATA = {200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}, **_errors(400, 404, 503)}
+_METADATA = {
+    200: {"content": {"application/json": {"schema": _ANY_OBJECT}}},
+    **error_responses(400, 404, 503),
+}
 _INFER_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -173,7 +146,7 @@ _INFER_BODY: dict[str, Any] = {
                     "required": ["inputs"],
                     "properties": {
                         "id": {"type": "string"},
-                        "inputs": {"type": "array", "items": _ANY_OBJECT},
+                        "inputs": {"type": "array", "items": _ANY_OBJECT, "minItems": 1},
                         "outputs": {"type": "array", "items": _ANY_OBJECT},
                         "parameters": _ANY_OBJECT,
                     },
@@ -192,7 +165,7 @@ _INFER = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         }
     },
-    **_errors(400, 404, 413, 415, 503),
+    **error_responses(400, 404, 413, 415, 503),
 }
 
 

@@ -1,6 +1,7 @@
 """OIP v2 tensors off the wire: the JSON header and binary tail split, each input decoded and checked.
 
-Values come from an input's JSON ``data`` (flat or nested, row-major) or from
+Values come from an input's JSON ``data`` (flat, or nested exactly as the shape
+says; row-major) or from
 its ``binary_data_size`` bytes of the tail (little-endian; BYTES elements are a
 4-byte length then UTF-8 text); either way the count must fill the shape.
 """
@@ -64,20 +65,27 @@ def _shape(spec: dict[str, Any], name: str) -> list[int]:
     return shape
 
 
-def _flatten(data: Any, name: str) -> list[Any]:
-    """Row-major values of a JSON ``data`` field, nested or already flat."""
+def _flatten(data: Any, shape: list[int], name: str) -> list[Any]:
+    """Row-major values of a JSON ``data`` field: flat, or nested exactly as ``shape`` says."""
     if type(data) is not list:
-        raise ProtocolError(f"input '{name}': data must be a list")
+        raise ProtocolError(f"input '{text(name)}': data must be a list")
     if not data or type(data[0]) is not list:
         return data
     flat: list[Any] = []
-    stack = [data]
-    while stack:  # nested lists, depth first, in order
-        item = stack.pop()
-        if type(item) is list:
-            stack.extend(reversed(item))
-        else:
-            flat.append(item)
+    level = [data]
+    for depth, size in enumerate(shape):
+        last = depth == len(shape) - 1
+        following: list[Any] = []
+        for item in level:
+            if type(item) is not list or len(item) != size:
+                raise ProtocolError(f"input '{text(name)}': nested data does not match shape {shape}")
+            if last:
+                if any(type(value) is list for value in item):
+                    raise ProtocolError(f"input '{text(name)}': nested data is deeper than shape {shape}")
+                flat.extend(item)
+            else:
+                following.extend(item)
+        level = following
     return flat
 
 
@@ -144,8 +152,10 @@ def decode_inputs(header: dict[str, Any], tail: memoryview) -> list[Tensor]:
                         f"input '{text(name)}': {size} bytes do not hold shape {shape} of {datatype}"
                     )
                 values = np.frombuffer(raw, dtype=dtype)
+                if datatype == "BOOL" and values.view(np.uint8).max(initial=0) > 1:
+                    raise ProtocolError(f"input '{text(name)}': BOOL bytes must be 0 or 1")
         else:
-            flat = _flatten(spec.get("data"), name)
+            flat = _flatten(spec.get("data"), shape, name)
             if len(flat) != count:
                 raise ProtocolError(f"input '{text(name)}': {len(flat)} values do not fill shape {shape}")
             values = _json_values(flat, datatype, name)

@@ -1,10 +1,10 @@
-"""tabserve's own predict protocol: body in, answer out, for the fast path and the declared routes alike.
+"""tabserve's own predict protocol: body in, answer out, for its adapter and declared routes alike.
 
 JSON (a bare row, ``instances``, columnar) or CSV in; the answer encoder's
-JSON or CSV out. One plain numeric row takes the model's pure-Python path;
-big numeric bodies skip Python objects (``numeric_codec``); everything else is
-validated by the predict core. Both ``PredictFastPath`` and the FastAPI
-endpoints call ``PredictHandler.handle``, so they answer and fail alike.
+JSON or CSV out. A small JSON body that is one plain row goes to the core's
+single-row shortcut; big numeric bodies skip Python objects (``numeric_codec``);
+everything else is validated by the predict core. Both ``TabserveAdapter`` and
+the FastAPI endpoints call ``PredictHandler.handle``, so they answer and fail alike.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from tabserve.errors import InputError
-from tabserve.inputs import Batch, BatchTooLargeError, wanted_interval, wants_labels_only
+from tabserve.inputs import Batch, wanted_interval, wants_labels_only
 from tabserve.intervals import check_coverage
 from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
@@ -25,18 +25,10 @@ from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
 from tabserve.service.predict.core import PredictCore
 from tabserve.service.protocols.tabserve import answers
 
-BASE_BODY_BYTES = 64 * 1024
-BODY_BYTES_PER_ROW = 1024
-SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the pure-Python path first
-_BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: general path
+SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 QUERY_KEYS = ("labels_only", "interval")
 LABELS_ONLY_VALUES = {"true": True, "false": False}
-
-
-def body_limit(max_batch_rows: int) -> int:
-    """Bytes a predict body may have: generous for ``max_batch_rows`` rows, bounded for memory."""
-    return BASE_BODY_BYTES + max_batch_rows * BODY_BYTES_PER_ROW
 
 
 def interval_query(query: bytes) -> float | None:
@@ -79,12 +71,12 @@ def labels_only_query(query: bytes) -> bool:
 
 
 class PredictHandler:
-    """The whole predict call for one request; shared by the fast path and the declared routes."""
+    """The whole predict call for one request; shared by the adapter and the declared routes."""
 
     def __init__(self, core: PredictCore) -> None:
         self.core = core
         self.max_rows = core.max_rows
-        self.limit = body_limit(self.max_rows)
+        self.limit = core.body_limit
 
     async def handle(
         self,
@@ -145,12 +137,8 @@ class PredictHandler:
         return answers.JSON_CT, answers.json_answer(result)
 
     def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> bytes | None:
-        """One plain numeric row on the model's pure-Python path; None leaves it to the general path.
-
-        Only the clear-cut case is taken here (a list of finite numbers of the
-        right length, bare or as the single row of "instances"); anything else,
-        valid or not, goes the general way, which also words every error.
-        """
+        """One row, bare or as the single row of "instances", through the core's single-row shortcut;
+        None leaves the body to the general path, which also words every error."""
         if predictor.row_width is None:
             return None
         try:
@@ -165,15 +153,9 @@ class PredictHandler:
             if len(payload) != 1 + ("labels_only" in payload):
                 return None
             payload, labels_only = rows[0], labels_only or flag
-        if type(payload) is not list or len(payload) != predictor.row_width:
+        if type(payload) is not list:
             return None
-        row = []
-        for value in payload:
-            kind = type(value)
-            if kind is not float and (kind is not int or not -_BIG_INT < value < _BIG_INT):
-                return None
-            row.append(float(value))
-        found = self.core.predict_row(predictor, row)
+        found = self.core.single_row(predictor, payload)
         if found is None:
             return None
         index, probabilities = found
@@ -190,10 +172,7 @@ class PredictHandler:
             else:
                 matrix, labels_only = parse_numeric_json(body, schema.names) or (None, False)
             if matrix is not None:
-                if len(matrix) > self.max_rows:
-                    raise BatchTooLargeError(
-                        f"{len(matrix)} rows is more than the limit of {self.max_rows} rows per request"
-                    )
+                self.core.check_rows(len(matrix))
                 return Batch(len(matrix), matrix, None), labels_only or None
         if is_csv:
             from tabserve.service.protocols.tabserve.csv_codec import read_csv_payload

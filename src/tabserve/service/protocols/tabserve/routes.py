@@ -1,6 +1,6 @@
-"""The predict routes as FastAPI declares them: for /docs and /openapi.json, and without the fast path.
+"""The predict routes as FastAPI declares them: for /docs and /openapi.json, and without the dispatcher.
 
-``PredictFastPath`` normally answers these paths first; the endpoints here call
+``TabserveAdapter`` normally answers these paths first; the endpoints here call
 the same ``PredictHandler.handle``, so the two answer and fail alike (the
 tests run the predict matrix through both).
 """
@@ -126,7 +126,7 @@ RESPONSES: dict[int | str, dict] = {
 
 
 def declare_predict_routes(app: FastAPI, handler: PredictHandler) -> None:
-    """Declare the predict routes on FastAPI (normally answered by ``PredictFastPath`` first)."""
+    """Declare the predict routes on FastAPI (normally answered by ``TabserveAdapter`` first)."""
 
     async def answer(request: Request, model: str | None, version: int | None) -> Response:
         headers = request.headers
