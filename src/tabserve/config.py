@@ -34,7 +34,7 @@ from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file,
 from tabserve.errors import ConfigError
 
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
+ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.", "xgboost.", "lightgbm.")
 DEFAULT_SCORING = "accuracy"
 DEFAULT_TEST_PER_CLASS = 5
 # Regression holds out a fraction; this one when the config keeps the per-class default.
@@ -107,7 +107,9 @@ class SearchSettings(_Section):
 
 
 class Candidate(_Section):
-    estimator: str = Field(description="Dotted path of a scikit-learn classifier or regressor (per task).")
+    estimator: str = Field(
+        description="Dotted path of a scikit-learn, XGBoost or LightGBM classifier or regressor (per task)."
+    )
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid.")
 
     @field_validator("estimator")

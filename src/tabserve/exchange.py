@@ -32,6 +32,7 @@ from tabserve.registration import (
     store_version,
 )
 from tabserve.registry import Registry
+from tabserve.registry.boosters import BOOSTER_FILES, BOOSTER_KIND, BoosterFile, attach, library_of_file
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.registry.serialization import sha256_hex
 
@@ -58,10 +59,9 @@ def export_version(registry: Registry, model: str, version: int, folder: str | P
     record = registry.get(model, version)
     files: dict[str, bytes] = {}
     listed: dict[str, dict[str, str]] = {}
-    for kind, name in _FILES.items():
-        if kind in record.artifacts:
-            files[name] = registry.read_file(record, kind)  # checked against its sha256
-            listed[kind] = {"file": name, "sha256": sha256_hex(files[name])}
+    for kind, name in _files_of(record.artifacts).items():
+        files[name] = registry.read_file(record, kind)  # checked against its sha256
+        listed[kind] = {"file": name, "sha256": sha256_hex(files[name])}
     if "compiled" in listed:
         from tabserve.compiled_runtime import Bundle
 
@@ -92,6 +92,22 @@ def export_version(registry: Registry, model: str, version: int, folder: str | P
     return sorted(files)
 
 
+def _files_of(artifacts: dict[str, Any]) -> dict[str, str]:
+    """The files a version has, by kind: the fixed names, and its booster file under its own name."""
+    found = {kind: name for kind, name in _FILES.items() if kind in artifacts}
+    if BOOSTER_KIND in artifacts:
+        found[BOOSTER_KIND] = artifacts[BOOSTER_KIND]["key"].rsplit("/", 1)[-1]
+    return found
+
+
+def _expected_file(kind: str, entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    if kind == BOOSTER_KIND:
+        return entry.get("file") in BOOSTER_FILES.values()
+    return kind in _FILES and entry.get("file") == _FILES[kind]
+
+
 def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
 
@@ -114,7 +130,7 @@ def read_export(folder: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         raise DataError(f"register: {folder / VERSION_FILE} lacks {', '.join(missing) or 'files.model'}")
     files: dict[str, bytes] = {}
     for kind, entry in meta["files"].items():
-        if kind not in _FILES or not isinstance(entry, dict) or entry.get("file") != _FILES[kind]:
+        if not _expected_file(kind, entry):
             raise DataError(f"register: {folder / VERSION_FILE}: unexpected file entry '{kind}'")
         try:
             data = (folder / entry["file"]).read_bytes()
@@ -148,7 +164,11 @@ def import_version(
             f"register: {Path(folder) / VERSION_FILE}: feature_schema is malformed ({exc})"
         ) from None
     label = f"model '{name}' from {folder}"
-    pipeline = load_model(files["model"], label, registry.trusted_types)
+    booster = None
+    if BOOSTER_KIND in files:
+        library = library_of_file(meta["files"][BOOSTER_KIND]["file"])
+        booster = BoosterFile(library or "", files[BOOSTER_KIND])
+    pipeline = attach(load_model(files["model"], label, registry.trusted_types), booster, label)
     try:
         SklearnRunner(pipeline, schema)  # the model and its schema agree on the classes
     except ValueError as exc:
@@ -179,7 +199,13 @@ def import_version(
     )
     config = {**meta["config"], "imported": {"model": meta["model"], "version": meta["version"]}}
     version, serving = store_version(
-        registry, name, trained, config, model_bytes=files["model"], compiled=CompileResult(bundle, reason)
+        registry,
+        name,
+        trained,
+        config,
+        model_bytes=files["model"],
+        booster=booster,
+        compiled=CompileResult(bundle, reason),
     )
     promoted = settle_promotion(registry, name, version, metrics.get("holdout_score"), promote, auto_promote)
     return Stored(name, version, promoted, serving)

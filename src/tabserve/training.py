@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.metrics import (
@@ -70,7 +69,9 @@ def resolve_estimator(path: str, index: int, task: str | None = CLASSIFICATION) 
     try:
         module = importlib.import_module(module_name)
         found = getattr(module, class_name)
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError) as exc:
+        if isinstance(exc, ImportError) and exc.name in ("xgboost", "lightgbm"):
+            raise ConfigError(f"{where}: '{path}' needs {exc.name}: pip install 'tabserve[boost]'") from None
         raise ConfigError(f"{where}: '{path}' does not name an importable class") from None
     if not inspect.isclass(found) or not issubclass(found, BaseEstimator):
         raise ConfigError(f"{where}: '{path}' is not a scikit-learn estimator class")
@@ -110,6 +111,8 @@ def build_param_grid(
             raise ConfigError(f"candidates.{index}.grid: {', '.join(empty)} has no values")
         if "random_state" in valid and "random_state" not in candidate.grid:
             instance.set_params(random_state=random_state)
+        if estimator_class.__module__.startswith("lightgbm.") and "verbose" not in candidate.grid:
+            instance.set_params(verbose=-1)  # LightGBM prints every fit's notes to stdout otherwise
         entry: dict[str, list] = {"clf": [instance]}
         entry.update({f"clf__{name}": list(values) for name, values in candidate.grid.items()})
         grid.append(entry)
@@ -120,8 +123,10 @@ def build_param_grid(
 
 
 def dotted_name(estimator: BaseEstimator) -> str:
+    """The public dotted name of the estimator's class: ``xgboost.XGBClassifier`` as a config names it."""
     cls = type(estimator)
-    public = cls.__module__.split("._")[0]
+    root = importlib.import_module(cls.__module__.split(".")[0])
+    public = root.__name__ if getattr(root, cls.__name__, None) is cls else cls.__module__.split("._")[0]
     return f"{public}.{cls.__name__}"
 
 
@@ -164,13 +169,9 @@ class ProgressGridSearch(GridSearchCV):
                 self._progress(min(done, self._total - 1), self._total)
 
 
-def evaluate(pipeline: Pipeline, x_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
-    """Hold-out accuracy, macro F1, per-class precision and recall, confusion matrix."""
-    return evaluate_labels(y_test, pipeline.predict(x_test), classes)
-
-
 def evaluate_labels(y_test: Any, predicted: Any, classes: list[str]) -> dict:
-    """The hold-out metrics of labels already predicted (strings, like ``classes``)."""
+    """Hold-out accuracy, macro F1, per-class precision and recall and the confusion matrix of labels
+    already predicted (strings, like ``classes``)."""
     precision, recall, _, support = precision_recall_fscore_support(
         y_test, predicted, labels=classes, zero_division=0
     )
@@ -234,8 +235,16 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         if len(y_train) < settings.search.cv:
             raise DataError(f"search.cv: {settings.search.cv} folds need {settings.search.cv} training rows")
         folds: Any = KFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
+        y_fit, y_check = y_train, y_test
     else:
         x_train, x_test, y_train, y_test = stratified_split(frame, target, settings.split)
+        # XGBoost classifiers take only labels 0..k-1: every candidate is fitted on codes then, and the
+        # version's schema maps them back, so answers keep the data's labels.
+        encode = any(dotted_name(entry["clf"][0]).startswith("xgboost.") for entry in param_grid)
+        codes = {name: index for index, name in enumerate(schema.classes)}
+        if encode:
+            schema = replace(schema, model_classes=[str(i) for i in range(len(schema.classes))])
+        y_fit, y_check = (y_train.map(codes), y_test.map(codes)) if encode else (y_train, y_test)
         smallest = int(y_train.value_counts().min())
         if smallest < settings.search.cv:
             raise DataError(
@@ -260,20 +269,22 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
     if progress is not None:
         progress(0, total)
     with _search_backend(settings):
-        search.fit(x_train, y_train)
+        search.fit(x_train, y_fit)
     if progress is not None:
         progress(total, total)
     best = search.best_estimator_
-    predicted = best.predict(x_test)
+    answered = best.predict(x_test)
     if regression:
+        predicted = answered
         metrics = evaluate_values(y_test, predicted)
         residuals: np.ndarray | None = np.abs(y_test.to_numpy(dtype=np.float64) - predicted)
         draw = settings.registry.pictures
         pictures = holdout_pictures(y_test, predicted, f"{settings.model} hold-out") if draw else {}
     else:
+        predicted = schema.names_of(answered)
         metrics = evaluate_labels(y_test, predicted, schema.classes)
         residuals, pictures = None, {}
-    metrics["holdout_score"] = float(search.score(x_test, y_test))
+    metrics["holdout_score"] = float(search.score(x_test, y_check))
     metrics["scoring"] = scoring
     metrics["cv_score"] = float(search.best_score_)
     metrics["task"] = choice.task

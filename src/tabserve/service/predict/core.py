@@ -6,7 +6,7 @@ and goes through this core for everything in between, so the row limit, the
 input checks, the predictor and the metrics are the same whichever way a
 client asks::
 
-    core: PredictCore = app.state.predict_core
+    core = deps.predict_core(app)                 # in a route: a ``deps.Core`` parameter
     predictor = core.production("iris")           # sync; the slot's loaded version
     predictor = await core.version("iris", 1)     # any version; non-production ones LRU-cached
     batch = core.rows(predictor, payload)          # bare row / {"instances"} / {"columns","data"}
@@ -78,7 +78,7 @@ class PredictCore:
         self.state = state
         self.max_rows = state.settings.server.max_batch_rows
         self.body_limit = body_limit(self.max_rows)
-        self.watch = state.watch  # None, or inactive, when monitoring is off: then nothing is queued
+        self.watch = state.watch  # inactive when monitoring is off: then nothing is queued
 
     # ---- which version answers ----
     def production(self, model: str | None = None) -> Predictor:
@@ -92,7 +92,7 @@ class PredictCore:
         current = slot.predictor
         if current is not None and current.version == version:
             return current
-        return await self.state.versions.get(self.state.require_registry(), model, version)
+        return await self.state.versions.get(self.state.registry, model, version)
 
     # ---- decoded input to a validated batch ----
     def rows(self, predictor: Predictor, payload: Any) -> Batch:
@@ -174,7 +174,7 @@ class PredictCore:
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
-        if watch is not None and watch.active:
+        if watch.active:
             watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
         return PredictResult(
             predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
@@ -207,6 +207,6 @@ class PredictCore:
         index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
         self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
         watch = self.watch
-        if watch is not None and watch.active:
+        if watch.active:
             watch.observe(predictor, 1, row, None, (index,), probabilities)
         return index, probabilities
