@@ -132,7 +132,7 @@ async def residual_distribution(slot: Served, version: VersionNumber, state: Sta
 
 
 async def _regression_picture(model: str, version: int, state: State, kind: str) -> Response:
-    registry = state.require_registry()
+    registry = state.registry
     record = await asyncio.to_thread(registry.get, model, version)
     png = await asyncio.to_thread(pictures.regression_picture, state.pictures, registry, record, kind)
     return Response(
