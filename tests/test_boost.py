@@ -25,7 +25,7 @@ from tabserve.registry import StoredFile
 from tabserve.registry.boosters import split_booster
 from tabserve.registry.serialization import check_types, dump_model, listed_types
 from tabserve.workflow import train_and_register
-from tests.notebook_models import customers
+from tests.support.notebook_models import customers
 from tests.support.settings import make_settings
 
 xgboost = pytest.importorskip("xgboost")

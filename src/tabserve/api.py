@@ -163,11 +163,13 @@ def register(
     promote: bool | None = None,
     description: str | None = None,
 ) -> RegisteredVersion:
-    """Store a fitted scikit-learn, XGBoost or LightGBM classifier as the next version of model ``name``.
+    """Store a fitted scikit-learn, XGBoost or LightGBM classifier or regressor as the next version of
+    model ``name``.
 
     ``X_sample`` (a few rows of the model's input: a DataFrame, or an array with
     ``feature_names``) gives the feature schema and checks that served answers equal
-    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix.
+    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix, or for a
+    regressor RMSE/MAE/R² and the residuals its prediction intervals come from (none without them).
     ``classes`` names the model's classes in the order of its ``classes_`` (an XGBoost classifier
     fitted on encoded labels 0..k-1): every answer then speaks these labels; ``y_test`` may be
     given in either.

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tabserve.errors import DataError, IntegrityError
 from tabserve.promotion import settle
 from tabserve.registration import (
@@ -25,6 +27,7 @@ from tabserve.registration import (
     MODEL_FILE,
     PICTURE_FILES,
     PROFILE_FILE,
+    RESIDUALS_FILE,
     Stored,
     store_version,
 )
@@ -45,6 +48,7 @@ _FILES = {
     "compiled": COMPILED_FILE,
     "profile": PROFILE_FILE,
     "sample": SAMPLE_FILE,
+    "residuals": RESIDUALS_FILE,
     **PICTURE_FILES,
 }
 
@@ -179,6 +183,7 @@ def import_version(
 
         CompiledRunner(bundle)  # readable by this tabserve, or refused before anything is stored
     profile = json.loads(files["profile"]) if "profile" in files else None
+    residuals = np.asarray(json.loads(files["residuals"]), dtype=np.float64) if "residuals" in files else None
     trained = TrainedModel(
         pipeline=pipeline,
         schema=schema,
@@ -193,6 +198,7 @@ def import_version(
         profile=profile,
         pictures={kind: files[kind] for kind in PICTURE_FILES if kind in files},
         sample_rows=_sample_frame(files.get("sample"), schema),
+        residuals=residuals,
     )
     config = {**meta["config"], "imported": {"model": meta["model"], "version": meta["version"]}}
     written = store_version(

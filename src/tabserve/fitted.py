@@ -1,5 +1,7 @@
 """A classifier fitted outside tabserve, described the way tabserve describes its own.
 
+(A regressor goes to fitted_regression.py, which does the same for values.)
+
 From a sample of its input: the feature schema (names, kinds, categories), the
 data hash, and a check that the model answers the same when rows arrive the
 way the server passes them (numbers as float64, categories as strings), so
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_regressor
 
 from tabserve.data import content_hash
 from tabserve.errors import ConfigError, DataError, InputError
@@ -43,6 +45,8 @@ def describe_fitted(
 ) -> TrainedModel:
     """Everything a version records about ``model``, from its input sample and optional hold-out;
     ``classes`` names the model's own classes by position (labels it was fitted on as codes)."""
+    if is_regressor(model):
+        return _regressor(model, x_sample, feature_names, x_test, y_test)
     own = _classes(model)
     classes, model_classes = _named_classes(own, classes)
     frame = as_frame(x_sample, feature_names, _fitted_names(model), "X_sample")
@@ -55,7 +59,7 @@ def describe_fitted(
         test_frame = as_frame(x_test, feature_names or list(frame.columns), None, "X_test")
         both = pd.concat([frame, test_frame], ignore_index=True)
         features = infer_schema(both, pd.Series(classes)).features
-    schema = FeatureSchema(features, str(target), classes, model_classes)
+    schema = FeatureSchema(features, str(target), classes, model_classes=model_classes)
     predicted = check_served_answers(model, frame, schema, "X_sample")
     seen = frame if test_frame is None else pd.concat([frame, test_frame], ignore_index=True)
     profile_rows = coerce_frame(seen, schema)
@@ -82,6 +86,17 @@ def describe_fitted(
         profile=build_profile(profile_rows, schema, predicted),
         sample_rows=frame.head(5),
     )
+
+
+def _regressor(model: Any, x_sample: Any, names: list[str] | None, x_test: Any, y_test: Any) -> TrainedModel:
+    from tabserve.fitted_regression import describe_fitted_regressor
+
+    frame = as_frame(x_sample, names, _fitted_names(model), "X_sample")
+    if (x_test is None) != (y_test is None):
+        raise ConfigError("register: give both X_test and y_test, or neither")
+    test = None if x_test is None else as_frame(x_test, names or list(frame.columns), None, "X_test")
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return describe_fitted_regressor(model, frame, test, y_test, _plain_params(final))
 
 
 def _classes(model: Any) -> list[str]:

@@ -1,4 +1,13 @@
-"""A loaded model version: its schema, and predictions for validated batches."""
+"""A loaded model version: its schema, and predictions for validated batches.
+
+A classifier answers labels and class probabilities; a regressor answers values
+and, when asked with a coverage, split-conformal intervals around them
+(intervals.py) from the hold-out residuals stored with the version.
+
+Size: the two runners (compiled, scikit-learn) and the predictor that picks
+between them answer both tasks and every output a version claims; splitting
+them apart would put one version's answering in several places.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +31,22 @@ OUT_OF_RANGE = "row {row}: values are outside the range the model can score"
 
 
 @dataclass(frozen=True)
+class Interval:
+    """Prediction intervals at a stated coverage: one lower and one upper end per row."""
+
+    coverage: float
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+@dataclass(frozen=True)
 class Prediction:
-    labels: list[str]
+    labels: list[str]  # classification; empty for a regressor
     probabilities: np.ndarray | None  # rows x classes, columns in ``classes`` order
     classes: list[str]
     indices: np.ndarray  # each row's label as a position in ``classes``
+    values: np.ndarray | None = None  # regression: one float per row
+    interval: Interval | None = None  # regression, when a coverage was asked for
 
 
 class RowPredictor(Protocol):
@@ -58,9 +78,13 @@ class SklearnRunner:
     def __init__(self, pipeline: Any, schema: FeatureSchema) -> None:
         self.pipeline = pipeline
         self.schema = schema
-        model_classes = [str(c) for c in pipeline.classes_]
-        if model_classes != schema.own_classes:
-            raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.own_classes}")
+        if schema.is_regression:
+            if not hasattr(pipeline, "predict"):
+                raise ValueError("a regression version's model has no predict method")
+        else:
+            model_classes = [str(c) for c in pipeline.classes_]
+            if model_classes != schema.own_classes:
+                raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.own_classes}")
         # A model fitted on a bare array (in a notebook) is given one, so it never warns about names.
         self.by_name = hasattr(pipeline, "feature_names_in_")
         self.native = _native_lightgbm(pipeline)
@@ -82,6 +106,10 @@ class SklearnRunner:
         labels = self.schema.names_of(self.pipeline.predict(self._input(batch)))
         positions = self._positions
         return np.fromiter((positions[str(label)] for label in labels), dtype=np.intp, count=len(labels))
+
+    def predict_values(self, batch: Batch) -> np.ndarray:
+        """A regressor's predictions as floats."""
+        return np.asarray(self.pipeline.predict(self._input(batch)), dtype=np.float64).reshape(-1)
 
     def _input(self, batch: Batch) -> Any:
         """The batch as the pipeline was fitted on it: a named frame, or a bare array."""
@@ -107,17 +135,25 @@ class SklearnRunner:
 class Predictor:
     """One model version, ready to answer predictions."""
 
-    def __init__(self, record: VersionRecord, runner: Runner) -> None:
+    def __init__(self, record: VersionRecord, runner: Runner, residuals: Any = None) -> None:
+        """``residuals``: a regressor's ConformalResiduals (None: it has no intervals)."""
         self.record = record
         self.model = record.model
         self.version = record.version
         self.schema = FeatureSchema.from_dict(record.feature_schema)
         self.classes = self.schema.classes
+        self.task = self.schema.task
+        self.is_regression = self.schema.is_regression
+        self.residuals = residuals
         self._class_array = np.asarray(self.classes, dtype=object)
         self.runner = runner
         self.probabilities = getattr(runner, "probabilities", True)
         # What this version answers; every surface shows and checks these.
-        self.outputs: tuple[str, ...] = ("labels", "probabilities") if self.probabilities else ("labels",)
+        self.outputs: tuple[str, ...] = (
+            (("values", "intervals") if residuals is not None else ("values",))
+            if self.is_regression
+            else (("labels", "probabilities") if self.probabilities else ("labels",))
+        )
         self._row_model = runner.row_model
         # How many values a single row has when the pure-Python row path exists, else None.
         self.row_width = len(self.schema.names) if self._row_model is not None else None
@@ -141,7 +177,7 @@ class Predictor:
         log.info(
             "loaded %s version %d (%s), served by %s", record.model, record.version, record.estimator, how
         )
-        return cls(record, runner)
+        return cls(record, runner, _residuals(files))
 
     def predict_row(self, row: list[float]) -> list[float] | None:
         """Class probabilities for one numeric row on the pure-Python path, or None if there is none."""
@@ -161,9 +197,14 @@ class Predictor:
                 f"{', '.join(self.outputs)}"
             )
 
-    def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
-        """Labels and class probabilities (labels alone for a model without probabilities); values
-        the model cannot score are an InputError, never NaN."""
+    def predict(self, batch: Batch, labels_only: bool = False, interval: float | None = None) -> Prediction:
+        """Labels and class probabilities (labels alone for a model without probabilities), or a
+        regressor's values (and intervals at coverage ``interval``); values the model cannot score
+        are an InputError, never NaN."""
+        if self.is_regression:
+            return self._predict_values(batch, interval)
+        if interval is not None:
+            raise InputError("interval: this model is a classifier; intervals are for regression models")
         if not self.probabilities:
             return self._predict_labels(batch)
         try:
@@ -185,6 +226,46 @@ class Predictor:
         except ValueError as exc:  # the model's own input check
             raise InputError(f"the model cannot take this input: {exc}") from None
         return Prediction(self._class_array[indices].tolist(), None, self.classes, indices)
+
+    def check_interval(self, coverage: float) -> float:
+        """The half-width at ``coverage``, or an InputError saying why there is none (before any work)."""
+        if not self.is_regression:
+            raise InputError("interval: this model is a classifier; intervals are for regression models")
+        if self.residuals is None:
+            raise InputError(
+                f"interval: {self.model} version {self.version} has no hold-out residuals to build "
+                "intervals from (register it with X_test and y_test)"
+            )
+        return self.residuals.half_width(coverage)
+
+    def _predict_values(self, batch: Batch, coverage: float | None) -> Prediction:
+        width = None if coverage is None else self.check_interval(coverage)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                values = self.runner.predict_values(batch)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise InputError(f"the model cannot take this input: {exc}") from None
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise InputError(OUT_OF_RANGE.format(row=int(np.flatnonzero(~finite)[0])))
+        interval = None
+        if width is not None and coverage is not None:
+            interval = Interval(float(coverage), values - width, values + width)
+        return Prediction([], None, [], _NO_INDICES, values, interval)
+
+
+_NO_INDICES = np.empty(0, dtype=np.int64)
+
+
+def _residuals(files: dict[str, bytes]) -> Any:
+    """A regressor's conformal residuals from its checked file, or None when it has none."""
+    if "residuals" not in files:
+        return None
+    import json
+
+    from tabserve.intervals import ConformalResiduals
+
+    return ConformalResiduals(json.loads(files["residuals"]))
 
 
 def _native_lightgbm(model: Any) -> Any:

@@ -29,7 +29,14 @@ MODEL_FILE = "model.skops"
 COMPILED_FILE = "compiled.npz"
 PROFILE_FILE = "profile.json"
 # Pictures drawn when a version is stored, so that a serving-only install can show them.
-PICTURE_FILES = {"pairplot": "pairplot.png", "confusion_matrix": "confusion_matrix.png"}
+PICTURE_FILES = {
+    "pairplot": "pairplot.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "predicted_vs_actual": "predicted_vs_actual.png",
+    "residual_distribution": "residual_distribution.png",
+}
+# A regressor's absolute hold-out residuals: what its prediction intervals are made of.
+RESIDUALS_FILE = "residuals.json"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class Stored:
 
 def compile_for_serving(trained: TrainedModel) -> CompileResult:
     """The ONNX fast path when the pipeline has tabserve's numeric shape and passes the parity check."""
+    if trained.schema.is_regression:
+        return CompileResult(None, "regressors are served by scikit-learn")
     if not hasattr(trained.pipeline, "predict_proba"):
         return CompileResult(None, "estimator has no predict_proba: labels served by scikit-learn")
     if missing(("skl2onnx",)):
@@ -103,6 +112,9 @@ def store_version(
         )
     if trained.profile is not None:
         files.append(StoredFile("profile", PROFILE_FILE, json.dumps(trained.profile).encode()))
+    if trained.residuals is not None:
+        residuals = [float(v) for v in trained.residuals]
+        files.append(StoredFile("residuals", RESIDUALS_FILE, json.dumps(residuals).encode()))
     for kind, png in _pictures(model, trained, pictures).items():
         files.append(StoredFile(kind, PICTURE_FILES[kind], png))
     fields = {
@@ -111,7 +123,7 @@ def store_version(
         "metrics": {
             **trained.metrics,
             "serving": compiled.reason,
-            "outputs": model_outputs(trained.pipeline),
+            "outputs": model_outputs(trained.pipeline, trained),
         },
         "cv_results": trained.cv_results,
         "feature_schema": trained.schema.to_dict(),
@@ -124,8 +136,11 @@ def store_version(
     return Written(version, compiled.reason, {item.kind: item.data for item in files})
 
 
-def model_outputs(model: Any) -> list[str]:
-    """What a fitted classifier answers: labels, and probabilities when it has ``predict_proba``."""
+def model_outputs(model: Any, trained: TrainedModel | None = None) -> list[str]:
+    """What a fitted model answers: a regressor values (and intervals when it keeps hold-out
+    residuals); a classifier labels, and probabilities when it has ``predict_proba``."""
+    if trained is not None and trained.schema.is_regression:
+        return ["values", "intervals"] if trained.residuals is not None else ["values"]
     return ["labels", "probabilities"] if hasattr(model, "predict_proba") else ["labels"]
 
 

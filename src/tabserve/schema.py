@@ -20,11 +20,16 @@ class Feature:
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Which columns a model takes, of which kinds, and which labels it answers."""
+    """Which columns a model takes, of which kinds, and what it answers: labels or values.
+
+    ``task`` is "classification" (``classes`` are its labels) or "regression"
+    (``classes`` is empty); a schema stored before tasks existed reads as classification.
+    """
 
     features: list[Feature]
     target: str
     classes: list[str]
+    task: str = "classification"
     # The model's own classes_ when they are codes for ``classes`` (an XGBoost classifier fitted on
     # encoded labels): position i of the model's answers is ``classes[i]``. None: the same labels.
     model_classes: list[str] | None = None
@@ -40,6 +45,7 @@ class FeatureSchema:
             "features": [asdict(f) for f in self.features],
             "target": self.target,
             "classes": list(self.classes),
+            "task": self.task,
         }
         if self.model_classes is not None:
             found["model_classes"] = list(self.model_classes)
@@ -51,6 +57,7 @@ class FeatureSchema:
             features=[Feature(**f) for f in data["features"]],
             target=data["target"],
             classes=[str(c) for c in data["classes"]],
+            task=str(data.get("task", "classification")),
             model_classes=[str(c) for c in data["model_classes"]] if data.get("model_classes") else None,
         )
 
@@ -65,6 +72,10 @@ class FeatureSchema:
     def own_classes(self) -> list[str]:
         """The classes the fitted model itself answers, in its column order."""
         return self.model_classes if self.model_classes is not None else self.classes
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
 
 def schema_changes(old: FeatureSchema, new: FeatureSchema, limit: int = 5) -> list[str]:
@@ -85,4 +96,6 @@ def schema_changes(old: FeatureSchema, new: FeatureSchema, limit: int = 5) -> li
         changes.append(f"predicts '{new.target}' instead of '{old.target}'")
     if list(old.classes) != list(new.classes):
         changes.append(f"answers other classes ({len(new.classes)}, was {len(old.classes)})")
+    if old.task != new.task:
+        changes.append(f"is a {new.task} model instead of {old.task}")
     return changes

@@ -30,6 +30,7 @@ from tabserve.registry import ModelStore, VersionRecord
 log = logging.getLogger(__name__)
 
 SAMPLE_FILE = "sample.json"
+INTERVAL_CHECK_COVERAGE = 0.5  # a coverage any stored hold-out (one residual or more) can give
 SAMPLE_ROWS = 5
 PROBABILITY_SUM_TOLERANCE = 1e-3  # a compiled model computes in float32
 
@@ -100,9 +101,33 @@ def _probabilities(predictor: Predictor, batch: Batch, out: Prediction) -> str:
     return ""
 
 
+def _values(predictor: Predictor, batch: Batch, out: Prediction) -> str:
+    values = None if out.values is None else np.asarray(out.values, dtype=np.float64)
+    if values is None or values.shape != (batch.rows,):
+        return f"no value per row for {batch.rows} rows"
+    return "" if np.isfinite(values).all() else "values that are not finite"
+
+
+def _intervals(predictor: Predictor, batch: Batch, out: Prediction) -> str:
+    coverage = INTERVAL_CHECK_COVERAGE
+    answer = predictor.predict(batch, interval=coverage)
+    interval = answer.interval
+    if interval is None:
+        return "no interval"
+    values = np.asarray(answer.values, dtype=np.float64)
+    lower, upper = np.asarray(interval.lower), np.asarray(interval.upper)
+    if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+        return "intervals that are not finite"
+    if not ((lower <= values) & (values <= upper)).all():
+        return "intervals that do not hold their values"
+    return ""
+
+
 OUTPUT_CHECKS: dict[str, Callable[[Predictor, Batch, Prediction], str]] = {
     "labels": _labels,
     "probabilities": _probabilities,
+    "values": _values,
+    "intervals": _intervals,
 }
 
 

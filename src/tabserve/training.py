@@ -1,4 +1,9 @@
-"""From settings to a fitted, evaluated model: candidates, grid search, hold-out metrics."""
+"""From settings to a fitted, evaluated model: candidates, grid search, hold-out metrics.
+
+Size: the search runs the same way for both tasks (classification, regression);
+only the split, the folds and the hold-out metrics differ, and fit_search shows
+those differences side by side rather than in two copies of the search.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -21,15 +26,17 @@ from sklearn.metrics import (
     get_scorer,
     precision_recall_fscore_support,
 )
-from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from tabserve.config import Candidate, Settings
-from tabserve.data import Dataset, load_dataset, stratified_split
+from tabserve.config import Candidate, Settings, regression_split
+from tabserve.data import Dataset, binned_split, load_dataset, stratified_split
 from tabserve.errors import ConfigError, DataError
 from tabserve.features import build_preprocessor, coerce_frame, infer_schema
 from tabserve.monitoring.profile import build_profile
+from tabserve.regression import candidates_for, evaluate_values, holdout_pictures, scoring_for
 from tabserve.schema import FeatureSchema
+from tabserve.task import CLASSIFICATION, REGRESSION, resolve_task
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +62,11 @@ class TrainedModel:
     libraries: dict[str, str] | None = None  # None: this process's versions
     pictures: dict[str, bytes] = field(default_factory=dict)  # PNGs by artifact kind, e.g. "pairplot"
     sample_rows: pd.DataFrame | None = None  # a few input rows the version must answer before it serves
+    residuals: np.ndarray | None = None  # regression: absolute hold-out residuals, for intervals
 
 
-def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
-    """Import a dotted path from an allowed package and check it is a classifier."""
+def resolve_estimator(path: str, index: int, task: str | None = CLASSIFICATION) -> type[BaseEstimator]:
+    """Import a dotted path from an allowed package and check it suits ``task`` (None: either)."""
     where = f"candidates.{index}.estimator"
     module_name, _, class_name = path.rpartition(".")
     try:
@@ -74,16 +82,25 @@ def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
         instance = found()
     except TypeError:
         raise ConfigError(f"{where}: '{path}' needs constructor arguments; give a plain class") from None
-    if not is_classifier(instance):
-        raise ConfigError(f"{where}: '{path}' is not a classifier (tabserve trains classifiers)")
+    if task == REGRESSION and not is_regressor(instance):
+        kind = "a classifier" if is_classifier(instance) else "not a regressor"
+        raise ConfigError(f"{where}: '{path}' is {kind}, but task is regression")
+    if task == CLASSIFICATION and not is_classifier(instance):
+        kind = "a regressor" if is_regressor(instance) else "not a classifier"
+        raise ConfigError(f"{where}: '{path}' is {kind}, but task is classification")
+    if task is None and not (is_classifier(instance) or is_regressor(instance)):
+        raise ConfigError(f"{where}: '{path}' is neither a classifier nor a regressor")
     return found
 
 
-def build_param_grid(candidates: list[Candidate], random_state: int) -> list[dict[str, list]]:
-    """One grid entry per candidate, switching the pipeline's ``clf`` step."""
+def build_param_grid(
+    candidates: list[Candidate], random_state: int, task: str | None = CLASSIFICATION
+) -> list[dict[str, list]]:
+    """One grid entry per candidate, switching the pipeline's ``clf`` step (the final estimator's name
+    for regressors too, so every version has the same shape)."""
     grid = []
     for index, candidate in enumerate(candidates):
-        estimator_class = resolve_estimator(candidate.estimator, index)
+        estimator_class = resolve_estimator(candidate.estimator, index, task)
         instance = estimator_class()
         valid = instance.get_params()
         unknown = sorted(set(candidate.grid) - set(valid))
@@ -102,6 +119,9 @@ def build_param_grid(candidates: list[Candidate], random_state: int) -> list[dic
         entry: dict[str, list] = {"clf": [instance]}
         entry.update({f"clf__{name}": list(values) for name, values in candidate.grid.items()})
         grid.append(entry)
+    kinds = {is_regressor(entry["clf"][0]) for entry in grid}
+    if task is None and len(kinds) > 1:
+        raise ConfigError("candidates: mixes classifiers and regressors; a model is trained for one task")
     return grid
 
 
@@ -205,43 +225,55 @@ def fit_search(
     progress: Progress | None = None,
     param_grid: list[dict[str, list]] | None = None,
 ) -> TrainedModel:
-    """Split, grid-search and evaluate on an already loaded dataset (``param_grid``: the one ``train``
-    built from the candidates before loading the data; built here when not given)."""
+    """Decide the task, split, grid-search and evaluate on an already loaded dataset (``param_grid``:
+    the one ``train`` built before loading the data when the task was known; else built here)."""
+    choice = resolve_task(settings.task, dataset.target)
+    log.info("task: %s (%s)", choice.task, choice.reason)
+    regression = choice.task == REGRESSION
     if param_grid is None:
-        param_grid = build_param_grid(settings.candidates, settings.split.random_state)
+        param_grid = build_param_grid(
+            candidates_for(settings, choice.task), settings.split.random_state, choice.task
+        )
+    scoring = scoring_for(settings, choice.task)
     try:
-        get_scorer(settings.search.scoring)
+        get_scorer(scoring)
     except ValueError:
-        raise ConfigError(
-            f"search.scoring: '{settings.search.scoring}' is not a scikit-learn scorer name"
-        ) from None
-    schema = infer_schema(dataset.features, dataset.target)
-    if len(schema.classes) < 2:
+        raise ConfigError(f"search.scoring: '{scoring}' is not a scikit-learn scorer name") from None
+    target = dataset.target.astype(np.float64) if regression else dataset.target.astype(str)
+    schema = infer_schema(dataset.features, target, choice.task)
+    if not regression and len(schema.classes) < 2:
         raise DataError(f"data.target: '{schema.target}' has a single class; need two or more")
     frame = coerce_frame(dataset.features, schema)
-    x_train, x_test, y_train, y_test = stratified_split(frame, dataset.target, settings.split)
-    # XGBoost classifiers take only labels 0..k-1: every candidate is fitted on codes then, and the
-    # version's schema maps them back, so answers keep the data's labels.
-    encode = any(dotted_name(entry["clf"][0]).startswith("xgboost.") for entry in param_grid)
-    codes = {name: index for index, name in enumerate(schema.classes)}
-    if encode:
-        schema = replace(schema, model_classes=[str(i) for i in range(len(schema.classes))])
-    y_fit, y_check = (y_train.map(codes), y_test.map(codes)) if encode else (y_train, y_test)
-    smallest = int(y_train.value_counts().min())
-    if smallest < settings.search.cv:
-        raise DataError(
-            f"search.cv: {settings.search.cv} folds need at least {settings.search.cv} training "
-            f"rows per class; the smallest class has {smallest}"
-        )
+    if regression:
+        x_train, x_test, y_train, y_test = binned_split(frame, target, regression_split(settings.split))
+        if len(y_train) < settings.search.cv:
+            raise DataError(f"search.cv: {settings.search.cv} folds need {settings.search.cv} training rows")
+        folds: Any = KFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
+        y_fit, y_check = y_train, y_test
+    else:
+        x_train, x_test, y_train, y_test = stratified_split(frame, target, settings.split)
+        # XGBoost classifiers take only labels 0..k-1: every candidate is fitted on codes then, and the
+        # version's schema maps them back, so answers keep the data's labels.
+        encode = any(dotted_name(entry["clf"][0]).startswith("xgboost.") for entry in param_grid)
+        codes = {name: index for index, name in enumerate(schema.classes)}
+        if encode:
+            schema = replace(schema, model_classes=[str(i) for i in range(len(schema.classes))])
+        y_fit, y_check = (y_train.map(codes), y_test.map(codes)) if encode else (y_train, y_test)
+        smallest = int(y_train.value_counts().min())
+        if smallest < settings.search.cv:
+            raise DataError(
+                f"search.cv: {settings.search.cv} folds need at least {settings.search.cv} training "
+                f"rows per class; the smallest class has {smallest}"
+            )
+        folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
     pipeline = Pipeline([("prep", build_preprocessor(schema)), ("clf", param_grid[0]["clf"][0])])
-    folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
     candidates = len(ParameterGrid(param_grid))
     total = candidates * settings.search.cv + 1  # every fit, then the refit of the best
     search = ProgressGridSearch(
         pipeline,
         param_grid,
         cv=folds,
-        scoring=settings.search.scoring,
+        scoring=scoring,
         n_jobs=settings.search.n_jobs,
         refit=True,
         error_score="raise",
@@ -255,15 +287,30 @@ def fit_search(
     if progress is not None:
         progress(total, total)
     best = search.best_estimator_
-    predicted = schema.names_of(best.predict(x_test))
-    metrics = evaluate_labels(y_test, predicted, schema.classes)
+    answered = best.predict(x_test)
+    if regression:
+        predicted = answered
+        metrics = evaluate_values(y_test, predicted)
+        residuals: np.ndarray | None = np.abs(y_test.to_numpy(dtype=np.float64) - predicted)
+        draw = settings.registry.pictures
+        pictures = holdout_pictures(y_test, predicted, f"{settings.model} hold-out") if draw else {}
+    else:
+        predicted = schema.names_of(answered)
+        metrics = evaluate_labels(y_test, predicted, schema.classes)
+        residuals, pictures = None, {}
     metrics["holdout_score"] = float(search.score(x_test, y_check))
-    metrics["scoring"] = settings.search.scoring
+    metrics["scoring"] = scoring
     metrics["cv_score"] = float(search.best_score_)
+    metrics["task"] = choice.task
+    metrics["task_reason"] = choice.reason
     best_params = {k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items() if k != "clf"}
     estimator = dotted_name(best.named_steps["clf"])
     log.info(
-        "best %s %s cv=%.4f holdout=%.4f", estimator, best_params, search.best_score_, metrics["accuracy"]
+        "best %s %s cv=%.4f holdout=%.4f",
+        estimator,
+        best_params,
+        search.best_score_,
+        metrics["holdout_score"],
     )
     return TrainedModel(
         pipeline=best,
@@ -276,8 +323,10 @@ def fit_search(
         data_rows=dataset.rows,
         data_hash=dataset.content_hash,
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
-        profile=build_profile(x_train, schema, predicted),
+        profile=build_profile(x_train, schema, [] if regression else predicted),
         sample_rows=x_test.head(5),
+        residuals=residuals,
+        pictures=pictures,
     )
 
 
@@ -298,13 +347,16 @@ def _search_backend(settings: Settings) -> Iterator[None]:
 
 def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
     """Check the candidates, load the data, then search: config errors come before any work."""
-    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
+    known = None if settings.task == "auto" else settings.task  # auto: checked once the target is read
+    checked = build_param_grid(candidates_for(settings, known or ""), settings.split.random_state, known)
+    param_grid = checked if known else None  # the grid is built once when the task is known
     dataset = load_dataset(settings.data)
     trained = fit_search(settings, dataset, progress, param_grid)
     if settings.registry.pictures:  # drawn here, where the data is, and stored with the version
         from tabserve.plots import data_pairplot_png
 
-        pairplot = data_pairplot_png(dataset.features, dataset.target)
+        hue = None if trained.schema.task == REGRESSION else dataset.target
+        pairplot = data_pairplot_png(dataset.features, dataset.target, colour=hue is not None)
         if pairplot is not None:
             trained = replace(trained, pictures={**trained.pictures, "pairplot": pairplot})
     return trained

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry i
 
 log = logging.getLogger(__name__)
 # Files a version keeps beside its model, checked when served rather than when the model loads.
-PICTURE_KINDS = frozenset({"pairplot", "confusion_matrix"})
+PICTURE_KINDS = frozenset({"pairplot", "confusion_matrix", "predicted_vs_actual", "residual_distribution"})
 
 __all__ = ["PRODUCTION", "JobRecord", "ModelStore", "StoredFile", "VersionRecord", "open_registry"]
 

@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from tabserve.config import load_settings
+from tabserve.workflow import train_and_register
 from tests.support.polling import eventually
 from tests.support.servers import Server, copy_registry, register_copy, write_config
 
@@ -463,3 +466,50 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, shared):
         assert wide == {}, f"pages wider than the 390 px screen: {wide}"
     finally:
         context.close()
+
+
+_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+@pytest.fixture(scope="module")
+def houses_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("houses-browser")
+    config = yaml.safe_load((_EXAMPLES / "regression.yaml").read_text())
+    config["data"]["path"] = str(_EXAMPLES / "houses.csv")
+    config["search"] = {"cv": 3, "n_jobs": 1}
+    config["registry"] = {
+        "url": f"sqlite:///{root / 'registry.db'}",
+        "artifacts": str(root / "artifacts"),
+        "pictures": False,
+    }
+    config["logging"] = {"file": str(root / "tabserve.log")}
+    path = root / "tabserve.yaml"
+    path.write_text(yaml.safe_dump(config))
+    train_and_register(load_settings(path, environ={}))
+    server = Server(path)
+    server.wait()
+    yield server
+    server.terminate()
+
+
+def test_predict_form_shows_the_value_and_its_interval(browser, houses_server, watched):
+    view = watched(houses_server)
+    view.goto("/ui/predict?model=houses&version=1")
+    view.page.fill("[data-feature=area]", "120")
+    view.page.fill("[data-feature=rooms]", "4")
+    view.page.fill("[data-feature=age]", "15")
+    view.page.select_option("[data-feature=district]", "north")
+    view.page.click("[data-predict-form] button[type=submit]")
+    value = view.page.locator("[data-predict-result] [data-value]")
+    value.wait_for()
+    expected = houses_server.client.post("/predict", json=[120, 4, 15, "north"]).json()["predictions"][0]
+    assert float(value.inner_text()) == pytest.approx(expected, rel=1e-5)
+    interval = view.page.locator("[data-predict-result] [data-interval]").inner_text()
+    assert interval.startswith("90% interval: ")
+    lower, upper = (float(v) for v in interval.removeprefix("90% interval: ").split(" to "))
+    assert lower < expected < upper
+    view.page.select_option("[data-interval]", "")
+    view.page.click("[data-predict-form] button[type=submit]")
+    view.page.locator("[data-predict-result] [data-value]").wait_for()
+    assert view.page.locator("[data-predict-result] [data-interval]").count() == 0
+    assert view.errors == [] and view.foreign == []

@@ -260,6 +260,7 @@ def predict_page(state: State, model: OptionalModel = None, version: OptionalVer
         versions=listing,
         version=record.version if record else None,
         features=features,
+        intervals=bool(record and "residuals" in record.artifacts),
         max_rows=state.settings.server.max_batch_rows,
         empty_reason=f"Model {chosen} has no version yet: train one first.",
     )

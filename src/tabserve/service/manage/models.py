@@ -1,4 +1,4 @@
-"""The served models and their versions: list, show, promote, roll back, confusion matrix."""
+"""The served models and their versions: list, show, promote, roll back, their pictures."""
 
 from __future__ import annotations
 
@@ -109,6 +109,35 @@ async def pairplot(slot: Served, version: VersionNumber, state: State) -> Respon
     registry = state.registry
     record = await asyncio.to_thread(registry.get, slot.name, version)
     png = await asyncio.to_thread(pictures.stored_pairplot, state.pictures, registry, record)
+    return Response(
+        png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
+    )
+
+
+@router.get(
+    "/models/{name}/versions/{version}/predicted_vs_actual.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+)
+async def predicted_vs_actual(slot: Served, version: VersionNumber, state: State) -> Response:
+    """A regression version's hold-out predictions against the true values (404 for a classifier)."""
+    return await _regression_picture(slot.name, version, state, "predicted_vs_actual")
+
+
+@router.get(
+    "/models/{name}/versions/{version}/residual_distribution.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+)
+async def residual_distribution(slot: Served, version: VersionNumber, state: State) -> Response:
+    """A regression version's hold-out residual histogram (404 for a classifier)."""
+    return await _regression_picture(slot.name, version, state, "residual_distribution")
+
+
+async def _regression_picture(model: str, version: int, state: State, kind: str) -> Response:
+    registry = state.registry
+    record = await asyncio.to_thread(registry.get, model, version)
+    png = await asyncio.to_thread(pictures.regression_picture, state.pictures, registry, record, kind)
     return Response(
         png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
     )

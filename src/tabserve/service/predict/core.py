@@ -20,7 +20,9 @@ client asks::
 ``PredictResult`` holds the model, version, labels, classes, probabilities
 (rows x classes in ``classes`` order, or None with ``labels_only``), each
 row's class index and the input columns the model ignored (which each protocol
-reports in an ``X-Tabserve-Ignored-Columns`` header, ``ignored_headers``).
+reports in an ``X-Tabserve-Ignored-Columns`` header, ``ignored_headers``); for
+a regression model, ``values`` (one float per row, the label fields empty) and,
+when a coverage was asked for (``interval=0.9``), the ``interval`` bounds.
 Every failure is a domain error from ``tabserve.errors``
 (``NotFoundError`` for a model or version not served, ``NoModelError`` or
 ``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
@@ -42,7 +44,7 @@ import numpy as np
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
-from tabserve.predictor import Predictor
+from tabserve.predictor import Interval, Predictor
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
@@ -90,6 +92,12 @@ class PredictResult:
     probabilities: np.ndarray | None  # rows x classes; None when only labels were asked for
     indices: np.ndarray  # each row's label as a position in ``classes``
     ignored: tuple[str, ...] = ()  # input columns the model does not take, left out of the prediction
+    values: np.ndarray | None = None  # a regressor's predictions, one float per row
+    interval: Interval | None = None  # a regressor's intervals, when a coverage was asked for
+
+    @property
+    def is_regression(self) -> bool:
+        return self.values is not None
 
 
 class PredictCore:
@@ -169,13 +177,34 @@ class PredictCore:
 
     # ---- the prediction ----
     def predict(
-        self, predictor: Predictor, batch: Batch, protocol: str = "tabserve", labels_only: bool = False
+        self,
+        predictor: Predictor,
+        batch: Batch,
+        protocol: str = "tabserve",
+        labels_only: bool = False,
+        interval: float | None = None,
     ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics.
 
         One finite numeric row takes the model's pure-Python row path, as tabserve's own
         /predict does, so every protocol's single-row answer costs the same and equals it.
+        ``interval``: a regressor's coverage for intervals (a classifier refuses it).
         """
+        if predictor.is_regression or interval is not None:
+            out = predictor.predict(batch, interval=interval)
+            assert out.values is not None
+            self.state.metrics.observe_values(predictor.model, out.values, protocol)
+            return PredictResult(
+                predictor.model,
+                predictor.version,
+                [],
+                [],
+                None,
+                out.indices,
+                ignored=batch.ignored,
+                values=out.values,
+                interval=out.interval,
+            )
         if batch.rows == 1 and batch.matrix is not None:
             found = self.single_row(predictor, batch.matrix[0].tolist(), protocol)
             if found is not None:

@@ -5,7 +5,10 @@ schema order (FP64, FP32, INT64 or BOOL), or one ``[N]`` / ``[N, 1]`` tensor
 per feature named by column (BYTES for categorical columns; a named tensor that
 is not a feature is ignored and named in ``Batch.ignored``). Outputs are
 ``predict`` (BYTES labels, ``[N]``) and ``predict_proba`` (FP64, ``[N, C]``);
-without ``outputs`` in the request both are returned.
+without ``outputs`` in the request both are returned. A regression model's
+outputs are ``predict`` (FP64 values, ``[N]``) and, when the request's
+``parameters`` hold ``"interval": c``, ``predict_interval`` (FP64 ``[N, 2]``:
+lower, upper at coverage ``c``).
 
 The binary tensor data extension works both ways: a request whose JSON header
 is followed by raw tensor bytes (``Inference-Header-Content-Length`` says where
@@ -36,6 +39,7 @@ JSON_CT = b"application/json"
 BINARY_CT = b"application/octet-stream"
 OUTPUTS = ("predict", "predict_proba")
 OUTPUT_OF = {"predict": "labels", "predict_proba": "probabilities"}  # OIP output -> predictor output
+REGRESSION_OUTPUTS = ("predict", "predict_interval")
 
 
 @dataclass(frozen=True)
@@ -45,34 +49,59 @@ class InferRequest:
     id: str | None
     batch: Batch
     outputs: dict[str, bool]  # output name -> binary
+    interval: float | None = None  # regression: the coverage of predict_interval
 
 
 def offered_outputs(predictor: Predictor) -> tuple[str, ...]:
-    """The OIP outputs this version gives: ``predict``, and ``predict_proba`` when it has probabilities."""
+    """The OIP outputs this version gives: a regressor ``predict`` (and ``predict_interval`` when it
+    keeps hold-out residuals); a classifier ``predict``, and ``predict_proba`` with probabilities."""
+    if predictor.is_regression:
+        return REGRESSION_OUTPUTS if "intervals" in predictor.outputs else REGRESSION_OUTPUTS[:1]
     return tuple(name for name, output in OUTPUT_OF.items() if output in predictor.outputs)
 
 
-def requested_outputs(header: dict[str, Any], offered: tuple[str, ...] = OUTPUTS) -> dict[str, bool]:
+def requested_interval(header: dict[str, Any]) -> float | None:
+    """The coverage ``parameters.interval`` asks ``predict_interval`` for, checked; None if not asked."""
+    parameters = header.get("parameters") or {}
+    if type(parameters) is not dict or parameters.get("interval") is None:
+        return None
+    from tabserve.intervals import check_coverage
+
+    return check_coverage(parameters["interval"])
+
+
+def requested_outputs(
+    header: dict[str, Any], offered: tuple[str, ...] = OUTPUTS, regression: bool = False
+) -> dict[str, bool]:
     """Output name -> send as binary; every offered output (as JSON unless ``binary_data_output``) by
-    default. Asking for an output of the protocol the model does not give is OutputUnavailableError."""
+    default, a regressor's ``predict_interval`` only when ``parameters.interval`` asks for it. Asking
+    for an output of the protocol the model does not give is OutputUnavailableError."""
     parameters = header.get("parameters") or {}
     if type(parameters) is not dict:
         raise ProtocolError("'parameters' must be an object")
     default_binary = parameters.get("binary_data_output", False) is True
+    known = REGRESSION_OUTPUTS if regression else OUTPUTS
+    with_interval = regression and parameters.get("interval") is not None
     outputs = header.get("outputs")
     if outputs is None:
+        if regression:
+            return dict.fromkeys(known if with_interval else known[:1], default_binary)
         return dict.fromkeys(offered, default_binary)
     if type(outputs) is not list or not outputs:
         raise ProtocolError("'outputs' must be a non-empty list")
     chosen: dict[str, bool] = {}
     for spec in outputs:
         name = spec.get("name") if type(spec) is dict else None
-        if name not in OUTPUTS:
-            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(offered)}")
+        if name not in known:
+            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(known)}")
+        if name == "predict_interval" and not with_interval:
+            raise ProtocolError("output 'predict_interval' needs a coverage: parameters {\"interval\": 0.9}")
         if name not in offered:
+            why = "this version has no intervals"
+            if name in OUTPUT_OF:
+                why = f"{OUTPUT_OF[name]} {NO_PROBABILITIES}"
             raise OutputUnavailableError(
-                f"output '{name}' is not available: {OUTPUT_OF[name]} {NO_PROBABILITIES}; "
-                f"this model has {', '.join(offered)}"
+                f"output '{name}' is not available: {why}; this model has {', '.join(offered)}"
             )
         spec_parameters = spec.get("parameters") or {}
         if type(spec_parameters) is not dict:
@@ -124,9 +153,10 @@ def decode_request(
     request_id = header.get("id")
     if request_id is not None and type(request_id) is not str:
         raise ProtocolError("'id' must be a string")
-    outputs = requested_outputs(header, offered_outputs(predictor))
+    outputs = requested_outputs(header, offered_outputs(predictor), predictor.is_regression)
+    interval = requested_interval(header)
     batch = to_batch(core, predictor, decode_inputs(header, tail))
-    return InferRequest(request_id, batch, outputs)
+    return InferRequest(request_id, batch, outputs, interval)
 
 
 def encode_labels(classes: list[str], indices: np.ndarray) -> bytes:
@@ -139,12 +169,28 @@ def encode_labels(classes: list[str], indices: np.ndarray) -> bytes:
 
 def encode_response(result: PredictResult, request: InferRequest) -> tuple[bytes, bytes, int | None]:
     """Content type, body and (when any output is binary) the JSON header's length."""
-    rows = len(result.labels)
+    rows = len(result.labels) if result.values is None else len(result.values)
     entries = []
     tails = []
     for name, binary in request.outputs.items():
-        if name == "predict":
-            entry: dict[str, Any] = {"name": name, "datatype": "BYTES", "shape": [rows]}
+        entry: dict[str, Any]
+        if result.values is not None:
+            if name == "predict":
+                array = np.ascontiguousarray(result.values, dtype="<f8")
+                entry = {"name": name, "datatype": "FP64", "shape": [rows]}
+            else:
+                assert result.interval is not None
+                array = np.ascontiguousarray(
+                    np.column_stack([result.interval.lower, result.interval.upper]), dtype="<f8"
+                )
+                entry = {"name": name, "datatype": "FP64", "shape": [rows, 2]}
+                entry["parameters"] = {"coverage": result.interval.coverage}
+            if binary:
+                raw = array.tobytes()
+            else:
+                entry["data"] = array.ravel()
+        elif name == "predict":
+            entry = {"name": name, "datatype": "BYTES", "shape": [rows]}
             if binary:
                 raw = encode_labels(result.classes, result.indices)
             else:
@@ -158,7 +204,7 @@ def encode_response(result: PredictResult, request: InferRequest) -> tuple[bytes
             else:
                 entry["data"] = probabilities.ravel()
         if binary:
-            entry["parameters"] = {"binary_data_size": len(raw)}
+            entry["parameters"] = {**entry.get("parameters", {}), "binary_data_size": len(raw)}
             tails.append(raw)
         entries.append(entry)
     answer: dict[str, Any] = {"model_name": result.model, "model_version": str(result.version)}
@@ -183,6 +229,18 @@ def model_metadata(predictor: Predictor, versions: list[int]) -> dict[str, Any]:
         {"name": f.name, "datatype": "FP64" if f.type == "numeric" else "BYTES", "shape": [-1]}
         for f in schema.features
     ]
+    if predictor.is_regression:
+        outputs = [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+        if predictor.residuals is not None:  # asked for with parameters {"interval": c}
+            outputs.append({"name": "predict_interval", "datatype": "FP64", "shape": [-1, 2]})
+        return {
+            "name": predictor.model,
+            "versions": [str(v) for v in versions],
+            "platform": "sklearn",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"task": "regression"},
+        }
     outputs = [
         {"name": "predict", "datatype": "BYTES", "shape": [-1]},
         {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(schema.classes)]},
