@@ -27,6 +27,7 @@ LAYERS = {
     "monitoring": 3,
     "plots": 3,
     "dask_backend": 3,
+    "scoring": 4,
     "registry": 2,
     "data": 2,
     "sql": 2,

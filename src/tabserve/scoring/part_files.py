@@ -1,0 +1,45 @@
+"""One output file written chunk by chunk: CSV appended with one header, or Parquet row groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tabserve.errors import DataError
+
+
+class PartFile:
+    """Created on the first write; every later chunk must have the same columns (and Parquet types)."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        self._writer: Any = None
+        self._schema: Any = None
+        self._started = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            frame.to_csv(self.path, mode="a" if self._started else "w", header=not self._started, index=False)
+            self._started = True
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        elif not table.schema.equals(self._schema):
+            try:
+                table = table.cast(self._schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                raise DataError("score: a key column changes type between chunks of one input") from None
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
