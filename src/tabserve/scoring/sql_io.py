@@ -62,7 +62,13 @@ def read_range(
             ordering = ", ".join(quote(c) for c in order)
             ranged = sa.text(f"SELECT * FROM ({sql}) AS q ORDER BY {ordering} LIMIT :n OFFSET :o")
             streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
-            yield from pd.read_sql(ranged, streaming, params={"n": rows, "o": start}, chunksize=chunk_rows)
+            result = streaming.execute(ranged, {"n": rows, "o": start})
+            try:
+                columns = list(result.keys())
+                while batch := result.fetchmany(chunk_rows):
+                    yield pd.DataFrame.from_records(batch, columns=columns, coerce_float=True)
+            finally:
+                result.close()
     except sa.exc.OperationalError as exc:
         raise connect_error("score source url", url, exc) from None
     finally:
