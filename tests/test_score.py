@@ -58,7 +58,8 @@ def read_parts(folder: Path) -> pd.DataFrame:
     parts = sorted(folder.glob("part-*"))
     assert parts, "no part files"
     frames = [pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in parts]
-    return pd.concat(frames).sort_values("id").reset_index(drop=True)
+    frame = pd.concat(frames).sort_values("id").reset_index(drop=True)
+    return frame.astype({"prediction": str, "model": str})  # Parquet keeps them as categories
 
 
 def pieces(frame: pd.DataFrame, count: int) -> list[pd.DataFrame]:
@@ -75,7 +76,7 @@ def expected(predictor: Predictor, frame: pd.DataFrame) -> pd.DataFrame:
         out[f"proba_{label}"] = result.probabilities[:, i]
     out["model"] = predictor.model
     out["version"] = predictor.version
-    return out
+    return out.astype({"prediction": str, "model": str})
 
 
 def test_csv_file_scores_every_row_with_keys_probabilities_model_and_version(

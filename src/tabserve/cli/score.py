@@ -121,6 +121,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"model {summary.model} version {summary.version}: {summary.scored} rows scored, "
-            f"{summary.rejected} rejected ({summary.partitions} partitions, {summary.skipped} already done)"
+            f"{summary.rejected} rejected ({summary.partitions} partition(s), {summary.skipped} already done)"
         )
     return common.EXIT_OK

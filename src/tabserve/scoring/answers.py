@@ -57,11 +57,22 @@ def _columns(prediction: Any) -> dict[str, Any]:
             out["lower"] = np.asarray(interval.lower, dtype=np.float64)
             out["upper"] = np.asarray(interval.upper, dtype=np.float64)
         return out
-    out = {"prediction": np.asarray(prediction.labels, dtype=object)}
+    # Categorical: written as a dictionary column in Parquet, plain labels in CSV and SQL, and cheap to build.
+    out = {
+        "prediction": pd.Categorical.from_codes(np.asarray(prediction.indices), categories=prediction.classes)
+    }
     if prediction.probabilities is not None:
         for j, label in enumerate(prediction.classes):
             out[f"proba_{label}"] = prediction.probabilities[:, j]
     return out
+
+
+def _concat(pieces: list[Any]) -> Any:
+    if isinstance(pieces[0], pd.Categorical):
+        return pd.Categorical(
+            np.concatenate([np.asarray(p) for p in pieces]), categories=pieces[0].categories
+        )
+    return np.concatenate(pieces)
 
 
 def score_chunk(
@@ -85,14 +96,16 @@ def score_chunk(
             rejects.extend(refused)
             kept = kept[[i for i, _ in results]]
             parts = [_columns(p) for _, p in results]
-            columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]} if parts else {}
+            columns = {name: _concat([p[name] for p in parts]) for name in parts[0]} if parts else {}
     answers = (
         frame.iloc[kept][key_columns].reset_index(drop=True) if len(kept) else frame.iloc[:0][key_columns]
     )
     answers = answers.reset_index(drop=True)
     if columns:
         answers = pd.concat([answers, pd.DataFrame(columns)], axis=1)
-    answers["model"] = predictor.model
+    answers["model"] = pd.Categorical.from_codes(
+        np.zeros(len(answers), dtype=np.int8), categories=[predictor.model]
+    )
     answers["version"] = np.int64(predictor.version)
     rejects.sort()
     rejected = pd.DataFrame(

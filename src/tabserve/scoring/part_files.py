@@ -28,10 +28,13 @@ class PartFile:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        # One thread: a chunk is small, and a pool per chunk costs more than it saves.
+        table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
         if self._writer is None:
             self._schema = table.schema
-            self._writer = pq.ParquetWriter(self.path, self._schema)
+            # Dictionary pages only where values repeat (labels, the model): floats never do.
+            repeated = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+            self._writer = pq.ParquetWriter(self.path, self._schema, use_dictionary=repeated)
         elif not table.schema.equals(self._schema):
             try:
                 table = table.cast(self._schema)

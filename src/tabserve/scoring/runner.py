@@ -52,7 +52,11 @@ def _prepare(sink: Sink, job: ScoreJob, first: Partition, predictor: Any) -> Non
 
     from tabserve.scoring.answers import REJECT_COLUMNS
 
-    sample = next(iter(chunks(first, min(job.chunk_rows, 1000), job.s3_endpoint_url)), None)
+    reading = chunks(first, min(job.chunk_rows, 1000), job.s3_endpoint_url)
+    try:
+        sample = next(reading, None)
+    finally:
+        reading.close()  # the rest of the partition is never read: close its cursor now
     if sample is None:
         return
     sample.columns = [str(c) for c in sample.columns]

@@ -7,18 +7,21 @@ read by row groups and a part file is uploaded only once it is complete.
 from __future__ import annotations
 
 import fnmatch
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from tabserve.errors import BackendUnavailableError, DataError
 
+log = logging.getLogger(__name__)
+
 
 def split_url(url: str) -> tuple[str, str]:
     """``s3://bucket/key`` as (bucket, key), or a DataError naming the problem."""
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc:
-        raise DataError(f"'{url}' is not an s3://bucket/key URL")
+        raise DataError("score: an s3:// location needs a bucket (s3://bucket/key)")
     return parsed.netloc, parsed.path.lstrip("/")
 
 
@@ -32,8 +35,10 @@ def client(endpoint_url: str | None) -> Any:
 
 
 def _failed(action: str, url: str, exc: Exception) -> BackendUnavailableError:
+    """The failure in one line naming the action and the S3 error code; the log names the object."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-    return BackendUnavailableError(f"S3 {action} of {url} failed ({code})")
+    log.error("score: S3 %s of %s failed: %s", action, url, code)
+    return BackendUnavailableError(f"score: S3 {action} failed ({code}; the log names the object)")
 
 
 def list_matching(url: str, endpoint_url: str | None) -> list[str]:

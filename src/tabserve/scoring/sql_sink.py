@@ -91,7 +91,7 @@ def _types(frame: pd.DataFrame) -> dict[str, sa.types.TypeEngine]:
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             types[column] = sa.Double()
-        elif frame[column].dtype == object:
+        elif frame[column].dtype == object or isinstance(frame[column].dtype, pd.CategoricalDtype):
             types[column] = sa.Text() if column == "reason" else sa.String(255)
     return types
 
