@@ -245,3 +245,36 @@ def test_a_dask_cluster_writes_the_same_output_as_a_local_run(config, tmp_path, 
     assert remote == local
     files = {p.name: p.read_bytes() for p in (tmp_path / "local").glob("part-*")}
     assert files and {p.name: p.read_bytes() for p in (tmp_path / "dask").glob("part-*")} == files
+
+
+def test_progress_lines_off_a_terminal_and_a_version_that_does_not_exist(config, tmp_path, capsys):
+    iris_rows().to_csv(tmp_path / "rows.csv", index=False)
+    args = [
+        "-c",
+        str(config),
+        "score",
+        "--input",
+        str(tmp_path / "rows.csv"),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "partitions done: 1/1" in err
+    assert "150 rows scored, 0 rejected" in out
+    assert main([*args, "--model-version", "99"]) == 1
+    assert "version 99" in capsys.readouterr().err
+
+
+def test_an_output_of_another_version_is_refused(config, tmp_path, capsys, predictor):
+    iris_rows().to_csv(tmp_path / "rows.csv", index=False)
+    out = tmp_path / "o"
+    score(config, capsys, "--input", str(tmp_path / "rows.csv"), "--output", str(out))
+    marker = next((out / "_done").glob("*.json"))
+    marker.write_text(marker.read_text().replace(f'"version": {predictor.version}', '"version": 12345'))
+
+    code = main(["-c", str(config), "score", "--input", str(tmp_path / "rows.csv"), "--output", str(out)])
+
+    assert code == 1
+    assert "already holds answers of model iris version 12345" in capsys.readouterr().err
