@@ -62,7 +62,8 @@ def _parquet_chunks(path: str, partition: Partition, chunk_rows: int) -> Iterato
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        # Without pre-buffering: with it, Arrow keeps every row group it has read until the file closes.
+        parquet = pq.ParquetFile(path, pre_buffer=False)
         for batch in parquet.iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
     except (pa.ArrowException, OSError) as exc:
