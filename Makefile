@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python benchmarks/slow_clients.py
 	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/cli.py
+	$(BIN)/python benchmarks/boost.py
 
 bench-strict: install
 	$(BIN)/python benchmarks/serve.py --strict

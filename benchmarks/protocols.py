@@ -97,12 +97,12 @@ def in_process_rate(env: dict, body: bytes, header_length: str, seconds: float) 
     registry = Registry.from_settings(settings.registry)
     try:
         predictor = Predictor.load(registry, settings.model)
+        core = PredictCore(ServiceState.build(settings, registry))
     finally:
         registry.close()
     # As the server does: batch buffers stay on the heap, and collections skip the long-lived objects.
     tune_allocator()
     gc.freeze()
-    core = PredictCore(ServiceState(settings))
     done = 0
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:

@@ -188,7 +188,7 @@ class InProcess:
         settings = load_settings(config, environ={})
         with Registry.from_settings(settings.registry) as registry:
             self.predictor = Predictor.load(registry, settings.model)
-        self.handler = PredictHandler(PredictCore(ServiceState(settings)))
+            self.handler = PredictHandler(PredictCore(ServiceState.build(settings, registry)))
 
     def rate(self, body: bytes, content_type: str, seconds: float) -> float:
         is_csv = content_type == "text/csv"

@@ -131,6 +131,7 @@ def wait_ready(port: int, server: subprocess.Popen, deadline_s: float = 120) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the whole README, training four models, on a shared machine
 def test_readme_console_blocks_run_as_shown(tmp_path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TABSERVE_")}

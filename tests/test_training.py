@@ -33,7 +33,7 @@ def test_non_classifier_is_refused_with_the_reason():
 
 def test_regressor_and_missing_class_are_refused():
     for path, reason in (
-        ("sklearn.linear_model.LinearRegression", "not a classifier"),
+        ("sklearn.linear_model.LinearRegression", "is a regressor, but task is classification"),
         ("sklearn.linear_model.NoSuchModel", "does not name an importable class"),
     ):
         settings = load_settings(environ={}, overrides={"candidates": [{"estimator": path}]})
@@ -54,6 +54,7 @@ def test_config_errors_come_before_loading_data(tmp_path):
     settings = make_settings(
         tmp_path,
         data={"source": "csv", "path": "/nonexistent.csv"},
+        task="classification",
         candidates=[{"estimator": "sklearn.linear_model.LinearRegression"}],
     )
     with pytest.raises(ConfigError):  # not DataError for the missing file

@@ -152,15 +152,21 @@ def register(
     feature_names: Sequence[str] | None = None,
     X_test: Any = None,
     y_test: Any = None,
+    classes: Sequence[Any] | None = None,
     registry: Registry | Settings | str | Path | None = None,
     promote: bool | None = None,
     description: str | None = None,
 ) -> RegisteredVersion:
-    """Store a fitted scikit-learn classifier as the next version of model ``name``.
+    """Store a fitted scikit-learn, XGBoost or LightGBM classifier or regressor as the next version of
+    model ``name``.
 
     ``X_sample`` (a few rows of the model's input: a DataFrame, or an array with
     ``feature_names``) gives the feature schema and checks that served answers equal
-    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix.
+    the model's own; ``X_test``/``y_test`` give hold-out metrics and the confusion matrix, or for a
+    regressor RMSE/MAE/R² and the residuals its prediction intervals come from (none without them).
+    ``classes`` names the model's classes in the order of its ``classes_`` (an XGBoost classifier
+    fitted on encoded labels 0..k-1): every answer then speaks these labels; ``y_test`` may be
+    given in either.
     The first version of a name always becomes production; for later ones ``promote`` None
     follows the registry's rule (``auto_promote`` and a hold-out score at least production's),
     True or False decide.
@@ -180,6 +186,7 @@ def register(
         feature_names=list(feature_names) if feature_names is not None else None,
         x_test=X_test,
         y_test=y_test,
+        classes=classes,
     )
     target = open_registry(registry)
     own = target is not registry

@@ -1,12 +1,17 @@
 """Compile time of the serving fast path: a fitted all-numeric pipeline compiled for ONNX Runtime.
 
+The pipelines compiled are tabserve's own shape (numeric prep + clf, whatever
+trained them) and a bare XGBoost or LightGBM classifier (converted with
+onnxmltools's converters registered with skl2onnx).
+
 Imputation and scaling run in numpy with the exact operations scikit-learn
 uses; the classifier runs in ONNX Runtime (double precision where the
 converter supports it, else the float32 that scikit-learn's trees use
 internally anyway); a linear classifier also gets a pure-Python single-row
 path. A compiled model is kept only if it agrees with the pipeline on the
 reference rows the caller passes (training.py passes every row of the
-dataset, training and hold-out alike) and on random rows around them;
+dataset, training and hold-out alike) and on random rows around them (with
+missing values too for a bare XGBoost or LightGBM model, which takes them);
 otherwise the version is served by scikit-learn and the reason is logged.
 
 Training imports this module; the server imports only compiled_runtime.py,
@@ -23,6 +28,7 @@ import numpy as np
 
 from tabserve.compiled_runtime import Bundle, CompiledRunner, LinearForm, RowModel
 from tabserve.inputs import Batch
+from tabserve.registry.boosters import library_of
 from tabserve.schema import FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -39,22 +45,47 @@ class CompileResult:
     reason: str  # why it was or was not compiled, for the logs and the version record
 
 
-def _numeric_steps(pipeline: Any, schema: FeatureSchema) -> tuple[Any, Any] | str:
-    """The fitted imputer and scaler, or the reason the pipeline is not the plain numeric shape."""
+@dataclass(frozen=True)
+class _Parts:
+    """What the bundle runs: imputation medians (NaN: keep missing), mean and scale, the classifier."""
+
+    medians: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    classifier: Any
+
+    @property
+    def keeps_missing(self) -> bool:
+        return bool(np.isnan(self.medians).all())
+
+
+def _numeric_parts(pipeline: Any, schema: FeatureSchema) -> _Parts | str:
+    """The fitted imputer, scaler and classifier, or the reason the pipeline is not a numeric shape
+    this compiles: tabserve's prep + clf, or a bare XGBoost or LightGBM model."""
     if not schema.all_numeric:
         return CATEGORICAL
+    width = len(schema.names)
+    if library_of(pipeline) is not None and not hasattr(pipeline, "predict_proba"):
+        return f"{type(pipeline).__name__} is served by its library (only classifiers are compiled)"
+    if library_of(pipeline) is not None:  # takes missing values itself: nothing to impute or scale
+        return _Parts(np.full(width, np.nan), np.zeros(width), np.ones(width), pipeline)
     prep = pipeline.named_steps.get("prep")
     transformers = getattr(prep, "transformers_", None)
     if not transformers or transformers[0][0] != "numeric" or list(transformers[0][2]) != schema.names:
         return "preprocessing is not the plain numeric shape"
     steps = transformers[0][1].named_steps
-    return steps["impute"], steps["scale"]
+    mean, scale = _mean_scale(steps["scale"], width)
+    medians = np.asarray(steps["impute"].statistics_, dtype=np.float64)
+    return _Parts(medians, mean, scale, pipeline.named_steps["clf"])
 
 
 def _convert(classifier: Any, width: int, dtype: str) -> bytes:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
+    if library_of(classifier) is not None:
+        register_boosted_converter(classifier)
+        classifier = _unnamed(classifier)
     tensor_type = DoubleTensorType if dtype == "float64" else FloatTensorType
     model = convert_sklearn(
         classifier,
@@ -76,8 +107,10 @@ class _Expected:
     def of(cls, pipeline: Any, rows: np.ndarray, schema: FeatureSchema) -> _Expected:
         import pandas as pd
 
-        frame = pd.DataFrame(rows, columns=schema.names)
-        return cls(pipeline.predict(frame).astype(str), pipeline.predict_proba(frame))
+        # As the server passes rows: a model fitted on a bare array gets one.
+        frame = pd.DataFrame(rows, columns=schema.names) if hasattr(pipeline, "feature_names_in_") else rows
+        labels = np.asarray(schema.names_of(pipeline.predict(frame)), dtype=str)
+        return cls(labels, pipeline.predict_proba(frame))
 
     def disagreement(self, got: np.ndarray, classes: list[str]) -> str:
         """Empty when ``got`` gives the same labels and probabilities within the tolerance."""
@@ -95,17 +128,16 @@ def compile_pipeline(pipeline: Any, schema: FeatureSchema, reference: np.ndarray
 
     ``reference`` is None when the features are not all numeric (training keeps no rows then).
     """
-    steps = _numeric_steps(pipeline, schema)
-    if isinstance(steps, str):
-        return CompileResult(None, steps)
+    parts = _numeric_parts(pipeline, schema)
+    if isinstance(parts, str):
+        return CompileResult(None, parts)
     if reference is None:
         return CompileResult(None, "no reference rows to check a compiled model against")
-    imputer, scaler = steps
-    classifier = pipeline.named_steps["clf"]
+    classifier, medians, mean, scale = parts.classifier, parts.medians, parts.mean, parts.scale
     check = np.vstack([reference, _random_rows(reference, RANDOM_CHECK_ROWS)])
+    if parts.keeps_missing:  # the model's own handling of missing values must be kept too
+        check = np.vstack([check, _with_holes(check[-ROW_CHECK_ROWS:])])
     expected = _Expected.of(pipeline, check, schema)
-    mean, scale = _mean_scale(scaler, len(schema.names))
-    medians = np.asarray(imputer.statistics_, dtype=np.float64)
     linear = _linear_form(classifier)
     if linear is not None:
         row_model = RowModel(linear, medians, mean, scale)
@@ -150,6 +182,46 @@ def _mean_scale(scaler: Any, width: int) -> tuple[np.ndarray, np.ndarray]:
     mean = scaler.mean_ if scaler.with_mean else np.zeros(width)
     scale = scaler.scale_ if scaler.with_std else np.ones(width)
     return np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+
+
+def _with_holes(rows: np.ndarray) -> np.ndarray:
+    """``rows`` with about a fifth of their values missing (NaN), at seeded random places."""
+    rng = np.random.default_rng(1)
+    return np.where(rng.random(rows.shape) < 0.2, np.nan, rows)
+
+
+def register_boosted_converter(classifier: Any) -> None:
+    """Teach skl2onnx this XGBoost or LightGBM classifier's class, with onnxmltools's converter."""
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    if library_of(classifier) == "xgboost":
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost as converter
+
+        alias = "XGBoostXGBClassifier"
+    else:
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm as converter
+
+        alias = "LightGbmLGBMClassifier"
+    options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    update_registered_converter(
+        type(classifier), alias, calculate_linear_classifier_output_shapes, converter, options=options
+    )
+
+
+def _unnamed(classifier: Any) -> Any:
+    """An XGBoost classifier whose booster forgets its feature names (the converter reads only
+    f0, f1, ...: the ONNX input is positional anyway); other models as they are."""
+    if library_of(classifier) != "xgboost":
+        return classifier
+    import copy
+
+    booster = classifier.get_booster().copy()
+    booster.feature_names = None
+    booster.feature_types = None
+    unnamed = copy.copy(classifier)
+    unnamed._Booster = booster
+    return unnamed
 
 
 def _random_rows(reference: np.ndarray, count: int) -> np.ndarray:

@@ -34,7 +34,11 @@ from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file,
 from tabserve.errors import ConfigError
 
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.",)
+ALLOWED_ESTIMATOR_PACKAGES = ("sklearn.", "xgboost.", "lightgbm.")
+DEFAULT_SCORING = "accuracy"
+DEFAULT_TEST_PER_CLASS = 5
+# Regression holds out a fraction; this one when the config keeps the per-class default.
+DEFAULT_REGRESSION_FRACTION = 0.2
 
 
 class _Section(BaseModel):
@@ -69,7 +73,9 @@ class DataSettings(_Section):
 
 
 class SplitSettings(_Section):
-    test_per_class: int | None = Field(5, ge=1, description="Hold out n rows of each class.")
+    test_per_class: int | None = Field(
+        DEFAULT_TEST_PER_CLASS, ge=1, description="Hold out n rows of each class (classification only)."
+    )
     test_fraction: float | None = Field(None, gt=0, lt=1, description="Or hold out this stratified fraction.")
     random_state: int = Field(0, description="Seed for the split and the CV shuffle.")
 
@@ -85,7 +91,10 @@ class SplitSettings(_Section):
 
 class SearchSettings(_Section):
     cv: int = Field(3, ge=2, description="Number of stratified, shuffled CV folds.")
-    scoring: str = Field("accuracy", description="A scikit-learn scorer name.")
+    scoring: str = Field(
+        DEFAULT_SCORING,
+        description="A scikit-learn scorer name (regression's default: neg_root_mean_squared_error).",
+    )
     n_jobs: int | None = Field(-1, description="Parallel fits; -1 uses every core.")
     backend: Literal["local", "dask"] = Field("local", description="Where the fits run.")
     dask_address: str | None = Field(None, description="dask: scheduler, tcp://host:port.")
@@ -98,7 +107,9 @@ class SearchSettings(_Section):
 
 
 class Candidate(_Section):
-    estimator: str = Field(description="Dotted path of a scikit-learn classifier.")
+    estimator: str = Field(
+        description="Dotted path of a scikit-learn, XGBoost or LightGBM classifier or regressor (per task)."
+    )
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid.")
 
     @field_validator("estimator")
@@ -284,6 +295,11 @@ class LoggingSettings(_Section):
 
 class Settings(_Section):
     model: str = Field("iris", pattern=MODEL_NAME)
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto",
+        description="auto: from the target (text/boolean: classification; floats: regression; "
+        "integers: classification with at most 20 distinct values and 5% of the rows).",
+    )
     data: DataSettings = Field(default_factory=DataSettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -305,6 +321,19 @@ class Settings(_Section):
             raise ValueError(f"server.shadow: {unknown[0]!r} is not a served model (served: {served})")
         return self
 
+    @model_validator(mode="after")
+    def _regression_splits_by_fraction(self) -> Settings:
+        if self.task == "regression":
+            try:
+                check_regression_split(self.split)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None  # reported with the file or variable it came from
+        return self
+
+    def uses_default_candidates(self) -> bool:
+        """True when ``candidates`` is the built-in (classification) default: not given in the config."""
+        return [c.model_dump() for c in self.candidates] == [c.model_dump() for c in _seed_candidates()]
+
     @property
     def base_dir(self) -> str | None:
         """The folder of the config file these settings came from, or None for defaults and env only."""
@@ -318,6 +347,22 @@ class Settings(_Section):
     def served_models(self) -> list[str]:
         """The models a server follows, default first: ``server.models`` (duplicates dropped) or ``model``."""
         return list(dict.fromkeys(self.server.models or [self.model]))
+
+
+def check_regression_split(split: SplitSettings) -> None:
+    """Regression holds out a fraction: ``test_per_class`` other than its default is a mistake."""
+    if split.test_per_class is not None and split.test_per_class != DEFAULT_TEST_PER_CLASS:
+        raise ConfigError(
+            "split.test_per_class: a regression target has no classes; use split.test_fraction (e.g. 0.2)"
+        )
+
+
+def regression_split(split: SplitSettings) -> SplitSettings:
+    """The split a regression run uses: the configured fraction, or the default one."""
+    check_regression_split(split)
+    if split.test_fraction is not None:
+        return split
+    return SplitSettings(test_fraction=DEFAULT_REGRESSION_FRACTION, random_state=split.random_state)
 
 
 SECRET_KEYS = frozenset({"token", "password"})

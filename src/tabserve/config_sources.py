@@ -47,16 +47,16 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...]
     """Map each ``TABSERVE_SECTION__KEY`` variable to its key path and parsed value.
 
     Values are read as YAML scalars, so ``5`` is a number, ``null`` is None and
-    ``[1, 2]`` is a list. Variables without ``__`` (other than TABSERVE_MODEL)
-    belong to other tools and are left alone.
+    ``[1, 2]`` is a list. Variables without ``__`` (other than TABSERVE_MODEL and
+    TABSERVE_TASK, the top-level keys) belong to other tools and are left alone.
     """
     found: dict[str, tuple[tuple[str, ...], Any]] = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX) :]
-        if rest == "MODEL":
-            keys: tuple[str, ...] = ("model",)
+        if rest in ("MODEL", "TASK"):
+            keys: tuple[str, ...] = (rest.lower(),)
         elif "__" in rest:
             keys = tuple(part.lower() for part in rest.split("__"))
         else:

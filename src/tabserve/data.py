@@ -1,5 +1,8 @@
 """Training data: load a table from iris, CSV or SQL, and take the stratified hold-out.
 
+A regression target is held out by fraction, stratified on quantile bins of the
+target so the hold-out spans its range (``binned_split``).
+
 Every load records its row count and a content hash, so a model version says
 exactly which rows it saw.
 """
@@ -95,8 +98,14 @@ def check_target(frame: pd.DataFrame, target: str) -> None:
         )
 
 
-def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.DataFrame, pd.Series]:
-    """Split a table into features and target, naming any column that is not there."""
+def select_columns(
+    frame: pd.DataFrame, settings: DataSettings, as_text: bool = True
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Split a table into features and target, naming any column that is not there.
+
+    ``as_text``: labels as strings (classification); False keeps the target's own dtype,
+    which decides the task and is the regression target.
+    """
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     # Only names the config gave are repeated back: the table's own header is its content.
@@ -118,16 +127,17 @@ def select_columns(frame: pd.DataFrame, settings: DataSettings) -> tuple[pd.Data
     if target.isna().any():
         count = int(target.isna().sum())
         raise DataError(f"data.target: column '{settings.target}' has {count} missing labels")
-    return frame[features].copy(), target.astype(str)
+    return frame[features].copy(), target.astype(str) if as_text else target
 
 
 def load_dataset(settings: DataSettings) -> Dataset:
-    """Load, check and fingerprint the training table."""
+    """Load, check and fingerprint the training table; the target keeps its dtype (it decides the task)."""
     frame = read_frame(settings)
     if frame.empty:
         raise DataError(f"data: the {settings.source} source returned no rows")
-    features, target = select_columns(frame, settings)
-    digest = content_hash(pd.concat([features, target], axis=1))
+    features, target = select_columns(frame, settings, as_text=False)
+    # Hashed as text, as it always was, so the same rows keep the same hash.
+    digest = content_hash(pd.concat([features, target.astype(str)], axis=1))
     log.info("loaded %d rows x %d features from %s", len(frame), features.shape[1], settings.source)
     return Dataset(features, target, len(frame), digest, settings.source)
 
@@ -172,4 +182,41 @@ def stratified_split(
         )
     except ValueError as exc:
         raise DataError(f"split.test_fraction: {exc}") from None
+    return x_train, x_test, y_train, y_test
+
+
+MAX_TARGET_BINS = 10
+
+
+def binned_split(
+    features: pd.DataFrame, target: pd.Series, settings: SplitSettings
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Hold out ``test_fraction`` of the rows of a numeric target, seeded, stratified on its quantile bins."""
+    from sklearn.model_selection import train_test_split
+
+    assert settings.test_fraction is not None  # config.regression_split gives one
+    values = target.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise DataError(f"data.target: column '{target.name}' has values that are not finite numbers")
+    rows = len(values)
+    test_rows = int(np.ceil(rows * settings.test_fraction))
+    if test_rows < 2 or rows - test_rows < 2:
+        raise DataError(
+            f"split.test_fraction: {settings.test_fraction} of {rows} rows leaves too few rows "
+            "to train or to test"
+        )
+    # As many bins as both sides can hold one row of each, at most ten.
+    bins = min(MAX_TARGET_BINS, test_rows, rows - test_rows, rows // 2)
+    stratify = None
+    if bins >= 2:
+        codes = pd.qcut(values, bins, labels=False, duplicates="drop")
+        if int(pd.Series(codes).value_counts().min()) >= 2:
+            stratify = codes
+    x_train, x_test, y_train, y_test = train_test_split(
+        features,
+        target,
+        test_size=settings.test_fraction,
+        stratify=stratify,
+        random_state=settings.random_state,
+    )
     return x_train, x_test, y_train, y_test

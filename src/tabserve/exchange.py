@@ -18,17 +18,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tabserve.errors import DataError, IntegrityError
 from tabserve.registration import (
     COMPILED_FILE,
     MODEL_FILE,
     PICTURE_FILES,
     PROFILE_FILE,
+    RESIDUALS_FILE,
     Stored,
     settle_promotion,
     store_version,
 )
 from tabserve.registry import Registry
+from tabserve.registry.boosters import BOOSTER_FILES, BOOSTER_KIND, BoosterFile, attach, library_of_file
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.registry.serialization import sha256_hex
 
@@ -38,7 +42,13 @@ FORMAT = 1
 VERSION_FILE = "version.json"
 SCHEMA_FILE = "schema.json"
 ONNX_FILE = "model.onnx"
-_FILES = {"model": MODEL_FILE, "compiled": COMPILED_FILE, "profile": PROFILE_FILE, **PICTURE_FILES}
+_FILES = {
+    "model": MODEL_FILE,
+    "compiled": COMPILED_FILE,
+    "profile": PROFILE_FILE,
+    "residuals": RESIDUALS_FILE,
+    **PICTURE_FILES,
+}
 
 
 def export_version(registry: Registry, model: str, version: int, folder: str | Path) -> list[str]:
@@ -49,10 +59,9 @@ def export_version(registry: Registry, model: str, version: int, folder: str | P
     record = registry.get(model, version)
     files: dict[str, bytes] = {}
     listed: dict[str, dict[str, str]] = {}
-    for kind, name in _FILES.items():
-        if kind in record.artifacts:
-            files[name] = registry.read_file(record, kind)  # checked against its sha256
-            listed[kind] = {"file": name, "sha256": sha256_hex(files[name])}
+    for kind, name in _files_of(record.artifacts).items():
+        files[name] = registry.read_file(record, kind)  # checked against its sha256
+        listed[kind] = {"file": name, "sha256": sha256_hex(files[name])}
     if "compiled" in listed:
         from tabserve.compiled_runtime import Bundle
 
@@ -83,6 +92,22 @@ def export_version(registry: Registry, model: str, version: int, folder: str | P
     return sorted(files)
 
 
+def _files_of(artifacts: dict[str, Any]) -> dict[str, str]:
+    """The files a version has, by kind: the fixed names, and its booster file under its own name."""
+    found = {kind: name for kind, name in _FILES.items() if kind in artifacts}
+    if BOOSTER_KIND in artifacts:
+        found[BOOSTER_KIND] = artifacts[BOOSTER_KIND]["key"].rsplit("/", 1)[-1]
+    return found
+
+
+def _expected_file(kind: str, entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    if kind == BOOSTER_KIND:
+        return entry.get("file") in BOOSTER_FILES.values()
+    return kind in _FILES and entry.get("file") == _FILES[kind]
+
+
 def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
 
@@ -105,7 +130,7 @@ def read_export(folder: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         raise DataError(f"register: {folder / VERSION_FILE} lacks {', '.join(missing) or 'files.model'}")
     files: dict[str, bytes] = {}
     for kind, entry in meta["files"].items():
-        if kind not in _FILES or not isinstance(entry, dict) or entry.get("file") != _FILES[kind]:
+        if not _expected_file(kind, entry):
             raise DataError(f"register: {folder / VERSION_FILE}: unexpected file entry '{kind}'")
         try:
             data = (folder / entry["file"]).read_bytes()
@@ -139,7 +164,11 @@ def import_version(
             f"register: {Path(folder) / VERSION_FILE}: feature_schema is malformed ({exc})"
         ) from None
     label = f"model '{name}' from {folder}"
-    pipeline = load_model(files["model"], label, registry.trusted_types)
+    booster = None
+    if BOOSTER_KIND in files:
+        library = library_of_file(meta["files"][BOOSTER_KIND]["file"])
+        booster = BoosterFile(library or "", files[BOOSTER_KIND])
+    pipeline = attach(load_model(files["model"], label, registry.trusted_types), booster, label)
     try:
         SklearnRunner(pipeline, schema)  # the model and its schema agree on the classes
     except ValueError as exc:
@@ -152,6 +181,7 @@ def import_version(
 
         CompiledRunner(bundle)  # readable by this tabserve, or refused before anything is stored
     profile = json.loads(files["profile"]) if "profile" in files else None
+    residuals = np.asarray(json.loads(files["residuals"]), dtype=np.float64) if "residuals" in files else None
     trained = TrainedModel(
         pipeline=pipeline,
         schema=schema,
@@ -165,10 +195,17 @@ def import_version(
         libraries=meta["libraries"],
         profile=profile,
         pictures={kind: files[kind] for kind in PICTURE_FILES if kind in files},
+        residuals=residuals,
     )
     config = {**meta["config"], "imported": {"model": meta["model"], "version": meta["version"]}}
     version, serving = store_version(
-        registry, name, trained, config, model_bytes=files["model"], compiled=CompileResult(bundle, reason)
+        registry,
+        name,
+        trained,
+        config,
+        model_bytes=files["model"],
+        booster=booster,
+        compiled=CompileResult(bundle, reason),
     )
     promoted = settle_promotion(registry, name, version, metrics.get("holdout_score"), promote, auto_promote)
     return Stored(name, version, promoted, serving)

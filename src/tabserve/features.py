@@ -22,8 +22,8 @@ def is_numeric_column(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def infer_schema(features: pd.DataFrame, target: pd.Series) -> FeatureSchema:
-    """Record each column's kind (and categories) and the class labels."""
+def infer_schema(features: pd.DataFrame, target: pd.Series, task: str = "classification") -> FeatureSchema:
+    """Record each column's kind (and categories), the task and (classification) the class labels."""
     described = []
     for name in features.columns:
         column = features[name]
@@ -32,8 +32,8 @@ def infer_schema(features: pd.DataFrame, target: pd.Series) -> FeatureSchema:
         else:
             categories = sorted({str(v) for v in column.dropna().unique()})
             described.append(Feature(str(name), "categorical", categories))
-    classes = sorted(str(c) for c in target.unique())
-    return FeatureSchema(described, str(target.name), classes)
+    classes = [] if task == "regression" else sorted(str(c) for c in target.unique())
+    return FeatureSchema(described, str(target.name), classes, task)
 
 
 def coerce_frame(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:

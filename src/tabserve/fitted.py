@@ -1,5 +1,7 @@
 """A classifier fitted outside tabserve, described the way tabserve describes its own.
 
+(A regressor goes to fitted_regression.py, which does the same for values.)
+
 From a sample of its input: the feature schema (names, kinds, categories), the
 data hash, and a check that the model answers the same when rows arrive the
 way the server passes them (numbers as float64, categories as strings), so
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_regressor
 
 from tabserve.data import content_hash
 from tabserve.errors import ConfigError, DataError, InputError
@@ -22,6 +24,7 @@ from tabserve.features import coerce_frame, infer_schema
 from tabserve.inputs import batch_from_frame
 from tabserve.monitoring.profile import build_profile
 from tabserve.predictor import SklearnRunner
+from tabserve.registry.boosters import library_of
 from tabserve.schema import FeatureSchema
 from tabserve.training import TrainedModel, dotted_name, evaluate_labels
 
@@ -38,9 +41,14 @@ def describe_fitted(
     feature_names: list[str] | None = None,
     x_test: Any = None,
     y_test: Any = None,
+    classes: list[str] | None = None,
 ) -> TrainedModel:
-    """Everything a version records about ``model``, from its input sample and optional hold-out."""
-    classes = _classes(model)
+    """Everything a version records about ``model``, from its input sample and optional hold-out;
+    ``classes`` names the model's own classes by position (labels it was fitted on as codes)."""
+    if is_regressor(model):
+        return _regressor(model, x_sample, feature_names, x_test, y_test)
+    own = _classes(model)
+    classes, model_classes = _named_classes(own, classes)
     frame = as_frame(x_sample, feature_names, _fitted_names(model), "X_sample")
     target = getattr(y_test, "name", None) or "label"
     features = infer_schema(frame, pd.Series(classes)).features
@@ -51,13 +59,13 @@ def describe_fitted(
         test_frame = as_frame(x_test, feature_names or list(frame.columns), None, "X_test")
         both = pd.concat([frame, test_frame], ignore_index=True)
         features = infer_schema(both, pd.Series(classes)).features
-    schema = FeatureSchema(features, str(target), classes)
+    schema = FeatureSchema(features, str(target), classes, model_classes=model_classes)
     predicted = check_served_answers(model, frame, schema, "X_sample")
     seen = frame if test_frame is None else pd.concat([frame, test_frame], ignore_index=True)
     profile_rows = coerce_frame(seen, schema)
     metrics: dict[str, Any] = {"scoring": "accuracy", "cv_score": None, "holdout_score": None}
     if test_frame is not None:
-        truth = _labels(y_test, len(test_frame), classes)
+        truth = _labels(y_test, len(test_frame), schema)
         predicted = check_served_answers(model, test_frame, schema, "X_test")
         metrics.update(evaluate_labels(truth, predicted, classes))
         metrics["holdout_score"] = metrics["accuracy"]
@@ -79,6 +87,17 @@ def describe_fitted(
     )
 
 
+def _regressor(model: Any, x_sample: Any, names: list[str] | None, x_test: Any, y_test: Any) -> TrainedModel:
+    from tabserve.fitted_regression import describe_fitted_regressor
+
+    frame = as_frame(x_sample, names, _fitted_names(model), "X_sample")
+    if (x_test is None) != (y_test is None):
+        raise ConfigError("register: give both X_test and y_test, or neither")
+    test = None if x_test is None else as_frame(x_test, names or list(frame.columns), None, "X_test")
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return describe_fitted_regressor(model, frame, test, y_test, _plain_params(final))
+
+
 def _classes(model: Any) -> list[str]:
     if not is_classifier(model) or not hasattr(model, "predict_proba"):
         raise ConfigError(
@@ -94,7 +113,27 @@ def _classes(model: Any) -> list[str]:
     return classes
 
 
+def _named_classes(own: list[str], names: Any) -> tuple[list[str], list[str] | None]:
+    """(the labels answers speak, the model's own classes where those differ); ``names`` is the
+    ``classes=`` a caller gave, one per class of the model, in the order of its ``classes_``."""
+    if names is None:
+        return own, None
+    if isinstance(names, str) or not hasattr(names, "__iter__"):
+        raise ConfigError("register: classes must be a list of labels, one per class of the model")
+    labels = [str(n) for n in (names.tolist() if hasattr(names, "tolist") else names)]
+    if len(labels) != len(own):
+        raise ConfigError(
+            f"register: classes gives {len(labels)} labels; the model has {len(own)} classes "
+            f"({', '.join(own)})"
+        )
+    if len(set(labels)) != len(labels):
+        raise ConfigError("register: classes has a label twice once written as text")
+    return labels, (own if labels != own else None)
+
+
 def _fitted_names(model: Any) -> list[str] | None:
+    if library_of(model) == "lightgbm":  # it rewrites the names it keeps ("a b" as "a_b"): use the sample's
+        return None
     try:
         names = model.feature_names_in_
     except AttributeError:
@@ -132,10 +171,15 @@ def as_frame(x: Any, feature_names: list[str] | None, fitted: list[str] | None, 
     return frame[wanted]
 
 
-def _labels(y: Any, rows: int, classes: list[str]) -> list[str]:
+def _labels(y: Any, rows: int, schema: FeatureSchema) -> list[str]:
+    """``y_test`` as class names: given as names, or as the model's own codes."""
+    classes = schema.classes
     labels = [str(v) for v in (y.tolist() if hasattr(y, "tolist") else list(y))]
     if len(labels) != rows:
         raise DataError(f"y_test: {len(labels)} labels for {rows} rows of X_test")
+    codes = set(schema.model_classes or ())
+    if codes and not set(labels) <= set(classes) and set(labels) <= codes:
+        labels = schema.names_of(labels)
     unknown = sorted(set(labels) - set(classes))
     if unknown:
         raise DataError(

@@ -137,10 +137,16 @@ def _columnar_to_rows(columns: Any, data: Any, schema: FeatureSchema) -> list[li
     return reordered
 
 
+# Options a JSON object body may carry beside its rows.
+OPTION_KEYS = ("labels_only", "interval")
+
+
 def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
     """Turn any accepted JSON shape into a validated batch."""
     if isinstance(payload, dict) and "labels_only" in payload and type(payload["labels_only"]) is not bool:
         raise InputError("'labels_only' must be true or false")
+    if isinstance(payload, dict) and "interval" in payload:
+        wanted_interval(payload)  # a bad coverage is named before the rows are looked at
     if isinstance(payload, list):
         if payload and not isinstance(payload[0], list | dict):
             rows: list[Any] = [payload]  # the seed's bare single row
@@ -148,7 +154,7 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
             rows = payload
     elif isinstance(payload, dict):
         if "instances" in payload:
-            extra = sorted(set(payload) - {"instances", "labels_only"})
+            extra = sorted(set(payload) - {"instances", *OPTION_KEYS})
             if extra:
                 raise InputError(
                     f"unknown field(s) {', '.join(short_repr(e) for e in extra[:5])} beside 'instances'"
@@ -157,7 +163,7 @@ def parse_payload(payload: Any, schema: FeatureSchema, max_rows: int) -> Batch:
             if not isinstance(rows, list):
                 raise InputError("'instances' must be a list of rows")
         elif "columns" in payload or "data" in payload:
-            extra = sorted(set(payload) - {"columns", "data", "labels_only"})
+            extra = sorted(set(payload) - {"columns", "data", *OPTION_KEYS})
             if extra:
                 raise InputError(
                     f"unknown field(s) {', '.join(short_repr(e) for e in extra[:5])} beside 'columns'"
@@ -191,6 +197,15 @@ def check_row_limit(count: int, max_rows: int) -> None:
 
 def wants_labels_only(payload: Any) -> bool:
     return isinstance(payload, dict) and payload.get("labels_only") is True
+
+
+def wanted_interval(payload: Any) -> float | None:
+    """The coverage a JSON body asks intervals for (``"interval": 0.9``), checked; None if not asked."""
+    if not isinstance(payload, dict) or payload.get("interval") is None:
+        return None
+    from tabserve.intervals import check_coverage
+
+    return check_coverage(payload["interval"])
 
 
 def batch_from_frame(frame: Any, schema: FeatureSchema) -> Batch:

@@ -1,4 +1,9 @@
-"""A loaded model version: its schema, and predictions for validated batches."""
+"""A loaded model version: its schema, and predictions for validated batches.
+
+A classifier answers labels and class probabilities; a regressor answers values
+and, when asked with a coverage, split-conformal intervals around them
+(intervals.py) from the hold-out residuals stored with the version.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,22 @@ OUT_OF_RANGE = "row {row}: values are outside the range the model can score"
 
 
 @dataclass(frozen=True)
+class Interval:
+    """Prediction intervals at a stated coverage: one lower and one upper end per row."""
+
+    coverage: float
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+@dataclass(frozen=True)
 class Prediction:
-    labels: list[str]
+    labels: list[str]  # classification; empty for a regressor
     probabilities: np.ndarray | None  # rows x classes, columns in ``classes`` order
     classes: list[str]
     indices: np.ndarray  # each row's label as a position in ``classes``
+    values: np.ndarray | None = None  # regression: one float per row
+    interval: Interval | None = None  # regression, when a coverage was asked for
 
 
 class RowPredictor(Protocol):
@@ -50,17 +66,31 @@ class SklearnRunner:
     def __init__(self, pipeline: Any, schema: FeatureSchema) -> None:
         self.pipeline = pipeline
         self.schema = schema
-        model_classes = [str(c) for c in pipeline.classes_]
-        if model_classes != schema.classes:
-            raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.classes}")
+        if schema.is_regression:
+            if not hasattr(pipeline, "predict"):
+                raise ValueError("a regression version's model has no predict method")
+        else:
+            model_classes = [str(c) for c in pipeline.classes_]
+            if model_classes != schema.own_classes:
+                raise ValueError(f"pipeline classes {model_classes} differ from schema {schema.own_classes}")
         # A model fitted on a bare array (in a notebook) is given one, so it never warns about names.
         self.by_name = hasattr(pipeline, "feature_names_in_")
+        self.native = _native_lightgbm(pipeline)
 
     def predict_proba(self, batch: Batch) -> np.ndarray:
+        return self.pipeline.predict_proba(self._frame(batch))
+
+    def predict_values(self, batch: Batch) -> np.ndarray:
+        """A regressor's predictions as floats."""
+        return np.asarray(self.pipeline.predict(self._frame(batch)), dtype=np.float64).reshape(-1)
+
+    def _frame(self, batch: Batch) -> Any:
         import pandas as pd
 
         from tabserve.features import categorical_column
 
+        if self.native is not None and batch.matrix is not None:
+            return self.native(batch.matrix)
         if batch.matrix is not None:
             frame = pd.DataFrame(batch.matrix, columns=self.schema.names)
         else:
@@ -73,18 +103,22 @@ class SklearnRunner:
                     for f in self.schema.features
                 }
             )
-        return self.pipeline.predict_proba(frame if self.by_name else frame.to_numpy())
+        return frame if self.by_name else frame.to_numpy()
 
 
 class Predictor:
     """One model version, ready to answer predictions."""
 
-    def __init__(self, record: VersionRecord, runner: Runner) -> None:
+    def __init__(self, record: VersionRecord, runner: Runner, residuals: Any = None) -> None:
+        """``residuals``: a regressor's ConformalResiduals (None: it has no intervals)."""
         self.record = record
         self.model = record.model
         self.version = record.version
         self.schema = FeatureSchema.from_dict(record.feature_schema)
         self.classes = self.schema.classes
+        self.task = self.schema.task
+        self.is_regression = self.schema.is_regression
+        self.residuals = residuals
         self._class_array = np.asarray(self.classes, dtype=object)
         self.runner = runner
         self._row_model = runner.row_model
@@ -101,7 +135,7 @@ class Predictor:
         _warn_on_library_drift(record)
         runner, how = _runner(registry, record)
         log.info("loaded %s version %d (%s), served by %s", model, version, record.estimator, how)
-        return cls(record, runner)
+        return cls(record, runner, _residuals(registry, record))
 
     def predict_row(self, row: list[float]) -> list[float] | None:
         """Class probabilities for one numeric row on the pure-Python path, or None if there is none."""
@@ -112,8 +146,13 @@ class Predictor:
             raise InputError(OUT_OF_RANGE.format(row=0))
         return probabilities
 
-    def predict(self, batch: Batch, labels_only: bool = False) -> Prediction:
-        """Labels and class probabilities; values the model cannot score are an InputError, never NaN."""
+    def predict(self, batch: Batch, labels_only: bool = False, interval: float | None = None) -> Prediction:
+        """Labels and class probabilities, or a regressor's values (and intervals at coverage ``interval``);
+        values the model cannot score are an InputError, never NaN."""
+        if self.is_regression:
+            return self._predict_values(batch, interval)
+        if interval is not None:
+            raise InputError("interval: this model is a classifier; intervals are for regression models")
         try:
             # Overflow is expected for absurd inputs and is caught just below as non-finite output.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -126,6 +165,63 @@ class Predictor:
         indices = np.argmax(probabilities, axis=1)
         labels = self._class_array[indices].tolist()
         return Prediction(labels, None if labels_only else probabilities, self.classes, indices)
+
+    def check_interval(self, coverage: float) -> float:
+        """The half-width at ``coverage``, or an InputError saying why there is none (before any work)."""
+        if not self.is_regression:
+            raise InputError("interval: this model is a classifier; intervals are for regression models")
+        if self.residuals is None:
+            raise InputError(
+                f"interval: {self.model} version {self.version} has no hold-out residuals to build "
+                "intervals from (register it with X_test and y_test)"
+            )
+        return self.residuals.half_width(coverage)
+
+    def _predict_values(self, batch: Batch, coverage: float | None) -> Prediction:
+        width = None if coverage is None else self.check_interval(coverage)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                values = self.runner.predict_values(batch)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise InputError(f"the model cannot take this input: {exc}") from None
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise InputError(OUT_OF_RANGE.format(row=int(np.flatnonzero(~finite)[0])))
+        interval = None
+        if width is not None and coverage is not None:
+            interval = Interval(float(coverage), values - width, values + width)
+        return Prediction([], None, [], _NO_INDICES, values, interval)
+
+
+_NO_INDICES = np.empty(0, dtype=np.int64)
+
+
+def _residuals(registry: Registry, record: VersionRecord) -> Any:
+    """A regressor's conformal residuals from its stored file, or None when it has none."""
+    if "residuals" not in record.artifacts:
+        return None
+    import json
+
+    from tabserve.intervals import ConformalResiduals
+
+    return ConformalResiduals(json.loads(registry.read_file(record, "residuals")))
+
+
+def _native_lightgbm(model: Any) -> Any:
+    """For a bare LightGBM classifier, its booster's own predict on a float matrix: the numbers
+    ``predict_proba`` gives, without the wrapper's per-call input checks (most of a row's cost)."""
+    from tabserve.registry.boosters import library_of
+
+    if library_of(model) != "lightgbm" or callable(model.objective) or not hasattr(model, "predict_proba"):
+        return None
+    booster, best = model.booster_, model.best_iteration_
+    last = best if best and best > 0 else None
+
+    def predict(matrix: np.ndarray) -> np.ndarray:
+        found = booster.predict(matrix, num_iteration=last, num_threads=1)
+        return found if found.ndim == 2 else np.column_stack([1.0 - found, found])
+
+    return predict
 
 
 def _runner(registry: Registry, record: VersionRecord) -> tuple[Runner, str]:

@@ -17,6 +17,7 @@ from typing import Any
 from tabserve.compiled import CompileResult, compile_pipeline
 from tabserve.extras import can_draw, missing
 from tabserve.registry import PRODUCTION, Registry, StoredFile
+from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, library_of, split_booster
 from tabserve.registry.serialization import check_types, dump_model
 from tabserve.training import TrainedModel
 from tabserve.versions import library_versions
@@ -27,7 +28,14 @@ MODEL_FILE = "model.skops"
 COMPILED_FILE = "compiled.npz"
 PROFILE_FILE = "profile.json"
 # Pictures drawn when a version is stored, so that a serving-only install can show them.
-PICTURE_FILES = {"pairplot": "pairplot.png", "confusion_matrix": "confusion_matrix.png"}
+PICTURE_FILES = {
+    "pairplot": "pairplot.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "predicted_vs_actual": "predicted_vs_actual.png",
+    "residual_distribution": "residual_distribution.png",
+}
+# A regressor's absolute hold-out residuals: what its prediction intervals are made of.
+RESIDUALS_FILE = "residuals.json"
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,10 @@ def compile_for_serving(trained: TrainedModel) -> CompileResult:
     if missing(("skl2onnx",)):
         return CompileResult(None, "not compiled: skl2onnx is not installed here (tabserve[train])")
     named = getattr(trained.pipeline, "named_steps", None)
-    if trained.schema.all_numeric and (named is None or "prep" not in named or "clf" not in named):
+    if trained.schema.is_regression:
+        return CompileResult(None, "regressors are served by scikit-learn")
+    bare_booster = library_of(trained.pipeline) is not None
+    if trained.schema.all_numeric and not bare_booster and (named is None or {"prep", "clf"} - set(named)):
         return CompileResult(None, "pipeline is not tabserve's prep + clf shape: served by scikit-learn")
     try:
         result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
@@ -62,22 +73,31 @@ def store_version(
     config: dict[str, Any],
     *,
     model_bytes: bytes | None = None,
+    booster: BoosterFile | None = None,
     compiled: CompileResult | None = None,
     pictures: bool = True,
 ) -> tuple[int, str]:
     """Store the model file (checked against the registry's trusted types) and its record; (version,
-    how it is served). ``model_bytes`` and ``compiled`` are given when they already exist (an import);
+    how it is served). ``model_bytes`` (with its ``booster``) and ``compiled`` are given when they
+    already exist (an import); else an XGBoost or LightGBM booster is split off into its own file.
     ``pictures``: draw the confusion matrix if the version has none yet and this install can draw."""
     label = f"model '{model}'"
-    data = model_bytes if model_bytes is not None else dump_model(trained.pipeline)
-    check_types(data, label, registry.trusted_types)
-    files = [StoredFile("model", MODEL_FILE, data)]
+    if model_bytes is None:
+        shell, booster = split_booster(trained.pipeline)
+        model_bytes = dump_model(shell)
+    check_types(model_bytes, label, registry.trusted_types)
+    files = [StoredFile("model", MODEL_FILE, model_bytes)]
+    if booster is not None:
+        files.append(StoredFile(BOOSTER_KIND, booster.filename, booster.data))
     if compiled is None:
         compiled = compile_for_serving(trained)
     if compiled.bundle is not None:
         files.append(StoredFile("compiled", COMPILED_FILE, compiled.bundle))
     if trained.profile is not None:
         files.append(StoredFile("profile", PROFILE_FILE, json.dumps(trained.profile).encode()))
+    if trained.residuals is not None:
+        residuals = [float(v) for v in trained.residuals]
+        files.append(StoredFile("residuals", RESIDUALS_FILE, json.dumps(residuals).encode()))
     for kind, png in _pictures(model, trained, pictures).items():
         files.append(StoredFile(kind, PICTURE_FILES[kind], png))
     fields = {

@@ -20,11 +20,19 @@ class Feature:
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Which columns a model takes, of which kinds, and which labels it answers."""
+    """Which columns a model takes, of which kinds, and what it answers: labels or values.
+
+    ``task`` is "classification" (``classes`` are its labels) or "regression"
+    (``classes`` is empty); a schema stored before tasks existed reads as classification.
+    """
 
     features: list[Feature]
     target: str
     classes: list[str]
+    task: str = "classification"
+    # The model's own classes_ when they are codes for ``classes`` (an XGBoost classifier fitted on
+    # encoded labels): position i of the model's answers is ``classes[i]``. None: the same labels.
+    model_classes: list[str] | None = None
     names: list[str] = field(init=False)
     all_numeric: bool = field(init=False)  # worked out once: the predict path asks on every request
 
@@ -33,11 +41,15 @@ class FeatureSchema:
         object.__setattr__(self, "all_numeric", all(f.type == "numeric" for f in self.features))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "features": [asdict(f) for f in self.features],
             "target": self.target,
             "classes": list(self.classes),
+            "task": self.task,
         }
+        if self.model_classes is not None:
+            found["model_classes"] = list(self.model_classes)
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
@@ -45,7 +57,25 @@ class FeatureSchema:
             features=[Feature(**f) for f in data["features"]],
             target=data["target"],
             classes=[str(c) for c in data["classes"]],
+            task=str(data.get("task", "classification")),
+            model_classes=[str(c) for c in data["model_classes"]] if data.get("model_classes") else None,
         )
+
+    def names_of(self, answers: Any) -> list[str]:
+        """The class names for labels the fitted model itself answered (codes or names)."""
+        if self.model_classes is None:
+            return [str(a) for a in answers]
+        names = dict(zip(self.model_classes, self.classes, strict=True))
+        return [names[str(a)] for a in answers]
+
+    @property
+    def own_classes(self) -> list[str]:
+        """The classes the fitted model itself answers, in its column order."""
+        return self.model_classes if self.model_classes is not None else self.classes
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
 
 def schema_changes(old: FeatureSchema, new: FeatureSchema, limit: int = 5) -> list[str]:
@@ -66,4 +96,6 @@ def schema_changes(old: FeatureSchema, new: FeatureSchema, limit: int = 5) -> li
         changes.append(f"predicts '{new.target}' instead of '{old.target}'")
     if list(old.classes) != list(new.classes):
         changes.append(f"answers other classes ({len(new.classes)}, was {len(old.classes)})")
+    if old.task != new.task:
+        changes.append(f"is a {new.task} model instead of {old.task}")
     return changes

@@ -1,4 +1,9 @@
-"""From settings to a fitted, evaluated model: candidates, grid search, hold-out metrics."""
+"""From settings to a fitted, evaluated model: candidates, grid search, hold-out metrics.
+
+Size: the search runs the same way for both tasks (classification, regression);
+only the split, the folds and the hold-out metrics differ, and fit_search shows
+those differences side by side rather than in two copies of the search.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,25 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from joblib import effective_n_jobs
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
-    get_scorer,
     precision_recall_fscore_support,
 )
-from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from tabserve.config import Candidate, Settings
-from tabserve.data import Dataset, load_dataset, stratified_split
+from tabserve.config import Candidate, Settings, regression_split
+from tabserve.data import Dataset, binned_split, load_dataset, stratified_split
 from tabserve.errors import ConfigError, DataError
 from tabserve.features import build_preprocessor, coerce_frame, infer_schema
 from tabserve.monitoring.profile import build_profile
+from tabserve.regression import candidates_for, evaluate_values, holdout_pictures, scoring_for
 from tabserve.schema import FeatureSchema
+from tabserve.task import CLASSIFICATION, REGRESSION, resolve_task
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +59,19 @@ class TrainedModel:
     profile: dict[str, Any] | None = None  # training rows' bins and hold-out class mix, for drift
     libraries: dict[str, str] | None = None  # None: this process's versions
     pictures: dict[str, bytes] = field(default_factory=dict)  # PNGs by artifact kind, e.g. "pairplot"
+    residuals: np.ndarray | None = None  # regression: absolute hold-out residuals, for intervals
 
 
-def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
-    """Import a dotted path from an allowed package and check it is a classifier."""
+def resolve_estimator(path: str, index: int, task: str | None = CLASSIFICATION) -> type[BaseEstimator]:
+    """Import a dotted path from an allowed package and check it suits ``task`` (None: either)."""
     where = f"candidates.{index}.estimator"
     module_name, _, class_name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
         found = getattr(module, class_name)
-    except (ImportError, AttributeError):
+    except (ImportError, AttributeError) as exc:
+        if isinstance(exc, ImportError) and exc.name in ("xgboost", "lightgbm"):
+            raise ConfigError(f"{where}: '{path}' needs {exc.name}: pip install 'tabserve[boost]'") from None
         raise ConfigError(f"{where}: '{path}' does not name an importable class") from None
     if not inspect.isclass(found) or not issubclass(found, BaseEstimator):
         raise ConfigError(f"{where}: '{path}' is not a scikit-learn estimator class")
@@ -71,16 +79,25 @@ def resolve_estimator(path: str, index: int) -> type[BaseEstimator]:
         instance = found()
     except TypeError:
         raise ConfigError(f"{where}: '{path}' needs constructor arguments; give a plain class") from None
-    if not is_classifier(instance):
-        raise ConfigError(f"{where}: '{path}' is not a classifier (tabserve trains classifiers)")
+    if task == REGRESSION and not is_regressor(instance):
+        kind = "a classifier" if is_classifier(instance) else "not a regressor"
+        raise ConfigError(f"{where}: '{path}' is {kind}, but task is regression")
+    if task == CLASSIFICATION and not is_classifier(instance):
+        kind = "a regressor" if is_regressor(instance) else "not a classifier"
+        raise ConfigError(f"{where}: '{path}' is {kind}, but task is classification")
+    if task is None and not (is_classifier(instance) or is_regressor(instance)):
+        raise ConfigError(f"{where}: '{path}' is neither a classifier nor a regressor")
     return found
 
 
-def build_param_grid(candidates: list[Candidate], random_state: int) -> list[dict[str, list]]:
-    """One grid entry per candidate, switching the pipeline's ``clf`` step."""
+def build_param_grid(
+    candidates: list[Candidate], random_state: int, task: str | None = CLASSIFICATION
+) -> list[dict[str, list]]:
+    """One grid entry per candidate, switching the pipeline's ``clf`` step (the final estimator's name
+    for regressors too, so every version has the same shape)."""
     grid = []
     for index, candidate in enumerate(candidates):
-        estimator_class = resolve_estimator(candidate.estimator, index)
+        estimator_class = resolve_estimator(candidate.estimator, index, task)
         instance = estimator_class()
         valid = instance.get_params()
         unknown = sorted(set(candidate.grid) - set(valid))
@@ -94,15 +111,22 @@ def build_param_grid(candidates: list[Candidate], random_state: int) -> list[dic
             raise ConfigError(f"candidates.{index}.grid: {', '.join(empty)} has no values")
         if "random_state" in valid and "random_state" not in candidate.grid:
             instance.set_params(random_state=random_state)
+        if estimator_class.__module__.startswith("lightgbm.") and "verbose" not in candidate.grid:
+            instance.set_params(verbose=-1)  # LightGBM prints every fit's notes to stdout otherwise
         entry: dict[str, list] = {"clf": [instance]}
         entry.update({f"clf__{name}": list(values) for name, values in candidate.grid.items()})
         grid.append(entry)
+    kinds = {is_regressor(entry["clf"][0]) for entry in grid}
+    if task is None and len(kinds) > 1:
+        raise ConfigError("candidates: mixes classifiers and regressors; a model is trained for one task")
     return grid
 
 
 def dotted_name(estimator: BaseEstimator) -> str:
+    """The public dotted name of the estimator's class: ``xgboost.XGBClassifier`` as a config names it."""
     cls = type(estimator)
-    public = cls.__module__.split("._")[0]
+    root = importlib.import_module(cls.__module__.split(".")[0])
+    public = root.__name__ if getattr(root, cls.__name__, None) is cls else cls.__module__.split("._")[0]
     return f"{public}.{cls.__name__}"
 
 
@@ -145,13 +169,9 @@ class ProgressGridSearch(GridSearchCV):
                 self._progress(min(done, self._total - 1), self._total)
 
 
-def evaluate(pipeline: Pipeline, x_test: pd.DataFrame, y_test: pd.Series, classes: list[str]) -> dict:
-    """Hold-out accuracy, macro F1, per-class precision and recall, confusion matrix."""
-    return evaluate_labels(y_test, pipeline.predict(x_test), classes)
-
-
 def evaluate_labels(y_test: Any, predicted: Any, classes: list[str]) -> dict:
-    """The hold-out metrics of labels already predicted (strings, like ``classes``)."""
+    """Hold-out accuracy, macro F1, per-class precision and recall and the confusion matrix of labels
+    already predicted (strings, like ``classes``)."""
     precision, recall, _, support = precision_recall_fscore_support(
         y_test, predicted, labels=classes, zero_division=0
     )
@@ -197,34 +217,49 @@ def cv_table(search: GridSearchCV) -> list[dict[str, Any]]:
 
 
 def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None = None) -> TrainedModel:
-    """Split, grid-search and evaluate on an already loaded dataset."""
-    param_grid = build_param_grid(settings.candidates, settings.split.random_state)
-    try:
-        get_scorer(settings.search.scoring)
-    except ValueError:
-        raise ConfigError(
-            f"search.scoring: '{settings.search.scoring}' is not a scikit-learn scorer name"
-        ) from None
-    schema = infer_schema(dataset.features, dataset.target)
-    if len(schema.classes) < 2:
+    """Decide the task, split, grid-search and evaluate on an already loaded dataset."""
+    choice = resolve_task(settings.task, dataset.target)
+    log.info("task: %s (%s)", choice.task, choice.reason)
+    regression = choice.task == REGRESSION
+    param_grid = build_param_grid(
+        candidates_for(settings, choice.task), settings.split.random_state, choice.task
+    )
+    scoring = scoring_for(settings, choice.task)
+    target = dataset.target.astype(np.float64) if regression else dataset.target.astype(str)
+    schema = infer_schema(dataset.features, target, choice.task)
+    if not regression and len(schema.classes) < 2:
         raise DataError(f"data.target: '{schema.target}' has a single class; need two or more")
     frame = coerce_frame(dataset.features, schema)
-    x_train, x_test, y_train, y_test = stratified_split(frame, dataset.target, settings.split)
-    smallest = int(y_train.value_counts().min())
-    if smallest < settings.search.cv:
-        raise DataError(
-            f"search.cv: {settings.search.cv} folds need at least {settings.search.cv} training "
-            f"rows per class; the smallest class has {smallest}"
-        )
+    if regression:
+        x_train, x_test, y_train, y_test = binned_split(frame, target, regression_split(settings.split))
+        if len(y_train) < settings.search.cv:
+            raise DataError(f"search.cv: {settings.search.cv} folds need {settings.search.cv} training rows")
+        folds: Any = KFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
+        y_fit, y_check = y_train, y_test
+    else:
+        x_train, x_test, y_train, y_test = stratified_split(frame, target, settings.split)
+        # XGBoost classifiers take only labels 0..k-1: every candidate is fitted on codes then, and the
+        # version's schema maps them back, so answers keep the data's labels.
+        encode = any(dotted_name(entry["clf"][0]).startswith("xgboost.") for entry in param_grid)
+        codes = {name: index for index, name in enumerate(schema.classes)}
+        if encode:
+            schema = replace(schema, model_classes=[str(i) for i in range(len(schema.classes))])
+        y_fit, y_check = (y_train.map(codes), y_test.map(codes)) if encode else (y_train, y_test)
+        smallest = int(y_train.value_counts().min())
+        if smallest < settings.search.cv:
+            raise DataError(
+                f"search.cv: {settings.search.cv} folds need at least {settings.search.cv} training "
+                f"rows per class; the smallest class has {smallest}"
+            )
+        folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
     pipeline = Pipeline([("prep", build_preprocessor(schema)), ("clf", param_grid[0]["clf"][0])])
-    folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
     candidates = len(ParameterGrid(param_grid))
     total = candidates * settings.search.cv + 1  # every fit, then the refit of the best
     search = ProgressGridSearch(
         pipeline,
         param_grid,
         cv=folds,
-        scoring=settings.search.scoring,
+        scoring=scoring,
         n_jobs=settings.search.n_jobs,
         refit=True,
         error_score="raise",
@@ -234,18 +269,34 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
     if progress is not None:
         progress(0, total)
     with _search_backend(settings):
-        search.fit(x_train, y_train)
+        search.fit(x_train, y_fit)
     if progress is not None:
         progress(total, total)
     best = search.best_estimator_
-    metrics = evaluate(best, x_test, y_test, schema.classes)
-    metrics["holdout_score"] = float(search.score(x_test, y_test))
-    metrics["scoring"] = settings.search.scoring
+    answered = best.predict(x_test)
+    if regression:
+        predicted = answered
+        metrics = evaluate_values(y_test, predicted)
+        residuals: np.ndarray | None = np.abs(y_test.to_numpy(dtype=np.float64) - predicted)
+        draw = settings.registry.pictures
+        pictures = holdout_pictures(y_test, predicted, f"{settings.model} hold-out") if draw else {}
+    else:
+        predicted = schema.names_of(answered)
+        metrics = evaluate_labels(y_test, predicted, schema.classes)
+        residuals, pictures = None, {}
+    metrics["holdout_score"] = float(search.score(x_test, y_check))
+    metrics["scoring"] = scoring
     metrics["cv_score"] = float(search.best_score_)
+    metrics["task"] = choice.task
+    metrics["task_reason"] = choice.reason
     best_params = {k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items() if k != "clf"}
     estimator = dotted_name(best.named_steps["clf"])
     log.info(
-        "best %s %s cv=%.4f holdout=%.4f", estimator, best_params, search.best_score_, metrics["accuracy"]
+        "best %s %s cv=%.4f holdout=%.4f",
+        estimator,
+        best_params,
+        search.best_score_,
+        metrics["holdout_score"],
     )
     return TrainedModel(
         pipeline=best,
@@ -258,7 +309,9 @@ def fit_search(settings: Settings, dataset: Dataset, progress: Progress | None =
         data_rows=dataset.rows,
         data_hash=dataset.content_hash,
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
-        profile=build_profile(x_train, schema, best.predict(x_test)),
+        profile=build_profile(x_train, schema, [] if regression else predicted),
+        residuals=residuals,
+        pictures=pictures,
     )
 
 
@@ -279,13 +332,15 @@ def _search_backend(settings: Settings) -> Iterator[None]:
 
 def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
     """Check the candidates, load the data, then search: config errors come before any work."""
-    build_param_grid(settings.candidates, settings.split.random_state)
+    known = None if settings.task == "auto" else settings.task  # auto: checked once the target is read
+    build_param_grid(candidates_for(settings, known or ""), settings.split.random_state, known)
     dataset = load_dataset(settings.data)
     trained = fit_search(settings, dataset, progress)
     if settings.registry.pictures:  # drawn here, where the data is, and stored with the version
         from tabserve.plots import data_pairplot_png
 
-        pairplot = data_pairplot_png(dataset.features, dataset.target)
+        hue = None if trained.schema.task == REGRESSION else dataset.target
+        pairplot = data_pairplot_png(dataset.features, dataset.target, colour=hue is not None)
         if pairplot is not None:
             trained = replace(trained, pictures={**trained.pictures, "pairplot": pairplot})
     return trained

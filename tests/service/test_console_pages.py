@@ -144,7 +144,7 @@ def test_version_page_holds_everything_the_version_records(console):
         assert f'<th scope="row">{feature["name"]}</th>' in html
     assert "ONNX Runtime" in html  # iris is numeric: compiled
     assert "Cross-validation results" in html and html.count('<tr><td class="n">') >= 10
-    assert 'data-action="promote"' in html
+    assert "data-promoted" in html  # version 1 is production: shown as such, no promote button
     assert "scikit-learn" in html and '"auto_promote": true' in unescape(html)  # libraries, config
     assert "s3cret" not in html  # the token is never recorded
 

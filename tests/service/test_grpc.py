@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import numpy as np
 import orjson
@@ -41,13 +42,18 @@ def served(tmp_path_factory, trained_iris):
     """(HTTP client, gRPC address) of one in-process server with gRPC on."""
     triton()
     from tabserve.service.app import create_app, with_fast_predict
+    from tabserve.service.deps import grpc_port
 
     root = tmp_path_factory.mktemp("grpc-server")
     registry = copy_registry(trained_iris[0], root / "registry")
     config = write_config(root, registry, server={"grpc_port": 0, "token": TOKEN, "max_batch_rows": MAX_ROWS})
     app = create_app(load_settings(config, environ={}))
     with serve_in_thread(with_fast_predict(app)) as client:
-        yield client, f"127.0.0.1:{app.state.grpc_port}"
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:  # the model loads in the background
+            assert time.monotonic() < deadline, client.get("/readyz").text
+            time.sleep(0.05)
+        yield client, f"127.0.0.1:{grpc_port(app)}"
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from tabserve.inputs import BatchTooLargeError, check_row_limit
 from tabserve.predictor import Predictor
 from tabserve.registry import Registry
 from tabserve.service.app import create_app, with_fast_predict
-from tabserve.service.predict.core import PredictCore
+from tabserve.service.predict.core import PredictCore, body_limit
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.predict.version_numbers import (
     MAX_VERSION,
@@ -113,9 +113,9 @@ def test_the_openapi_document_states_the_bound_the_code_checks(settings: Setting
 def test_every_predict_path_takes_the_largest_version_and_refuses_the_next(apps, way):
     app = apps[way]
     body = {"content": b"[1, 2, 3, 4]", "headers": {"content-type": "application/json"}}
-    # Accepted: the request gets as far as looking for the version (nothing is loaded here).
-    assert _post(app, f"/models/iris/versions/{LARGEST}/predict", **body).status_code == 503
-    assert _post(app, f"/v2/models/iris/versions/{LARGEST}/infer", **body).status_code == 503
+    # Accepted: the request gets as far as looking for the version (the registry has none).
+    assert _post(app, f"/models/iris/versions/{LARGEST}/predict", **body).status_code == 404
+    assert _post(app, f"/v2/models/iris/versions/{LARGEST}/infer", **body).status_code == 404
     refused = _post(app, f"/models/iris/versions/{TOO_LARGE}/predict", **body)
     assert refused.status_code == 422 and "version" in refused.text
     refused = _post(app, f"/v2/models/iris/versions/{TOO_LARGE}/infer", **body)
@@ -131,7 +131,7 @@ def test_every_predict_path_takes_the_largest_version_and_refuses_the_next(apps,
     ["/predict", "/models/iris/predict", "/v2/models/iris/infer", "/invocations", "/v1/models/iris:predict"],
 )
 def test_every_protocol_refuses_a_body_over_the_one_limit(settings: Settings, apps, way, path):
-    limit = PredictCore(ServiceState(settings)).body_limit
+    limit = body_limit(settings.server.max_batch_rows)
     headers = {"content-type": "application/json", "content-length": str(limit + 1)}
     answer = _post(apps[way], path, content=b" " * (limit + 1), headers=headers)
     assert answer.status_code == 413
@@ -144,8 +144,7 @@ def test_every_protocol_refuses_a_body_over_the_one_limit(settings: Settings, ap
 @pytest.fixture
 def core(iris_config: Path):
     settings = load_settings(iris_config, environ={}, overrides={"server": {"max_batch_rows": 3}})
-    state = ServiceState(settings)
-    state.registry = Registry.from_settings(settings.registry)
+    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
     state.default.predictor = Predictor.load(state.registry, "iris", 1)
     try:
         yield PredictCore(state)

@@ -32,7 +32,8 @@ def without_pictures(record):
 
 def test_a_trained_version_stores_its_pairplot_and_confusion_matrix(iris_version):
     _, registry, record = iris_version
-    for kind, name in PICTURE_FILES.items():
+    for kind in ("pairplot", "confusion_matrix"):  # a classifier's; regressors store their own two
+        name = PICTURE_FILES[kind]
         assert record.artifacts[kind]["key"].endswith(name)
         assert registry.read_file(record, kind).startswith(PNG)
 

@@ -25,8 +25,7 @@ NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 @pytest.fixture
 def core(iris_config: Path):
     settings = load_settings(iris_config, environ={}, overrides={"server": {"max_batch_rows": 3}})
-    state = ServiceState(settings)
-    state.registry = Registry.from_settings(settings.registry)
+    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
     state.default.predictor = Predictor.load(state.registry, "iris", 1)
     try:
         yield PredictCore(state)

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-import tabserve.registry
+import tabserve.database
+import tabserve.registry.metadata  # imported so that every error class it defines is found below
 from tabserve.config import load_settings
 from tabserve.errors import TabserveError
 from tabserve.registry import Registry
 from tabserve.service.app import create_app
+from tabserve.service.deps import service_state
 from tabserve.service.ops.tasks import supervise
 from tabserve.service.predict.reloader import Reloader
-from tabserve.service.predict.state import ServiceState
+from tabserve.service.predict.state import STARTING, ServiceState, SlotStatus
 from tests.service.conftest import register_copy, serve_in_thread
 
 
@@ -79,8 +81,7 @@ def test_the_reloader_recovers_or_says_why_for_every_registry_error(iris_config:
     real = Registry.from_settings(settings.registry)
     try:
         registry = FaultyRegistry(real, method)
-        state = ServiceState(settings)
-        state.registry = registry  # type: ignore[assignment]
+        state = ServiceState.build(settings, registry)  # type: ignore[arg-type]
         reloader = Reloader(state)
         slot = state.default
         registry.fault = error("injected failure")
@@ -109,8 +110,7 @@ def test_the_running_task_outlives_every_error_in_turn(iris_config: Path):
     settings = load_settings(iris_config, environ={})
     real = Registry.from_settings(settings.registry)
     registry = FaultyRegistry(real, "serving_version")
-    state = ServiceState(settings)
-    state.registry = registry  # type: ignore[assignment]
+    state = ServiceState.build(settings, registry)  # type: ignore[arg-type]
 
     async def scenario() -> None:
         state.bind_loop()
@@ -118,11 +118,10 @@ def test_the_running_task_outlives_every_error_in_turn(iris_config: Path):
         for error in ERRORS:
             registry.fault = error("injected failure")
             state.model_changed()
-            await _until(
-                lambda: state.default.not_ready_reason not in ("", "starting: the model is not loaded yet")
-            )
+            await _until(lambda: state.default.status is not SlotStatus.LOADING)
+            assert state.default.status is not SlotStatus.SERVING
             assert not task.done(), f"the reloader ended on {error.__name__}"
-            state.default.not_ready_reason = "starting: the model is not loaded yet"
+            state.default.set_status(SlotStatus.LOADING, STARTING)
         registry.fault = None
         state.model_changed()
         await _until(lambda: state.default.predictor is not None)
@@ -144,7 +143,7 @@ async def _until(condition, timeout: float = 30) -> None:
 
 def test_a_dead_background_task_is_logged_counted_and_makes_readyz_503(iris_config: Path, caplog):
     app = create_app(load_settings(iris_config, environ={}))
-    state: ServiceState = app.state.service
+    state = service_state(app)
 
     async def broken() -> None:
         raise RuntimeError("bug in the task")
@@ -155,7 +154,7 @@ def test_a_dead_background_task_is_logged_counted_and_makes_readyz_503(iris_conf
             assert time.monotonic() < deadline, "never ready"
             time.sleep(0.05)
         with caplog.at_level(logging.CRITICAL, logger="tabserve.service.ops.tasks"):
-            asyncio.run_coroutine_threadsafe(supervise(state, "probe", broken), state._loop).result(30)
+            asyncio.run_coroutine_threadsafe(supervise(state, "probe", broken), state.loop).result(30)
         ready = client.get("/readyz")
         metrics = client.get("/metrics").text
     assert ready.status_code == 503

@@ -54,11 +54,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"model {model} has no versions; run `tabserve train`")
             for record in records:
                 tags = f" [{', '.join(record.aliases)}]" if record.aliases else ""
+                if record.is_regression:
+                    holdout = f"hold-out rmse {_score(record.metrics.get('rmse'))}"
+                else:
+                    holdout = f"hold-out acc {_score(record.metrics.get('accuracy'))}"
                 print(
                     f"v{record.version}{tags}  {local_time(record.created_at)}  "
                     f"{record.estimator} {json.dumps(record.params)}  "
-                    f"cv {_score(record.metrics.get('cv_score'))}  "
-                    f"hold-out acc {_score(record.metrics.get('accuracy'))}"
+                    f"cv {_score(record.metrics.get('cv_score'))}  {holdout}"
                 )
         elif args.action == "show":
             record = registry.get(model, args.version)

@@ -28,6 +28,12 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-version", type=int, metavar="N", help="use this version (default: the production one)"
     )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        metavar="C",
+        help="regression: also give the prediction interval at coverage C (0 < C < 1), e.g. 0.9",
+    )
     parser.set_defaults(func=run)
 
 
@@ -73,12 +79,24 @@ def run(args: argparse.Namespace) -> int:
         raise NoModelError(f"{exc}; train one with `tabserve train`") from None
     finally:
         registry.close()
+    if args.interval is not None:
+        from tabserve.intervals import check_coverage
+
+        try:
+            check_coverage(args.interval, "--interval")
+            predictor.check_interval(
+                args.interval
+            )  # a classifier, or no residuals: say so before reading rows
+        except InputError as exc:
+            raise common.UsageError(str(exc)) from None
     if args.input:
         return _predict_file(args, predictor)
     try:
         batch = parse_payload([parse_row(args.values, predictor.schema)], predictor.schema, 1)
     except InputError as exc:  # what was typed does not fit the model's columns
         raise common.UsageError(str(exc)) from None
+    if predictor.is_regression:
+        return _print_value(args, predictor, predictor.predict(batch, interval=args.interval))
     result = predictor.predict(batch)
     assert result.probabilities is not None
     probabilities = dict(zip(result.classes, map(float, result.probabilities[0]), strict=True))
@@ -97,16 +115,43 @@ def run(args: argparse.Namespace) -> int:
     return common.EXIT_OK
 
 
+def _print_value(args: argparse.Namespace, predictor: Any, result: Any) -> int:
+    """One regression answer: the number, and its interval when asked for."""
+    value = float(result.values[0])
+    interval = result.interval
+    if args.json:
+        answer: dict[str, Any] = {"model": predictor.model, "version": predictor.version, "prediction": value}
+        if interval is not None:
+            answer["interval"] = {
+                "coverage": interval.coverage,
+                "lower": float(interval.lower[0]),
+                "upper": float(interval.upper[0]),
+            }
+        print(json.dumps(answer))
+    else:
+        print(f"{value:.6g}")
+        if interval is not None:
+            print(f"  {interval.coverage:.0%} interval: {interval.lower[0]:.6g} to {interval.upper[0]:.6g}")
+    return common.EXIT_OK
+
+
 def _predict_file(args: argparse.Namespace, predictor: Any) -> int:
     from tabserve.data import read_csv
     from tabserve.inputs import batch_from_frame
 
     frame = read_csv(args.input)
-    result = predictor.predict(batch_from_frame(frame, predictor.schema))
     out = frame.copy()
-    out["prediction"] = result.labels
-    for i, label in enumerate(result.classes):
-        out[f"proba_{label}"] = result.probabilities[:, i]
+    if predictor.is_regression:
+        result = predictor.predict(batch_from_frame(frame, predictor.schema), interval=args.interval)
+        out["prediction"] = result.values
+        if result.interval is not None:
+            out["lower"] = result.interval.lower
+            out["upper"] = result.interval.upper
+    else:
+        result = predictor.predict(batch_from_frame(frame, predictor.schema))
+        out["prediction"] = result.labels
+        for i, label in enumerate(result.classes):
+            out[f"proba_{label}"] = result.probabilities[:, i]
     if args.output:
         out.to_csv(args.output, index=False)
         print(f"wrote {len(out)} predictions to {args.output} (model {predictor.model} v{predictor.version})")

@@ -74,12 +74,31 @@ def run(args: argparse.Namespace) -> int:
     trained = outcome.trained
     metrics = trained.metrics
     print(f"model {settings.model} version {outcome.version}" + (" (production)" if outcome.promoted else ""))
+    print(f"task: {metrics.get('task', 'classification')} ({metrics.get('task_reason', 'configured')})")
     print(f"best estimator: {trained.estimator} {json.dumps(trained.params)}")
-    print(f"cv {settings.search.scoring}: {trained.cv_score:.4f}")
+    print(f"cv {metrics.get('scoring', settings.search.scoring)}: {trained.cv_score:.4f}")
+    if trained.schema.is_regression:
+        _print_regression(metrics)
+        return common.EXIT_OK
     print(f"hold-out accuracy: {metrics['accuracy']:.4f}  macro F1: {metrics['f1_macro']:.4f}")
     for label, scores in metrics["per_class"].items():
         print(f"  {label:<16} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}")
     return common.EXIT_OK
+
+
+def _print_regression(metrics: dict[str, Any]) -> None:
+    """RMSE, MAE, R², the residual quantiles and the intervals' hold-out coverage."""
+    r2 = metrics.get("r2")
+    print(
+        f"hold-out RMSE: {metrics['rmse']:.4g}  MAE: {metrics['mae']:.4g}  "
+        f"R²: {'-' if r2 is None else f'{r2:.4f}'}  ({metrics['holdout_rows']} rows)"
+    )
+    quantiles = "  ".join(f"q{k}: {v:.4g}" for k, v in metrics["residual_quantiles"].items())
+    print(f"residuals (actual - predicted): {quantiles}")
+    coverage = metrics.get("intervals", {}).get("holdout_coverage", {})
+    shown = [f"{float(c):.0%} -> {v:.1%}" for c, v in coverage.items() if v is not None]
+    if shown:
+        print(f"interval coverage on the hold-out (leave-one-out): {', '.join(shown)}")
 
 
 def _has_versions(settings: Any) -> bool:

@@ -153,11 +153,20 @@ class Registry:
             self.read_file(record, kind)
 
     def load_model(self, record: VersionRecord) -> Any:
-        """The fitted scikit-learn pipeline of a version, checked and safely deserialised."""
+        """The fitted scikit-learn pipeline of a version, checked and safely deserialised; an XGBoost
+        or LightGBM estimator gets its booster back from the booster file (boosters.py)."""
+        from tabserve.registry.boosters import BOOSTER_KIND, BoosterFile, attach, library_of_file
         from tabserve.registry.serialization import load_model
 
-        data = self.read_file(record, "model")
-        return load_model(data, f"model '{record.model}' version {record.version}", self.trusted_types)
+        label = f"model '{record.model}' version {record.version}"
+        model = load_model(self.read_file(record, "model"), label, self.trusted_types)
+        booster = None
+        if BOOSTER_KIND in record.artifacts:
+            library = library_of_file(record.artifacts[BOOSTER_KIND]["key"].rsplit("/", 1)[-1])
+            if library is None:
+                raise IntegrityError(f"{label}: its booster file is of no known library")
+            booster = BoosterFile(library, self.read_file(record, BOOSTER_KIND))
+        return attach(model, booster, label)
 
     def serving_version(self, model: str) -> int:
         """The version a server should load: the production alias, else the newest."""

@@ -59,10 +59,14 @@ class VersionRecord:
             "version": self.version,
             "created_at": iso_utc(self.created_at),
             "estimator": self.estimator,
+            "task": self.task,
             "params": self.params,
             "cv_score": self.metrics.get("cv_score"),
             "accuracy": self.metrics.get("accuracy"),
             "f1_macro": self.metrics.get("f1_macro"),
+            **(
+                {"rmse": self.metrics.get("rmse"), "r2": self.metrics.get("r2")} if self.is_regression else {}
+            ),
             "aliases": self.aliases,
         }
 
@@ -79,6 +83,15 @@ class VersionRecord:
             "sha256": self.sha256,
             "description": self.description,
         }
+
+    @property
+    def task(self) -> str:
+        """classification or regression, kept in the feature schema (older versions: classification)."""
+        return str(self.feature_schema.get("task") or "classification")
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def description(self) -> str | None:

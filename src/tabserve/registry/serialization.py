@@ -13,6 +13,7 @@ import inspect
 from typing import Any
 
 from tabserve.errors import IntegrityError, UntrustedTypesError
+from tabserve.registry.boosters import BOOSTED_WRAPPERS
 from tabserve.trusted_types import how_to_trust, is_listed
 
 # Non-scikit-learn types a fitted pipeline legitimately contains.
@@ -21,6 +22,7 @@ TRUSTED_HELPER_TYPES = frozenset(
         "builtins.bytes",
         "builtins.slice",
         "builtins.type",
+        "collections.OrderedDict",
         "numpy.dtype",
         "numpy.ndarray",
         "numpy.random.RandomState",
@@ -48,8 +50,12 @@ def sha256_hex(data: bytes) -> str:
 
 
 def is_trusted_type(name: str, extra: tuple[str, ...] = ()) -> bool:
-    """A fixed helper type, a class (not a function) defined inside scikit-learn, or listed in ``extra``."""
-    if name in TRUSTED_HELPER_TYPES or is_listed(name, extra):
+    """A fixed helper type, a class (not a function) defined inside scikit-learn, or listed in ``extra``.
+
+    XGBoost and LightGBM wrappers are trusted only as stored by boosters.py, with no booster
+    inside: their ``Booster`` classes are not trusted, so a file holding one is refused.
+    """
+    if name in TRUSTED_HELPER_TYPES or name in BOOSTED_WRAPPERS or is_listed(name, extra):
         return True
     if not name.startswith("sklearn."):
         return False

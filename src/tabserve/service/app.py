@@ -1,9 +1,12 @@
 """The app factory: FastAPI routes behind the raw ASGI dispatcher, errors as problem+json.
 
-``create_app(settings)`` reads no files and opens no connections; the lifespan
-opens the registry and starts the two background tasks (the alias follower
-and the training-job check), each supervised so that its death is loud.
-``app.state.predict_core`` is the predict core protocol adapters build on.
+``create_app(settings)`` builds the whole service state once (``ServiceState.build``;
+no connection is made: the registry's engine connects on first use). The
+lifespan runs it: it starts the background tasks (the alias follower, the
+training-job check and the watch's channels), each supervised so that its death
+is loud, and at shutdown stops them, reaps job processes and closes the registry.
+Routes receive the state and the predict core through the dependencies in
+``service.deps``; only those read them off the app.
 """
 
 from __future__ import annotations
@@ -22,11 +25,9 @@ from starlette.routing import Match, Mount
 from tabserve import __version__
 from tabserve.config import Settings
 from tabserve.errors import ConfigError, TabserveError
-from tabserve.jobs.launcher import JobManager
-from tabserve.monitoring.collector import WatchCollector
-from tabserve.monitoring.watch import Watch
 from tabserve.registry import Registry
 from tabserve.service import console
+from tabserve.service.deps import bind, note_grpc_port, predict_core, service_state
 from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for, problem_responses
 from tabserve.service.http.same_site import HostCheck
@@ -62,10 +63,8 @@ DESCRIPTION = (
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state: ServiceState = app.state.service
+    state = service_state(app)
     state.bind_loop()
-    state.registry = Registry.from_settings(state.settings.registry)
-    state.jobs = JobManager(state.settings, state.require_registry)
     tasks = background.start(
         state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
     )
@@ -85,8 +84,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _start_grpc(app: FastAPI) -> Any:
-    """The OIP gRPC server when ``server.grpc_port`` is set (its bound port on ``app.state.grpc_port``)."""
-    if app.state.service.settings.server.grpc_port is None:
+    """The OIP gRPC server when ``server.grpc_port`` is set (its bound port: ``deps.grpc_port``)."""
+    if service_state(app).settings.server.grpc_port is None:
         return None
     try:
         from tabserve.service.protocols.grpc import server as grpc_server  # grpcio only when asked for
@@ -94,8 +93,8 @@ async def _start_grpc(app: FastAPI) -> Any:
         raise ConfigError(
             "server.grpc_port is set but this install has no gRPC: pip install 'tabserve[grpc]'"
         ) from None
-    started = await grpc_server.start(app.state.predict_core)
-    app.state.grpc_port = started.port
+    started = await grpc_server.start(predict_core(app))
+    note_grpc_port(app, started.port)
     return started
 
 
@@ -171,10 +170,8 @@ def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the service for these settings (one app per server process)."""
-    state = ServiceState(settings)
-    state.metrics.watch_jobs(lambda: state.require_registry().metadata.job_counts())
-    state.watch = Watch(settings, state.require_registry)
-    state.metrics.add_collector(WatchCollector(state.watch))
+    state = ServiceState.build(settings, Registry.from_settings(settings.registry))
+    core = PredictCore(state)
     app = FastAPI(
         title="tabserve",
         version=__version__,
@@ -184,11 +181,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # /docs and /redoc come from the console, with assets served here
         redoc_url=None,
     )
-    app.state.service = state
-    app.state.predict_core = PredictCore(state)
-    handler = PredictHandler(app.state.predict_core)
-    app.state.predict_handler = handler
-    declare_predict_routes(app, handler)
+    bind(app, state, core)
+    declare_predict_routes(app, PredictHandler(core))
     for router in (
         routes_models.router,
         routes_jobs.router,
@@ -218,11 +212,7 @@ def with_fast_predict(app: FastAPI) -> HostCheck:
     request is one table look-up and one adapter call; everything else,
     lifespan included, passes through to FastAPI. The Host check wraps it all.
     """
-    core: PredictCore = app.state.predict_core
-    adapters = (
-        TabserveAdapter(app.state.predict_handler),
-        OipAdapter(core),
-        MlflowAdapter(core),
-    )
-    dispatcher = Dispatcher(app, adapters, app.state.service.metrics.observe_request)
-    return HostCheck(dispatcher, app.state.service.settings.server)
+    core = predict_core(app)
+    adapters = (TabserveAdapter(PredictHandler(core)), OipAdapter(core), MlflowAdapter(core))
+    dispatcher = Dispatcher(app, adapters, core.state.metrics.observe_request)
+    return HostCheck(dispatcher, core.state.settings.server)

@@ -117,7 +117,7 @@ def _render(
     state: ServiceState, model: str | None, version: int | None, reports: dict[str, Any]
 ) -> HTMLResponse:
     slot = state.slot(model) if model else state.default
-    versions = state.require_registry().metadata.version_summaries(slot.name)
+    versions = state.registry.metadata.version_summaries(slot.name)
     drift = reports["drift"]
     shadow = reports["shadow"] or {}
     return page(

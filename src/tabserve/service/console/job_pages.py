@@ -27,7 +27,7 @@ def jobs_page(state: State) -> HTMLResponse:
     them with the tab's token (or says the token is needed).
     """
     locked = token_set(state)
-    jobs = [] if locked else state.require_registry().metadata.recent_jobs(JOBS_SHOWN, list(state.slots))
+    jobs = [] if locked else state.registry.metadata.recent_jobs(JOBS_SHOWN, list(state.slots))
     return page(
         "jobs.html",
         active="jobs",
@@ -47,7 +47,7 @@ def job_page(job_id: JobId, state: State) -> HTMLResponse:
     With a token set the page shows only the job's id: GET /jobs/{id} needs the token (a job's
     overrides and error describe the server's data), so the script reads it with the tab's token.
     """
-    metadata = state.require_registry().metadata
+    metadata = state.registry.metadata
     job = metadata.get_job(job_id)  # an unknown id is a 404 page either way; ids reveal nothing
     if token_set(state):
         title = f"Training job {job_id[:8]}"

@@ -28,7 +28,7 @@ def model_page(
 ) -> HTMLResponse:
     """A model's versions: a page of the sorted table, the metric across all versions, compare, rollback."""
     slot = state.slot(name)
-    summaries = state.require_registry().metadata.version_summaries(slot.name)
+    summaries = state.registry.metadata.version_summaries(slot.name)
     rows = [views.version_row(v) for v in reversed(summaries)]
     scoring = next((r["scoring"] for r in rows), "score")
     chart = charts.metric_line(

@@ -27,7 +27,7 @@ from tabserve.service.console.render import page
 from tabserve.service.console.summary import SummaryCache
 from tabserve.service.deps import ModelName, State, VersionNumber
 from tabserve.service.http.errors import lookup
-from tabserve.service.predict.state import ServiceState
+from tabserve.service.predict.state import ServiceState, SlotStatus
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,14 @@ def home(state: State) -> HTMLResponse:
     With a token set a running job shows only its id, as on its own page: the script reads its
     status and progress from GET /jobs/{id} with the tab's token.
     """
-    registry = state.require_registry()
+    registry = state.registry
     metadata = registry.metadata
     models = []
     for slot in state.slots.values():
         entry: dict[str, Any] = {
             "name": slot.name,
             "serving": slot.predictor.version if slot.predictor else None,
+            "note": "" if slot.status is SlotStatus.SERVING else slot.reason,  # why not the alias's version
             "error": None,
         }
         try:
@@ -113,7 +114,7 @@ def home(state: State) -> HTMLResponse:
 def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLResponse:
     """One version in full, readable, with a promote button."""
     slot = state.slot(name)
-    record = state.require_registry().get(slot.name, version)
+    record = state.registry.get(slot.name, version)
     matrix = record.metrics.get("confusion_matrix") or {}
     return page(
         "version.html",
@@ -132,7 +133,7 @@ def version_page(name: ModelName, version: VersionNumber, state: State) -> HTMLR
 
 def _promote_warning(state: ServiceState, record: Any) -> str | None:
     """What to confirm before promoting a version whose hold-out score is below production's."""
-    registry = state.require_registry()
+    registry = state.registry
     production = registry.metadata.alias_version(record.model, PRODUCTION)
     if production is None or production == record.version:
         return None
@@ -156,7 +157,7 @@ def compare_page(
 ) -> HTMLResponse:
     """Two versions side by side: metric differences, params diff, confusion matrices, CV tables."""
     slot = state.slot(name)
-    registry = state.require_registry()
+    registry = state.registry
     first, second = registry.get(slot.name, a), registry.get(slot.name, b)
 
     def matrix(record: Any) -> Any:
@@ -229,7 +230,7 @@ def _training(state: ServiceState, model: str) -> Settings | None:
 
 def _version_choice(state: ServiceState, model: str, version: int | None) -> tuple[list[dict], Any]:
     """The model's versions (newest first) and the chosen record (default: production, else newest)."""
-    registry = state.require_registry()
+    registry = state.registry
     summaries = registry.metadata.version_summaries(model)
     listing = [
         {"version": v["version"], "production": PRODUCTION in v["aliases"]} for v in reversed(summaries)
@@ -259,6 +260,7 @@ def predict_page(state: State, model: OptionalModel = None, version: OptionalVer
         versions=listing,
         version=record.version if record else None,
         features=features,
+        intervals=bool(record and "residuals" in record.artifacts),
         max_rows=state.settings.server.max_batch_rows,
         empty_reason=f"Model {chosen} has no version yet: train one first.",
     )

@@ -15,8 +15,7 @@ import yaml
 from fastapi import APIRouter, Request, Response
 
 from tabserve.errors import ConfigError, TabserveError
-from tabserve.service.deps import Served, State
-from tabserve.service.http.auth import Authorized
+from tabserve.service.deps import Authorized, Served, State
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import PROBLEM_JSON, MalformedBodyError, NotAcceptedError, problem_for
 
@@ -121,7 +120,7 @@ async def train_from_form(slot: Served, request: Request, state: State) -> Respo
         raise MalformedBodyError("the body must be a JSON object of form fields")
     try:
         overrides = overrides_from_form(form)
-        job = await asyncio.to_thread(state.require_jobs().start, overrides, slot.name)
+        job = await asyncio.to_thread(state.jobs.start, overrides, slot.name)
     except FormError as exc:
         return _problem(exc, exc.field)
     except ConfigError as exc:

@@ -12,12 +12,19 @@ from typing import Any
 from tabserve.registry import PRODUCTION, VersionRecord
 from tabserve.service.console import fmt
 
-# (key, heading) of the metrics compared side by side; higher is better for each.
+# (key, heading) of the metrics compared side by side: the scores (higher is better), then the task's own.
 COMPARED_METRICS = (
     ("cv_score", "CV score"),
     ("holdout_score", "Hold-out score"),
     ("accuracy", "Hold-out accuracy"),
     ("f1_macro", "Macro F1"),
+)
+COMPARED_REGRESSION_METRICS = (
+    ("cv_score", "CV score"),
+    ("holdout_score", "Hold-out score"),
+    ("rmse", "Hold-out RMSE (lower is better)"),
+    ("mae", "Hold-out MAE (lower is better)"),
+    ("r2", "Hold-out R²"),
 )
 
 
@@ -90,7 +97,9 @@ def compare(a: VersionRecord, b: VersionRecord) -> dict[str, Any]:
             "b": b.metrics.get(key),
             "diff": _diff(a.metrics.get(key), b.metrics.get(key)),
         }
-        for key, heading in COMPARED_METRICS
+        for key, heading in (
+            COMPARED_REGRESSION_METRICS if a.is_regression or b.is_regression else COMPARED_METRICS
+        )
     ]
     metrics.append(
         {"name": "Data rows", "a": a.data_rows, "b": b.data_rows, "diff": _diff(a.data_rows, b.data_rows)}

@@ -1,18 +1,15 @@
-"""Bearer-token checks for the mutating routes, and the rule about public binds."""
+"""Bearer-token checks for the mutating routes (the dependency is ``deps.Authorized``), and the rule
+about public binds."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from tabserve.config import ServerSettings
 from tabserve.errors import ConfigError
-from tabserve.service.http.errors import UnauthorizedError
-from tabserve.service.http.same_site import check_same_site
 
 bearer = HTTPBearer(auto_error=False, description="server.token, when one is configured")
 
@@ -22,25 +19,6 @@ def token_matches(expected: str, given: str | None) -> bool:
     if given is None:
         return False
     return hmac.compare_digest(expected.encode(), given.encode())
-
-
-def require_token(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    """FastAPI dependency: 401 unless the configured token (if any) was sent.
-
-    Every mutating route depends on it, so the same-site rules run here too.
-    """
-    check_same_site(request.method, request.headers)
-    expected = request.app.state.service.settings.server.token
-    if not expected:
-        return
-    given = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
-    if not token_matches(expected, given):
-        raise UnauthorizedError("this route needs the header 'Authorization: Bearer <server.token>'")
-
-
-Authorized = Depends(require_token)
 
 
 def is_loopback(host: str) -> bool:

@@ -22,6 +22,10 @@ subclass adds, per connection:
 
 The limits are process-wide (``configure``) because uvicorn builds the
 protocol itself, in each worker, from an import path.
+
+The subclass hooks into uvicorn internals (the parser callbacks, ``STATUS_LINE``,
+the request cycle's flags), so pyproject pins uvicorn to ``UVICORN_SERIES``
+and tests/service/test_guard_contract.py names whatever of that surface changes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from tabserve.config import ServerSettings
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body
 
 log = logging.getLogger(__name__)
+
+UVICORN_SERIES = (0, 55)  # the uvicorn minor version this subclass is written and checked against
 
 
 @dataclass(frozen=True)

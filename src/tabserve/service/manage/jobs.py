@@ -9,8 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from tabserve.jobs.launcher import OVERRIDABLE_SECTIONS, job_view
-from tabserve.service.deps import JobId, Served, State
-from tabserve.service.http.auth import Authorized
+from tabserve.service.deps import Authorized, JobId, Served, State
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import NotAcceptedError, problem_responses
 from tabserve.service.manage.schemas import Job, JobList, TrainAccepted
@@ -69,7 +68,7 @@ async def _overrides(request: Request) -> dict[str, Any]:
 
 async def _start(request: Request, state: ServiceState, model: str) -> Response:
     overrides = await _overrides(request)
-    job = await asyncio.to_thread(state.require_jobs().start, overrides, model)
+    job = await asyncio.to_thread(state.jobs.start, overrides, model)
     url = f"/jobs/{job.id}"
     body = orjson.dumps({"id": job.id, "status": job.status, "url": url})
     return Response(body, status_code=202, media_type="application/json", headers={"location": url})
@@ -112,7 +111,7 @@ def get_job(job_id: JobId, state: State) -> dict:
 
     Needs the token when one is set: a job's overrides and error describe the server's data.
     """
-    return job_view(state.require_jobs().get(job_id))
+    return job_view(state.jobs.get(job_id))
 
 
 @router.get(
@@ -120,5 +119,5 @@ def get_job(job_id: JobId, state: State) -> dict:
 )
 def list_jobs(state: State, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
     """Recent training jobs of the models this server serves, newest first (the token, when one is set)."""
-    records = state.require_registry().metadata.recent_jobs(limit, list(state.slots))
+    records = state.registry.metadata.recent_jobs(limit, list(state.slots))
     return {"jobs": [job_view(job) for job in records]}

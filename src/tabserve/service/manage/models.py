@@ -1,4 +1,4 @@
-"""The served models and their versions: list, show, promote, roll back, confusion matrix."""
+"""The served models and their versions: list, show, promote, roll back, their pictures."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from tabserve.registry import PRODUCTION
-from tabserve.service.deps import Served, State, VersionNumber
-from tabserve.service.http.auth import Authorized
+from tabserve.service.deps import Authorized, Served, State, VersionNumber
 from tabserve.service.http.errors import problem_responses
 from tabserve.service.manage.schemas import AliasMove, ModelList, ModelVersions, VersionDetail
 from tabserve.service.ops import pictures
@@ -35,7 +34,7 @@ def list_models(state: State) -> dict:
 @router.get("/models/{name}", response_model=ModelVersions, responses=problem_responses(404, 422, 503))
 def list_versions(slot: Served, state: State) -> dict:
     """Every version of a served model, with its metrics and aliases."""
-    records = state.require_registry().versions(slot.name)
+    records = state.registry.versions(slot.name)
     serving = slot.predictor
     return {
         "model": slot.name,
@@ -51,7 +50,7 @@ def list_versions(slot: Served, state: State) -> dict:
 )
 def show_version(slot: Served, version: VersionNumber, state: State) -> dict:
     """One version in full: params, metrics, CV table, feature schema, data rows and hash."""
-    return state.require_registry().get(slot.name, version).detail()
+    return state.registry.get(slot.name, version).detail()
 
 
 @router.post(
@@ -62,7 +61,7 @@ def show_version(slot: Served, version: VersionNumber, state: State) -> dict:
 )
 def promote(slot: Served, version: VersionNumber, state: State) -> dict:
     """Point the model's production alias at this version; servers switch to it within a reload interval."""
-    state.require_registry().promote(slot.name, version)
+    state.registry.promote(slot.name, version)
     state.model_changed()
     return {"model": slot.name, "alias": PRODUCTION, "version": version}
 
@@ -78,7 +77,7 @@ def rollback(slot: Served, state: State) -> dict:
 
     Like promote, every file of the target version must pass its checksum (409 naming it otherwise).
     """
-    version = state.require_registry().rollback(slot.name)
+    version = state.registry.rollback(slot.name)
     state.model_changed()
     return {"model": slot.name, "alias": PRODUCTION, "version": version}
 
@@ -90,8 +89,8 @@ def rollback(slot: Served, state: State) -> dict:
 )
 async def confusion_matrix(slot: Served, version: VersionNumber, state: State) -> Response:
     """The version's hold-out confusion matrix as a PNG."""
-    record = await asyncio.to_thread(state.require_registry().get, slot.name, version)
-    png = await asyncio.to_thread(pictures.confusion_matrix, state.pictures, state.require_registry(), record)
+    record = await asyncio.to_thread(state.registry.get, slot.name, version)
+    png = await asyncio.to_thread(pictures.confusion_matrix, state.pictures, state.registry, record)
     return Response(
         png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
     )
@@ -104,9 +103,38 @@ async def confusion_matrix(slot: Served, version: VersionNumber, state: State) -
 )
 async def pairplot(slot: Served, version: VersionNumber, state: State) -> Response:
     """The pairplot of the rows the version was trained on, as stored with it (404 if it has none)."""
-    registry = state.require_registry()
+    registry = state.registry
     record = await asyncio.to_thread(registry.get, slot.name, version)
     png = await asyncio.to_thread(pictures.stored_pairplot, state.pictures, registry, record)
+    return Response(
+        png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
+    )
+
+
+@router.get(
+    "/models/{name}/versions/{version}/predicted_vs_actual.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+)
+async def predicted_vs_actual(slot: Served, version: VersionNumber, state: State) -> Response:
+    """A regression version's hold-out predictions against the true values (404 for a classifier)."""
+    return await _regression_picture(slot.name, version, state, "predicted_vs_actual")
+
+
+@router.get(
+    "/models/{name}/versions/{version}/residual_distribution.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 422, 503)},
+)
+async def residual_distribution(slot: Served, version: VersionNumber, state: State) -> Response:
+    """A regression version's hold-out residual histogram (404 for a classifier)."""
+    return await _regression_picture(slot.name, version, state, "residual_distribution")
+
+
+async def _regression_picture(model: str, version: int, state: State, kind: str) -> Response:
+    registry = state.registry
+    record = await asyncio.to_thread(registry.get, model, version)
+    png = await asyncio.to_thread(pictures.regression_picture, state.pictures, registry, record, kind)
     return Response(
         png, media_type="image/png", headers={"cache-control": "public, max-age=86400, immutable"}
     )

@@ -14,10 +14,13 @@ class VersionSummary(BaseModel):
     version: int
     created_at: str = Field(description=ISO_UTC)
     estimator: str = Field(description="Dotted name of the best estimator.")
+    task: str = Field("classification", description="classification or regression.")
     params: dict[str, Any]
     cv_score: float | None = None
-    accuracy: float | None = None
-    f1_macro: float | None = None
+    accuracy: float | None = Field(None, description="Hold-out accuracy (classification).")
+    f1_macro: float | None = Field(None, description="Hold-out macro F1 (classification).")
+    rmse: float | None = Field(None, description="Hold-out root mean squared error (regression).")
+    r2: float | None = Field(None, description="Hold-out R² (regression).")
     aliases: list[str]
 
 

@@ -10,6 +10,7 @@ from tabserve.service.deps import State
 from tabserve.service.http.errors import NotReadyError, problem_responses
 from tabserve.service.manage.schemas import Health, Ready
 from tabserve.service.ops.metrics import CONTENT_TYPE
+from tabserve.service.predict.state import SlotStatus
 
 router = APIRouter(tags=["operations"])
 
@@ -28,11 +29,13 @@ async def readyz(state: State) -> dict:
     (a model not loaded, or a background task that died)."""
     if state.task_failures:
         raise NotReadyError(state.unready_reason() or "a background task died")
-    for slot in state.slots.values():
-        slot.require()
-    default = state.default.require()
     models = {slot.name: slot.require().version for slot in state.slots.values()}
-    degraded = {slot.name: slot.degraded_reason for slot in state.slots.values() if slot.degraded_reason}
+    default = state.default.require()
+    degraded = {
+        slot.name: slot.degraded_reason
+        for slot in state.slots.values()
+        if slot.status is SlotStatus.LOAD_FAILED and slot.degraded_reason
+    }
     answer: dict = {
         "status": "degraded" if degraded else "ready",
         "model": default.model,

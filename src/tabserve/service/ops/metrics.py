@@ -27,6 +27,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from tabserve.service.ops import value_metrics
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (
@@ -137,6 +139,14 @@ class ServiceMetrics:
         ProcessCollector(registry=self.registry)
         self._shared = multiprocess_dir()
         self._own_collectors: list[Collector] = []
+        self._values = Histogram(
+            value_metrics.NAME,
+            value_metrics.HELP,
+            ["model", "protocol"],
+            buckets=value_metrics.BOUNDS.tolist(),
+            registry=self.registry,
+        )
+        self._value_children: dict[tuple[str, str], object] = {}
         self._request_children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]
         ] = {}
@@ -174,6 +184,15 @@ class ServiceMetrics:
         for position, n in enumerate(np.bincount(indices, minlength=len(classes)).tolist()):
             if n:
                 self._class_inc(model, classes[position], protocol)(n)
+
+    def observe_values(self, model: str, values: np.ndarray, protocol: str = "tabserve") -> None:
+        """A regressor's predicted values, into the ``tabserve_predicted_values`` histogram."""
+        key = (model, protocol)
+        child = self._value_children.get(key)
+        if child is None:
+            child = self._values.labels(model, protocol)
+            self._value_children[key] = child
+        value_metrics.observe_batch(child, values)
 
     def _class_inc(self, model: str, label: str, protocol: str) -> Callable[[float], None]:
         key = (model, label, protocol)

@@ -1,4 +1,4 @@
-"""PNG pictures for the service: the data's pairplot and a version's confusion matrix, cached.
+"""PNG pictures for the service: the pairplot, a confusion matrix or regression plots, cached.
 
 A version stores both pictures, drawn when it was trained, so serving them is a
 read (checked against its sha256) and a serving-only install, which has no
@@ -115,6 +115,17 @@ def stored_pairplot(cache: PictureCache, registry: Registry, record: VersionReco
             "(trained with registry.pictures: false, or registered from a notebook)"
         )
     return _stored(cache, registry, record, "pairplot")
+
+
+def regression_picture(cache: PictureCache, registry: Registry, record: VersionRecord, kind: str) -> bytes:
+    """A regressor's hold-out picture (predicted vs actual, residual distribution), as stored with it."""
+    if kind not in record.artifacts:
+        what = "a regression version" if record.is_regression else "a classifier"
+        raise NotFoundError(
+            f"model '{record.model}' version {record.version} has no {kind.replace('_', ' ')} picture "
+            f"(it is {what}; regression versions trained with registry.pictures: true store one)"
+        )
+    return _stored(cache, registry, record, kind)
 
 
 def confusion_matrix(cache: PictureCache, registry: Registry, record: VersionRecord) -> bytes:

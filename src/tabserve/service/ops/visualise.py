@@ -38,7 +38,7 @@ def pairplot(request: Request, state: State) -> Response:
     """The pairplot of the served version's training data, coloured by class, as stored with it."""
     predictor = state.default.predictor
     record = predictor.record if predictor is not None else None
-    registry = state.require_registry() if record is not None else None
+    registry = state.registry if record is not None else None
     png, digest = pictures.pairplot(state.pictures, state.settings, record, registry)
     etag = f'"{digest[:32]}"'
     headers = {"etag": etag, "cache-control": "no-cache"}
@@ -69,7 +69,7 @@ def visualise(state: State) -> HTMLResponse:
     if predictor is None:
         model_part = (
             f"<p>No model is served yet: train one with <code>tabserve train</code> or "
-            f"<code>POST /train</code>. ({html.escape(slot.not_ready_reason)})</p>"
+            f"<code>POST /train</code>. ({html.escape(slot.reason)})</p>"
         )
     else:
         record = predictor.record

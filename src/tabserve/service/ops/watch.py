@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from tabserve.errors import NotFoundError
-from tabserve.monitoring.watch import Watch
-from tabserve.service.deps import Served, State, VersionNumber
-from tabserve.service.http.auth import Authorized
+from tabserve.service.deps import Authorized, Served, State, VersionNumber, Watching
 from tabserve.service.http.errors import problem_responses
 from tabserve.service.predict.version_numbers import MAX_VERSION
 
@@ -21,15 +19,10 @@ OptionalVersion = Annotated[
 ]
 
 
-def _watch(request: Request) -> Watch:
-    return request.app.state.service.watch
-
-
 @router.get("/models/{name}/drift", responses=problem_responses(404, 422, 503))
-async def drift(slot: Served, request: Request, version: OptionalVersion = None) -> dict[str, Any]:
+async def drift(slot: Served, watch: Watching, version: OptionalVersion = None) -> dict[str, Any]:
     """Live drift of a version's recent rows against its training profile: per feature PSI and the
     shares missing, out of range and unseen; the predicted class mix against the hold-out's."""
-    watch = _watch(request)
     if watch.drift is None:
         raise NotFoundError("drift is off on this server (monitoring.drift: false)")
     if version is None:
@@ -39,10 +32,9 @@ async def drift(slot: Served, request: Request, version: OptionalVersion = None)
 
 
 @router.get("/models/{name}/shadow", responses=problem_responses(404, 422))
-async def shadow(slot: Served, request: Request) -> dict[str, Any]:
+async def shadow(slot: Served, watch: Watching) -> dict[str, Any]:
     """The model's shadow version, and per production/shadow pair: rows scored, agreement, the
     confusion between their labels, errors and the shadow's time per call."""
-    watch = _watch(request)
     await watch.channels["shadow"].flush()
     return watch.shadow.report(slot.name)
 
@@ -52,16 +44,13 @@ async def shadow(slot: Served, request: Request) -> dict[str, Any]:
     dependencies=[Authorized],
     responses=problem_responses(401, 404, 422, 500, 503),
 )
-async def start_shadow(
-    slot: Served, version: VersionNumber, state: State, request: Request
-) -> dict[str, Any]:
+async def start_shadow(slot: Served, version: VersionNumber, state: State, watch: Watching) -> dict[str, Any]:
     """Score live requests with this version too, off the response path (this server process only;
     server.shadow sets it for every replica). The version is loaded now, so a bad one fails here."""
     from tabserve.predictor import Predictor
 
-    registry = state.require_registry()
+    registry = state.registry
     candidate = await asyncio.to_thread(Predictor.load, registry, slot.name, version)
-    watch = _watch(request)
     watch.shadow.set(slot.name, version, candidate)
     watch.refresh()
     serving = slot.predictor
@@ -73,9 +62,8 @@ async def start_shadow(
 
 
 @router.delete("/models/{name}/shadow", dependencies=[Authorized], responses=problem_responses(401, 404, 422))
-async def stop_shadow(slot: Served, request: Request) -> dict[str, Any]:
+async def stop_shadow(slot: Served, watch: Watching) -> dict[str, Any]:
     """Stop shadow scoring for this model (its figures so far stay on GET /models/{name}/shadow)."""
-    watch = _watch(request)
     stopped = watch.shadow.clear(slot.name)
     watch.refresh()
     if stopped is None:

@@ -6,7 +6,7 @@ and goes through this core for everything in between, so the row limit, the
 input checks, the predictor and the metrics are the same whichever way a
 client asks::
 
-    core: PredictCore = app.state.predict_core
+    core = deps.predict_core(app)                 # in a route: a ``deps.Core`` parameter
     predictor = core.production("iris")           # sync; the slot's loaded version
     predictor = await core.version("iris", 1)     # any version; non-production ones LRU-cached
     batch = core.rows(predictor, payload)          # bare row / {"instances"} / {"columns","data"}
@@ -18,7 +18,9 @@ client asks::
 
 ``PredictResult`` holds the model, version, labels, classes, probabilities
 (rows x classes in ``classes`` order, or None with ``labels_only``) and each
-row's class index. Every failure is a domain error from ``tabserve.errors``
+row's class index; for a regression model, ``values`` (one float per row, the
+label fields empty) and, when a coverage was asked for (``interval=0.9``), the
+``interval`` bounds. Every failure is a domain error from ``tabserve.errors``
 (``NotFoundError`` for a model or version not served, ``NoModelError`` or
 ``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
 that do not fit the schema, ``BatchTooLargeError`` past ``max_batch_rows``);
@@ -37,7 +39,7 @@ import numpy as np
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, parse_payload
-from tabserve.predictor import Predictor
+from tabserve.predictor import Interval, Predictor
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
@@ -61,6 +63,12 @@ class PredictResult:
     classes: list[str]
     probabilities: np.ndarray | None  # rows x classes; None when only labels were asked for
     indices: np.ndarray  # each row's label as a position in ``classes``
+    values: np.ndarray | None = None  # a regressor's predictions, one float per row
+    interval: Interval | None = None  # a regressor's intervals, when a coverage was asked for
+
+    @property
+    def is_regression(self) -> bool:
+        return self.values is not None
 
 
 class PredictCore:
@@ -70,7 +78,7 @@ class PredictCore:
         self.state = state
         self.max_rows = state.settings.server.max_batch_rows
         self.body_limit = body_limit(self.max_rows)
-        self.watch = state.watch  # None, or inactive, when monitoring is off: then nothing is queued
+        self.watch = state.watch  # inactive when monitoring is off: then nothing is queued
 
     # ---- which version answers ----
     def production(self, model: str | None = None) -> Predictor:
@@ -84,7 +92,7 @@ class PredictCore:
         current = slot.predictor
         if current is not None and current.version == version:
             return current
-        return await self.state.versions.get(self.state.require_registry(), model, version)
+        return await self.state.versions.get(self.state.registry, model, version)
 
     # ---- decoded input to a validated batch ----
     def rows(self, predictor: Predictor, payload: Any) -> Batch:
@@ -130,13 +138,26 @@ class PredictCore:
 
     # ---- the prediction ----
     def predict(
-        self, predictor: Predictor, batch: Batch, protocol: str = "tabserve", labels_only: bool = False
+        self,
+        predictor: Predictor,
+        batch: Batch,
+        protocol: str = "tabserve",
+        labels_only: bool = False,
+        interval: float | None = None,
     ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics.
 
         One finite numeric row takes the model's pure-Python row path, as tabserve's own
         /predict does, so every protocol's single-row answer costs the same and equals it.
+        ``interval``: a regressor's coverage for intervals (a classifier refuses it).
         """
+        if predictor.is_regression or interval is not None:
+            out = predictor.predict(batch, interval=interval)
+            assert out.values is not None
+            self.state.metrics.observe_values(predictor.model, out.values, protocol)
+            return PredictResult(
+                predictor.model, predictor.version, [], [], None, out.indices, out.values, out.interval
+            )
         if batch.rows == 1 and batch.matrix is not None:
             found = self.single_row(predictor, batch.matrix[0].tolist(), protocol)
             if found is not None:
@@ -153,7 +174,7 @@ class PredictCore:
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
-        if watch is not None and watch.active:
+        if watch.active:
             watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
         return PredictResult(
             predictor.model, predictor.version, out.labels, out.classes, out.probabilities, out.indices
@@ -186,6 +207,6 @@ class PredictCore:
         index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
         self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
         watch = self.watch
-        if watch is not None and watch.active:
+        if watch.active:
             watch.observe(predictor, 1, row, None, (index,), probabilities)
         return index, probabilities

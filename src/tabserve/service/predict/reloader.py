@@ -16,10 +16,9 @@ import contextlib
 import gc
 import logging
 import time
-from dataclasses import dataclass
 
 from tabserve.errors import BackendUnavailableError, NoModelError, TabserveError
-from tabserve.service.predict.state import ModelSlot, ServiceState
+from tabserve.service.predict.state import ModelSlot, ServiceState, SlotStatus
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +26,12 @@ MAX_BACKOFF_S = 30.0
 RETRYING = f"; retrying with backoff (at most {MAX_BACKOFF_S:.0f} s apart)"
 
 
-@dataclass
-class _Follow:
-    """What the reloader remembers about one model between polls (the slot holds the rest)."""
-
-    failed_version: int | None = None
-    last_problem: str | None = None
-    backend_down: bool = False
-
-
 class Reloader:
-    """Polls ``Registry.serving_version`` for every slot of the state."""
+    """Polls ``Registry.serving_version`` for every slot; each slot's ``status`` says where it stands."""
 
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self.interval = state.settings.server.reload_interval_s
-        self._follow = {name: _Follow() for name in state.slots}
 
     async def run(self) -> None:
         wanted = self.state.reload_wanted
@@ -64,53 +53,40 @@ class Reloader:
         return ok
 
     async def _check(self, slot: ModelSlot) -> bool:
-        state = self.state
-        follow = self._follow[slot.name]
+        registry = self.state.registry
         version: int | None = None
         try:
-            registry = state.require_registry()
             version = await asyncio.to_thread(registry.serving_version, slot.name)
             current = slot.predictor
-            if current is not None and current.version == version and slot.degraded_reason:
-                self._degraded(slot, "")  # the alias came back to what is served
-            if (current is not None and current.version == version) or version == follow.failed_version:
-                self._backend_back(slot, follow)  # the registry answered and there is nothing new to load
+            if current is not None and current.version == version:
+                self._move(slot, SlotStatus.SERVING)  # the alias came back to what is served
+                return True
+            if slot.unloadable is not None and slot.unloadable[0] == version:
+                self._cannot_load(slot, version, slot.unloadable[1])  # known: not tried again
                 return True
             started = time.perf_counter()
             predictor = await asyncio.to_thread(_load, registry, slot.name, version)
         except BackendUnavailableError as exc:
-            self._not_ready(slot, follow, str(exc), backend_down=True)
+            self._move(slot, SlotStatus.UNREACHABLE, str(exc))
             return False
         except NoModelError as exc:
-            self._not_ready(slot, follow, str(exc), backend_down=False)
+            self._move(slot, SlotStatus.NO_MODEL, str(exc))
             return True
         except TabserveError as exc:
             if version is None:  # the alias itself could not be read (e.g. a transient conflict)
-                self._not_ready(slot, follow, f"cannot read the production alias: {exc}", backend_down=True)
+                self._move(slot, SlotStatus.UNREACHABLE, f"cannot read the production alias: {exc}")
                 return False
-            follow.failed_version = version
-            log.error("cannot load %s version %d, keeping the current model: %s", slot.name, version, exc)
-            if slot.predictor is not None:
-                self._degraded(
-                    slot,
-                    f"the production alias is on version {version}, which cannot be loaded ({exc}); "
-                    f"still serving version {slot.predictor.version}",
-                )
-            self._not_ready(slot, follow, f"cannot load version {version}: {exc}", backend_down=False)
+            self._cannot_load(slot, version, str(exc))
             return True
         except Exception as exc:
             log.exception("unexpected error while following the production alias of %s", slot.name)
-            self._not_ready(slot, follow, f"unexpected error: {type(exc).__name__}", backend_down=True)
+            self._move(slot, SlotStatus.UNREACHABLE, f"unexpected error: {type(exc).__name__}")
             return False
         previous = slot.predictor
         slot.predictor = predictor  # the swap: in-flight requests keep the object they read
-        self._degraded(slot, "")
-        slot.not_ready_reason = ""
-        slot.backend_down = False
-        follow.failed_version = None
-        follow.last_problem = None
-        follow.backend_down = False
-        state.metrics.set_model_version(slot.name, version)
+        slot.unloadable = None
+        self._move(slot, SlotStatus.SERVING)
+        self.state.metrics.set_model_version(slot.name, version)
         _freeze_heap()
         log.info(
             "serving %s version %d (was %s), loaded in %.0f ms",
@@ -121,40 +97,34 @@ class Reloader:
         )
         return True
 
-    def _degraded(self, slot: ModelSlot, reason: str) -> None:
-        """Say on /readyz and /metrics whether the served version is behind an unloadable alias."""
-        slot.degraded_reason = reason
-        self.state.metrics.set_alias_unloadable(slot.name, bool(reason))
+    def _cannot_load(self, slot: ModelSlot, version: int, why: str) -> None:
+        if slot.unloadable != (version, why):
+            log.error("cannot load %s version %d, keeping the current model: %s", slot.name, version, why)
+        slot.unloadable = (version, why)
+        self._move(slot, SlotStatus.LOAD_FAILED, f"cannot load version {version}: {why}")
 
-    @staticmethod
-    def _backend_back(slot: ModelSlot, follow: _Follow) -> None:
-        """The registry answered: say so once after an outage, so that the next outage is reported too."""
-        if follow.backend_down:
-            follow.backend_down = False
-            follow.last_problem = None
+    def _move(self, slot: ModelSlot, status: SlotStatus, reason: str = "") -> None:
+        """Set the slot's status, saying why once (not every poll) and keeping /metrics in step."""
+        was = slot.status
+        if not slot.set_status(status, reason):
+            return
+        self.state.metrics.set_alias_unloadable(slot.name, bool(slot.degraded_reason))
+        if was is SlotStatus.UNREACHABLE and status is not SlotStatus.UNREACHABLE:
             log.info("the registry answers again for %s", slot.name)
-
-    def _not_ready(self, slot: ModelSlot, follow: _Follow, reason: str, backend_down: bool) -> None:
-        if not backend_down:
-            self._backend_back(slot, follow)
-        if reason != follow.last_problem:  # say why once, not every poll
-            current = slot.predictor
-            retrying = RETRYING if backend_down else ""
-            if current is None:
-                log.warning("%s: no version served yet: %s%s", slot.name, reason, retrying)
-            else:
-                log.warning(
-                    "%s: cannot check the production alias, still serving version %d: %s%s",
-                    slot.name,
-                    current.version,
-                    reason,
-                    retrying,
-                )
-            follow.last_problem = reason
-        follow.backend_down = backend_down
-        if slot.predictor is None:
-            slot.not_ready_reason = reason
-            slot.backend_down = backend_down
+        if status is SlotStatus.SERVING or status is SlotStatus.LOAD_FAILED:
+            return  # the swap and the load failure are logged where they happen
+        retrying = RETRYING if status is SlotStatus.UNREACHABLE else ""
+        current = slot.predictor
+        if current is None:
+            log.warning("%s: no version served yet: %s%s", slot.name, reason, retrying)
+        else:
+            log.warning(
+                "%s: cannot check the production alias, still serving version %d: %s%s",
+                slot.name,
+                current.version,
+                reason,
+                retrying,
+            )
 
 
 def _freeze_heap() -> None:

@@ -67,22 +67,45 @@ function bars(classes, probabilities) {
   return svg;
 }
 
+// A regressor's answer: the value, and its interval at the coverage asked for.
+function valueAnswer(body) {
+  const heading = document.createElement("p");
+  heading.className = "answer";
+  const strong = document.createElement("strong");
+  strong.dataset.value = "";
+  strong.textContent = Number(body.predictions[0]).toPrecision(6);
+  heading.append("Predicted: ", strong, ` (model ${body.model} version ${body.version})`);
+  if (!body.intervals) return [heading];
+  const interval = document.createElement("p");
+  interval.dataset.interval = "";
+  const { coverage, lower, upper } = body.intervals;
+  interval.textContent = `${Math.round(coverage * 100)}% interval: ${Number(lower[0]).toPrecision(6)} to ${Number(upper[0]).toPrecision(6)}`;
+  return [heading, interval];
+}
+
 async function predictRow(form, event) {
   event.preventDefault();
   const error = form.querySelector('[data-error-for="predict"]');
   const result = document.querySelector("[data-predict-result]");
   error.textContent = "";
   result.replaceChildren();
+  const request = { instances: [rowFrom(form)] };
+  const coverage = form.querySelector("[data-interval]");
+  if (coverage && coverage.value !== "") request.interval = Number(coverage.value);
   const response = await fetch(versionUrl(form), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ instances: [rowFrom(form)] }),
+    body: JSON.stringify(request),
   });
   if (!response.ok) {
     error.textContent = await problemText(response);
     return;
   }
   const body = await response.json();
+  if (body.predictions) {
+    result.append(...valueAnswer(body));
+    return;
+  }
   const heading = document.createElement("p");
   heading.className = "answer";
   const strong = document.createElement("strong");
@@ -103,7 +126,8 @@ async function predictFile(form, event) {
     error.textContent = "Choose a CSV file first.";
     return;
   }
-  const response = await fetch(versionUrl(form), {
+  const interval = form.dataset.csvInterval ? `?interval=${form.dataset.csvInterval}` : "";
+  const response = await fetch(versionUrl(form) + interval, {
     method: "POST",
     headers: { "content-type": "text/csv" },
     body: await file.text(),

@@ -126,22 +126,27 @@ def decode_request(core: PredictCore, predictor: Predictor, request: pb.ModelInf
     """A ModelInferRequest to a validated batch and the outputs asked for."""
     batch = one_raw_row(predictor, request)
     if batch is not None:
-        outputs = requested_outputs({"outputs": [{"name": o.name} for o in request.outputs] or None})
+        asked = {"outputs": [{"name": o.name} for o in request.outputs] or None}
+        outputs = requested_outputs(asked, predictor.is_regression)
         return InferRequest(request.id or None, batch, outputs)
     header, tail = to_header(request)
-    outputs = requested_outputs(header)
+    outputs = requested_outputs(header, predictor.is_regression)
     batch = to_batch(core, predictor, decode_inputs(header, tail))
     return InferRequest(request.id or None, batch, outputs)
 
 
 def encode_response(result: PredictResult, request: InferRequest) -> pb.ModelInferResponse:
-    """The outputs asked for, in order, as raw little-endian contents."""
-    rows = len(result.labels)
+    """The outputs asked for, in order, as raw little-endian contents (a regressor's ``predict``: FP64
+    values; intervals are asked for over HTTP)."""
+    rows = len(result.labels) if result.values is None else len(result.values)
     tensor = pb.ModelInferResponse.InferOutputTensor
     outputs = []
     raw = []
     for name in request.outputs:
-        if name == "predict":
+        if result.values is not None:
+            outputs.append(tensor(name=name, datatype="FP64", shape=[rows]))
+            raw.append(np.ascontiguousarray(result.values, dtype="<f8").tobytes())
+        elif name == "predict":
             outputs.append(tensor(name=name, datatype="BYTES", shape=[rows]))
             raw.append(_labels(result))
         else:

@@ -79,7 +79,7 @@ class InferenceServicer(GRPCInferenceServiceServicer):
             if request.version:
                 versions = [predictor.version]
             else:
-                records = await asyncio.to_thread(self.state.require_registry().versions, request.name)
+                records = await asyncio.to_thread(self.state.registry.versions, request.name)
                 versions = [record.version for record in records]
         except Exception as exc:
             code, message = status_for(exc)

@@ -27,6 +27,9 @@ def decode_request(core: PredictCore, predictor: Predictor, payload: Any) -> Bat
 
 
 def encode_response(result: PredictResult) -> bytes:
+    """``{"predictions": [...]}``: labels, or a regressor's numbers."""
+    if result.values is not None:
+        return orjson.dumps({"predictions": result.values}, option=orjson.OPT_SERIALIZE_NUMPY)
     return orjson.dumps({"predictions": result.labels})
 
 

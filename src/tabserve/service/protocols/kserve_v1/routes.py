@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
+from tabserve.service.deps import get_core, get_state
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import problem_responses
-from tabserve.service.predict.core import PredictCore
 from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.kserve_v1 import codec as kserve_v1
 
@@ -73,7 +73,7 @@ def _error(exc: BaseException) -> Response:
 def model_status(request: Request, name: ModelName) -> Response:
     """Whether a served model has its production version loaded."""
     try:
-        slot = request.app.state.service.slot(name)
+        slot = get_state(request).slot(name)
     except Exception as exc:
         return _error(exc)
     return Response(kserve_v1.model_status(name, slot.predictor is not None), media_type="application/json")
@@ -108,7 +108,7 @@ def model_status(request: Request, name: ModelName) -> Response:
 )
 async def predict(request: Request, name: ModelName) -> Response:
     """Labels of ``instances`` from the model's production version."""
-    core: PredictCore = request.app.state.predict_core
+    core = get_core(request)
     try:
         check_media(media_type(request.headers.get("content-type")))
         body = await read_request(request, core.body_limit)

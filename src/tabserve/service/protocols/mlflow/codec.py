@@ -65,6 +65,9 @@ def decode_json(core: PredictCore, predictor: Predictor, payload: Any) -> tuple[
 
 
 def encode_response(result: PredictResult, probabilities: bool) -> bytes:
+    """``{"predictions": [...]}``: labels (or per-row probability records), or a regressor's numbers."""
+    if result.values is not None:
+        return orjson.dumps({"predictions": result.values}, option=orjson.OPT_SERIALIZE_NUMPY)
     if not probabilities or result.probabilities is None:
         return orjson.dumps({"predictions": result.labels})
     matrix = np.asarray(result.probabilities, dtype=np.float64).tolist()

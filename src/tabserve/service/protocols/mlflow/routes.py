@@ -8,8 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from tabserve import __version__
+from tabserve.service.deps import get_core, get_state
 from tabserve.service.http.bodies import read_request
-from tabserve.service.predict.core import PredictCore
 from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.mlflow import codec as mlflow
 from tabserve.service.protocols.mlflow.adapter import invocations_answer
@@ -57,7 +57,7 @@ _PREDICTIONS = {
 )
 async def invocations(request: Request) -> Response:
     """Predict with the default model, MLflow style (``params.probabilities`` for probabilities)."""
-    core: PredictCore = request.app.state.predict_core
+    core = get_core(request)
     try:
         body = await read_request(request, core.body_limit)
         answer = await invocations_answer(core, body, request.headers.get("content-type"))
@@ -67,7 +67,7 @@ async def invocations(request: Request) -> Response:
 
 
 def _loaded(request: Request) -> Response:
-    ready = request.app.state.service.default.predictor is not None
+    ready = get_state(request).default.predictor is not None
     return Response("\n", status_code=200 if ready else 503, media_type="text/plain")
 
 

@@ -42,7 +42,12 @@ async def infer_answer(
     predictor = core.production(model) if version is None else await core.version(model, version)
     request = oip.decode_request(core, predictor, body, header_length)
     labels_only = "predict_proba" not in request.outputs
-    result = core.predict(predictor, request.batch, protocol="oip", labels_only=labels_only)
+    # A classifier asked for an interval refuses it (the core says why); a regressor computes one if sent.
+    wanted = "predict_interval" in request.outputs or not predictor.is_regression
+    interval = request.interval if wanted else None
+    result = core.predict(
+        predictor, request.batch, protocol="oip", labels_only=labels_only, interval=interval
+    )
     return oip.encode_response(result, request)
 
 

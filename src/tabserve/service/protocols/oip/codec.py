@@ -4,7 +4,10 @@ Inputs are either one ``[N, F]`` tensor whose columns are the features in
 schema order (FP64, FP32, INT64 or BOOL), or one ``[N]`` / ``[N, 1]`` tensor
 per feature named by column (BYTES for categorical columns). Outputs are
 ``predict`` (BYTES labels, ``[N]``) and ``predict_proba`` (FP64, ``[N, C]``);
-without ``outputs`` in the request both are returned.
+without ``outputs`` in the request both are returned. A regression model's
+outputs are ``predict`` (FP64 values, ``[N]``) and, when the request's
+``parameters`` hold ``"interval": c``, ``predict_interval`` (FP64 ``[N, 2]``:
+lower, upper at coverage ``c``).
 
 The binary tensor data extension works both ways: a request whose JSON header
 is followed by raw tensor bytes (``Inference-Header-Content-Length`` says where
@@ -32,6 +35,7 @@ HEADER_LENGTH = "inference-header-content-length"
 JSON_CT = b"application/json"
 BINARY_CT = b"application/octet-stream"
 OUTPUTS = ("predict", "predict_proba")
+REGRESSION_OUTPUTS = ("predict", "predict_interval")
 
 
 @dataclass(frozen=True)
@@ -41,24 +45,40 @@ class InferRequest:
     id: str | None
     batch: Batch
     outputs: dict[str, bool]  # output name -> binary
+    interval: float | None = None  # regression: the coverage of predict_interval
 
 
-def requested_outputs(header: dict[str, Any]) -> dict[str, bool]:
-    """Output name -> send as binary; both outputs (as JSON unless ``binary_data_output``) by default."""
+def requested_interval(header: dict[str, Any]) -> float | None:
+    """The coverage ``parameters.interval`` asks ``predict_interval`` for, checked; None if not asked."""
+    parameters = header.get("parameters") or {}
+    if type(parameters) is not dict or parameters.get("interval") is None:
+        return None
+    from tabserve.intervals import check_coverage
+
+    return check_coverage(parameters["interval"])
+
+
+def requested_outputs(header: dict[str, Any], regression: bool = False) -> dict[str, bool]:
+    """Output name -> send as binary; every output (as JSON unless ``binary_data_output``) by default:
+    a regressor's ``predict_interval`` only when ``parameters.interval`` asks for it."""
     parameters = header.get("parameters") or {}
     if type(parameters) is not dict:
         raise ProtocolError("'parameters' must be an object")
     default_binary = parameters.get("binary_data_output", False) is True
+    known = REGRESSION_OUTPUTS if regression else OUTPUTS
+    with_interval = regression and parameters.get("interval") is not None
     outputs = header.get("outputs")
     if outputs is None:
-        return dict.fromkeys(OUTPUTS, default_binary)
+        return dict.fromkeys(known if with_interval or not regression else known[:1], default_binary)
     if type(outputs) is not list or not outputs:
         raise ProtocolError("'outputs' must be a non-empty list")
     chosen: dict[str, bool] = {}
     for spec in outputs:
         name = spec.get("name") if type(spec) is dict else None
-        if name not in OUTPUTS:
-            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(OUTPUTS)}")
+        if name not in known:
+            raise ProtocolError(f"unknown output {text(name)}; this model has {', '.join(known)}")
+        if name == "predict_interval" and not with_interval:
+            raise ProtocolError("output 'predict_interval' needs a coverage: parameters {\"interval\": 0.9}")
         spec_parameters = spec.get("parameters") or {}
         if type(spec_parameters) is not dict:
             raise ProtocolError(f"output '{name}': parameters must be an object")
@@ -102,9 +122,10 @@ def decode_request(
     request_id = header.get("id")
     if request_id is not None and type(request_id) is not str:
         raise ProtocolError("'id' must be a string")
-    outputs = requested_outputs(header)
+    outputs = requested_outputs(header, predictor.is_regression)
+    interval = requested_interval(header)
     batch = to_batch(core, predictor, decode_inputs(header, tail))
-    return InferRequest(request_id, batch, outputs)
+    return InferRequest(request_id, batch, outputs, interval)
 
 
 def encode_labels(classes: list[str], indices: np.ndarray) -> bytes:
@@ -117,12 +138,28 @@ def encode_labels(classes: list[str], indices: np.ndarray) -> bytes:
 
 def encode_response(result: PredictResult, request: InferRequest) -> tuple[bytes, bytes, int | None]:
     """Content type, body and (when any output is binary) the JSON header's length."""
-    rows = len(result.labels)
+    rows = len(result.labels) if result.values is None else len(result.values)
     entries = []
     tails = []
     for name, binary in request.outputs.items():
-        if name == "predict":
-            entry: dict[str, Any] = {"name": name, "datatype": "BYTES", "shape": [rows]}
+        entry: dict[str, Any]
+        if result.values is not None:
+            if name == "predict":
+                array = np.ascontiguousarray(result.values, dtype="<f8")
+                entry = {"name": name, "datatype": "FP64", "shape": [rows]}
+            else:
+                assert result.interval is not None
+                array = np.ascontiguousarray(
+                    np.column_stack([result.interval.lower, result.interval.upper]), dtype="<f8"
+                )
+                entry = {"name": name, "datatype": "FP64", "shape": [rows, 2]}
+                entry["parameters"] = {"coverage": result.interval.coverage}
+            if binary:
+                raw = array.tobytes()
+            else:
+                entry["data"] = array.ravel()
+        elif name == "predict":
+            entry = {"name": name, "datatype": "BYTES", "shape": [rows]}
             if binary:
                 raw = encode_labels(result.classes, result.indices)
             else:
@@ -136,7 +173,7 @@ def encode_response(result: PredictResult, request: InferRequest) -> tuple[bytes
             else:
                 entry["data"] = probabilities.ravel()
         if binary:
-            entry["parameters"] = {"binary_data_size": len(raw)}
+            entry["parameters"] = {**entry.get("parameters", {}), "binary_data_size": len(raw)}
             tails.append(raw)
         entries.append(entry)
     answer: dict[str, Any] = {"model_name": result.model, "model_version": str(result.version)}
@@ -161,6 +198,18 @@ def model_metadata(predictor: Predictor, versions: list[int]) -> dict[str, Any]:
         {"name": f.name, "datatype": "FP64" if f.type == "numeric" else "BYTES", "shape": [-1]}
         for f in schema.features
     ]
+    if predictor.is_regression:
+        outputs = [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+        if predictor.residuals is not None:  # asked for with parameters {"interval": c}
+            outputs.append({"name": "predict_interval", "datatype": "FP64", "shape": [-1, 2]})
+        return {
+            "name": predictor.model,
+            "versions": [str(v) for v in versions],
+            "platform": "sklearn",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"task": "regression"},
+        }
     return {
         "name": predictor.model,
         "versions": [str(v) for v in versions],

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tabserve import __version__
+from tabserve.service.deps import get_core, get_state
 from tabserve.service.http.bodies import read_request
-from tabserve.service.predict.core import PredictCore
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.predict.version_numbers import VERSION_PATTERN
 from tabserve.service.predict.version_numbers import parse_version as version_number
@@ -46,7 +46,7 @@ def parse_version(text: str) -> int:
 
 
 def _state(request: Request) -> ServiceState:
-    return request.app.state.service
+    return get_state(request)
 
 
 @router.get("/v2", responses={200: {"content": {"application/json": {"schema": _ANY_OBJECT}}}})
@@ -76,14 +76,14 @@ def ready(request: Request) -> Response:
 
 async def _metadata(request: Request, name: str, version: str | None) -> Response:
     state = _state(request)
-    core: PredictCore = request.app.state.predict_core
+    core = get_core(request)
     try:
         slot = state.slot(name)
         if version is None:
             predictor = slot.require()
         else:
             predictor = await core.version(name, parse_version(version))
-        records = await asyncio.to_thread(state.require_registry().versions, name)
+        records = await asyncio.to_thread(state.registry.versions, name)
     except Exception as exc:
         return error_response(exc)
     versions = [r.version for r in records] if version is None else [predictor.version]
@@ -91,7 +91,7 @@ async def _metadata(request: Request, name: str, version: str | None) -> Respons
 
 
 async def _model_ready(request: Request, name: str, version: str | None) -> Response:
-    core: PredictCore = request.app.state.predict_core
+    core = get_core(request)
     try:
         if version is None:
             predictor = _state(request).slot(name).require()
@@ -104,7 +104,7 @@ async def _model_ready(request: Request, name: str, version: str | None) -> Resp
 
 
 async def _infer(request: Request, name: str, version: str | None) -> Response:
-    core: PredictCore = request.app.state.predict_core
+    core = get_core(request)
     try:
         number = None if version is None else parse_version(version)
         check_infer_media(request.headers.get("content-type"))

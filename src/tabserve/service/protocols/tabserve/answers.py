@@ -1,7 +1,10 @@
 """The one encoder of tabserve's own predict answer, as JSON or CSV.
 
 ``{"model", "version", "labels", "classes", "probabilities": {class: [p per row]}}``;
-CSV is a label column and one probability column per class. The single-row
+CSV is a label column and one probability column per class. A regression
+model answers ``{"model", "version", "predictions": [numbers]}`` plus
+``"intervals": {"coverage", "lower", "upper"}`` when asked; its CSV is
+``prediction[,lower,upper]``. The single-row
 path hands over plain lists, a batch hands over numpy arrays; both end in the
 same JSON.
 """
@@ -23,6 +26,8 @@ CSV_CT = b"text/csv; charset=utf-8"
 
 def json_answer(result: PredictResult) -> bytes:
     """A batch's answer; probabilities are left out when the result has none (labels_only)."""
+    if result.values is not None:
+        return orjson.dumps(regression_answer(result), option=orjson.OPT_SERIALIZE_NUMPY)
     answer: dict[str, Any] = {
         "model": result.model,
         "version": result.version,
@@ -49,8 +54,32 @@ def json_row_answer(predictor: Predictor, index: int, probabilities: list[float]
     return orjson.dumps(answer)
 
 
+def regression_answer(result: PredictResult) -> dict[str, Any]:
+    """A regressor's values, and its intervals when a coverage was asked for."""
+    answer: dict[str, Any] = {"model": result.model, "version": result.version, "predictions": result.values}
+    if result.interval is not None:
+        answer["intervals"] = {
+            "coverage": result.interval.coverage,
+            "lower": result.interval.lower,
+            "upper": result.interval.upper,
+        }
+    return answer
+
+
 def csv_answer_bytes(result: PredictResult) -> bytes:
-    """Label and per-class probability columns (labels only when the result has no probabilities)."""
+    """Label and per-class probability columns (labels only when the result has no probabilities);
+    a regressor's ``prediction`` column, with ``lower`` and ``upper`` when intervals were asked for."""
+    if result.values is not None:
+        columns = [result.values]
+        header = "prediction"
+        if result.interval is not None:
+            columns += [result.interval.lower, result.interval.upper]
+            header += ",lower,upper"
+        lines = [
+            header,
+            *(",".join(map(repr, row)) for row in zip(*(c.tolist() for c in columns), strict=True)),
+        ]
+        return ("\n".join(lines) + "\n").encode()
     fast = csv_answer(result.indices, result.classes, result.probabilities)
     if fast:
         return fast

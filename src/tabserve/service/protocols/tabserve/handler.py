@@ -15,7 +15,9 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from tabserve.inputs import Batch, wants_labels_only
+from tabserve.errors import InputError
+from tabserve.inputs import Batch, wanted_interval, wants_labels_only
+from tabserve.intervals import check_coverage
 from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
@@ -25,8 +27,24 @@ from tabserve.service.protocols.tabserve import answers
 
 SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
-QUERY_KEYS = ("labels_only",)
+QUERY_KEYS = ("labels_only", "interval")
 LABELS_ONLY_VALUES = {"true": True, "false": False}
+
+
+def interval_query(query: bytes) -> float | None:
+    """``interval`` from the query string: a coverage strictly between 0 and 1 (given once), or None."""
+    if not query or b"interval" not in query:
+        return None
+    values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("interval", [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InputError("interval: give the coverage once, e.g. ?interval=0.9")
+    try:
+        coverage = float(values[0])
+    except ValueError:
+        raise InputError("interval: coverage must be a number strictly between 0 and 1") from None
+    return check_coverage(coverage)
 
 
 def labels_only_query(query: bytes) -> bool:
@@ -41,7 +59,9 @@ def labels_only_query(query: bytes) -> bool:
         if "version" in unknown:
             hint = "; to predict with one version, POST /models/{name}/versions/{version}/predict"
         names = ", ".join(repr(key[:40]) for key in unknown[:5])
-        raise NotAcceptedError(f"query parameter(s) {names} not accepted here (allowed: labels_only){hint}")
+        raise NotAcceptedError(
+            f"query parameter(s) {names} not accepted here (allowed: labels_only, interval){hint}"
+        )
     values = params.get("labels_only", [])
     if not values:
         return False
@@ -71,24 +91,47 @@ class PredictHandler:
         (None: production); domain errors propagate to the error table."""
         is_csv = check_media(media_type(content_type), csv=True)
         labels_only = labels_only_query(query)
+        interval = interval_query(query)
         body = await read_body(receive, self.limit, content_length)
         if version is None:
             predictor = self.core.production(model)
         else:
             predictor = await self.core.version(model or self.core.state.default.name, version)
-        return self.answer(predictor, body, is_csv, labels_only)
+        return self.answer(predictor, body, is_csv, labels_only, interval)
 
     def answer(
-        self, predictor: Predictor, body: bytes, is_csv: bool, labels_only: bool
+        self,
+        predictor: Predictor,
+        body: bytes,
+        is_csv: bool,
+        labels_only: bool,
+        interval: float | None = None,
     ) -> tuple[bytes, bytes]:
         if not body.strip():
             raise MalformedBodyError('the body is empty; send a row, {"instances": [...]} or CSV')
+        if predictor.is_regression or interval is not None:
+            return self._answer_values(predictor, body, is_csv, interval)
         if not is_csv and len(body) <= SINGLE_ROW_MAX_BYTES:
             answer_row = self._answer_row(body, predictor, labels_only)
             if answer_row is not None:
                 return answers.JSON_CT, answer_row
-        batch, in_body = self._decode(body, is_csv, predictor)
-        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body)
+        batch, payload = self._decode(body, is_csv, predictor)
+        in_body = payload is True or wants_labels_only(payload)
+        # A classifier asked for an interval in the body refuses it (the core says why).
+        asked = None if payload is True else wanted_interval(payload)
+        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=asked)
+        if is_csv:
+            return answers.CSV_CT, answers.csv_answer_bytes(result)
+        return answers.JSON_CT, answers.json_answer(result)
+
+    def _answer_values(
+        self, predictor: Predictor, body: bytes, is_csv: bool, interval: float | None
+    ) -> tuple[bytes, bytes]:
+        """A regressor's values (and intervals, asked by the query or by ``"interval"`` in the body)."""
+        batch, payload = self._decode(body, is_csv, predictor)
+        if interval is None:
+            interval = wanted_interval(payload)
+        result = self.core.predict(predictor, batch, interval=interval)
         if is_csv:
             return answers.CSV_CT, answers.csv_answer_bytes(result)
         return answers.JSON_CT, answers.json_answer(result)
@@ -118,8 +161,10 @@ class PredictHandler:
         index, probabilities = found
         return answers.json_row_answer(predictor, index, None if labels_only else probabilities)
 
-    def _decode(self, body: bytes, is_csv: bool, predictor: Predictor) -> tuple[Batch, bool]:
-        """A validated batch and the body's labels_only flag; big numeric bodies skip Python objects."""
+    def _decode(self, body: bytes, is_csv: bool, predictor: Predictor) -> tuple[Batch, Any]:
+        """A validated batch and the decoded JSON body (for its options), or True when a big numeric
+        body said ``labels_only`` (its options are read without Python objects); big numeric bodies
+        skip Python objects."""
         schema = predictor.schema
         if schema.all_numeric and len(body) >= NUMERIC_CODEC_MIN_BYTES:
             if is_csv:
@@ -128,11 +173,11 @@ class PredictHandler:
                 matrix, labels_only = parse_numeric_json(body, schema.names) or (None, False)
             if matrix is not None:
                 self.core.check_rows(len(matrix))
-                return Batch(len(matrix), matrix, None), labels_only
+                return Batch(len(matrix), matrix, None), labels_only or None
         if is_csv:
             from tabserve.service.protocols.tabserve.csv_codec import read_csv_payload
 
             payload: Any = read_csv_payload(body, schema)
         else:
             payload = decode_json(body)
-        return self.core.rows(predictor, payload), wants_labels_only(payload)
+        return self.core.rows(predictor, payload), payload

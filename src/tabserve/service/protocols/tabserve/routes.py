@@ -17,6 +17,12 @@ from tabserve.service.protocols.tabserve.handler import PredictHandler
 _SCALAR = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]}
 _ROW = {"type": "array", "items": _SCALAR, "minItems": 1}
 _RECORD = {"type": "object", "additionalProperties": _SCALAR, "minProperties": 1}
+_INTERVAL = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "exclusiveMaximum": 1,
+    "description": "Regression: answer intervals at this coverage, e.g. 0.9.",
+}
 REQUEST_SCHEMA = {
     "oneOf": [
         {**_ROW, "title": "One row", "example": [5.1, 3.8, 1.5, 0.3]},
@@ -29,6 +35,7 @@ REQUEST_SCHEMA = {
             "properties": {
                 "instances": {"type": "array", "minItems": 1, "items": {"anyOf": [_ROW, _RECORD]}},
                 "labels_only": {"type": "boolean"},
+                "interval": _INTERVAL,
             },
         },
         {
@@ -46,19 +53,37 @@ REQUEST_SCHEMA = {
                 },
                 "data": {"type": "array", "items": _ROW, "minItems": 1},
                 "labels_only": {"type": "boolean"},
+                "interval": _INTERVAL,
             },
         },
     ]
 }
 
 
+class Intervals(BaseModel):
+    coverage: float = Field(
+        description="The coverage asked for: each interval holds the true value with "
+        "this probability, on average over rows (split-conformal)."
+    )
+    lower: list[float] = Field(description="Lower end of each row's interval.")
+    upper: list[float] = Field(description="Upper end of each row's interval.")
+
+
 class PredictAnswer(BaseModel):
     model: str = Field(description="Registry name of the model that answered.")
     version: int = Field(description="The model version that answered.")
-    labels: list[str] = Field(description="The predicted label of each row.")
-    classes: list[str] = Field(description="Every class the model knows, in probability order.")
+    labels: list[str] = Field(
+        default_factory=list, description="Classification: the predicted label of each row."
+    )
+    classes: list[str] = Field(
+        default_factory=list, description="Classification: every class the model knows, in probability order."
+    )
     probabilities: dict[str, list[float]] = Field(
         default_factory=dict, description="Per class, the probability of each row (absent with labels_only)."
+    )
+    predictions: list[float] | None = Field(None, description="Regression: the predicted value of each row.")
+    intervals: Intervals | None = Field(
+        None, description="Regression, when asked with interval: the intervals."
     )
 
 
@@ -70,7 +95,14 @@ OPENAPI_EXTRA = {
             "required": False,
             "schema": {"type": "boolean"},
             "description": "Answer labels without probabilities: true or false, given once.",
-        }
+        },
+        {
+            "name": "interval",
+            "in": "query",
+            "required": False,
+            "schema": _INTERVAL,
+            "description": "Regression: answer prediction intervals at this coverage (0 < c < 1), e.g. 0.9.",
+        },
     ],
     "requestBody": {
         "required": True,

@@ -1,0 +1,190 @@
+"""XGBoost and LightGBM serving benchmark (`python benchmarks/boost.py`).
+
+For one XGBoost and one LightGBM classifier (100 trees, depth 6, four numeric
+features, three classes), registered with ``tabserve.register`` into a
+temporary registry:
+
+- in process, the per-row cost of the path tabserve serves (the compiled
+  bundle through ``Predictor.predict``) against the library's own
+  ``predict_proba`` on one row, each the median of many single-row calls;
+- over HTTP (unless ``--no-http``), single-row POST /predict throughput at 8
+  connections, as a ratio to a raw-ASGI no-op on the same stack measured in
+  the same round (benchmarks/serve.py's yardstick; the goal is >= 0.5), with
+  iris trained by `tabserve train` served the same way as the reference.
+
+Absolute figures move with the host; the ratios are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import drive, load_tool
+
+BIN = Path(sys.executable).parent
+NAMES = ["a", "b", "c", "d"]
+CLASSES = ["low", "mid", "high"]
+ROW = [0.3, -1.2, 0.8, 0.1]
+BODY = b"[0.3, -1.2, 0.8, 0.1]"
+
+
+def models() -> dict[str, object]:
+    """The two models, fitted on the same synthetic table (labels 0..2, as XGBoost needs)."""
+    import lightgbm
+    import pandas as pd
+    import xgboost
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(
+        n_samples=20_000, n_features=4, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
+    frame = pd.DataFrame(x, columns=NAMES)
+    common = {"n_estimators": 100, "max_depth": 6, "random_state": 0, "n_jobs": 1}
+    return {
+        "xgboost": xgboost.XGBClassifier(**common).fit(frame, y),
+        "lightgbm": lightgbm.LGBMClassifier(**common, num_leaves=63, verbose=-1).fit(frame, y),
+        "_frame": frame,
+    }
+
+
+def per_row_us(call, repeats: int) -> float:
+    """Median microseconds of ``call()`` over ``repeats`` calls, after a warm-up."""
+    for _ in range(50):
+        call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1e6)
+
+
+def in_process(registry, fitted: dict, repeats: int) -> dict[str, tuple[float, float, str]]:
+    """(compiled µs, library µs, how the version is served) per library."""
+    import pandas as pd
+
+    import tabserve
+    from tabserve.inputs import Batch
+    from tabserve.predictor import Predictor
+
+    found = {}
+    row = np.asarray([ROW], dtype=np.float64)
+    frame_row = pd.DataFrame(row, columns=NAMES)
+    for name in ("xgboost", "lightgbm"):
+        model = fitted[name]
+        result = tabserve.register(
+            model, name=name, X_sample=fitted["_frame"].head(2000), classes=CLASSES, registry=registry
+        )
+        predictor = Predictor.load(registry.store, name)
+        served = per_row_us(lambda p=predictor: p.predict(Batch(1, row, None)), repeats)
+        own = per_row_us(lambda m=model: m.predict_proba(frame_row), repeats)
+        found[name] = (served, own, result.serving)
+    return found
+
+
+def _post(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("POST", "/predict", body=BODY, headers={"Content-Type": "application/json"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@contextmanager
+def serving(command: list[str], port: int, env: dict):
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[1]} exited with {process.returncode}")
+            try:
+                if _post(port) == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("no answer within 60 s")
+            time.sleep(0.01)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def over_http(config: Path, seconds: float) -> dict[str, float]:
+    """req/s at 8 connections: the no-op, then each model served alone; iris (the seed's
+    compiled linear model, four features like these) is the reference the same round gives."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TABSERVE_")}
+    env["TABSERVE_CONFIG"] = str(config)
+    rates = {}
+    port = free_port()
+    with serving([sys.executable, str(Path(__file__).with_name("noop_app.py")), str(port)], port, env):
+        url = f"http://127.0.0.1:{port}/predict"
+        drive(url, BODY, 8, 1.0)
+        rates["no-op"] = drive(url, BODY, 8, seconds).requests_per_s
+    subprocess.run([str(BIN / "tabserve"), "train"], env=env, check=True, capture_output=True)
+    for name in ("iris", "xgboost", "lightgbm"):
+        port = free_port()
+        command = [str(BIN / "tabserve"), "serve", "--model", name, "--port", str(port)]
+        with serving(command, port, env):
+            url = f"http://127.0.0.1:{port}/predict"
+            drive(url, BODY, 8, 1.0)
+            rates[name] = drive(url, BODY, 8, seconds).requests_per_s
+    return rates
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2000, help="single-row calls per path")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per HTTP measurement")
+    parser.add_argument("--no-http", action="store_true", help="only the in-process figures")
+    args = parser.parse_args()
+
+    import tabserve
+
+    folder = Path(tempfile.mkdtemp(prefix="tabserve-boost-"))
+    config = folder / "bench.yaml"
+    config.write_text(
+        f"registry:\n  url: sqlite:///{folder / 'registry.db'}\n  artifacts: {folder / 'artifacts'}\n"
+        "logging:\n  file: null\n  level: WARNING\n"
+    )
+    fitted = models()
+    with tabserve.Registry.from_config(config) as registry:
+        figures = in_process(registry, fitted, args.repeats)
+    print("in process, one row (median):")
+    for name, (served, own, how) in figures.items():
+        print(f"  {name:8s} tabserve {served:7.1f} us  library predict_proba {own:7.1f} us  ({how})")
+    if not args.no_http:
+        rates = over_http(config, args.seconds)
+        print(f"POST /predict, one row, 8 connections ({load_tool()}):")
+        print(f"  no-op    {rates['no-op']:8,.0f} req/s")
+        for name in ("iris", "xgboost", "lightgbm"):
+            ratio = rates[name] / rates["no-op"]
+            verdict = "pass" if ratio >= 0.5 else "miss"
+            print(f"  {name:8s} {rates[name]:8,.0f} req/s  {ratio:.2f}x the no-op (target >= 0.5: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
