@@ -278,3 +278,48 @@ def test_an_output_of_another_version_is_refused(config, tmp_path, capsys, predi
 
     assert code == 1
     assert "already holds answers of model iris version 12345" in capsys.readouterr().err
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def houses(tmp_path_factory) -> Path:
+    """The regression example trained once in a folder of its own."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("score-regression")
+    for name in ("regression.yaml", "houses.csv", "houses-rows.csv"):
+        shutil.copy(EXAMPLES / name, root / name)
+    with open(root / "regression.yaml", "a") as config:
+        registry = f"{{url: 'sqlite:///{root}/registry.db', artifacts: '{root}/artifacts', pictures: false}}"
+        config.write(f"registry: {registry}\nlogging: {{file: null}}\n")
+    assert main(["train", "-c", str(root / "regression.yaml")]) == 0
+    return root
+
+
+def test_a_regressor_scores_values_and_intervals_with_a_categorical_column(houses, capsys):
+    from tabserve.config import load_settings
+
+    config = houses / "regression.yaml"
+    rows = pd.read_csv(houses / "houses-rows.csv")
+    summary = score(
+        config, capsys, "--input", str(houses / "houses-rows.csv"), "--output", str(houses / "out"),
+        "--interval", "0.8", "--key-columns", "area",
+    )  # fmt: skip
+    settings = load_settings(config, environ={})
+    registry = Registry.from_settings(settings.registry)
+    try:
+        regressor = Predictor.load(registry, settings.model)
+    finally:
+        registry.close()
+    from tabserve.inputs import batch_from_frame
+
+    want = regressor.predict(batch_from_frame(rows, regressor.schema), interval=0.8)
+
+    assert (summary["scored"], summary["rejected"]) == (len(rows), 0)
+    got = pd.read_parquet(next((houses / "out").glob("part-*.parquet")))
+    assert list(got.columns) == ["area", "prediction", "lower", "upper", "model", "version"]
+    np.testing.assert_allclose(got["prediction"], want.values)
+    np.testing.assert_allclose(got["lower"], want.interval.lower)
+    np.testing.assert_allclose(got["upper"], want.interval.upper)
