@@ -10,6 +10,7 @@ fresh subprocesses (so ru_maxrss is theirs alone):
 
     .venv/bin/python benchmarks/score.py                  # 2,000,000 rows
     .venv/bin/python benchmarks/score.py --rows 10000000
+    .venv/bin/python benchmarks/score.py --dask           # and the file as parts on a 2-worker LocalCluster
 
 Not a test: run it by hand and record the numbers in docs/benchmarks.md.
 """
@@ -52,12 +53,12 @@ def write_rows(path: Path, rows: int) -> None:
     writer.close()
 
 
-def child_score(config: str, path: str, output: str, chunk_rows: int) -> dict:
+def child_score(config: str, path: str, output: str, chunk_rows: int, *dask: str) -> dict:
     from tabserve.cli import main
 
     start = time.perf_counter()
     code = main(["-c", config, "score", "--input", path, "--output", output, "--key-columns", "id",
-                 "--chunk-rows", str(chunk_rows), "--json"])  # fmt: skip
+                 "--chunk-rows", str(chunk_rows), "--json", *dask])  # fmt: skip
     return {"code": code, "seconds": time.perf_counter() - start}
 
 
@@ -99,6 +100,9 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument(
+        "--dask", action="store_true", help="also score the large file on a 2-worker LocalCluster"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -138,6 +142,29 @@ def main() -> None:
         print(f"score / limit at {args.rows:,} rows: {big['rows_per_s'] / limit_rate:.2f}")
         rss = big["score"]["max_rss_mb"] / small["score"]["max_rss_mb"]
         print(f"peak RSS {args.rows:,} / 1,000,000 rows: {rss:.2f}")
+        if args.dask:
+            on_dask(args, str(config), root)
+
+
+def on_dask(args: argparse.Namespace, config: str, root: Path) -> None:
+    """The large file, split in parts so both workers have work, scored on a 2-worker LocalCluster."""
+    import pyarrow.parquet as pq
+    from dask.distributed import LocalCluster
+
+    source = pq.ParquetFile(root / f"rows-{args.rows}.parquet", pre_buffer=False)
+    folder = root / "parts"
+    folder.mkdir()
+    for group in range(source.num_row_groups):
+        pq.write_table(source.read_row_group(group), folder / f"part-{group:04d}.parquet")
+    env_path = str(Path(__file__).resolve().parents[1] / "src")
+    os.environ["PYTHONPATH"] = env_path  # the workers import this checkout's tabserve
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        local = run_child("score", config, str(folder), str(root / "out-parts-local"), str(args.chunk_rows))
+        remote = run_child("score", config, str(folder), str(root / "out-parts-dask"), str(args.chunk_rows),
+                           "--dask-address", cluster.scheduler_address)  # fmt: skip
+    print(f"{source.num_row_groups} files, local: {args.rows / local['seconds']:,.0f} rows/s; "
+          f"2-worker LocalCluster: {args.rows / remote['seconds']:,.0f} rows/s "
+          f"({local['seconds'] / remote['seconds']:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Summary:
+    """What a run amounts to: partitions (finished ones skipped), rows scored and rejected, earlier runs included."""
+
     model: str
     version: int
     partitions: int = 0
