@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument(
         "--dask", action="store_true", help="also score the large file on a 2-worker LocalCluster"
     )
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child

@@ -24,7 +24,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Summary:
-    """What a run amounts to: partitions (finished ones skipped), rows scored and rejected, earlier runs included."""
+    """A run in numbers: partitions (finished ones skipped), rows scored and rejected (earlier runs too)."""
 
     model: str
     version: int
