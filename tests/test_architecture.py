@@ -32,6 +32,7 @@ LAYERS = {
     "plots": 3,
     "regression": 3,
     "dask_backend": 3,
+    "scoring": 4,
     "registry": 2,
     "data": 2,
     "sql": 2,

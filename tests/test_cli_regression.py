@@ -44,7 +44,7 @@ def config(trained, monkeypatch, capsys) -> str:
 
 def _model_value(trained: Path, row: dict) -> float:
     from tabserve.config import load_settings
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     registry = open_registry(load_settings(trained / "regression.yaml", environ={}))
     try:

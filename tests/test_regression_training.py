@@ -70,7 +70,7 @@ def test_auto_trains_a_regressor_with_metrics_and_stores_task(linear_settings):
 
 
 def linear_settings_registry(settings):
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     return open_registry(settings)
 

@@ -135,6 +135,56 @@ def _seed_candidates() -> list[Candidate]:
     ]
 
 
+class ScoreSource(_Section):
+    source: Literal["csv", "parquet", "sql"] = Field(description="What the rows are stored as.")
+    path: str | None = Field(
+        None, description="csv/parquet: a file, a folder, a glob, or the same under s3://bucket/."
+    )
+    url: str | None = Field(None, description="sql: a SQLAlchemy URL.")
+    table: str | None = Field(None, description="sql: a table name (or give query).")
+    query: str | None = Field(None, description="sql: a SELECT (or give table).")
+
+    @model_validator(mode="after")
+    def _source_needs_its_location(self) -> ScoreSource:
+        if self.source in ("csv", "parquet") and not self.path:
+            raise ValueError(f"source '{self.source}' needs a path (file, folder, glob or s3:// URL)")
+        if self.source == "sql":
+            if not self.url:
+                raise ValueError("source 'sql' needs url (a SQLAlchemy URL)")
+            if bool(self.table) == bool(self.query):
+                raise ValueError("source 'sql' needs exactly one of table or query")
+        return self
+
+
+class ScoreSink(_Section):
+    format: Literal["csv", "parquet", "sql"] = Field("parquet", description="How the answers are written.")
+    path: str | None = Field(None, description="csv/parquet: an output folder, local or s3://bucket/prefix.")
+    url: str | None = Field(None, description="sql: a SQLAlchemy URL.")
+    table: str | None = Field(None, description="sql: the table the answers go to.")
+
+    @model_validator(mode="after")
+    def _sink_needs_its_location(self) -> ScoreSink:
+        if self.format in ("csv", "parquet") and not self.path:
+            raise ValueError(f"sink format '{self.format}' needs a path (an output folder or s3:// prefix)")
+        if self.format == "sql" and not (self.url and self.table):
+            raise ValueError("sink format 'sql' needs url and table")
+        return self
+
+
+class ScoreSettings(_Section):
+    sources: list[ScoreSource] = Field(default_factory=list, description="Tables `tabserve score` reads.")
+    sink: ScoreSink | None = Field(None, description="Where `tabserve score` writes its answers.")
+    key_columns: list[str] = Field(default_factory=list, description="Input columns copied to each answer.")
+    chunk_rows: int = Field(50_000, ge=1, description="Rows read, scored and written at a time.")
+    sql_partition_rows: int = Field(
+        1_000_000, ge=1, description="Rows of a SQL source in one resumable partition."
+    )
+    rejects: str | None = Field(
+        None, description="Folder for rows that fail validation; null: beside the sink."
+    )
+    dask_address: str | None = Field(None, description="Score partitions on this Dask scheduler.")
+
+
 class RegistrySettings(_Section):
     url: str = Field("sqlite:///var/registry.db", description="SQLAlchemy URL of the metadata.")
     artifacts: str = Field("var/artifacts", description="A folder, or s3://bucket/prefix.")
@@ -284,6 +334,7 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
     # The config file's folder, which its relative paths were resolved against
     # (None: no file). A POST /train body's data location is read the same way.
     _base_dir: str | None = PrivateAttr(None)

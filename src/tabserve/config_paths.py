@@ -68,7 +68,24 @@ def resolve_config_paths(raw: Mapping[str, Any], base_dir: str) -> dict[str, Any
     if isinstance(server, Mapping) and isinstance(server.get("model_configs"), Mapping):
         configs = {name: resolve_path(path, base_dir) for name, path in server["model_configs"].items()}
         resolved["server"] = {**server, "model_configs": configs}
+    score = resolved.get("score")
+    if isinstance(score, Mapping):
+        resolved["score"] = _resolve_score(score, base_dir)
     return resolved
+
+
+def _resolve_score(score: Mapping[str, Any], base_dir: str) -> dict[str, Any]:
+    """The ``score`` section: each source's and the sink's path and SQLite URL, and the rejects folder."""
+    out = dict(score)
+    if isinstance(out.get("sources"), list):
+        out["sources"] = [
+            resolve_data_section(s, base_dir) if isinstance(s, Mapping) else s for s in out["sources"]
+        ]
+    if isinstance(out.get("sink"), Mapping):
+        out["sink"] = resolve_data_section(out["sink"], base_dir)
+    if "rejects" in out:
+        out["rejects"] = resolve_path(out["rejects"], base_dir)
+    return out
 
 
 def _resolve_section(values: Mapping[str, Any], section: str, base_dir: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import yaml
 
 from tabserve.config import load_settings
 from tabserve.jobs.limits import JobLimitError, memory_message, time_limit, timeout_message
+from tabserve.registry import open_registry
 from tabserve.service.app import create_app
-from tabserve.workflow import open_registry
 from tests.support.servers import serve_in_thread, write_config
 
 

@@ -56,7 +56,7 @@ def _expected_values(houses_config) -> list[float]:
     """What the stored pipeline itself answers for ROWS."""
     import pandas as pd
 
-    from tabserve.workflow import open_registry
+    from tabserve.registry import open_registry
 
     registry = open_registry(load_settings(houses_config, environ={}))
     try:

@@ -32,8 +32,10 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 class ProgressPrinter:
     """A bar on a terminal, a plain line every tenth of the way otherwise."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, label: str = "fitting", unit: str = "fits done") -> None:
         self.stream = stream or sys.stderr  # looked up now: tests and callers may have replaced it
+        self.label = label
+        self.unit = unit
         self.tty = self.stream.isatty()
         self.last_tenth = -1
 
@@ -41,7 +43,7 @@ class ProgressPrinter:
         if self.tty:
             width = 30
             filled = width * done // max(total, 1)
-            self.stream.write(f"\rfitting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
             if done >= total:
                 self.stream.write("\n")
             self.stream.flush()
@@ -49,7 +51,7 @@ class ProgressPrinter:
         tenth = 10 * done // max(total, 1)
         if tenth != self.last_tenth:
             self.last_tenth = tenth
-            print(f"fits done: {done}/{total}", file=self.stream, flush=True)
+            print(f"{self.unit}: {done}/{total}", file=self.stream, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

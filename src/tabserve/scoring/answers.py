@@ -1,0 +1,118 @@
+"""Score one chunk: the answers (keys, prediction, probabilities or interval, model, version), rejects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabserve.errors import InputError
+from tabserve.inputs import Batch
+from tabserve.scoring.rows import renumber, split_chunk
+
+REJECT_COLUMNS = ["partition", "row", "reason"]
+
+
+@dataclass(frozen=True)
+class ChunkAnswers:
+    answers: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+def _predict(predictor: Any, batch: Batch, interval: float | None) -> Any:
+    if interval is None:
+        return predictor.predict(batch)
+    return predictor.predict(batch, interval=interval)
+
+
+def _one_row(batch: Batch, i: int) -> Batch:
+    if batch.matrix is not None:
+        return Batch(1, batch.matrix[i : i + 1], None)
+    assert batch.columns is not None
+    return Batch(1, None, {name: values[i : i + 1] for name, values in batch.columns.items()})
+
+
+def _predict_rows(
+    predictor: Any, batch: Batch, interval: float | None, rows: np.ndarray
+) -> tuple[list, list]:
+    """Row by row, after the whole batch was refused: which rows score, and why the others do not."""
+    results, rejects = [], []
+    for i in range(batch.rows):
+        try:
+            results.append((i, _predict(predictor, _one_row(batch, i), interval)))
+        except InputError as exc:
+            rejects.append((int(rows[i]), renumber(str(exc), int(rows[i]))))
+    return results, rejects
+
+
+def _columns(prediction: Any) -> dict[str, Any]:
+    """The answer columns of one prediction: a label and probabilities, or a value and its interval."""
+    values = getattr(prediction, "values", None)
+    if values is not None:
+        out: dict[str, Any] = {"prediction": np.asarray(values, dtype=np.float64)}
+        interval = getattr(prediction, "interval", None)
+        if interval is not None:
+            out["lower"] = np.asarray(interval.lower, dtype=np.float64)
+            out["upper"] = np.asarray(interval.upper, dtype=np.float64)
+        return out
+    # Categorical: written as a dictionary column in Parquet, plain labels in CSV and SQL, and cheap to build.
+    out = {
+        "prediction": pd.Categorical.from_codes(np.asarray(prediction.indices), categories=prediction.classes)
+    }
+    if prediction.probabilities is not None:
+        for j, label in enumerate(prediction.classes):
+            out[f"proba_{label}"] = prediction.probabilities[:, j]
+    return out
+
+
+def _concat(pieces: list[Any]) -> Any:
+    if isinstance(pieces[0], pd.Categorical):
+        return pd.Categorical(
+            np.concatenate([np.asarray(p) for p in pieces]), categories=pieces[0].categories
+        )
+    return np.concatenate(pieces)
+
+
+def score_chunk(
+    frame: pd.DataFrame,
+    predictor: Any,
+    partition_id: str,
+    first_row: int,
+    key_columns: list[str],
+    interval: float | None = None,
+) -> ChunkAnswers:
+    """Answers for the valid rows of ``frame`` (row ``first_row`` of its partition first) and the rejects."""
+    split = split_chunk(frame, predictor.schema, first_row)
+    rejects = list(split.rejects)
+    kept = split.kept
+    columns: dict[str, Any] = {}
+    if split.batch is not None:
+        try:
+            columns = _columns(_predict(predictor, split.batch, interval))
+        except InputError:
+            results, refused = _predict_rows(predictor, split.batch, interval, kept + first_row)
+            rejects.extend(refused)
+            kept = kept[[i for i, _ in results]]
+            parts = [_columns(p) for _, p in results]
+            columns = {name: _concat([p[name] for p in parts]) for name in parts[0]} if parts else {}
+    answers = (
+        frame.iloc[kept][key_columns].reset_index(drop=True) if len(kept) else frame.iloc[:0][key_columns]
+    )
+    answers = answers.reset_index(drop=True)
+    if columns:
+        answers = pd.concat([answers, pd.DataFrame(columns)], axis=1)
+    answers["model"] = pd.Categorical.from_codes(
+        np.zeros(len(answers), dtype=np.int8), categories=[predictor.model]
+    )
+    answers["version"] = np.int64(predictor.version)
+    rejects.sort()
+    rejected = pd.DataFrame(
+        {
+            "partition": [partition_id] * len(rejects),
+            "row": np.asarray([r for r, _ in rejects], dtype=np.int64),
+            "reason": [why for _, why in rejects],
+        }
+    )
+    return ChunkAnswers(answers, rejected)

@@ -1,0 +1,111 @@
+"""A chunk of input rows: the batch the model can score, and the rows it cannot, with the reason.
+
+Reasons are the prediction input checks' own words (tabserve.inputs and the
+predictor), so a row rejected here reads as the HTTP answer for that row would,
+numbered by its position in the input partition.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tabserve.errors import DataError, InputError
+from tabserve.inputs import Batch, parse_payload
+from tabserve.schema import FeatureSchema
+
+_ROW_ZERO = re.compile(r"^row 0\b")
+
+
+@dataclass(frozen=True)
+class Split:
+    batch: Batch | None  # None when no row of the chunk is valid
+    kept: np.ndarray  # positions in the chunk of the batch's rows
+    rejects: list[tuple[int, str]]  # (row number in the partition, reason)
+
+
+def renumber(reason: str, row: int) -> str:
+    """A one-row check's reason ("row 0, ...") as it applies to row ``row`` of the input."""
+    return _ROW_ZERO.sub(f"row {row}", reason, count=1)
+
+
+def check_columns(frame: pd.DataFrame, schema: FeatureSchema, key_columns: list[str]) -> None:
+    """Every feature and key column present, or a DataError naming the missing ones (never values)."""
+    columns = {str(c) for c in frame.columns}
+    missing = [n for n in schema.names if n not in columns]
+    if missing:
+        raise DataError(f"score: the input lacks the model's column(s) {', '.join(missing)}")
+    missing_keys = [k for k in key_columns if k not in columns]
+    if missing_keys:
+        raise DataError(f"score.key_columns: {', '.join(missing_keys)} not in the input")
+
+
+def _numeric(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The column as floats (NaN: missing) and which rows hold something that is not a finite number."""
+    if pd.api.types.is_bool_dtype(column):
+        return np.full(len(column), np.nan), column.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, np.isinf(values)
+    coerced = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = (np.isnan(coerced) & column.notna().to_numpy()) | np.isinf(coerced)
+    bad |= column.map(lambda v: isinstance(v, bool)).to_numpy(dtype=bool)
+    return coerced, bad
+
+
+def _categorical(column: pd.Series) -> np.ndarray:
+    present = column.notna().to_numpy()
+    values = np.empty(len(column), dtype=object)
+    values[present] = [str(v) for v in column.to_numpy()[present]]
+    return values
+
+
+def _reason(frame: pd.DataFrame, position: int, schema: FeatureSchema, row: int) -> str:
+    values = []
+    for feature in schema.features:
+        value = frame[feature.name].iloc[position]
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            values.append(None)
+        elif feature.type == "numeric" and isinstance(value, str):
+            try:
+                values.append(float(value))
+            except ValueError:
+                values.append(value)
+        else:
+            values.append(value.item() if isinstance(value, np.generic) else value)
+    try:
+        parse_payload([values], schema, 1)
+    except InputError as exc:
+        return renumber(str(exc), row)
+    return f"row {row}: the row does not fit the model's columns"
+
+
+def split_chunk(frame: pd.DataFrame, schema: FeatureSchema, first_row: int) -> Split:
+    """Validate a chunk whose first row is row ``first_row`` of its partition."""
+    numeric: dict[str, np.ndarray] = {}
+    bad = np.zeros(len(frame), dtype=bool)
+    for feature in schema.features:
+        if feature.type == "numeric":
+            numeric[feature.name], column_bad = _numeric(frame[feature.name])
+            bad |= column_bad
+    rejects = [
+        (first_row + int(i), _reason(frame, int(i), schema, first_row + int(i))) for i in np.flatnonzero(bad)
+    ]
+    kept = np.flatnonzero(~bad)
+    if len(kept) == 0:
+        return Split(None, kept, rejects)
+    if schema.all_numeric:
+        matrix = np.column_stack([numeric[name][kept] for name in schema.names])
+        return Split(Batch(len(kept), np.ascontiguousarray(matrix), None), kept, rejects)
+    columns = {
+        f.name: (
+            numeric[f.name][kept].tolist()
+            if f.type == "numeric"
+            else _categorical(frame[f.name])[kept].tolist()
+        )
+        for f in schema.features
+    }
+    return Split(Batch(len(kept), None, columns), kept, rejects)

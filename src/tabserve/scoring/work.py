@@ -1,0 +1,94 @@
+"""One partition's work, the same here and on a Dask worker.
+
+A Dask worker receives the job's plain settings and a partition, never a model:
+it loads the version from the registry by reference (every file's sha256
+checked, as any load does) and writes its own part, so the output is the one a
+local run writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tabserve.config import RegistrySettings, ScoreSink
+from tabserve.scoring.answers import score_chunk
+from tabserve.scoring.partitions import Partition
+from tabserve.scoring.readers import chunks
+from tabserve.scoring.sinks import Sink, open_sink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """Everything a partition needs, as plain values a Dask worker can rebuild from."""
+
+    registry: dict[str, Any]
+    model: str
+    version: int
+    sink: dict[str, Any]
+    rejects: str | None = None
+    key_columns: tuple[str, ...] = ()
+    chunk_rows: int = 50_000
+    interval: float | None = None
+
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        return self.registry.get("s3_endpoint_url")
+
+    def open_sink(self) -> Sink:
+        return open_sink(ScoreSink(**self.sink), self.rejects, self.s3_endpoint_url)
+
+
+def load_predictor(job: ScoreJob) -> Any:
+    """The job's version, loaded from the registry by reference (files checked against their sha256)."""
+    from tabserve.predictor import Predictor
+    from tabserve.registry import ModelStore
+
+    config = RegistrySettings(**job.registry)
+    registry = ModelStore.open(
+        config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types)
+    )
+    try:
+        return Predictor.load(registry, job.model, job.version)
+    finally:
+        registry.close()
+
+
+def score_partition(job: ScoreJob, partition: Partition, predictor: Any, sink: Sink) -> dict[str, Any]:
+    """Score one partition chunk by chunk into its part, then mark it done; returns the marker."""
+    from tabserve.scoring.rows import check_columns
+
+    writer = sink.part(partition.id)
+    scored = rejected = row = 0
+    try:
+        for frame in chunks(partition, job.chunk_rows, job.s3_endpoint_url):
+            frame.columns = [str(c) for c in frame.columns]
+            check_columns(frame, predictor.schema, list(job.key_columns))
+            result = score_chunk(frame, predictor, partition.id, row, list(job.key_columns), job.interval)
+            writer.write(result.answers, result.rejects)
+            scored += len(result.answers)
+            rejected += len(result.rejects)
+            row += len(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    marker = {"partition": partition.id, "model": job.model, "version": job.version}
+    marker |= {"rows": row, "scored": scored, "rejected": rejected}
+    writer.commit(marker)
+    log.info("scored partition %s: %d rows, %d rejected", partition.id, scored, rejected)
+    return marker
+
+
+_WORKER_PREDICTORS: dict[tuple, Any] = {}
+
+
+def score_on_worker(partition: Partition, job: ScoreJob) -> dict[str, Any]:
+    """A Dask task: load (once per worker process) the version by reference, score one partition."""
+    key = (job.registry.get("url"), job.registry.get("artifacts"), job.model, job.version)
+    if key not in _WORKER_PREDICTORS:
+        _WORKER_PREDICTORS.clear()
+        _WORKER_PREDICTORS[key] = load_predictor(job)
+    return score_partition(job, partition, _WORKER_PREDICTORS[key], job.open_sink())
