@@ -25,9 +25,9 @@ import psutil
 import yaml
 
 from tabserve.config import load_settings
-from tabserve.registry import StoredFile
+from tabserve.registry import StoredFile, open_registry
 from tabserve.registry.records import DESCRIBING_FIELDS
-from tabserve.workflow import open_registry, train_and_register
+from tabserve.workflow import train_and_register
 
 BIN = Path(sys.executable).parent
 ROW = b"[5.1, 3.8, 1.5, 0.3]"

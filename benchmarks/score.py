@@ -67,11 +67,11 @@ def child_limit(config: str, path: str, chunk_rows: int) -> dict:
 
     from tabserve.config import load_settings
     from tabserve.predictor import Predictor
-    from tabserve.registry import Registry
+    from tabserve.registry import open_registry
     from tabserve.scoring.rows import split_chunk
 
     settings = load_settings(config)
-    registry = Registry.from_settings(settings.registry)
+    registry = open_registry(settings)
     predictor = Predictor.load(registry, settings.model)
     registry.close()
     batches = [

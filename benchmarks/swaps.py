@@ -31,9 +31,9 @@ import psutil
 import yaml
 
 from tabserve.config import load_settings
-from tabserve.registry import StoredFile
+from tabserve.registry import StoredFile, open_registry
 from tabserve.registry.records import DESCRIBING_FIELDS
-from tabserve.workflow import open_registry, train_and_register
+from tabserve.workflow import train_and_register
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import free_port

@@ -16,7 +16,7 @@ from tabserve.cli import main
 from tabserve.data import load_iris_frame
 from tabserve.inputs import batch_from_frame
 from tabserve.predictor import Predictor
-from tabserve.registry import Registry
+from tabserve.registry import open_registry
 from tabserve.sql import write_table
 
 pytestmark = pytest.mark.backend
@@ -30,7 +30,7 @@ def iris_rows() -> pd.DataFrame:
 
 def expected_labels(trained_iris) -> list[str]:
     settings, outcome = trained_iris
-    registry = Registry.from_settings(settings.registry)
+    registry = open_registry(settings)
     try:
         predictor = Predictor.load(registry, settings.model, outcome.version)
     finally:

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from tabserve.config import load_settings
-from tabserve.registry import StoredFile
+from tabserve.registry import StoredFile, open_registry
 from tabserve.registry.records import DESCRIBING_FIELDS
 from tabserve.service.app import create_app
-from tabserve.workflow import open_registry, recorded_config
+from tabserve.workflow import recorded_config
 from tests.support.servers import copy_registry, serve_in_thread
 from tests.support.settings import make_settings
 from tests.test_urls import HOSTILE_URLS

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tabserve.config import load_settings
-from tabserve.workflow import open_registry, register_trained
+from tabserve.registry import open_registry
+from tabserve.workflow import register_trained
 from tests.support.servers import write_config
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from tabserve.config import load_settings
-from tabserve.workflow import open_registry
+from tabserve.registry import open_registry
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 
