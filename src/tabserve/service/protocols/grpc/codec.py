@@ -24,6 +24,7 @@ from tabserve.service.protocols.oip.codec import (
     InferRequest,
     encode_labels,
     model_metadata,
+    offered_outputs,
     requested_outputs,
     to_batch,
 )
@@ -127,10 +128,10 @@ def decode_request(core: PredictCore, predictor: Predictor, request: pb.ModelInf
     batch = one_raw_row(predictor, request)
     if batch is not None:
         asked = {"outputs": [{"name": o.name} for o in request.outputs] or None}
-        outputs = requested_outputs(asked, predictor.is_regression)
+        outputs = requested_outputs(asked, offered_outputs(predictor), predictor.is_regression)
         return InferRequest(request.id or None, batch, outputs)
     header, tail = to_header(request)
-    outputs = requested_outputs(header, predictor.is_regression)
+    outputs = requested_outputs(header, offered_outputs(predictor), predictor.is_regression)
     batch = to_batch(core, predictor, decode_inputs(header, tail))
     return InferRequest(request.id or None, batch, outputs)
 
