@@ -347,9 +347,12 @@ def _search_backend(settings: Settings) -> Iterator[None]:
 
 def train(settings: Settings, progress: Progress | None = None) -> TrainedModel:
     """Check the candidates, load the data, then search: config errors come before any work."""
-    known = None if settings.task == "auto" else settings.task  # auto: checked once the target is read
-    checked = build_param_grid(candidates_for(settings, known or ""), settings.split.random_state, known)
-    param_grid = checked if known else None  # the grid is built once when the task is known
+    # With the task known, the grid is built (and its candidates checked) before the data is read;
+    # with task auto, once the target has decided the task. Either way it is built once.
+    known = None if settings.task == "auto" else settings.task
+    param_grid = None
+    if known:
+        param_grid = build_param_grid(candidates_for(settings, known), settings.split.random_state, known)
     dataset = load_dataset(settings.data)
     trained = fit_search(settings, dataset, progress, param_grid)
     if settings.registry.pictures:  # drawn here, where the data is, and stored with the version
