@@ -63,12 +63,14 @@ bench: install
 	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/boost.py
+	$(BIN)/python benchmarks/intervals.py
 
 bench-strict: install
 	$(BIN)/python benchmarks/serve.py --strict
 	$(BIN)/python benchmarks/models_memory.py
 	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/cli.py --strict
+	$(BIN)/python benchmarks/intervals.py --strict
 
 ## Pictures of the console for the README (docs/images/), from a server it starts; needs /usr/bin/chromium.
 screenshots: install

@@ -47,6 +47,7 @@ registered = tabserve.register(
     X_sample=X_train.head(50),
     X_test=X_test,
     y_test=y_test,
+    data_rows=len(X_train),
     description="HistGradientBoosting on imputed, one-hot encoded columns",
 )
 print(f"churn-notebook version {registered.version}, production: {registered.promoted}")

@@ -445,9 +445,13 @@ def test_image_names_and_targets_agree_across_build_compose_and_kubernetes():
     for service, stage in (("tabserve", "serve"), ("tabserve-init", "train")):
         assert services[service]["build"]["target"] == stage, service
         assert services[service]["image"].split(":")[0] == names[stage], service
-    for kind, stage in (("Deployment", "serve"), ("Job", "train")):
-        (container,) = pod_containers(the(kind))
-        assert container["image"].split(":")[0] == names[stage], kind
+    for kind, name, stage in (
+        ("Deployment", None, "serve"),
+        ("Job", "tabserve-train", "train"),
+        ("Job", "tabserve-score", "train"),
+    ):
+        (container,) = pod_containers(the(kind, name))
+        assert container["image"].split(":")[0] == names[stage], name or kind
     kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text(encoding="utf-8"))
     assert {image["name"] for image in kustomization["images"]} == set(names.values())
 
@@ -525,7 +529,14 @@ def test_every_manifest_is_a_named_object_listed_in_the_kustomization():
     for obj in manifests():
         assert obj.get("apiVersion") and obj.get("kind") and obj["metadata"].get("name"), obj["__file__"]
     kinds = {obj["kind"] for obj in manifests()}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "Job", "ConfigMap"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Job",
+        "ConfigMap",
+    } <= kinds
 
 
 def test_deployment_ports_and_probes_match_the_app(app):
@@ -560,19 +571,53 @@ def test_service_and_autoscaler_point_at_the_deployment():
 
 
 def test_job_trains_with_a_real_cli_command():
-    job = the("Job")
+    job = the("Job", "tabserve-train")
     (container,) = pod_containers(job)
     (call,) = cli_words(container["command"] + container.get("args", []))
     assert build_parser().parse_args(call).command == "train"
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "Job"])
-def test_pods_read_config_from_the_configmap_and_secrets_from_the_secret(kind: str):
+def test_score_job_scores_the_configmaps_tables_with_a_real_cli_command():
+    job = the("Job", "tabserve-score")
+    (container,) = pod_containers(job)
+    (call,) = cli_words(container["command"] + container.get("args", []))
+    parsed = build_parser().parse_args(call)  # an unknown flag exits here
+    assert parsed.command == "score" and parsed.input is None and parsed.output is None
+    assert job["spec"]["suspend"] is True, "applied with training, it must wait to be started"
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
+    score = configmap_settings().score
+    assert score.sources and score.sink is not None, "the Job takes its tables from the config"
+    formats = {source.source for source in score.sources} | {score.sink.format}
+    locked = (DEPLOY / "train-requirements.lock").read_text(encoding="utf-8")
+    if "parquet" in formats:
+        assert re.search(r"^pyarrow==", locked, re.M), "parquet needs pyarrow in the train image"
+    for location in [*(source.path for source in score.sources), score.sink.path]:
+        if location and location.startswith("s3://"):
+            assert re.search(r"^boto3==", locked, re.M), "s3:// needs boto3 in the train image"
+
+
+def test_disruption_budget_keeps_serving_pods_up():
+    deployment = the("Deployment")
+    pdb = the("PodDisruptionBudget")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pdb["spec"].get("minAvailable", 0) >= 1 or pdb["spec"].get("maxUnavailable") is not None
+    for job in (m for m in manifests() if m["kind"] == "Job"):
+        job_labels = job["spec"]["template"]["metadata"]["labels"]
+        assert not pdb["spec"]["selector"]["matchLabels"].items() <= job_labels.items(), job["metadata"][
+            "name"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("Deployment", None), ("Job", "tabserve-train"), ("Job", "tabserve-score")]
+)
+def test_pods_read_config_from_the_configmap_and_secrets_from_the_secret(kind: str, name: str | None):
     kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text(encoding="utf-8"))
     secret_names = {generator["name"] for generator in kustomization["secretGenerator"]}
     configmap = the("ConfigMap")
-    pod = the(kind)["spec"]["template"]["spec"]
+    pod = the(kind, name)["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {item["name"]: item.get("value") for item in container.get("env", [])}
     config_file = Path(env[CONFIG_PATH_VARIABLE])

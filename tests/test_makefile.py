@@ -41,4 +41,33 @@ def test_the_dev_extra_includes_the_train_extra():
     import tomllib
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert "tabserve[train]" in extras["dev"]
+    own = [
+        req.removeprefix("tabserve[").rstrip("]").split(",")
+        for req in extras["dev"]
+        if req.startswith("tabserve[")
+    ]
+    assert any("train" in names for names in own), extras["dev"]
+
+
+def test_make_bench_measures_what_intervals_cost_a_batch(tmp_path):
+    planned = _planned("bench", tmp_path / "venv")
+    assert f"{tmp_path / 'venv'}/bin/python benchmarks/intervals.py" in planned
+    assert (REPO / "benchmarks" / "intervals.py").is_file()
+
+
+@pytest.mark.slow
+def test_the_intervals_benchmark_runs_and_reports_its_ratio_and_target():
+    import os
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "benchmarks/intervals.py", "--rows", "500", "--rounds", "1", "--calls", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "500-row batch" in done.stdout and "target <= 1.05" in done.stdout
+    assert "ratio" in done.stdout.splitlines()[-1]

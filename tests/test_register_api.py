@@ -257,3 +257,30 @@ def test_the_untrusted_types_advice_suggests_only_what_the_config_accepts():
     advice = how_to_trust(["mylib.scalers.LogShift"])
     suggested = advice.split("registry.trusted_types: [")[1].split("]")[0]
     load_settings(environ={}, overrides={"registry": {"trusted_types": [suggested]}})  # the config takes it
+
+
+def test_a_pipeline_records_its_steps_and_the_training_rows_when_given(notebook_registry, split):
+    x_train, _, y_train, _ = split
+    pipeline = mixed_pipeline(x_train, y_train)
+    tabserve.register(pipeline, name="churn", X_sample=x_train.head(20), registry=notebook_registry)
+    tabserve.register(
+        pipeline, name="churn", X_sample=x_train.head(20), data_rows=len(x_train), registry=notebook_registry
+    )
+    sampled, trained = notebook_registry.version("churn", 1), notebook_registry.version("churn", 2)
+    assert sampled["metrics"]["pipeline_steps"] == [
+        {"name": "prep", "estimator": "sklearn.compose.ColumnTransformer"},
+        {"name": "vote", "estimator": "sklearn.ensemble.VotingClassifier"},
+    ]
+    assert (sampled["data_rows"], sampled["metrics"]["data_rows_of"]) == (20, "sample")
+    assert (trained["data_rows"], trained["metrics"]["data_rows_of"]) == (len(x_train), "training")
+
+
+@pytest.mark.parametrize("rows", [0, -3, True, 2.5, "180"])
+def test_data_rows_must_be_a_positive_whole_number(notebook_registry, split, rows):
+    x_train, _, y_train, _ = split
+    pipeline = mixed_pipeline(x_train, y_train)
+    with pytest.raises(ConfigError, match="data_rows must be a positive whole number"):
+        tabserve.register(
+            pipeline, name="churn", X_sample=x_train.head(5), data_rows=rows, registry=notebook_registry
+        )
+    assert notebook_registry.models() == []

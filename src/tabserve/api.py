@@ -162,6 +162,7 @@ def register(
     registry: Registry | Settings | str | Path | None = None,
     promote: bool | None = None,
     description: str | None = None,
+    data_rows: int | None = None,
 ) -> RegisteredVersion:
     """Store a fitted scikit-learn, XGBoost or LightGBM classifier or regressor as the next version of
     model ``name``.
@@ -176,9 +177,11 @@ def register(
     The first version of a name always becomes production; for later ones ``promote`` None
     follows the registry's rule (``auto_promote`` and a hold-out score at least production's),
     True or False decide.
+    ``data_rows`` is how many rows the model was fitted on (e.g. ``len(X_train)``); without it the
+    version records the rows given here and says they are a sample.
     Types outside the built-in set must be in the registry config's ``trusted_types``.
     """
-    from tabserve.fitted import describe_fitted
+    from tabserve.fitted import describe_fitted, record_origin
     from tabserve.promotion import settle
     from tabserve.registration import store_version
 
@@ -195,6 +198,7 @@ def register(
         y_test=y_test,
         classes=classes,
     )
+    record_origin(trained, model, data_rows)
     target = as_registry(registry)
     own = target is not registry
     try:

@@ -88,6 +88,28 @@ def describe_fitted(
     )
 
 
+def record_origin(trained: TrainedModel, model: Any, training_rows: int | None) -> TrainedModel:
+    """Note what the notebook alone knows: the pipeline's steps (the stored params are only the final
+    step's) and how many rows it was trained on; without ``training_rows`` the count is the rows given
+    here, marked as a sample so no page calls it the training set."""
+    if training_rows is not None:
+        if (
+            isinstance(training_rows, bool)
+            or not isinstance(training_rows, int | np.integer)
+            or training_rows < 1
+        ):
+            raise ConfigError(
+                "register: data_rows must be a positive whole number (the rows it was fitted on)"
+            )
+        trained.data_rows = int(training_rows)
+    trained.metrics["data_rows_of"] = "sample" if training_rows is None else "training"
+    if hasattr(model, "steps"):
+        trained.metrics["pipeline_steps"] = [
+            {"name": str(name), "estimator": _class_name(step)} for name, step in model.steps
+        ]
+    return trained
+
+
 def _regressor(model: Any, x_sample: Any, names: list[str] | None, x_test: Any, y_test: Any) -> TrainedModel:
     from tabserve.fitted_regression import describe_fitted_regressor
 

@@ -286,3 +286,26 @@ def test_user_data_is_escaped_everywhere(tmp_path: Path):
         assert 'data-feature="&lt;script&gt;alert(1)&lt;/script&gt;"' in drift  # the column, as text
     finally:
         server.terminate()
+
+
+def test_a_notebook_version_shows_its_pipeline_steps_and_whether_its_rows_are_a_sample(tmp_path):
+    import tabserve
+    from tests.support.notebook_models import customers, mixed_pipeline
+
+    x, y = customers()
+    pipeline = mixed_pipeline(x[:180], y[:180])
+    registry = {"url": f"sqlite:///{tmp_path / 'registry.db'}", "artifacts": str(tmp_path / "artifacts")}
+    config = write_config(tmp_path, registry)
+    config.write_text(f"model: churn\n{config.read_text()}")
+    tabserve.register(pipeline, name="churn", X_sample=x.head(20), registry=config)
+    tabserve.register(pipeline, name="churn", X_sample=x.head(20), data_rows=180, registry=config)
+    server = InProcessServer(config)
+    try:
+        server.wait()
+        sampled = unescape(re.sub(r"<[^>]+>", "", server.client.get("/ui/models/churn/versions/1").text))
+        trained = unescape(re.sub(r"<[^>]+>", "", server.client.get("/ui/models/churn/versions/2").text))
+    finally:
+        server.terminate()
+    assert "prep: ColumnTransformer → vote: VotingClassifier(" in sampled
+    assert "a sample of 20 rows" in sampled
+    assert "180 rows, content hash" in trained and "sample of" not in trained
