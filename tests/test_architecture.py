@@ -25,6 +25,7 @@ LAYERS = {
     "fitted": 3,
     "fitted_regression": 3,
     "training": 3,
+    "search": 3,
     "compiled": 3,
     "predictor": 3,
     "smoke": 3,

@@ -42,7 +42,8 @@ def check_run(settings: Settings) -> None:
             if key == "clf":
                 continue
             name = key.removeprefix("clf__")
-            for value in values:
+            tried = values if isinstance(values, list) else list(values.rvs(size=3, random_state=0))
+            for value in tried:
                 _check_value(clone(base), name, value, f"candidates.{index}.grid.{name}")
 
 
