@@ -210,3 +210,28 @@ def test_random_search_on_dask_matches_the_local_search(cluster, tmp_path: Path)
 
     assert (remote.estimator, remote.params) == (local.estimator, local.params)
     assert tried(remote) == tried(local)
+
+
+def test_cli_train_prints_the_strategy_and_the_version_keeps_it(tmp_path: Path, capsys):
+    import json
+
+    from tabserve.cli import main
+
+    settings = searched(tmp_path, "random", n_iter=4)
+    config = tmp_path / "random.json"
+    config.write_text(json.dumps(settings.model_dump(mode="json", exclude={"server": {"token"}})))
+    assert main(["train", "-c", str(config)]) == 0
+    assert "search: random, 4 candidates tried" in capsys.readouterr().out
+    assert main(["models", "show", "1", "-c", str(config)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["metrics"]["search_strategy"] == "random"
+
+
+def test_precheck_tries_each_end_of_a_distribution(tmp_path: Path):
+    from tabserve.jobs.precheck import check_run
+
+    ok = [{"estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"max_depth": {"randint": [1, 5]}}}]
+    check_run(searched(tmp_path, "random", candidates=ok))
+    bad = [{"estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"max_depth": {"randint": [0, 5]}}}]
+    with pytest.raises(ConfigError, match=r"candidates\.0\.grid\.max_depth: a value DecisionTreeClassifier"):
+        check_run(searched(tmp_path, "random", candidates=bad))
