@@ -235,3 +235,31 @@ def test_precheck_tries_each_end_of_a_distribution(tmp_path: Path):
     bad = [{"estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"max_depth": {"randint": [0, 5]}}}]
     with pytest.raises(ConfigError, match=r"candidates\.0\.grid\.max_depth: a value DecisionTreeClassifier"):
         check_run(searched(tmp_path, "random", candidates=bad))
+
+
+def test_the_readme_example_loads_with_yaml_exponents(tmp_path: Path):
+    config = tmp_path / "search.yaml"
+    config.write_text(
+        "search: {strategy: random, n_iter: 30, cv: 5}\n"
+        "candidates:\n"
+        "  - estimator: sklearn.linear_model.LogisticRegression\n"
+        "    grid: {C: {loguniform: [1e-3, 1e2]}}\n"
+        "  - estimator: sklearn.tree.DecisionTreeClassifier\n"
+        "    grid: {max_depth: {randint: [2, 12]}, min_samples_leaf: [1, 2, 5]}\n"
+    )
+    from tabserve.config import load_settings
+
+    settings = load_settings(str(config), environ={})
+    assert settings.candidates[0].grid["C"] == {"loguniform": [1e-3, 1e2]}
+    assert build_param_grid(settings.candidates, 0)[0]["clf__C"].support() == pytest.approx((1e-3, 1e2))
+    with pytest.raises(ConfigError, match=r"candidates\.0\.grid\.C: loguniform takes two numbers"):
+        make_settings(
+            tmp_path,
+            search={"strategy": "random"},
+            candidates=[
+                {
+                    "estimator": "sklearn.linear_model.LogisticRegression",
+                    "grid": {"C": {"loguniform": ["x", 1]}},
+                }
+            ],
+        )

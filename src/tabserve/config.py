@@ -126,6 +126,14 @@ class Candidate(_Section):
         "{loguniform: [1e-3, 1e2]}, {uniform: [0, 1]} or {randint: [2, 12]}.",
     )
 
+    @field_validator("grid")
+    @classmethod
+    def _numeric_bounds(cls, grid: dict[str, Any]) -> dict[str, Any]:
+        """YAML reads ``1e-3`` (no dot) as text: a distribution's bounds written so are numbers."""
+        return {
+            name: _as_numbers(value) if isinstance(value, dict) else value for name, value in grid.items()
+        }
+
     @field_validator("estimator")
     @classmethod
     def _allowed_package(cls, value: str) -> str:
@@ -136,6 +144,21 @@ class Candidate(_Section):
 
 
 DISTRIBUTIONS = ("loguniform", "uniform", "randint")
+
+
+def _as_numbers(distribution: dict[str, Any]) -> dict[str, Any]:
+    def number(bound: Any) -> Any:
+        if isinstance(bound, str):
+            try:
+                return float(bound)
+            except ValueError:
+                return bound
+        return bound
+
+    return {
+        kind: [number(b) for b in bounds] if isinstance(bounds, list) else bounds
+        for kind, bounds in distribution.items()
+    }
 
 
 def distribution_problem(value: dict[str, Any]) -> str | None:
