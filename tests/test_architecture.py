@@ -42,6 +42,7 @@ LAYERS = {
     "numeric_codec": 2,
     "compiled_runtime": 2,
     "task": 2,
+    "search_plan": 2,
     "intervals": 2,
     "config": 1,
     "config_paths": 1,

@@ -11,7 +11,7 @@ from scipy import stats
 from tabserve.config import Settings
 from tabserve.errors import ConfigError
 from tabserve.jobs.policy import NotAcceptedError, check_train_overrides
-from tabserve.search import planned_fits
+from tabserve.search_plan import planned_fits
 from tabserve.training import build_param_grid, train
 from tests.support.settings import make_settings
 
@@ -148,6 +148,17 @@ def test_planned_fits_per_strategy():
     halving = grid.model_copy(update={"strategy": "halving", "n_iter": 9})
     assert planned_fits(halving, [None]) == (9, (9 + 3 + 1) * 5)
     assert planned_fits(halving, [27]) == (27, (27 + 9 + 3 + 1) * 5)
+    assert planned_fits(halving, [243]) == (243, (243 + 81 + 27 + 9 + 3 + 1) * 5)
+    assert planned_fits(halving, [2]) == (2, 2 * 5)
+
+
+def test_the_policy_counts_fits_without_importing_scikit_learn():
+    import subprocess
+    import sys
+
+    probe = "import sys, tabserve.jobs.policy; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def _refused(overrides: dict) -> str | None:

@@ -1,14 +1,12 @@
 """The hyper-parameter search a config asks for: grid, random or successive halving.
 
-Each search reports (fits done, total) to a progress callback while it runs, and
-the number of fits it will make is known before it starts, so the server's
-policy can refuse a run that is too large.
+Each search reports (fits done, total) to a progress callback while it runs;
+the total is ``search_plan.planned_fits``, the most fits the search makes.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,11 +22,11 @@ from sklearn.model_selection import (
 )
 
 from tabserve.config import SearchSettings
+from tabserve.search_plan import HALVING_FACTOR, grid_size, planned_fits
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-HALVING_FACTOR = 3
 
 
 def to_distribution(value: list[Any] | dict[str, Any]) -> Any:
@@ -48,36 +46,6 @@ def to_distribution(value: list[Any] | dict[str, Any]) -> Any:
 
 def _has_distributions(grid: Iterable[dict[str, Any]]) -> bool:
     return any(not isinstance(values, list) for entry in grid for values in entry.values())
-
-
-def _halving_fits(candidates: int, folds: int) -> int:
-    """The most fits successive halving makes: every candidate on the first rung, a third kept per
-    rung after (fewer when the data runs out of rungs first)."""
-    fits, left = 0, candidates
-    for _ in range(1 + int(math.log(max(candidates, 1), HALVING_FACTOR))):
-        fits += left * folds
-        left = math.ceil(left / HALVING_FACTOR)
-    return fits
-
-
-def planned_fits(search: SearchSettings, grid_sizes: list[int | None]) -> tuple[int, int]:
-    """(candidates, fits) a search will try at most; ``grid_sizes`` holds one entry per candidate
-    estimator: its number of combinations, or None when a parameter is a distribution."""
-    combos = None if None in grid_sizes else sum(size or 0 for size in grid_sizes)
-    if search.strategy == "grid" or (search.strategy == "halving" and combos is not None):
-        candidates = combos or 0
-    else:
-        candidates = search.n_iter if combos is None else min(search.n_iter, combos)
-    if search.strategy == "halving":
-        return candidates, _halving_fits(candidates, search.cv)
-    return candidates, candidates * search.cv
-
-
-def grid_size(grid: dict[str, Any]) -> int | None:
-    """Combinations of one candidate's grid, None when a value is a distribution."""
-    if any(not isinstance(values, list) for values in grid.values()):
-        return None
-    return math.prod(len(values) for values in grid.values())
 
 
 class _Reporting:

@@ -19,6 +19,7 @@ from typing import Any
 from tabserve.config import EXCLUSIVE_KEYS, SearchSettings, Settings, validate_overrides
 from tabserve.config_paths import resolve_data_section
 from tabserve.errors import NotAcceptedError
+from tabserve.search_plan import grid_size, planned_fits
 
 OVERRIDABLE_SECTIONS = ("data", "split", "search", "candidates")
 DATA_LOCATION_KEYS = ("source", "path", "url", "table", "query")
@@ -116,8 +117,6 @@ def _check_candidates(candidates: list[Any]) -> None:
 
 
 def _check_size(run: Settings, limit: int) -> None:
-    from tabserve.search import grid_size, planned_fits
-
     combos, fits = planned_fits(run.search, [grid_size(c.grid) for c in run.candidates])
     if fits > limit:
         raise NotAcceptedError(
