@@ -120,7 +120,7 @@ def test_progress_search_scores_like_grid_search_and_reports_between(settings):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from tabserve.training import ProgressGridSearch
+    from tabserve.search import ProgressGridSearch
 
     x, y = load_iris(return_X_y=True)
     grid = build_param_grid(settings.candidates, random_state=0)

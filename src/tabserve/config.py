@@ -100,6 +100,14 @@ class SearchSettings(_Section):
     n_jobs: int | None = Field(-1, description="Parallel fits; -1 uses every core.")
     backend: Literal["local", "dask"] = Field("local", description="Where the fits run.")
     dask_address: str | None = Field(None, description="dask: scheduler, tcp://host:port.")
+    strategy: Literal["grid", "random", "halving"] = Field(
+        "grid",
+        description="grid: every combination; random: n_iter sampled candidates; halving: successive "
+        "halving (random candidates when a grid has distributions, else every combination).",
+    )
+    n_iter: int = Field(
+        20, ge=1, description="random: candidates sampled; halving: candidates sampled from distributions."
+    )
 
     @model_validator(mode="after")
     def _dask_needs_address(self) -> SearchSettings:
@@ -112,7 +120,19 @@ class Candidate(_Section):
     estimator: str = Field(
         description="Dotted path of a scikit-learn, XGBoost or LightGBM classifier or regressor (per task)."
     )
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid.")
+    grid: dict[str, list[Any] | dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Parameter grid: a list of values, or (random/halving) a distribution such as "
+        "{loguniform: [1e-3, 1e2]}, {uniform: [0, 1]} or {randint: [2, 12]}.",
+    )
+
+    @field_validator("grid")
+    @classmethod
+    def _numeric_bounds(cls, grid: dict[str, Any]) -> dict[str, Any]:
+        """YAML reads ``1e-3`` (no dot) as text: a distribution's bounds written so are numbers."""
+        return {
+            name: _as_numbers(value) if isinstance(value, dict) else value for name, value in grid.items()
+        }
 
     @field_validator("estimator")
     @classmethod
@@ -121,6 +141,45 @@ class Candidate(_Section):
             allowed = ", ".join(p.rstrip(".") for p in ALLOWED_ESTIMATOR_PACKAGES)
             raise ValueError(f"'{value}' is not in an allowed package ({allowed})")
         return value
+
+
+DISTRIBUTIONS = ("loguniform", "uniform", "randint")
+
+
+def _as_numbers(distribution: dict[str, Any]) -> dict[str, Any]:
+    def number(bound: Any) -> Any:
+        if isinstance(bound, str):
+            try:
+                return float(bound)
+            except ValueError:
+                return bound
+        return bound
+
+    return {
+        kind: [number(b) for b in bounds] if isinstance(bounds, list) else bounds
+        for kind, bounds in distribution.items()
+    }
+
+
+def distribution_problem(value: dict[str, Any]) -> str | None:
+    """What is wrong with a grid value written as a distribution (``{randint: [2, 12]}``), or None."""
+    if len(value) != 1:
+        return f"a distribution is one of {', '.join(DISTRIBUTIONS)} with [low, high]"
+    ((kind, bounds),) = value.items()
+    if kind not in DISTRIBUTIONS:
+        return f"unknown distribution {str(kind)[:40]!r} (use {', '.join(DISTRIBUTIONS)})"
+    numbers = isinstance(bounds, list) and len(bounds) == 2
+    numbers = numbers and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+    if not numbers:
+        return f"{kind} takes two numbers, [low, high]"
+    low, high = bounds
+    if kind == "randint" and not all(float(b).is_integer() for b in bounds):
+        return "randint takes whole numbers, [low, high)"
+    if not low < high:
+        return f"{kind}: low must be below high"
+    if kind == "loguniform" and low <= 0:
+        return "loguniform: low must be above 0"
+    return None
 
 
 def _seed_candidates() -> list[Candidate]:
@@ -354,6 +413,23 @@ class Settings(_Section):
                 check_regression_split(self.split)
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None  # reported with the file or variable it came from
+        return self
+
+    @model_validator(mode="after")
+    def _distributions_fit_the_strategy(self) -> Settings:
+        for index, candidate in enumerate(self.candidates):
+            for name, value in candidate.grid.items():
+                if not isinstance(value, dict):
+                    continue
+                where = f"candidates.{index}.grid.{name}"
+                problem = distribution_problem(value)
+                if problem:
+                    raise ValueError(f"{where}: {problem}")
+                if self.search.strategy == "grid":
+                    raise ValueError(
+                        f"{where}: a distribution needs search.strategy random or halving "
+                        "(grid tries lists of values)"
+                    )
         return self
 
     def uses_default_candidates(self) -> bool:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.metrics import (
     accuracy_score,
@@ -26,7 +25,8 @@ from sklearn.metrics import (
     get_scorer,
     precision_recall_fscore_support,
 )
-from sklearn.model_selection import GridSearchCV, KFold, ParameterGrid, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 
 from tabserve.config import Candidate, Settings, regression_split
@@ -36,6 +36,7 @@ from tabserve.features import build_preprocessor, coerce_frame, infer_schema
 from tabserve.monitoring.profile import build_profile
 from tabserve.regression import candidates_for, evaluate_values, holdout_pictures, scoring_for
 from tabserve.schema import FeatureSchema
+from tabserve.search import build_search, to_distribution
 from tabserve.task import CLASSIFICATION, REGRESSION, resolve_task
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def build_param_grid(
         if estimator_class.__module__.startswith("lightgbm.") and "verbose" not in candidate.grid:
             instance.set_params(verbose=-1)  # LightGBM prints every fit's notes to stdout otherwise
         entry: dict[str, list] = {"clf": [instance]}
-        entry.update({f"clf__{name}": list(values) for name, values in candidate.grid.items()})
+        entry.update({f"clf__{name}": to_distribution(values) for name, values in candidate.grid.items()})
         grid.append(entry)
     kinds = {is_regressor(entry["clf"][0]) for entry in grid}
     if task is None and len(kinds) > 1:
@@ -131,45 +132,6 @@ def dotted_name(estimator: BaseEstimator) -> str:
     root = importlib.import_module(cls.__module__.split(".")[0])
     public = root.__name__ if getattr(root, cls.__name__, None) is cls else cls.__module__.split("._")[0]
     return f"{public}.{cls.__name__}"
-
-
-class ProgressGridSearch(GridSearchCV):
-    """A grid search that reports fits done after each chunk of candidates.
-
-    scikit-learn's documented way to schedule a search is ``_run_search``: it
-    may call ``evaluate_candidates`` several times, and the results are those
-    of one call over the whole grid (the folds are fixed by an int random_state,
-    so every call splits alike). Each chunk holds enough candidates to keep
-    every joblib worker (local cores or Dask threads) busy twice over, so the
-    price of reporting is one short wait per chunk for its slowest fit.
-    """
-
-    _progress: Progress | None = None
-    _total = 0
-
-    def report_to(self, progress: Progress | None, total: int) -> None:
-        """Send (fits done, ``total``) to ``progress`` after each chunk; set apart from
-        ``__init__``, whose signature scikit-learn reads as the estimator's parameters."""
-        self._progress = progress
-        self._total = total
-
-    def __getstate__(self) -> dict[str, Any]:
-        # scikit-learn may ship the search to the workers (callback contexts name it);
-        # the callback stays in this process, where it reports.
-        state = dict(super().__getstate__())
-        state.pop("_progress", None)
-        return state
-
-    def _run_search(self, evaluate_candidates: Callable[..., Any], **kwargs: Any) -> None:
-        candidates = list(ParameterGrid(self.param_grid))
-        folds = self.n_splits_
-        workers = max(1, effective_n_jobs(self.n_jobs))
-        chunk = max(1, -(-2 * workers // folds))
-        for start in range(0, len(candidates), chunk):
-            evaluate_candidates(candidates[start : start + chunk], **kwargs)
-            if self._progress is not None:
-                done = min(start + chunk, len(candidates)) * folds
-                self._progress(min(done, self._total - 1), self._total)
 
 
 def evaluate_labels(y_test: Any, predicted: Any, classes: list[str]) -> dict:
@@ -202,7 +164,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def cv_table(search: GridSearchCV) -> list[dict[str, Any]]:
+def cv_table(search: BaseSearchCV) -> list[dict[str, Any]]:
     results = search.cv_results_
     rows = []
     for i, params in enumerate(results["params"]):
@@ -216,6 +178,9 @@ def cv_table(search: GridSearchCV) -> list[dict[str, Any]]:
                 "mean_fit_time": float(results["mean_fit_time"][i]),
             }
         )
+        if "iter" in results:  # successive halving: the rung, and the training rows it was given
+            rows[-1]["rung"] = int(results["iter"][i])
+            rows[-1]["n_resources"] = int(results["n_resources"][i])
     return rows
 
 
@@ -267,19 +232,9 @@ def fit_search(
             )
         folds = StratifiedKFold(settings.search.cv, shuffle=True, random_state=settings.split.random_state)
     pipeline = Pipeline([("prep", build_preprocessor(schema)), ("clf", param_grid[0]["clf"][0])])
-    candidates = len(ParameterGrid(param_grid))
-    total = candidates * settings.search.cv + 1  # every fit, then the refit of the best
-    search = ProgressGridSearch(
-        pipeline,
-        param_grid,
-        cv=folds,
-        scoring=scoring,
-        n_jobs=settings.search.n_jobs,
-        refit=True,
-        error_score="raise",
+    search, total = build_search(
+        settings.search, pipeline, param_grid, folds, scoring, settings.split.random_state, progress
     )
-    search.report_to(progress, total)
-    log.info("grid search: %d candidates x %d folds", candidates, settings.search.cv)
     if progress is not None:
         progress(0, total)
     with _search_backend(settings):
@@ -301,6 +256,7 @@ def fit_search(
     metrics["holdout_score"] = float(search.score(x_test, y_check))
     metrics["scoring"] = scoring
     metrics["cv_score"] = float(search.best_score_)
+    metrics["search_strategy"] = settings.search.strategy
     metrics["task"] = choice.task
     metrics["task_reason"] = choice.reason
     best_params = {k.removeprefix("clf__"): _plain(v) for k, v in search.best_params_.items() if k != "clf"}

@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     metrics = trained.metrics
     print(f"model {settings.model} version {outcome.version}" + (" (production)" if outcome.promoted else ""))
     print(f"task: {metrics.get('task', 'classification')} ({metrics.get('task_reason', 'configured')})")
+    tried = sum(1 for row in trained.cv_results if not row.get("rung"))  # halving: the first rung
+    strategy = metrics.get("search_strategy", "grid")
+    print(f"search: {strategy}, {tried} candidate{'s' if tried != 1 else ''} tried")
     print(f"best estimator: {trained.estimator} {json.dumps(trained.params)}")
     print(f"cv {metrics.get('scoring', settings.search.scoring)}: {trained.cv_score:.4f}")
     if trained.schema.is_regression:

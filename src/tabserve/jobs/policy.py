@@ -12,7 +12,6 @@ as the config's own paths are, so both sides compare resolved paths.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -20,11 +19,12 @@ from typing import Any
 from tabserve.config import EXCLUSIVE_KEYS, SearchSettings, Settings, validate_overrides
 from tabserve.config_paths import resolve_data_section
 from tabserve.errors import NotAcceptedError
+from tabserve.search_plan import grid_size, planned_fits
 
 OVERRIDABLE_SECTIONS = ("data", "split", "search", "candidates")
 DATA_LOCATION_KEYS = ("source", "path", "url", "table", "query")
 DATA_FREE_KEYS = ("target", "features")
-SEARCH_KEYS = ("cv", "scoring", "n_jobs")
+SEARCH_KEYS = ("cv", "scoring", "n_jobs", "strategy", "n_iter")
 MAX_CV = 20
 # Estimator parameters a request may not put in a grid: more processes than the
 # machine's cores, or a cache folder on the server's disk.
@@ -117,10 +117,9 @@ def _check_candidates(candidates: list[Any]) -> None:
 
 
 def _check_size(run: Settings, limit: int) -> None:
-    combos = sum(math.prod(len(values) for values in c.grid.values()) for c in run.candidates)
-    fits = combos * run.search.cv
+    combos, fits = planned_fits(run.search, [grid_size(c.grid) for c in run.candidates])
     if fits > limit:
         raise NotAcceptedError(
-            f"candidates: {combos} parameter combinations x {run.search.cv} folds = {fits} fits, "
-            f"more than server.max_train_fits ({limit})"
+            f"candidates: {run.search.strategy} search of {combos} parameter combinations with "
+            f"{run.search.cv} folds = {fits} fits, more than server.max_train_fits ({limit})"
         )

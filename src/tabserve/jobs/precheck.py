@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+from typing import Any
 
 from tabserve.config import Settings
 from tabserve.errors import ConfigError
@@ -42,8 +43,14 @@ def check_run(settings: Settings) -> None:
             if key == "clf":
                 continue
             name = key.removeprefix("clf__")
-            for value in values:
+            tried = values if isinstance(values, list) else _ends(values)
+            for value in tried:
                 _check_value(clone(base), name, value, f"candidates.{index}.grid.{name}")
+
+
+def _ends(distribution: Any) -> list[Any]:
+    """A distribution's lowest and highest values as plain numbers: every draw lies between."""
+    return [value.item() if hasattr(value, "item") else value for value in distribution.support()]
 
 
 def _check_value(estimator: object, name: str, value: object, where: str) -> None:
