@@ -88,6 +88,7 @@ def test_register_a_file_export_it_and_register_the_folder_elsewhere(tmp_path, f
         "confusion_matrix.png",  # drawn from --test at registration, like a trained version's
         "model.skops",
         "profile.json",
+        "sample.json",  # the rows its smoke prediction answers
         "schema.json",
         "version.json",
     ]
