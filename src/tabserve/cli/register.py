@@ -66,6 +66,7 @@ def _import_folder(args: argparse.Namespace, settings: Any, path: Path) -> int:
         _report(
             stored.model, stored.version, stored.promoted, registry.get(stored.model, stored.version).metrics
         )
+        print(f"promotion: {stored.promotion}")
     finally:
         registry.close()
     return common.EXIT_OK
@@ -102,6 +103,7 @@ def _register_file(args: argparse.Namespace, settings: Any, path: Path) -> int:
         description=args.description,
     )
     _report(result.name, result.version, result.promoted, result.metrics)
+    print(f"promotion: {result.promotion}")
     return common.EXIT_OK
 
 
