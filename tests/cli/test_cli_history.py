@@ -1,0 +1,66 @@
+"""`tabserve models promote/rollback` refuse past a gate (exit 1, naming it), `--force` overrides it on
+record, and `tabserve models history` lists every move as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tabserve.cli import main
+from tests.support.versions import with_worse_version
+
+
+@pytest.fixture
+def config(tmp_path, trained_iris):
+    settings = with_worse_version(trained_iris[0], tmp_path, max_score_drop=0.05)
+    path = tmp_path / "tabserve.yaml"
+    path.write_text(
+        yaml.safe_dump(settings.model_dump(mode="json", include={"registry", "promotion", "logging"}))
+    )
+    return str(path)
+
+
+def test_a_refused_promotion_exits_1_naming_the_gate_and_force_is_recorded(config, capsys):
+    assert main(["models", "promote", "2", "-c", config]) == 1
+    err = capsys.readouterr().err
+    assert "not promoted version 2: gate max_score_drop: version 2's hold-out score" in err
+    assert "(allowed: 0.05)" in err and "CLI --force" in err
+    assert main(["models", "promote", "2", "-c", config, "--force", "--reason", "A/B test won"]) == 0
+    assert capsys.readouterr().out == "iris production -> v2\n"
+    assert main(["models", "rollback", "-c", config]) == 0
+    capsys.readouterr()
+    assert main(["models", "history", "-c", config, "--json", "--limit", "2"]) == 0
+    moves = json.loads(capsys.readouterr().out)
+    assert [(m["action"], m["from_version"], m["to_version"], m["actor"], m["forced"]) for m in moves] == [
+        ("rollback", 2, 1, "cli", False),
+        ("promote", 1, 2, "cli", True),
+    ]
+    assert moves[1]["reason"].startswith("A/B test won (forced past gate max_score_drop:")
+    assert main(["models", "history", "-c", config]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4  # the header and three moves
+    assert " promote   v1 -> v2  cli    forced  A/B test won (forced past" in lines[2]
+    assert lines[3].endswith("the model's first version to serve")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["models", "list", "--force"], "models list takes no --force or --reason"),
+        (["models", "history", "--reason", "x"], "models history takes no --force or --reason"),
+        (["models", "history", "--limit", "0"], "--limit: 1 to 10000 (got 0)"),
+        (["models", "history", "3"], "models history takes no VERSION (got 3)"),
+    ],
+)
+def test_misused_options_are_usage_errors(config, capsys, args, message):
+    assert main([*args, "-c", config]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_model_with_no_moves_says_so(config, capsys):
+    assert main(["models", "history", "-c", config, "--model", "nobody"]) == 0
+    assert capsys.readouterr().out == "model nobody: no alias has moved yet\n"
+    assert main(["models", "history", "-c", config, "--model", "nobody", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
