@@ -33,8 +33,10 @@ def test_a_worse_version_is_refused_naming_the_gate_and_force_overrides_it_on_re
         with pytest.raises(GateRefusedError) as refused:
             promotion.promote(registry, "iris", 2, actor="cli", reason="try it")
         assert refused.value.gates == ["max_score_drop"] and refused.value.overridable
-        assert "model 'iris': not promoted version 2: gate max_score_drop: version 2's hold-out score" in str(
-            refused.value
+        message = str(refused.value)
+        assert message.startswith("model 'iris' version 2: gate max_score_drop: version 2's hold-out score")
+        assert message.endswith(
+            "; not promoted (a token holder may override it with force: CLI --force, HTTP ?force=true)"
         )
         assert "0.2500 below production version 1's" in str(refused.value)
         assert registry.metadata.alias_version("iris") == 1
@@ -56,7 +58,9 @@ def test_a_rollback_skips_the_score_gate_but_not_the_versions_own_gates(tmp_path
         assert _moves(registry)[-1] == ("rollback", 2, 1, "http", False, "v2 misbehaves")
         promotion.promote(registry, "iris", 2, force=True)
         registry.gates = registry.gates.model_copy(update={"required_metrics": ["rmse"]})
-        with pytest.raises(GateRefusedError, match="not rolled back to version 1: gate required_metrics"):
+        with pytest.raises(
+            GateRefusedError, match=r"version 1: gate required_metrics: .*; not rolled back to it"
+        ):
             promotion.rollback(registry, "iris")
         assert promotion.rollback(registry, "iris", force=True) == 1
 

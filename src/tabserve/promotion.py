@@ -80,7 +80,7 @@ def rollback(
     reason = checked_reason(reason)
     target = registry.rollback_target(model)
     record = registry.get(model, target)
-    overridden = _pass_gates(registry, record, None, force, "rolled back to", rollback=True)
+    overridden = _pass_gates(registry, record, None, force, "rolled back to it", rollback=True)
     try:
         load_checked(registry, model, target)
     except IntegrityError as exc:
@@ -121,11 +121,11 @@ def _pass_gates(
         log.warning("model '%s' version %d: forced past %s", record.model, record.version, figures)
         return found
     if rules.allow_force:
-        hint = "a token holder may override with force (CLI --force, HTTP ?force=true)"
+        hint = "a token holder may override it with force: CLI --force, HTTP ?force=true"
     else:
         hint = "promotion.allow_force is off, so no one may override it"
     raise GateRefusedError(
-        f"model '{record.model}': not {verb} version {record.version}: {figures} ({hint})",
+        f"model '{record.model}' version {record.version}: {figures}; not {verb} ({hint})",
         names,
         overridable=rules.allow_force,
     )
@@ -191,11 +191,11 @@ def _wanted(
     if not auto_promote:
         return False, f"registry.auto_promote is off: production stays version {current}"
     if holdout_score is None:
-        return False, f"no hold-out score to compare with production version {current}: kept production"
+        return False, f"no hold-out score to compare with production version {current}"
     baseline = registry.get(model, current).metrics.get("holdout_score") or 0.0
     if holdout_score >= baseline:
         return True, f"hold-out {holdout_score:.4f} is at least production version {current}'s {baseline:.4f}"
     return (
         False,
-        f"hold-out {holdout_score:.4f} is below production version {current}'s {baseline:.4f}: kept it",
+        f"hold-out {holdout_score:.4f} is below production version {current}'s {baseline:.4f}",
     )

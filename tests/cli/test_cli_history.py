@@ -11,6 +11,8 @@ import yaml
 from tabserve.cli import main
 from tests.support.versions import with_worse_version
 
+ONE_CANDIDATE = [{"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}}]
+
 
 @pytest.fixture
 def config(tmp_path, trained_iris):
@@ -25,7 +27,8 @@ def config(tmp_path, trained_iris):
 def test_a_refused_promotion_exits_1_naming_the_gate_and_force_is_recorded(config, capsys):
     assert main(["models", "promote", "2", "-c", config]) == 1
     err = capsys.readouterr().err
-    assert "not promoted version 2: gate max_score_drop: version 2's hold-out score" in err
+    assert "model 'iris' version 2: gate max_score_drop: version 2's hold-out score" in err
+    assert "; not promoted (a token holder may override it with force: CLI --force" in err
     assert "(allowed: 0.05)" in err and "CLI --force" in err
     assert main(["models", "promote", "2", "-c", config, "--force", "--reason", "A/B test won"]) == 0
     assert capsys.readouterr().out == "iris production -> v2\n"
@@ -64,3 +67,18 @@ def test_a_model_with_no_moves_says_so(config, capsys):
     assert capsys.readouterr().out == "model nobody: no alias has moved yet\n"
     assert main(["models", "history", "-c", config, "--model", "nobody", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_train_says_why_a_version_was_not_promoted(tmp_path, trained_iris, capsys):
+    settings = with_worse_version(trained_iris[0], tmp_path, min_holdout_rows=1000)
+    raw = settings.model_dump(mode="json", include={"registry", "promotion", "logging", "search"})
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump({**raw, "candidates": ONE_CANDIDATE}))
+    assert main(["train", "-c", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "model iris version 3"
+    assert lines[1] == (
+        "production unchanged: model 'iris' version 3: gate min_holdout_rows: version 3 was scored on "
+        "15 hold-out rows (required: at least 1000); not promoted (a token holder may override it with "
+        "force: CLI --force, HTTP ?force=true)"
+    )

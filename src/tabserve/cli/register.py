@@ -66,7 +66,8 @@ def _import_folder(args: argparse.Namespace, settings: Any, path: Path) -> int:
         _report(
             stored.model, stored.version, stored.promoted, registry.get(stored.model, stored.version).metrics
         )
-        print(f"promotion: {stored.promotion}")
+        if not stored.promoted:
+            print(f"production unchanged: {stored.promotion}")
     finally:
         registry.close()
     return common.EXIT_OK
@@ -103,7 +104,8 @@ def _register_file(args: argparse.Namespace, settings: Any, path: Path) -> int:
         description=args.description,
     )
     _report(result.name, result.version, result.promoted, result.metrics)
-    print(f"promotion: {result.promotion}")
+    if not result.promoted:
+        print(f"production unchanged: {result.promotion}")
     return common.EXIT_OK
 
 
