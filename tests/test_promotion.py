@@ -85,7 +85,7 @@ def test_a_reason_is_one_line_of_at_most_500_characters(tmp_path, trained_iris):
     with open_registry(settings) as registry:
         with pytest.raises(NotAcceptedError, match=r"reason: at most 500 characters \(got 501\)"):
             promotion.promote(registry, "iris", 2, reason="x" * 501)
-        promotion.promote(registry, "iris", 2, reason="two\nlines")
+        promotion.promote(registry, "iris", 2, reason="two\nlines\x00")
         assert registry.history("iris")[0].reason == "two lines"
 
 

@@ -193,9 +193,14 @@ def move_from_values(values: Mapping[str, Any]) -> AliasMove:
 HISTORY_COLUMNS = tuple(f.name for f in dataclass_fields(AliasMove))
 
 
+def one_line(text: str) -> str:
+    """Text as one line of printable characters (PostgreSQL refuses NUL in text, a table a newline)."""
+    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+
+
 def checked_reason(reason: str) -> str:
     """A caller's reason for a move on one line, refused when longer than ``MAX_REASON_CHARS``."""
-    reason = " ".join(reason.split())
+    reason = one_line(reason)
     if len(reason) > MAX_REASON_CHARS:
         raise NotAcceptedError(f"reason: at most {MAX_REASON_CHARS} characters (got {len(reason)})")
     return reason
@@ -206,7 +211,7 @@ def checked_note(actor: str, reason: str) -> str:
     name is checked."""
     if not re.match(ACTOR_PATTERN, actor):
         raise NotAcceptedError(f"actor {actor!r}: a short lowercase word (train, cli, http, ...)")
-    reason = " ".join(reason.split())
+    reason = one_line(reason)
     if len(reason) > MAX_RECORDED_CHARS:
         reason = reason[: MAX_RECORDED_CHARS - 3] + "..."
     return reason

@@ -27,12 +27,13 @@ router = APIRouter(tags=["models"])
 
 MAX_MOVE_BODY = 4096
 MAX_HISTORY_LIMIT = 500
+MAX_MOVE_ID = 2**31 - 1  # the history's id column is a 32-bit integer on every backend
 
 
 class MoveRequest(BaseModel):
     """What a promote or rollback may say about itself; every key optional."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     reason: str = Field("", max_length=MAX_REASON_CHARS, description="Why: recorded with the move.")
     force: bool = Field(
@@ -126,7 +127,7 @@ def history(
     state: State,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT, description="Most moves in one answer.")] = 50,
     before: Annotated[
-        int | None, Query(ge=1, description="Only moves older than this id (the next page).")
+        int | None, Query(ge=1, le=MAX_MOVE_ID, description="Only moves older than this id (the next page).")
     ] = None,
 ) -> dict:
     """Every move of the model's aliases, newest first: from and to which version, who moved it
