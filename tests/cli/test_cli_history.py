@@ -82,3 +82,37 @@ def test_train_says_why_a_version_was_not_promoted(tmp_path, trained_iris, capsy
         "15 hold-out rows (required: at least 1000); not promoted (a token holder may override it with "
         "force: CLI --force, HTTP ?force=true)"
     )
+
+
+def test_an_imported_version_is_held_back_by_a_gate_and_says_why(tmp_path, trained_iris, capsys):
+    settings = with_worse_version(trained_iris[0], tmp_path, min_holdout_rows=1000)
+    path = tmp_path / "gated.yaml"
+    path.write_text(
+        yaml.safe_dump(settings.model_dump(mode="json", include={"registry", "promotion", "logging"}))
+    )
+    assert main(["models", "export", "1", "-c", str(path), "-o", str(tmp_path / "v1")]) == 0
+    capsys.readouterr()
+    assert main(["register", str(tmp_path / "v1"), "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("model iris version 3\n")
+    assert (
+        "production unchanged: model 'iris' version 3: gate min_holdout_rows: version 3 was scored on" in out
+    )
+    assert main(["register", str(tmp_path / "v1"), "-c", str(path), "--promote"]) == 1
+    assert "gate min_holdout_rows: version 4 was scored on" in capsys.readouterr().err
+    assert main(["models", "history", "-c", str(path), "--json"]) == 0
+    assert [m["to_version"] for m in json.loads(capsys.readouterr().out)] == [1]  # nothing moved
+
+
+def test_the_python_registry_promotes_with_force_and_lists_the_history(tmp_path, trained_iris):
+    import tabserve
+    from tabserve.errors import GateRefusedError
+
+    registry = tabserve.Registry(settings=with_worse_version(trained_iris[0], tmp_path, max_score_drop=0.0))
+    with registry, pytest.raises(GateRefusedError, match="gate max_score_drop"):
+        registry.promote("iris", 2)
+    with registry:
+        registry.promote("iris", 2, force=True, reason="notebook says so")
+        newest = registry.history("iris", limit=1)[0]
+    assert (newest["actor"], newest["forced"], newest["to_version"]) == ("python", True, 2)
+    assert newest["reason"].startswith("notebook says so (forced past gate max_score_drop")
