@@ -111,9 +111,12 @@ def test_the_history_pages_newest_first_and_the_console_lists_it(tmp_path, train
         second = (await client.get(first["next"])).json()
         last = (await client.get(second["next"])).json()
         page = (await client.get("/ui/models/iris")).text
-        return first, second, last, page
+        canary = (await client.get("/models/iris/history", params={"alias": "canary"})).json()
+        bad = await client.get("/models/iris/history", params={"alias": "a b"})
+        return first, second, last, page, canary, bad
 
-    first, second, last, page = asgi_exchange(app, "http://127.0.0.1:5000", calls)
+    first, second, last, page, canary, bad = asgi_exchange(app, "http://127.0.0.1:5000", calls)
+    assert canary == {"model": "iris", "moves": [], "next": None} and bad.status_code == 422
     ids = [m["id"] for m in first["moves"] + second["moves"] + last["moves"]]
     assert ids == sorted(ids, reverse=True) and len(ids) == 5
     assert [m["action"] for m in first["moves"]] == ["rollback", "promote"]

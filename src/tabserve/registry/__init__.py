@@ -236,9 +236,11 @@ class ModelStore:
         log.info("%s rolled back: %s is version %d (%s)", model, PRODUCTION, version, actor)
         return version
 
-    def history(self, model: str, *, limit: int = 50, before: int | None = None) -> list[AliasMove]:
-        """Every alias move of ``model``, newest first (``before``: a move's id, for the next page)."""
-        return self.metadata.alias_history(model, limit=limit, before=before)
+    def history(
+        self, model: str, *, limit: int = 50, before: int | None = None, alias: str | None = None
+    ) -> list[AliasMove]:
+        """The alias moves of ``model`` (one ``alias`` or all), newest first, older than move ``before``."""
+        return self.metadata.alias_history(model, alias=alias, limit=limit, before=before)
 
 
 def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:

@@ -129,10 +129,17 @@ def history(
     before: Annotated[
         int | None, Query(ge=1, le=MAX_MOVE_ID, description="Only moves older than this id (the next page).")
     ] = None,
+    alias: Annotated[
+        str | None,
+        Query(
+            min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$", description="Only this alias's moves."
+        ),
+    ] = None,
 ) -> dict:
-    """Every move of the model's aliases, newest first: from and to which version, who moved it
+    """Every move of the model's aliases (or of one), newest first: from and to which version, who moved it
     (train, register, import, cli, http, console, canary, ...), when, why, and whether it was forced."""
-    moves = state.registry.history(slot.name, limit=limit, before=before)
+    moves = state.registry.history(slot.name, limit=limit, before=before, alias=alias)
     more = len(moves) == limit and moves[-1].id > 1
-    following = f"/models/{slot.name}/history?limit={limit}&before={moves[-1].id}" if more else None
+    only = f"&alias={alias}" if alias else ""
+    following = f"/models/{slot.name}/history?limit={limit}&before={moves[-1].id}{only}" if more else None
     return {"model": slot.name, "moves": [move.to_dict() for move in moves], "next": following}
