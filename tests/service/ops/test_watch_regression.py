@@ -3,6 +3,7 @@ prediction log with values and intervals, shadow differences, and their Promethe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,52 @@ def test_the_cli_exports_logged_values_and_intervals(server, tmp_path):
     rows = logged[logged["interval_coverage"] == 0.8]
     assert rows["prediction"].tolist() == pytest.approx(asked["predictions"])
     assert rows["interval_upper"].tolist() == pytest.approx(asked["intervals"]["upper"])
+
+
+# ---- the console's pages for a regressor ----
+
+
+def test_the_version_table_shows_rmse_mae_and_r2_instead_of_accuracy(server, houses):
+    from tabserve.registry import open_registry
+
+    html = server.client.get("/ui/models/houses").text
+    for heading in ("Hold-out RMSE", "Hold-out MAE", "Hold-out R²"):
+        assert f">{heading}</a></th>" in html
+    assert "Hold-out accuracy" not in html and "Macro F1" not in html
+    registry = open_registry(load_settings(houses, environ={}))
+    try:
+        rmse = registry.get("houses", 1).metrics["rmse"]
+    finally:
+        registry.close()
+    assert f'<td class="n" data-metric="rmse">{rmse:.4f}</td>' in html
+    by_rmse = server.client.get("/ui/models/houses?sort=rmse&order=asc").text
+    order = [int(v) for v in re.findall(r'<tr data-version="(\d+)">', by_rmse)]
+    assert order[-1] == 3  # registered without hold-out rows: no RMSE, last either way
+    home = server.client.get("/").text
+    assert 'data-metric="rmse"' in home and 'data-metric="accuracy"' not in home
+
+
+def test_the_data_page_shows_the_targets_histogram_not_class_counts(server):
+    html = server.client.get("/ui/data?model=houses").text
+    assert 'data-target="histogram"' in html and "Distribution of price" in html
+    assert "Classes of price" not in html
+    assert '<svg class="chart"' in html and "Rows by price" in html
+    counts = [int(n) for n in re.findall(r'<td class="n">(\d+)</td></tr>', html)]
+    assert sum(counts[-20:]) == 400  # the 400 rows of houses.csv in 20 ranges
+
+
+def test_the_drift_page_shows_the_prediction_psi_and_the_shadow_differences(server):
+    client = server.client
+    assert client.post("/predict", json={"instances": _instances(_houses())}).is_success
+    html = client.get("/ui/drift?model=houses&version=1").text
+    assert "Predicted values against the hold-out" in html and 'data-prediction-drift="values"' in html
+    assert "PSI of the predicted values" in html and "Predicted classes" not in html
+    assert "and above</th>" in html  # the highest value range's row
+    without = client.get("/ui/drift?model=houses&version=3").text
+    assert 'data-prediction-drift="not-available"' in without and "not available: " in without
+    assert client.post("/models/houses/versions/2/shadow", headers=AUTH).status_code == 200
+    assert client.post("/predict", json={"instances": _instances(_houses().head(20))}).is_success
+    shadowed = client.get("/ui/drift?model=houses").text
+    assert "data-mean-absolute-difference" in shadowed and "Mean relative difference" in shadowed
+    assert "data-agreement" not in shadowed
+    assert client.delete("/models/houses/shadow", headers=AUTH).status_code == 200
