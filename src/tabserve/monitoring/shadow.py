@@ -8,9 +8,10 @@ candidate's time per call. For a regression model agreement means little (two
 forests never answer exactly the same number), so a pair records how far apart
 the values are instead: the mean absolute difference, and the relative one
 (the summed absolute differences over the summed absolute production values,
-which stays finite when some values are near zero). The caller has had its answer before any of this
-starts; a candidate that raises is counted, one that is slow only fills the
-bounded queue, which then drops and counts rows.
+which stays finite when some values are near zero). The caller has had its
+answer before any of this starts; a candidate that raises (or answers for the
+other task) is counted, one that is slow only fills the bounded queue, which
+then drops and counts rows.
 """
 
 from __future__ import annotations
