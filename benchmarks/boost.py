@@ -179,6 +179,10 @@ def report_http(rounds: list[dict[str, float]]) -> None:
             f"  {name:8s} median {median:.2f}x the no-op (range {ratios[0]:.2f}-{ratios[-1]:.2f}; "
             f"target >= 0.5: {verdict})"
         )
+    for name in SERVED[1:]:  # against iris, served the same way in the same round
+        ratios = sorted(rates[name] / rates["iris"] for rates in rounds)
+        median = float(np.median(ratios))
+        print(f"  {name:8s} median {median:.2f}x iris (range {ratios[0]:.2f}-{ratios[-1]:.2f})")
 
 
 def main() -> int:
