@@ -195,6 +195,16 @@ def _seed_candidates() -> list[Candidate]:
     ]
 
 
+def default_regression_candidates() -> list[Candidate]:
+    """A regression run's candidates when none are given: a linear model with a small grid, a random
+    forest and a histogram gradient boosting (here, so the server can count them without scikit-learn)."""
+    return [
+        Candidate(estimator="sklearn.linear_model.Ridge", grid={"alpha": [0.1, 1.0, 10.0]}),
+        Candidate(estimator="sklearn.ensemble.RandomForestRegressor", grid={"min_samples_leaf": [1, 5]}),
+        Candidate(estimator="sklearn.ensemble.HistGradientBoostingRegressor", grid={"learning_rate": [0.1]}),
+    ]
+
+
 class ScoreSource(_Section):
     source: Literal["csv", "parquet", "sql"] = Field(description="What the rows are stored as.")
     path: str | None = Field(

@@ -551,3 +551,51 @@ def test_predict_form_shows_the_value_and_its_interval(browser, houses_server, w
     view.page.locator("[data-predict-result] [data-value]").wait_for()
     assert view.page.locator("[data-predict-result] [data-interval]").count() == 0
     assert view.errors == [] and view.foreign == []
+
+
+HOUSES_PAGES = [
+    "/",
+    "/ui/models/houses",
+    "/ui/models/houses/versions/1",
+    "/ui/data?model=houses",
+    "/ui/drift?model=houses",
+]
+
+
+def test_a_regression_models_pages_load_cleanly_and_show_its_own_figures(browser, houses_server, watched):
+    from axe_playwright_python.sync_playwright import Axe
+
+    rows = csv.DictReader(io.StringIO((_EXAMPLES / "houses.csv").read_text()))
+    instances = [
+        {k: (float(v) if k != "district" else v) if v else None for k, v in row.items() if k != "price"}
+        for row in rows
+    ]
+    assert houses_server.client.post("/predict", json={"instances": instances}).status_code == 200
+    view = watched(houses_server)
+    for path in HOUSES_PAGES:
+        view.goto(path)
+        results = Axe().run(view.page)
+        bad = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"{path}: {bad}"
+    assert view.errors == [] and view.foreign == [] and view.blocked == []
+
+    view.goto("/ui/models/houses")
+    headings = view.page.locator("[data-version-table] thead th").all_inner_texts()
+    assert {"Hold-out RMSE", "Hold-out MAE", "Hold-out R²"} <= set(headings)
+    assert "Hold-out accuracy" not in headings
+    view.page.click("[data-sort=rmse]")
+    view.page.wait_for_url(re.compile(r"sort=rmse"))
+    assert float(view.page.locator("[data-version-table] tbody [data-metric=rmse]").first.inner_text()) > 0
+
+    view.goto("/ui/data?model=houses")
+    target = view.page.locator("[data-target=histogram]")
+    assert target.locator("h2").inner_text() == "Distribution of price"
+    assert target.locator("svg rect").count() == 20
+    assert view.page.locator("[data-target=classes]").count() == 0
+
+    view.goto("/ui/drift?model=houses")
+    psi = view.page.locator("[data-prediction-drift=values]")
+    assert psi.inner_text().startswith("PSI of the predicted values")
+    ranges = view.page.locator("[data-prediction-table] tbody th").all_inner_texts()
+    assert ranges[0].startswith("below ") and ranges[-2].endswith(" and above") and ranges[-1] == "missing"
+    assert view.errors == [] and view.foreign == [] and view.blocked == []

@@ -11,7 +11,14 @@ from fastapi.responses import HTMLResponse
 from tabserve.service.console import charts, views
 from tabserve.service.console.pages import guarded, token_set
 from tabserve.service.console.render import page
-from tabserve.service.console.version_table import COLUMNS, Order, SortKey, page_of, sort_rows
+from tabserve.service.console.version_table import (
+    METRIC_KEYS,
+    Order,
+    SortKey,
+    columns_for,
+    page_of,
+    sort_rows,
+)
 from tabserve.service.deps import ModelName, State
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +55,8 @@ def model_page(
         versions=[r["version"] for r in rows],
         rows=shown,
         pager=pager,
-        columns=COLUMNS,
+        columns=columns_for(rows),
+        metric_keys=METRIC_KEYS,
         sort=sort,
         order=order,
         chart=chart,
