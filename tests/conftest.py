@@ -158,6 +158,14 @@ def iris_config(tmp_path: Path, trained_iris: tuple[Settings, TrainOutcome]) -> 
 
 
 @pytest.fixture
+def jobs_config(tmp_path: Path, trained_iris: tuple[Settings, TrainOutcome]) -> Path:
+    """``iris_config`` whose training jobs store no pictures: drawing them is most of a job process's
+    work, and tests that train in this process check the pictures."""
+    registry = copy_registry(trained_iris[0], tmp_path / "registry")
+    return write_config(tmp_path, {**registry, "pictures": False})
+
+
+@pytest.fixture
 def core(iris_config: Path) -> Iterator[PredictCore]:
     """The predict core alone on a private iris registry (version 1 loaded, at most 3 rows a batch)."""
     from tests.support.core import loaded_core
