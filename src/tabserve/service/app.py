@@ -38,8 +38,8 @@ from tabserve.service.ops import health as routes_ops
 from tabserve.service.ops import tasks as background
 from tabserve.service.ops import visualise as routes_visualise
 from tabserve.service.ops import watch as routes_watch
-from tabserve.service.ops.metrics import RequestMetrics
 from tabserve.service.predict.core import PredictCore
+from tabserve.service.predict.metrics import RequestMetrics
 from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.protocols.kserve_v1 import routes as routes_kserve_v1
