@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from tabserve.config_paths import resolve_config_paths
+from tabserve.config_promotion import PromotionSettings
 from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path, stray_variables
 from tabserve.errors import ConfigError
 
@@ -400,6 +401,7 @@ class Settings(_Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
     candidates: list[Candidate] = Field(default_factory=_seed_candidates, min_length=1)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)

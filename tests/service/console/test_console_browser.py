@@ -256,6 +256,44 @@ def test_promote_with_the_token_moves_the_badge_and_rollback_moves_it_back(brows
     assert own.client.get("/models/iris").json()["versions"][0]["aliases"] == ["production"]
 
 
+def test_a_gate_refusal_is_shown_and_forcing_past_it_is_recorded(browser, tmp_path, trained_iris, watched):
+    from tabserve.registry import open_registry
+    from tests.support.versions import copy_version
+
+    config = write_config(
+        tmp_path,
+        copy_registry(trained_iris[0], tmp_path / "registry"),
+        server={"token": TOKEN},
+        promotion={"max_score_drop": 0.0},
+    )
+    with open_registry(load_settings(config, environ={})) as registry:
+        copy_version(registry, holdout_score=registry.get("iris", 1).metrics["holdout_score"] - 0.2)
+    server = Server(config)
+    try:
+        server.wait()
+        view = watched(server)
+        answers = iter([None, "won the A/B test"])  # the worse-score confirm, then the override's reason
+        seen: list[str] = []
+
+        def on_dialog(dialog) -> None:
+            seen.append(dialog.message)
+            answer = next(answers)
+            dialog.accept() if answer is None else dialog.accept(answer)
+
+        view.page.on("dialog", on_dialog)
+        view.goto("/ui/models/iris/versions/2")
+        view.page.click("button[data-action=promote]")
+        _token_dialog(view.page, TOKEN)
+        view.page.get_by_text("production is now version 2").wait_for()
+        assert "gate max_score_drop: version 2's hold-out score" in seen[1]
+        view.goto("/ui/models/iris")
+        newest = view.page.locator("[data-history] tbody tr").first
+        assert "forced" in newest.inner_text() and "won the A/B test" in newest.inner_text()
+        assert [e for e in view.errors if "409" not in e] == []  # the browser logs the 409 itself
+    finally:
+        server.terminate()
+
+
 def test_a_wrong_token_is_refused_plainly(browser, own, watched):
     view = watched(own)
     view.goto("/ui/models/iris/versions/2")
