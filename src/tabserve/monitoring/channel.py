@@ -40,6 +40,7 @@ class Observation:
     indices: Any  # each row's class index
     probabilities: Any  # rows x classes, or None when only labels were computed
     at: float  # time.time() of the answer
+    request_id: str = ""  # the call's id (``monitoring.ids``), which the answer carried
 
 
 @dataclass(slots=True)

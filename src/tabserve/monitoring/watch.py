@@ -61,6 +61,7 @@ class Watch:
         columns: dict[str, list] | None,
         indices: Any,
         probabilities: Any,
+        request_id: str = "",
     ) -> None:
         """Queue one answered call for every consumer that wants it; never raises into the caller.
 
@@ -80,7 +81,9 @@ class Watch:
         single = rows == 1 and type(matrix) is list
         observation = None
         if wanted or not single:
-            observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
+            observation = Observation(
+                predictor, rows, matrix, columns, indices, probabilities, time.time(), request_id=request_id
+            )
         for channel in self._always:
             if single:
                 channel.offer_row(predictor, matrix, indices[0])

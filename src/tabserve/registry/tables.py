@@ -108,7 +108,17 @@ def _create_v2(conn: sa.Connection) -> None:
     prediction_table.create(conn)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1), (2, _create_v2)]
+def _create_v3(conn: sa.Connection) -> None:
+    from tabserve.registry import feedback_table  # its own module, as the prediction log's
+
+    feedback_table.create(conn)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
+    (1, _create_v1),
+    (2, _create_v2),
+    (3, _create_v3),
+]
 
 
 def applied_version(conn: sa.Connection) -> int:
