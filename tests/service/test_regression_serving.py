@@ -79,6 +79,7 @@ def test_predict_answers_numbers(any_client, houses_config, path):
         "model": "houses",
         "version": 1,
         "predictions": pytest.approx(_expected_values(houses_config)),
+        "ids": [f"{body['ids'][0][:-2]}-{i}" for i in range(len(ROWS))],
     }
 
 
