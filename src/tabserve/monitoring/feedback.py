@@ -78,6 +78,8 @@ class FeedbackReport:
 class FeedbackStore:
     """Joins ground truth to one registry's prediction log and stores the pairs."""
 
+    accepted_in_process = 0  # every store's accepted records: the gauges re-read when it moves
+
     def __init__(
         self, metadata: Callable[[], Any], retention_days: float, clock: Callable[[], float] = time.time
     ) -> None:
@@ -152,6 +154,7 @@ class FeedbackStore:
                 report.unknown_ids, report.duplicates, report.wrong_type = counts
                 raise
             report.accepted = len(rows)
+        FeedbackStore.accepted_in_process += len(rows)
 
 
 def _find(conn: sa.Connection, model: str, times: dict[str, float]) -> dict[str, Predicted]:

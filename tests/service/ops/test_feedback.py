@@ -3,7 +3,9 @@ performance with its interval; bad records are counted, never a 500; old ids are
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,6 +18,7 @@ SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.7, 3.0, 5.2, 2.3]
 TOKEN = "feedback-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+RULES = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "tabserve-alerts.yml"
 
 
 def _config(tmp_path, iris_config, **monitoring):
@@ -75,6 +78,14 @@ def test_feedback_joins_logged_predictions_and_yields_realised_accuracy_with_its
     assert version["holdout"]["accuracy"] > 0.5
     assert sum(w["rows"] for w in version["windows"]) == 11
     assert server.client.get("/models/iris/performance?window=day").json()["window"] == "day"
+
+    metrics = server.client.get("/metrics").text
+    assert 'tabserve_realised_labelled_rows{model="iris",version="1"} 11.0' in metrics
+    accuracy = re.search(r'tabserve_realised_accuracy\{model="iris",version="1"\} (\S+)', metrics)
+    assert accuracy is not None and float(accuracy.group(1)) == pytest.approx(9 / 11)
+    rules = RULES.read_text()
+    exported = set(re.findall(r"^(tabserve_\w+)\{", metrics, re.MULTILINE))
+    assert set(re.findall(r"\b(tabserve_(?:realised|holdout)_\w+)", rules)) <= exported
 
 
 def test_bad_records_are_counted_and_a_record_sent_twice_counts_once(server):

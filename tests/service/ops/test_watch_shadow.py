@@ -3,6 +3,8 @@ candidate that raises or hangs changes nothing for the caller."""
 
 from __future__ import annotations
 
+import re
+
 import shutil
 import subprocess
 import threading
@@ -132,6 +134,8 @@ def test_server_shadow_in_the_config_names_a_served_model(tmp_path):
 
 RULES = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "tabserve-alerts.yml"
 PROMETHEUS_OWN = {"up"}  # made by Prometheus itself, not by the target
+# Exported once ground truth arrives: tests/service/ops/test_feedback.py checks them on /metrics.
+NEEDS_FEEDBACK = re.compile(r"tabserve_(realised|holdout)_")
 
 
 def _rule_metrics() -> set[str]:
@@ -159,7 +163,9 @@ def test_every_metric_the_alert_rules_use_is_on_metrics(app_with_v2):
         assert client.get("/models/iris/shadow").status_code == 200
         assert client.get("/models/iris/drift").status_code == 200
         exposed = {line.split("{")[0].split(" ")[0] for line in client.get("/metrics").text.splitlines()}
-    missing = sorted(name for name in names - PROMETHEUS_OWN if name not in exposed)
+    missing = sorted(
+        name for name in names - PROMETHEUS_OWN if name not in exposed and not NEEDS_FEEDBACK.match(name)
+    )
     assert missing == [], f"alert rules use metrics /metrics does not have: {missing}"
 
 
