@@ -4,7 +4,6 @@ candidate that raises or hangs changes nothing for the caller."""
 from __future__ import annotations
 
 import re
-
 import shutil
 import subprocess
 import threading
