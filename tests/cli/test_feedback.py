@@ -84,7 +84,7 @@ def test_the_retention_comes_from_the_config(tmp_path, iris_config, logged, caps
     config = yaml.safe_load(iris_config.read_text())
     config["monitoring"] = {"retention_days": 1}
     iris_config.write_text(yaml.safe_dump(config))
-    old = RequestIds(clock=lambda: time.time() - 2 * 86_400)()
+    old = RequestIds(clock_ns=lambda: time.time_ns() - 2 * 86_400 * 10**9)()
     (tmp_path / "old.jsonl").write_text(json.dumps({"id": f"{old}-0", "actual": "setosa"}) + "\n")
     code, report = _run(capsys, iris_config, str(tmp_path / "old.jsonl"))
     assert code == 0 and report["expired"] == 1 and "retention (1 days)" in report["reasons"][0]["reason"]

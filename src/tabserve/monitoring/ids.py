@@ -26,13 +26,16 @@ MAX_ID_CHARS = 64
 class RequestIds:
     """Makes request ids for one process: call it for the next one."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    __slots__ = ("_clock_ns", "_numbers", "_prefix")
+
+    def __init__(self, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self._clock_ns = clock_ns
         self._prefix = os.urandom(6).hex()
         self._numbers = itertools.count(1)
 
     def __call__(self) -> str:
-        return f"{int(self._clock() * 1000):0{_TIME_DIGITS}x}{self._prefix}{next(self._numbers):x}"
+        # %-formatting: measurably cheaper than an f-string here, on every predict call
+        return "%011x%s%x" % (self._clock_ns() // 1_000_000, self._prefix, next(self._numbers))  # noqa: UP031
 
 
 def row_ids(request_id: str, rows: int) -> list[str]:

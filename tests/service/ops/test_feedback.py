@@ -83,6 +83,10 @@ def test_feedback_joins_logged_predictions_and_yields_realised_accuracy_with_its
     assert 'tabserve_realised_labelled_rows{model="iris",version="1"} 11.0' in metrics
     accuracy = re.search(r'tabserve_realised_accuracy\{model="iris",version="1"\} (\S+)', metrics)
     assert accuracy is not None and float(accuracy.group(1)) == pytest.approx(9 / 11)
+    page = server.client.get("/ui/models/iris")
+    assert page.status_code == 200
+    realised = page.text.split("data-realised>", 1)[1].split("</section>", 1)[0]
+    assert "over 11 labelled predictions" in realised and "<svg" in realised and "data-holdout=" in realised
     rules = RULES.read_text()
     exported = set(re.findall(r"^(tabserve_\w+)\{", metrics, re.MULTILINE))
     assert set(re.findall(r"\b(tabserve_(?:realised|holdout)_\w+)", rules)) <= exported
@@ -135,7 +139,7 @@ def test_bulk_feedback_as_csv_and_json_lines(server):
 
 def test_feedback_for_a_prediction_older_than_the_retention_is_refused_with_the_reason(server):
     days = server.settings.monitoring.retention_days
-    old = RequestIds(clock=lambda: time.time() - (days + 1) * 86_400)()
+    old = RequestIds(clock_ns=lambda: time.time_ns() - int((days + 1) * 86_400 * 10**9))()
     answer = server.client.post(
         "/models/iris/feedback", json=[{"id": row_ids(old, 1)[0], "actual": "setosa"}], headers=AUTH
     ).json()
@@ -164,5 +168,7 @@ def test_feedback_needs_the_token_and_a_readable_body(server):
 def test_without_the_prediction_log_feedback_says_why(tmp_path, iris_config, start_app):
     server = start_app(_config(tmp_path, iris_config, log_predictions=0.0))
     server.wait()
+    page = server.client.get("/ui/models/iris").text
+    assert "No ground truth yet: send it with POST /models/iris/feedback." in page
     answer = server.client.post("/models/iris/feedback", json=[], headers=AUTH)
     assert answer.status_code == 404 and "monitoring.log_predictions" in answer.json()["detail"]

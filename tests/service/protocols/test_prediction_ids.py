@@ -16,7 +16,7 @@ NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
 def test_request_ids_are_unique_and_row_ids_carry_the_time():
-    ids = RequestIds(clock=lambda: 1_800_000_000.123)
+    ids = RequestIds(clock_ns=lambda: 1_800_000_000_123_456_789)
     first, second = ids(), ids()
     assert first != second
     parsed = parse_row_id(row_ids(first, 3)[2])
