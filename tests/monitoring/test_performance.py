@@ -1,4 +1,4 @@
-"""Realised-performance figures: the same numbers scikit-learn gives, intervals that cover, windows by time."""
+"""Realised-performance figures: scikit-learn's numbers, intervals that cover, windows by time."""
 
 from __future__ import annotations
 
