@@ -161,6 +161,10 @@ def test_feedback_needs_the_token_and_a_readable_body(server):
         "/models/iris/feedback", content="id,label\nx,y\n", headers={**AUTH, "Content-Type": "text/csv"}
     )
     assert no_column.status_code == 422 and "actual" in no_column.json()["detail"]
+    form = server.client.post(  # what a cross-site page can send without a preflight
+        "/models/iris/feedback", content=b"id=x", headers={**AUTH, "Content-Type": "text/plain"}
+    )
+    assert form.status_code == 415
     assert server.client.post("/models/wine/feedback", json=record, headers=AUTH).status_code == 404
     assert server.client.get("/models/iris/performance?window=week").status_code == 422
 
