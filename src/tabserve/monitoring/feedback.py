@@ -173,7 +173,7 @@ def _find(conn: sa.Connection, model: str, times: dict[str, float]) -> dict[str,
         )
         for version, payload in conn.execute(query):
             chunk = orjson.loads(payload)
-            classes = tuple(chunk.get("classes") or ())
+            classes = () if chunk.get("task") == "regression" else tuple(chunk.get("classes") or ())
             for call in chunk["calls"]:
                 rows = by_request.get(call[1])
                 if rows is None:
@@ -197,14 +197,14 @@ def _windows(times: list[float]) -> Iterable[tuple[float, float]]:
 
 
 def _predicted(call: list[Any], row: int, classes: tuple[str, ...], version: int) -> Predicted | None:
-    """Row ``row`` of a logged call ``[at, request_id, rows, indices, probabilities, (values)]``."""
-    at, indices = call[0], call[3]
-    if classes and indices is not None and row < len(indices):
-        return Predicted(version, at, classes[int(indices[row])], None, classes)
-    values = call[5] if len(call) > 5 else None
-    if not classes and values is not None and row < len(values) and values[row] is not None:
-        return Predicted(version, at, None, float(values[row]), ())
-    return None
+    """Row ``row`` of a logged call ``[at, request_id, rows, indices or values, ...]`` (no classes:
+    a regressor's call, whose fourth item holds the predicted values)."""
+    at, answered = call[0], call[3]
+    if answered is None or row >= len(answered) or answered[row] is None:
+        return None
+    if classes:
+        return Predicted(version, at, classes[int(answered[row])], None, classes)
+    return Predicted(version, at, None, float(answered[row]), ())
 
 
 def _stored(conn: sa.Connection, model: str, ids: list[str]) -> set[str]:
