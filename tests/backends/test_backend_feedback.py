@@ -43,7 +43,7 @@ def _log_calls(store: MetadataStore, predictor: Predictor, calls: int, rows: int
         matrix = np.tile([5.1, 3.8, 1.5, 0.3], (rows, 1))
         indices = np.arange(rows) % 3
         observations.append(
-            Observation(predictor, rows, matrix, None, indices, None, time.time(), request_id)
+            Observation(predictor, rows, matrix, None, indices, None, time.time(), request_id=request_id)
         )
     PredictionLog(lambda: store, retention_days=30).handle(observations)
     return [row_id for o in observations for row_id in row_ids(o.request_id, rows)]

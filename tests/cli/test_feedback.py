@@ -35,7 +35,9 @@ def logged(iris_config):
         request_id = ids()
         matrix = np.tile([5.1, 3.8, 1.5, 0.3], (3, 1))
         calls.append(
-            Observation(predictor, 3, matrix, None, np.array([0, 0, 2]), None, time.time(), request_id)
+            Observation(
+                predictor, 3, matrix, None, np.array([0, 0, 2]), None, time.time(), request_id=request_id
+            )
         )
     try:
         PredictionLog(lambda: store, retention_days=30).handle(calls)
