@@ -367,6 +367,17 @@ class MonitoringSettings(_Section):
     queue_rows: int = Field(
         100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
     )
+    performance_windows: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9_]{1,20}$")], Annotated[float, Field(gt=0)]
+    ] = Field(
+        default_factory=lambda: {"hour": 3600.0, "day": 86400.0},
+        description="Named windows (seconds) realised performance is grouped by: "
+        "GET /models/{name}/performance?window=NAME; the first is the default.",
+        min_length=1,
+    )
+    performance_days: float = Field(
+        7, gt=0, description="How far back realised performance (the route and its gauges) looks."
+    )
 
     @model_validator(mode="after")
     def _verdict_reachable(self) -> MonitoringSettings:

@@ -120,6 +120,12 @@ def _create_v2(conn: sa.Connection) -> None:
     prediction_table.create(conn)
 
 
+def _create_v3(conn: sa.Connection) -> None:
+    from tabserve.registry import feedback_table  # its own module, as the prediction log's
+
+    feedback_table.create(conn)
+
+
 def _history_v4(conn: sa.Connection) -> None:
     """Who moved an alias, why, forced or not, and from which version: columns added to the history.
 
@@ -137,6 +143,7 @@ def _history_v4(conn: sa.Connection) -> None:
 MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
     (1, _create_v1),
     (2, _create_v2),
+    (3, _create_v3),
     (4, _history_v4),
 ]
 

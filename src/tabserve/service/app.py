@@ -34,6 +34,7 @@ from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
 from tabserve.service.manage import moves as routes_moves
+from tabserve.service.ops import feedback as routes_feedback
 from tabserve.service.ops import health as routes_ops
 from tabserve.service.ops import tasks as background
 from tabserve.service.ops import visualise as routes_visualise
@@ -191,6 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
         routes_visualise.router,
         routes_ops.router,
         routes_watch.router,
+        routes_feedback.router,
         routes_oip.router,
         routes_kserve_v1.router,
         routes_mlflow.router,

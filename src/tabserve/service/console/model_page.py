@@ -3,11 +3,14 @@ the main metric across all versions, compare, roll back, and the latest alias mo
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from tabserve.errors import BackendUnavailableError
+from tabserve.monitoring.performance import model_report
 from tabserve.service.console import charts, views
 from tabserve.service.console.pages import guarded, token_set
 from tabserve.service.console.render import page
@@ -64,4 +67,34 @@ def model_page(
         production=production,
         serving=slot.predictor.version if slot.predictor else None,
         history=history,
+        realised=_realised(state, slot.name, production),
     )
+
+
+def _realised(state: State, model: str, production: int | None) -> dict[str, Any]:
+    """The realised-performance chart of the production version (else the newest with ground truth)
+    beside its hold-out figure; a registry that cannot answer leaves a note, not a broken page."""
+    monitoring = state.settings.monitoring
+    window, window_s = next(iter(monitoring.performance_windows.items()))
+    try:
+        report = model_report(
+            state.registry, model, window, window_s, monitoring.performance_days, time.time()
+        )
+    except BackendUnavailableError:
+        return {"note": "Realised performance is unavailable: the registry database did not answer."}
+    found = report["versions"]
+    version = next((v for v in found if v["version"] == production), found[0] if found else None)
+    if version is None:
+        return {"note": f"No ground truth yet: send it with POST /models/{model}/feedback."}
+    overall, holdout = version["overall"], version["holdout"]
+    metric = "accuracy" if overall.get("accuracy") is not None else "rmse"
+    title = f"realised {metric} of v{version['version']} per {window}"
+    return {
+        "note": None,
+        "version": version["version"],
+        "metric": metric,
+        "overall": overall,
+        "holdout": holdout.get(metric),
+        "window": window,
+        "chart": charts.realised_line(version["windows"], metric, holdout.get(metric), title),
+    }

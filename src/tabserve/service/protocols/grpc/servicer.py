@@ -15,7 +15,7 @@ import grpc
 from tabserve import __version__
 from tabserve.errors import NoModelError
 from tabserve.predictor import Predictor
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
 from tabserve.service.protocols.grpc import codec
 from tabserve.service.protocols.grpc import inference_pb2 as pb
 from tabserve.service.protocols.grpc.inference_pb2_grpc import GRPCInferenceServiceServicer
@@ -108,7 +108,7 @@ class InferenceServicer(GRPCInferenceServiceServicer):
         except Exception as exc:
             code, message = status_for(exc)
             await context.abort(code, message)
-        if result.ignored:  # named inputs the model does not take: named as over HTTP
-            headers = ignored_headers(result.ignored)
-            context.set_trailing_metadata(tuple((k.decode(), v.decode()) for k, v in headers))
+        # the request id (row i's prediction id is "<it>-<i>") and any inputs ignored, as over HTTP
+        headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
+        context.set_trailing_metadata(tuple((k.decode(), v.decode()) for k, v in headers))
         return codec.encode_response(result, decoded)
