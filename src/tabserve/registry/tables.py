@@ -97,6 +97,22 @@ training_locks = sa.Table(
 )
 
 
+# A row per canary release: open (``ended_at`` null) while it runs, then kept with how it ended.
+canaries = sa.Table(
+    "tabserve_canaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", Name, nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("actor", sa.String(50), nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+
 def _create_v1(conn: sa.Connection) -> None:
     for table in (versions, aliases, alias_history, jobs, training_locks):
         table.create(conn, checkfirst=True)
@@ -108,7 +124,15 @@ def _create_v2(conn: sa.Connection) -> None:
     prediction_table.create(conn)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1), (2, _create_v2)]
+def _create_v5(conn: sa.Connection) -> None:
+    canaries.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
+    (1, _create_v1),
+    (2, _create_v2),
+    (5, _create_v5),
+]
 
 
 def applied_version(conn: sa.Connection) -> int:

@@ -12,7 +12,7 @@ so they answer and fail alike.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -97,15 +97,17 @@ class PredictHandler:
         content_type: bytes | str | None,
         content_length: bytes | str | None,
         query: bytes,
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> Answer:
-        """The answer for ``model`` (None: the default) at ``version`` (None: production);
-        domain errors propagate to the error table."""
+        """The answer for ``model`` (None: the default) at ``version`` (None: production, or a
+        canary's candidate for its share: ``headers`` may carry the routing key); domain errors
+        propagate to the error table."""
         is_csv = check_media(media_type(content_type), csv=True)
         labels_only = labels_only_query(query)
         interval = interval_query(query)
         body = await read_body(receive, self.limit, content_length)
         if version is None:
-            predictor = self.core.production(model)
+            predictor = self.core.production(model, headers)
         else:
             predictor = await self.core.version(model or self.core.state.default.name, version)
         if len(body) > OFF_LOOP_BYTES:
