@@ -146,8 +146,8 @@ def test_other_urls_are_left_to_sqlalchemy(pair, tmp_path, url_of):
 @pytest.mark.parametrize(
     "damage",
     [
-        "DELETE FROM tabserve_schema_versions WHERE version = 2",
-        "INSERT INTO tabserve_schema_versions VALUES (3, 0)",
+        f"DELETE FROM tabserve_schema_versions WHERE version = {SCHEMA_VERSION}",
+        f"INSERT INTO tabserve_schema_versions VALUES ({SCHEMA_VERSION + 1}, 0)",
         "DROP TABLE tabserve_schema_versions",
     ],
     ids=["older", "newer", "unversioned"],

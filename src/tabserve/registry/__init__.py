@@ -208,12 +208,13 @@ class ModelStore:
         return version
 
 
-def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
+def open_registry(settings: Settings, *, existing: bool = False, quick: bool | None = None) -> ModelStore:
     """The registry the settings name: the one way the CLI, the server, jobs and the Python API open it.
 
     ``existing``: for commands that only read or move aliases. A SQLite registry
     that is not there is an error naming the URL, not a new empty database, and
-    one that is there is read without SQLAlchemy (start-up time).
+    one that is there is read without SQLAlchemy (start-up time) unless ``quick``
+    is False (a command that needs more than versions and aliases).
     """
     config = settings.registry
     if existing:
@@ -224,7 +225,11 @@ def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
                 "train a model first with `tabserve train`, or give the config that names the registry"
             )
     return ModelStore.open(
-        config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick=existing
+        config.url,
+        config.artifacts,
+        config.s3_endpoint_url,
+        tuple(config.trusted_types),
+        quick=existing if quick is None else quick,
     )
 
 
