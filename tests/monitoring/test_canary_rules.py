@@ -14,7 +14,7 @@ RULES = CanarySettings(
 def stats(version: int, answered: int, failed: int = 0, seconds: float = 0.001) -> VersionStats:
     figures = VersionStats(version, RULES.window_requests)
     for _ in range(answered):
-        figures.record(seconds, ["a"])
+        figures.record(seconds, "a")
     for _ in range(failed):
         figures.record_error()
     return figures
@@ -30,7 +30,7 @@ def test_an_error_rate_above_the_limit_ends_the_canary_once_enough_requests_were
 def test_the_error_rate_covers_the_recent_window_only():
     figures = stats(2, 0, 150)
     for _ in range(RULES.window_requests):
-        figures.record(0.001)
+        figures.record_labels(0.001, ())
     assert figures.requests == 350 and figures.errors == 150
     assert breach(figures, None, RULES) is None
 
@@ -48,7 +48,7 @@ def test_a_slow_candidate_is_ended_by_the_p99_rule_and_noise_is_not():
 
 def test_the_figures_shown_for_a_version():
     figures = stats(2, 3, 1)
-    figures.record(0.004, ["b"])
+    figures.record(0.004, "b")
     shown = figures.summary()
     assert shown["requests"] == 5 and shown["errors"] == 1 and shown["recent_error_rate"] == 0.2
     assert shown["class_mix"] == {"a": 0.75, "b": 0.25}

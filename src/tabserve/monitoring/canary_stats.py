@@ -10,6 +10,7 @@ requests, so a version that goes wrong late is judged on what it does now.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +18,7 @@ _ERROR = -1.0  # a failed request in the latency window
 
 
 class VersionStats:
-    """Figures of one version; ``record`` is called on the event loop, once per request."""
+    """Figures of one version; the ``record`` methods run on the predict path, once per request."""
 
     def __init__(self, version: int, window: int) -> None:
         self.version = version
@@ -27,27 +28,27 @@ class VersionStats:
         self.classes: dict[str, int] = {}  # a classifier's answers by label
         self.value_sum = 0.0  # a regressor's answers: sum and count, for their mean
         self.values = 0
-        self._recent: list[float] = []  # seconds per request, _ERROR for a failure; a ring
-        self._next = 0
+        self._recent: deque[float] = deque(maxlen=window)  # seconds per request, _ERROR for a failure
 
-    def _push(self, item: float) -> None:
-        if len(self._recent) < self.window:
-            self._recent.append(item)
-        else:
-            self._recent[self._next] = item
-            self._next = (self._next + 1) % self.window
-
-    def record(self, seconds: float, labels: Iterable[str] = ()) -> None:
-        """One answered request: how long the model took and the labels it gave."""
+    def record(self, seconds: float, label: str) -> None:
+        """One answered single-row request: how long the model took and the label it gave."""
         self.requests += 1
-        self._push(seconds)
+        self._recent.append(seconds)
+        classes = self.classes
+        classes[label] = classes.get(label, 0) + 1
+
+    def record_labels(self, seconds: float, labels: Iterable[str]) -> None:
+        """One answered request of any number of rows, with their labels."""
+        self.requests += 1
+        self._recent.append(seconds)
         classes = self.classes
         for label in labels:
             classes[label] = classes.get(label, 0) + 1
 
     def record_values(self, seconds: float, values: Iterable[float]) -> None:
         """One answered request of a regressor: how long it took and the values it gave."""
-        self.record(seconds)
+        self.requests += 1
+        self._recent.append(seconds)
         for value in values:
             self.value_sum += float(value)
             self.values += 1
@@ -56,7 +57,7 @@ class VersionStats:
         """One request the version failed to answer (not the caller's bad input)."""
         self.requests += 1
         self.errors += 1
-        self._push(_ERROR)
+        self._recent.append(_ERROR)
 
     @property
     def recent_requests(self) -> int:
@@ -64,16 +65,16 @@ class VersionStats:
 
     @property
     def recent_answered(self) -> int:
-        return sum(1 for item in self._recent if item != _ERROR)
+        return sum(1 for item in list(self._recent) if item != _ERROR)
 
     @property
     def recent_error_rate(self) -> float:
         recent = self._recent
-        return sum(1 for item in recent if item == _ERROR) / len(recent) if recent else 0.0
+        return sum(1 for item in list(recent) if item == _ERROR) / len(recent) if recent else 0.0
 
     def latency_quantile(self, q: float) -> float | None:
         """Seconds at quantile ``q`` of the recent answered requests (nearest rank), or None."""
-        answered = sorted(item for item in self._recent if item != _ERROR)
+        answered = sorted(item for item in list(self._recent) if item != _ERROR)
         if not answered:
             return None
         rank = max(1, math.ceil(q * len(answered)))

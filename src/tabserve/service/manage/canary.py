@@ -32,7 +32,7 @@ def canary_view(slot: ModelSlot, state: ServiceState, record: Any, history: list
     production = slot.predictor
     versions = []
     if route is not None:
-        candidate = route.stats_for(route.candidate.version).summary()
+        candidate = route.stats[route.candidate.version].summary()
         versions.append({**candidate, "role": "candidate"})
         if production is not None and production.version in route.stats:
             versions.append({**route.stats[production.version].summary(), "role": "production"})

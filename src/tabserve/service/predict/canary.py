@@ -13,23 +13,31 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tabserve.monitoring.canary_stats import VersionStats
-from tabserve.service.http.errors import lookup
 
 if TYPE_CHECKING:
     from tabserve.predictor import Predictor
 
 ROUTING_KEY = b"x-routing-key"
 BUCKETS = 10_000
-_T = TypeVar("_T")
+
+
+_BUCKETS_SEEN: dict[bytes, int] = {}  # callers come back: their bucket is hashed once
+_BUCKETS_KEPT = 65_536
 
 
 def bucket(key: bytes) -> int:
     """The key's bucket, 0 to 9,999: the same on every server and every run."""
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % BUCKETS
+    found = _BUCKETS_SEEN.get(key)
+    if found is None:
+        found = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % BUCKETS
+        if len(_BUCKETS_SEEN) >= _BUCKETS_KEPT:
+            _BUCKETS_SEEN.clear()
+        _BUCKETS_SEEN[key] = found
+    return found
 
 
 def routing_key(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
@@ -44,14 +52,19 @@ def routing_key(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
 class CanaryRoute:
     """The canary of one model on this server: its record's id, the loaded candidate, the figures."""
 
-    def __init__(self, canary_id: int, candidate: Predictor, weight: int, window: int) -> None:
+    def __init__(
+        self, canary_id: int, candidate: Predictor, weight: int, window: int, production: int | None = None
+    ) -> None:
         self.id = canary_id
         self.candidate = candidate
         self.weight = weight
         self.window = window
         self._threshold = weight * BUCKETS // 100  # buckets below it go to the candidate
         self._share = weight / 100
+        # By version: the candidate's and production's figures, all the predict path counts in.
         self.stats: dict[int, VersionStats] = {candidate.version: VersionStats(candidate.version, window)}
+        if production is not None:
+            self.track(production)
         self.started = time.time()
 
     def reweigh(self, weight: int) -> None:
@@ -67,23 +80,8 @@ class CanaryRoute:
             return self.candidate if random.random() < self._share else production
         return self.candidate if bucket(key) < self._threshold else production
 
-    def stats_for(self, version: int) -> VersionStats:
-        """The figures of ``version`` (production's are started on its first request)."""
-        found = self.stats.get(version)
-        if found is None:
-            found = self.stats[version] = VersionStats(version, self.window)
-        return found
-
-    def observe(self, predictor: Predictor, call: Callable[[], _T]) -> tuple[_T, VersionStats, float]:
-        """Run ``call`` (the prediction) under the version's figures: its result, the figures to record
-        the answer in, and the seconds it took. A failure is counted (and raised) unless the caller
-        caused it (bad input: a 4xx is not the version's failure)."""
-        stats = self.stats_for(predictor.version)
-        started = time.perf_counter()
-        try:
-            result = call()
-        except Exception as exc:
-            if lookup(exc).status >= 500:
-                stats.record_error()
-            raise
-        return result, stats, time.perf_counter() - started
+    def track(self, production: int) -> None:
+        """Keep figures for the production version beside the candidate's (a new one starts afresh)."""
+        candidate = self.candidate.version
+        if production not in self.stats:
+            self.stats = {candidate: self.stats[candidate], production: VersionStats(production, self.window)}

@@ -37,8 +37,9 @@ class CanaryFollower:
         self.window = state.settings.canary.window_requests
         self._unloadable: dict[str, int] = {}  # model -> the canary id whose candidate could not load
 
-    async def check(self, slot: ModelSlot) -> None:
-        """One look at the model's canary; never raises (production serves whatever happens here)."""
+    async def check(self, slot: ModelSlot) -> bool:
+        """One look at the model's canary; True when a candidate was loaded (worth a heap freeze).
+        Never raises: production serves whatever happens here."""
         name = slot.name
         state = self.state
         try:
@@ -48,23 +49,25 @@ class CanaryFollower:
             if name not in state.canary_problems or name in state.canaries:
                 log.warning("%s: cannot read the canary state, serving production only: %s", name, exc)
             self._drop(name, f"cannot read the canary state ({public}){SERVING_PRODUCTION}")
-            return
+            return False
         production = slot.predictor
         if record is None or (production is not None and production.version == record.version):
             if name in state.canaries:
                 log.info("%s: the canary ended; production answers all traffic", name)
             self._drop(name)
             self._unloadable.pop(name, None)
-            return
+            return False
         current = state.canaries.get(name)
         if current is not None and current.id == record.id:
+            if production is not None:
+                current.track(production.version)
             if current.weight != record.weight:
                 current.reweigh(record.weight)
                 log.info("%s: canary of version %d now at %d%%", name, record.version, record.weight)
             state.canary_problems.pop(name, None)
-            return
+            return False
         if self._unloadable.get(name) == record.id:
-            return  # known: not tried again until another canary starts
+            return False  # known: not tried again until another canary starts
         try:
             candidate = await asyncio.to_thread(_load, state.registry, name, record.version)
         except Exception as exc:
@@ -76,12 +79,14 @@ class CanaryFollower:
             self._drop(
                 name, f"the canary's version {record.version} cannot be loaded ({why}){SERVING_PRODUCTION}"
             )
-            return
-        state.canaries[name] = CanaryRoute(record.id, candidate, record.weight, self.window)
+            return False
+        serving = None if production is None else production.version
+        state.canaries[name] = CanaryRoute(record.id, candidate, record.weight, self.window, serving)
         state.canary_problems.pop(name, None)
         log.info(
             "%s: canary of version %d answers %d%% of production traffic", name, record.version, record.weight
         )
+        return True
 
     def _drop(self, name: str, problem: str | None = None) -> None:
         self.state.canaries.pop(name, None)
@@ -96,7 +101,7 @@ async def judge_once(state: ServiceState) -> dict[str, str]:
     rules = state.settings.canary
     ended: dict[str, str] = {}
     for name, route in list(state.canaries.items()):
-        candidate = route.stats_for(route.candidate.version)
+        candidate = route.stats[route.candidate.version]
         production = state.slots[name].predictor
         theirs = route.stats.get(production.version) if production is not None else None
         reason = breach(candidate, theirs, rules)

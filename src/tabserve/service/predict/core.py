@@ -41,6 +41,7 @@ import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -49,7 +50,7 @@ import numpy as np
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
 from tabserve.predictor import Interval, Predictor
-from tabserve.service.predict.canary import CanaryRoute
+from tabserve.service.http.errors import lookup
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
@@ -194,15 +195,6 @@ class PredictCore:
         check_row_limit(count, self.max_rows)
 
     # ---- the prediction ----
-    def _canary_of(self, predictor: Predictor) -> CanaryRoute | None:
-        """The canary whose figures count this version's answers: its candidate's, and production's."""
-        route = self.state.canaries.get(predictor.model)
-        if route is None:
-            return None
-        if predictor is route.candidate or predictor is self.state.slots[predictor.model].predictor:
-            return route
-        return None
-
     def predict(
         self,
         predictor: Predictor,
@@ -213,16 +205,22 @@ class PredictCore:
     ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics (and, during a
         canary, in its version's figures)."""
-        if self.state.canaries:
-            route = self._canary_of(predictor)
-            if route is not None:
-                result, stats, seconds = route.observe(
-                    predictor, lambda: self._predict(predictor, batch, protocol, labels_only, interval)
-                )
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(predictor.model)
+            stats = None if route is None else route.stats.get(predictor.version)
+            if stats is not None:
+                started = perf_counter()
+                try:
+                    result = self._predict(predictor, batch, protocol, labels_only, interval)
+                except Exception as exc:
+                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
+                        stats.record_error()
+                    raise
                 if result.values is not None:
-                    stats.record_values(seconds, result.values.tolist())
+                    stats.record_values(perf_counter() - started, result.values.tolist())
                 else:
-                    stats.record(seconds, result.labels)
+                    stats.record_labels(perf_counter() - started, result.labels)
                 return result
         return self._predict(predictor, batch, protocol, labels_only, interval)
 
@@ -288,14 +286,20 @@ class PredictCore:
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
     ) -> tuple[int, list[float]] | None:
         """``_single_row``, counted in the version's figures during a canary."""
-        if self.state.canaries:
-            route = self._canary_of(predictor)
-            if route is not None:
-                found, stats, seconds = route.observe(
-                    predictor, lambda: self._single_row(predictor, values, protocol)
-                )
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(predictor.model)
+            stats = None if route is None else route.stats.get(predictor.version)
+            if stats is not None:
+                started = perf_counter()
+                try:
+                    found = self._single_row(predictor, values, protocol)
+                except Exception as exc:
+                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
+                        stats.record_error()
+                    raise
                 if found is not None:
-                    stats.record(seconds, (predictor.classes[found[0]],))
+                    stats.record(perf_counter() - started, predictor.classes[found[0]])
                 return found
         return self._single_row(predictor, values, protocol)
 

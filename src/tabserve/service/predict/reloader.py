@@ -55,7 +55,8 @@ class Reloader:
         self._swapped = False
         for slot in self.state.slots.values():
             ok = await self._check(slot) and ok
-            await self.canaries.check(slot)  # after the alias: a promoted candidate is production now
+            # After the alias: a promoted candidate is production now. A loaded one joins the freeze.
+            self._swapped = await self.canaries.check(slot) or self._swapped
         if self._swapped:  # once per round, however many models were swapped in it
             collect_ms, frozen = refreeze_heap()
             log.info("heap collected in %.0f ms after the swap; %d objects frozen", collect_ms, frozen)
