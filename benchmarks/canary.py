@@ -103,8 +103,6 @@ def run_cycles(env: dict, candidate: int, cycles: int, seconds: float) -> list[d
                     "errors": result.errors,
                     "cpu_us": 1e6 * cpu / max(1.0, result.requests_per_s * seconds),
                 }
-            shown = _http(port, "GET", "/models/iris/canary")
-            row["candidate_share"] = _share(shown)
             for name in ("canary", "canary+key"):
                 row[f"{name}/none"] = row[name]["rps"] / row["none"]["rps"]
                 row[f"{name}/none cpu"] = row[name]["cpu_us"] / row["none"]["cpu_us"]
@@ -112,14 +110,9 @@ def run_cycles(env: dict, candidate: int, cycles: int, seconds: float) -> list[d
     return rows
 
 
-def _share(shown: dict) -> float | None:
-    counts = {item["role"]: item["requests"] for item in shown.get("versions", [])}
-    total = sum(counts.values())
-    return counts.get("candidate", 0) / total if total else None
-
-
 def lookup_cost_ns(env: dict) -> dict[str, float]:
-    """ns per call: ``PredictCore.production`` with no canary, against the slot read it replaced."""
+    """ns per call: ``PredictCore.production`` with no canary, against the same method's body before
+    canaries existed (the slot looked up and read)."""
     from tabserve.config import load_settings
     from tabserve.service.predict.core import PredictCore
     from tabserve.service.predict.state import ServiceState
@@ -133,9 +126,13 @@ def lookup_cost_ns(env: dict) -> dict[str, float]:
         state = ServiceState.build(settings, registry)
         state.default.predictor = load_checked(registry, "iris", registry.serving_version("iris"))
         core = PredictCore(state)
-        slot = state.default
         headers = [(b"content-type", b"application/json"), (b"host", b"127.0.0.1")]
-        runs = {"production()": lambda: core.production("iris", headers), "slot.require()": slot.require}
+
+        def before(model: str | None = "iris") -> object:  # the method's body before canaries existed
+            found = state.default if model is None else state.slot(model)
+            return found.require()
+
+        runs = {"production()": lambda: core.production("iris", headers), "before": before}
         number = 200_000
         found = {}
         for name, call in runs.items():
@@ -172,16 +169,14 @@ def main() -> int:
         rounds = run_cycles(env, candidate, args.cycles, args.seconds)
         lookup = lookup_cost_ns(env)
     for number, row in enumerate(rounds, 1):
-        share = row["candidate_share"]
         print(
             f"cycle {number:2}: none {row['none']['rps']:,.0f} req/s, canary {row['canary']['rps']:,.0f}, "
             f"canary+key {row['canary+key']['rps']:,.0f} (canary/none {row['canary/none']:.3f}, "
-            f"canary+key/none {row['canary+key/none']:.3f}); candidate's share of random traffic "
-            f"{'-' if share is None else f'{share:.3f}'}"
+            f"canary+key/none {row['canary+key/none']:.3f})"
         )
     print(
         f"no canary, per call in this process: PredictCore.production {lookup['production()']:.0f} ns, "
-        f"slot.require {lookup['slot.require()']:.0f} ns"
+        f"the same method before canaries {lookup['before']:.0f} ns"
     )
     print()
     print("| measure | median | spread of cycles | target | met |")

@@ -203,3 +203,18 @@ def test_a_candidate_that_cannot_load_leaves_production_serving_and_readyz_says_
     )
     assert ready["status"] == "ready" and "cannot be loaded" in ready["canary"]["iris"]
     assert {served.client.post("/predict", json=ROW).json()["version"] for _ in range(30)} == {1}
+
+
+def test_the_model_page_shows_the_canary_with_promote_and_stop(served):
+    start_canary(served, 20)
+    for n in range(30):
+        served.client.post("/predict", json=ROW, headers={"X-Routing-Key": f"k{n}"})
+    page = served.client.get("/ui/models/iris").text
+    assert "Version 2 answers 20% of production traffic" in page
+    assert 'data-canary="promote" data-model="iris" data-version="2"' in page
+    assert 'data-canary="stop" data-model="iris" data-version="2"' in page
+    assert '<tr data-role="candidate"><td>v2</td>' in page and '<tr data-role="production"><td>v1</td>' in page
+    assert served.client.delete("/models/iris/versions/2/canary").status_code == 200
+    page = served.client.get("/ui/models/iris").text
+    assert "No canary is running" in page and "data-canary=" not in page
+    assert '<span data-canary-outcome>stopped</span>: stopped by http.' in page

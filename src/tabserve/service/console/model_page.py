@@ -1,5 +1,5 @@
 """The console's model page: the version table (sorted by any column on the server, 50 rows a page),
-the main metric across all versions, compare and roll back."""
+the main metric across all versions, compare and roll back, and the canary with promote and stop."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tabserve.service.console.pages import guarded, token_set
 from tabserve.service.console.render import page
 from tabserve.service.console.version_table import COLUMNS, Order, SortKey, page_of, sort_rows
 from tabserve.service.deps import ModelName, State
+from tabserve.service.manage.canary import canary_view
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,6 +36,10 @@ def model_page(
         [(v["version"], v["metrics"].get("cv_score")) for v in summaries], f"CV {scoring}"
     )
     production = next((r["version"] for r in rows if r["production"]), None)
+    metadata = state.registry.metadata
+    canary = canary_view(
+        slot, state, metadata.active_canary(slot.name), metadata.canary_history(slot.name, 1)
+    )
     shown, pager = page_of(sort_rows(rows, sort, order), page_number)
     return page(
         "model.html",
@@ -53,4 +58,5 @@ def model_page(
         chart_title=f"CV {scoring}",
         production=production,
         serving=slot.predictor.version if slot.predictor else None,
+        canary=canary,
     )
