@@ -213,8 +213,40 @@ def test_the_model_page_shows_the_canary_with_promote_and_stop(served):
     assert "Version 2 answers 20% of production traffic" in page
     assert 'data-canary="promote" data-model="iris" data-version="2"' in page
     assert 'data-canary="stop" data-model="iris" data-version="2"' in page
-    assert '<tr data-role="candidate"><td>v2</td>' in page and '<tr data-role="production"><td>v1</td>' in page
+    assert (
+        '<tr data-role="candidate"><td>v2</td>' in page and '<tr data-role="production"><td>v1</td>' in page
+    )
     assert served.client.delete("/models/iris/versions/2/canary").status_code == 200
     page = served.client.get("/ui/models/iris").text
     assert "No canary is running" in page and "data-canary=" not in page
-    assert '<span data-canary-outcome>stopped</span>: stopped by http.' in page
+    assert "<span data-canary-outcome>stopped</span>: stopped by http." in page
+
+
+def test_grpc_routes_a_key_given_as_metadata(tmp_path, trained_iris):
+    grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is the dev extra")
+    import numpy as np
+
+    from tabserve.service.deps import grpc_port
+    from tests.support.servers import serve_in_thread
+
+    registry = copy_registry(trained_iris[0], tmp_path / "registry")
+    config = write_config(tmp_path, registry, server={"grpc_port": 0})
+    assert register_copy(config) == 2
+    app = create_app(load_settings(config, environ={}))
+    state = service_state(app)
+    with serve_in_thread(with_fast_predict(app)) as client:
+        eventually(lambda: client.get("/readyz").status_code == 200, "the app ready")
+        assert client.post("/models/iris/versions/2/canary", json={"weight": 20}).status_code == 200
+        eventually(lambda: "iris" in state.canaries, "the canary served")
+        inference = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port(app)}")
+        try:
+            for side, version in (("candidate", 2), ("production", 1)):
+                tensor = grpcclient.InferInput("input", [1, 4], "FP64")
+                tensor.set_data_from_numpy(np.array([ROW]))
+                for _ in range(5):
+                    result = inference.infer(
+                        "iris", [tensor], headers={"x-routing-key": key_on(side).decode()}
+                    )
+                    assert result.get_response().model_version == str(version)
+        finally:
+            inference.close()
