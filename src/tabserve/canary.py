@@ -15,7 +15,7 @@ import logging
 
 from tabserve.errors import ConflictError, InputError, IntegrityError, NotFoundError
 from tabserve.promotion import promote as promote_version
-from tabserve.registry import PRODUCTION, ModelStore
+from tabserve.registry import ModelStore
 from tabserve.registry.canary_queries import CanaryRecord
 from tabserve.smoke import SmokeTestError, load_checked
 
@@ -39,7 +39,7 @@ def start(registry: ModelStore, model: str, version: int, weight: int, actor: st
     smoke prediction; a running canary of the same version takes the new weight."""
     check_weight(weight)
     registry.get(model, version)  # NotFoundError naming the version
-    if registry.metadata.alias_version(model, PRODUCTION) == version:
+    if registry.serving_version(model) == version:  # the alias's version, or the newest with none set
         raise ConflictError(
             f"model '{model}' version {version} is production already; a canary needs another"
         )
