@@ -250,3 +250,20 @@ def test_grpc_routes_a_key_given_as_metadata(tmp_path, trained_iris):
                     assert result.get_response().model_version == str(version)
         finally:
             inference.close()
+
+
+def test_a_server_that_cannot_read_the_canary_state_serves_production_and_says_so(served):
+    import sqlite3
+
+    start_canary(served, 90)
+    database = load_settings(served.config, environ={}).registry.url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP TABLE tabserve_canaries")  # the state cannot be read any more
+    served.state.model_changed()
+    ready = eventually(
+        lambda: (r := served.client.get("/readyz").json()).get("canary") and r, "readyz naming the canary"
+    )
+    assert "cannot read the canary state" in ready["canary"]["iris"]
+    assert "tabserve_canaries" not in ready["canary"]["iris"]  # the detail is in the log, not the answer
+    answers = [served.client.post("/predict", json=ROW) for _ in range(30)]
+    assert {a.status_code for a in answers} == {200} and {a.json()["version"] for a in answers} == {1}
