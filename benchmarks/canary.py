@@ -10,9 +10,11 @@ the server routes as asked. Prints each cycle's req/s and the server's CPU
 time per request, and the ratios within a cycle (median and spread).
 Target from the canary issue: a canary keeps >= 0.97x the req/s of no canary.
 
-Also times, in this process, the one thing the predict path does without a
-canary that it did not do before (``PredictCore.production`` looking at the
-empty canary table), against reading the slot directly. Bounded: about two
+Also times, in this process, one single-row call through ``PredictCore``
+(choosing the version, the single-row path, the figures) with no canary, with
+the canary, with the canary and a key, and with the version chosen the way it
+was before canaries existed: differences of nanoseconds that the load runs'
+noise hides. Bounded: about two
 minutes with the defaults.
 """
 
@@ -110,37 +112,51 @@ def run_cycles(env: dict, candidate: int, cycles: int, seconds: float) -> list[d
     return rows
 
 
-def lookup_cost_ns(env: dict) -> dict[str, float]:
-    """ns per call: ``PredictCore.production`` with no canary, against the same method's body before
-    canaries existed (the slot looked up and read)."""
+def path_cost_ns(env: dict, candidate: int) -> dict[str, float]:
+    """ns per single-row call through ``PredictCore`` in this process (routing, the single-row path,
+    the figures): no canary, a canary at ``WEIGHT`` %, the same with a routing key, and the method
+    body that chose the version before canaries existed. Setups are timed in turns, best of 9."""
     from tabserve.config import load_settings
+    from tabserve.registry import open_registry
+    from tabserve.service.predict.canary import CanaryRoute
     from tabserve.service.predict.core import PredictCore
     from tabserve.service.predict.state import ServiceState
     from tabserve.smoke import load_checked
 
     settings = load_settings(Path(env["TABSERVE_CONFIG"]), environ={})
-    from tabserve.registry import open_registry
-
     registry = open_registry(settings)
     try:
         state = ServiceState.build(settings, registry)
-        state.default.predictor = load_checked(registry, "iris", registry.serving_version("iris"))
+        production = load_checked(registry, "iris", registry.serving_version("iris"))
+        state.default.predictor = production
+        route = CanaryRoute(1, load_checked(registry, "iris", candidate), WEIGHT, 1000, production.version)
         core = PredictCore(state)
-        headers = [(b"content-type", b"application/json"), (b"host", b"127.0.0.1")]
+        row = list(json.loads(ROW))
+        plain = [(b"content-type", b"application/json"), (b"host", b"127.0.0.1")]
+        keyed = [*plain, (b"x-routing-key", KEY.encode())]
 
-        def before(model: str | None = "iris") -> object:  # the method's body before canaries existed
-            found = state.default if model is None else state.slot(model)
-            return found.require()
+        def call(headers: list) -> object:
+            return core.single_row(core.production("iris", headers), row)
 
-        runs = {"production()": lambda: core.production("iris", headers), "before": before}
-        number = 200_000
-        found = {}
-        for name, call in runs.items():
-            timings = timeit.repeat(call, number=number, repeat=7)
-            found[name] = 1e9 * min(timings) / number
+        def before() -> object:  # what production() did before canaries existed, then the same row
+            return core.single_row(state.slot("iris").require(), row)
+
+        setups = {
+            "before": (None, before),
+            "none": (None, lambda: call(plain)),
+            "canary": (route, lambda: call(plain)),
+            "canary+key": (route, lambda: call(keyed)),
+        }
+        number, best = 20_000, {name: float("inf") for name in setups}
+        for _ in range(9):
+            for name, (canary, run) in setups.items():
+                state.canaries.clear()
+                if canary is not None:
+                    state.canaries["iris"] = canary
+                best[name] = min(best[name], timeit.timeit(run, number=number) / number * 1e9)
     finally:
         registry.close()
-    return found
+    return best
 
 
 def main() -> int:
@@ -167,7 +183,7 @@ def main() -> int:
         ).stdout
         candidate = 1 if "v2 [production]" in listing else 2
         rounds = run_cycles(env, candidate, args.cycles, args.seconds)
-        lookup = lookup_cost_ns(env)
+        path = path_cost_ns(env, candidate)
     for number, row in enumerate(rounds, 1):
         print(
             f"cycle {number:2}: none {row['none']['rps']:,.0f} req/s, canary {row['canary']['rps']:,.0f}, "
@@ -175,8 +191,8 @@ def main() -> int:
             f"canary+key/none {row['canary+key/none']:.3f})"
         )
     print(
-        f"no canary, per call in this process: PredictCore.production {lookup['production()']:.0f} ns, "
-        f"the same method before canaries {lookup['before']:.0f} ns"
+        "in this process, one single-row call through PredictCore (best of 9, setups in turns): "
+        + ", ".join(f"{name} {ns:,.0f} ns" for name, ns in path.items())
     )
     print()
     print("| measure | median | spread of cycles | target | met |")
