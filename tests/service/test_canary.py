@@ -22,6 +22,7 @@ from tests.support.polling import eventually
 from tests.support.servers import copy_registry, register_copy, write_config
 
 ROW = [5.1, 3.5, 1.4, 0.2]
+CSV_ROW = b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
 EVALUATE_EVERY_S = 0.3
 
 
@@ -93,6 +94,8 @@ def test_every_protocol_routes_a_key_and_says_which_version_answered(served):
         client = served.client
         tabserve = client.post("/models/iris/predict", json={"instances": [ROW, ROW]}, headers=headers)
         assert tabserve.json()["version"] == version
+        csv = client.post("/predict", content=CSV_ROW, headers={**headers, "Content-Type": "text/csv"})
+        assert csv.status_code == 200 and csv.headers["x-tabserve-version"] == str(version)
         oip = client.post(
             "/v2/models/iris/infer",
             json={"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ROW}]},

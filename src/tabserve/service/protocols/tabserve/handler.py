@@ -25,7 +25,7 @@ from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
-from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, ignored_headers
+from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, ignored_headers, version_header
 from tabserve.service.protocols.tabserve import answers
 
 SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
@@ -148,8 +148,10 @@ class PredictHandler:
             interval = wanted_interval(payload)
         result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=interval)
         headers = ignored_headers(result.ignored)
-        if is_csv:
-            return Answer(answers.CSV_CT, answers.csv_answer_bytes(result), headers)
+        if is_csv:  # CSV has no place for the version: a header says which answered
+            return Answer(
+                answers.CSV_CT, answers.csv_answer_bytes(result), [*headers, version_header(result)]
+            )
         return Answer(answers.JSON_CT, answers.json_answer(result), headers)
 
     def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> bytes | None:
