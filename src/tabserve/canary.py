@@ -5,8 +5,11 @@ The state is a row in the registry (``registry/canary_queries.py``), so every
 server following the registry follows the same canary, as it follows the
 ``production`` alias. Starting one first proves the candidate answers its smoke
 prediction (smoke.py); promoting one moves production through
-``tabserve.promotion`` like any other promotion. The CLI, HTTP routes and the
-server's automatic abort all go through here.
+``tabserve.promotion`` like any other promotion (its gates included, as actor
+``canary``). Each start and end also sets or removes the model's ``canary``
+alias, so the alias history records who began and ended it, and why (an
+automatic abort as actor ``abort``). The CLI, HTTP routes and the server's
+automatic abort all go through here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from tabserve.smoke import SmokeTestError, load_checked
 log = logging.getLogger(__name__)
 
 MIN_WEIGHT, MAX_WEIGHT = 1, 99
+CANARY_ALIAS = "canary"
+ABORT_ACTOR = "abort"
 
 
 def check_weight(weight: object) -> int:
@@ -50,6 +55,9 @@ def start(registry: ModelStore, model: str, version: int, weight: int, actor: st
     except SmokeTestError as exc:
         raise SmokeTestError(f"{exc}; no canary started") from None
     record = registry.metadata.start_canary(model, version, weight, actor)
+    registry.metadata.set_alias(
+        model, version, CANARY_ALIAS, actor=actor, reason=f"canary at {weight}% of production traffic"
+    )
     log.info("%s: canary of version %d at %d%% of production traffic (%s)", model, version, weight, actor)
     return record
 
@@ -66,10 +74,12 @@ def running(registry: ModelStore, model: str, version: int | None = None) -> Can
 def promote(registry: ModelStore, model: str, version: int, actor: str = "cli") -> CanaryRecord:
     """Make the canary's candidate production (through the promotion rules) and end the canary."""
     running(registry, model, version)
-    promote_version(registry, model, version)
-    ended = registry.metadata.end_canary(model, "promoted", f"promoted to production by {actor}", version)
+    why = f"canary promoted by {actor}"
+    promote_version(registry, model, version, actor=CANARY_ALIAS, reason=why)
+    ended = registry.metadata.end_canary(model, "promoted", why, version)
     if ended is None:
         raise ConflictError(f"model '{model}': the canary of version {version} ended meanwhile")
+    registry.metadata.remove_alias(model, CANARY_ALIAS, actor=actor, reason="promoted to production")
     log.info("%s: canary of version %d promoted to production (%s)", model, version, actor)
     return ended
 
@@ -83,6 +93,7 @@ def stop(
     ended = registry.metadata.end_canary(model, "stopped", why, current.version)
     if ended is None:
         raise NotFoundError(f"model '{model}': the canary of version {current.version} ended meanwhile")
+    registry.metadata.remove_alias(model, CANARY_ALIAS, actor=actor, reason=why)
     log.info("%s: canary of version %d stopped: %s", model, current.version, why)
     return ended
 
@@ -91,5 +102,6 @@ def abort(registry: ModelStore, model: str, version: int, reason: str) -> Canary
     """End the canary of ``version`` because a rule says so (None when it had ended already)."""
     ended = registry.metadata.end_canary(model, "aborted", reason, version)
     if ended is not None:
+        registry.metadata.remove_alias(model, CANARY_ALIAS, actor=ABORT_ACTOR, reason=reason)
         log.warning("%s: canary of version %d aborted: %s", model, version, reason)
     return ended

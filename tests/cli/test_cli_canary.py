@@ -39,6 +39,15 @@ def test_stop_ends_the_canary_and_leaves_production(iris_config):
     assert main(["models", "canary", "--stop", "-c", config]) == 0
     assert _canary(iris_config) == (None, 1)
     assert main(["models", "canary", "--stop", "-c", config]) == 1  # none running
+    registry = open_registry(load_settings(iris_config, environ={}))
+    try:
+        moves = registry.metadata.alias_history("iris", alias="canary")
+    finally:
+        registry.close()
+    assert [(m.action, m.actor, m.reason) for m in moves] == [
+        ("remove", "cli", "stopped by cli"),
+        ("promote", "cli", "canary at 30% of production traffic"),
+    ]
 
 
 def test_bad_canary_commands_are_usage_errors_naming_the_problem(iris_config, capsys):

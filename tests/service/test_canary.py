@@ -152,6 +152,13 @@ def test_promote_makes_the_candidate_production_and_ends_the_canary(served):
     assert versions == {2}
     history = served.client.get("/models/iris/canary").json()
     assert history["canary"] is None and history["history"][0]["outcome"] == "promoted"
+    moves = served.client.get("/models/iris/history").json()["moves"]
+    assert [(m["alias"], m["action"], m["to_version"], m["actor"]) for m in moves[:3]] == [
+        ("canary", "remove", None, "http"),
+        ("production", "promote", 2, "canary"),
+        ("canary", "promote", 2, "http"),
+    ]
+    assert moves[2]["reason"] == "canary at 20% of production traffic"
 
 
 def test_stop_sends_all_traffic_back_to_production(served):
@@ -183,6 +190,8 @@ def test_a_failing_candidate_is_aborted_by_its_rule_and_production_keeps_answeri
     )
     ended = served.client.get("/models/iris/canary").json()["history"][0]
     assert ended["outcome"] == "aborted" and "error rate" in ended["reason"]
+    move = served.client.get("/models/iris/history?alias=canary").json()["moves"][0]
+    assert (move["action"], move["actor"], move["reason"]) == ("remove", "abort", ended["reason"])
     assert statuses[1] == Counter({200: statuses[1].total()})  # production never failed
     assert set(statuses[2]) <= {500, 200}
     after = {served.client.post("/predict", json=ROW).json()["version"] for _ in range(30)}

@@ -1,5 +1,6 @@
 """The console's model page: the version table (sorted by any column on the server, 50 rows a page),
-the main metric across all versions, compare and roll back, and the canary with promote and stop."""
+the main metric across all versions, compare, roll back, the latest alias moves, and the canary with
+promote and stop."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ from fastapi.responses import HTMLResponse
 from tabserve.service.console import charts, views
 from tabserve.service.console.pages import guarded, token_set
 from tabserve.service.console.render import page
-from tabserve.service.console.version_table import COLUMNS, Order, SortKey, page_of, sort_rows
+from tabserve.service.console.version_table import (
+    METRIC_KEYS,
+    Order,
+    SortKey,
+    columns_for,
+    page_of,
+    sort_rows,
+)
 from tabserve.service.deps import ModelName, State
 from tabserve.service.manage.canary import canary_view
 
 router = APIRouter(include_in_schema=False)
+HISTORY_SHOWN = 20  # the newest moves; GET /models/{name}/history pages through all of them
 
 
 @router.get("/ui/models/{name}", response_class=HTMLResponse)
@@ -41,6 +50,7 @@ def model_page(
         slot, state, metadata.active_canary(slot.name), metadata.canary_history(slot.name, 1)
     )
     shown, pager = page_of(sort_rows(rows, sort, order), page_number)
+    history = state.registry.history(slot.name, limit=HISTORY_SHOWN)
     return page(
         "model.html",
         active="models",
@@ -51,12 +61,14 @@ def model_page(
         versions=[r["version"] for r in rows],
         rows=shown,
         pager=pager,
-        columns=COLUMNS,
+        columns=columns_for(rows),
+        metric_keys=METRIC_KEYS,
         sort=sort,
         order=order,
         chart=chart,
         chart_title=f"CV {scoring}",
         production=production,
         serving=slot.predictor.version if slot.predictor else None,
+        history=history,
         canary=canary,
     )
