@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -153,8 +153,9 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
-def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
-    """The schema, without the bearer scheme when no token is set (the routes then take none)."""
+def _openapi_for(app: FastAPI, token_set: bool, windows: Sequence[str]) -> Callable[[], dict[str, Any]]:
+    """The schema, without the bearer scheme when no token is set (the routes then take none), and
+    with the performance route's ``window`` limited to the configured window names."""
     build = app.openapi
     adjusted: list[dict[str, Any]] = []  # the schema FastAPI cached, once adjusted
 
@@ -174,6 +175,10 @@ def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
                     operation.get("responses", {}).pop("401", None)
         if not token_set:
             schema.get("components", {}).pop("securitySchemes", None)
+        performance = schema.get("paths", {}).get("/models/{name}/performance", {}).get("get", {})
+        for parameter in performance.get("parameters", []):
+            if parameter.get("name") == "window":
+                parameter["schema"] = {"type": "string", "enum": list(windows)}
         return schema
 
     return openapi
@@ -215,7 +220,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _domain_error)  # logged, and answered as a problem
     app.add_middleware(RequestMetrics, metrics=state.metrics)
-    app.openapi = _openapi_for(app, bool(settings.server.token))  # type: ignore[method-assign]
+    app.openapi = _openapi_for(
+        app, bool(settings.server.token), list(settings.monitoring.performance_windows)
+    )  # type: ignore[method-assign]
     return app
 
 

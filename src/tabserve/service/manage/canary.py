@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema, field_validator
 
 from tabserve import canary as canary_story
 from tabserve.registry import PRODUCTION
@@ -21,9 +21,25 @@ class CanaryStart(BaseModel):
     """What share of the model's production traffic the candidate answers."""
 
     model_config = ConfigDict(extra="forbid")
-    weight: StrictInt = Field(
-        ge=canary_story.MIN_WEIGHT, le=canary_story.MAX_WEIGHT, description="Percent of traffic, 1 to 99."
-    )
+    # JSON Schema counts 40.0 as an integer, so a whole float is taken; a string or a fraction is not.
+    weight: Annotated[
+        StrictInt | StrictFloat,
+        WithJsonSchema(
+            {
+                "type": "integer",
+                "minimum": canary_story.MIN_WEIGHT,
+                "maximum": canary_story.MAX_WEIGHT,
+                "description": "Percent of traffic, 1 to 99.",
+            }
+        ),
+    ] = Field(ge=canary_story.MIN_WEIGHT, le=canary_story.MAX_WEIGHT)
+
+    @field_validator("weight")
+    @classmethod
+    def _whole_percent(cls, weight: float) -> int:
+        if weight != int(weight):
+            raise ValueError("a whole number of percent is expected")
+        return int(weight)
 
 
 def canary_view(slot: ModelSlot, state: ServiceState, record: Any, history: list[Any]) -> dict[str, Any]:
@@ -49,7 +65,7 @@ def canary_view(slot: ModelSlot, state: ServiceState, record: Any, history: list
     }
 
 
-@router.get("/models/{name}/canary", responses=problem_responses(404, 503))
+@router.get("/models/{name}/canary", responses=problem_responses(404, 422, 503))
 async def show_canary(slot: Served, state: State) -> dict:
     """The model's canary (if one runs), both versions' requests, errors, latency and class mix on this
     server, the abort rules, and the model's past canaries with how each ended."""
@@ -62,7 +78,7 @@ async def show_canary(slot: Served, state: State) -> dict:
 @router.post(
     "/models/{name}/versions/{version}/canary",
     dependencies=[Authorized],
-    responses=problem_responses(401, 404, 409, 422, 503),
+    responses=problem_responses(400, 401, 404, 409, 422, 503),
 )
 async def start_canary(slot: Served, version: VersionNumber, body: CanaryStart, state: State) -> dict:
     """Send ``weight`` percent of the model's production traffic to this version, once it answered its

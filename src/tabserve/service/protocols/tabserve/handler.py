@@ -120,7 +120,7 @@ class PredictHandler:
         is_csv = check_media(media_type(content_type), csv=True)
         labels_only = labels_only_query(query)
         interval = interval_query(query)
-        with_ids = is_csv and ids_query(query)
+        with_ids = ids_query(query) and is_csv  # checked for every answer: JSON always carries ids
         body = await read_body(receive, self.limit, content_length)
         if version is None:
             predictor = self.core.production(model, headers)
