@@ -163,3 +163,18 @@ def test_config_errors_are_placed_by_key_path():
     assert field_of("request body: candidates.0.estimator: 'os.system' is not allowed") == "candidates"
     assert field_of("request body: split: give exactly one of ...") == "split"
     assert field_of("something else") == "form"
+
+
+def test_the_data_summary_of_one_source_is_never_shown_for_another(tmp_path):
+    """Within the minute a summary is kept, a second model's data is still read and summarised."""
+    from tabserve.config import DataSettings
+    from tabserve.service.console.summary import SummaryCache
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x,label\n1.0,a\n2.0,b\n3.0,a\n")
+    cache = SummaryCache()
+    iris = cache.get(DataSettings())
+    other = cache.get(DataSettings(source="csv", path=str(rows), target="label"))
+    assert (iris.rows, iris.target) == (150, "species")
+    assert (other.rows, other.target) == (3, "label")
+    assert cache.get(DataSettings()) is iris  # each source still read at most once a minute
