@@ -33,6 +33,8 @@ from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
+from tabserve.service.manage import moves as routes_moves
+from tabserve.service.ops import feedback as routes_feedback
 from tabserve.service.ops import health as routes_ops
 from tabserve.service.ops import tasks as background
 from tabserve.service.ops import visualise as routes_visualise
@@ -185,10 +187,12 @@ def create_app(settings: Settings) -> FastAPI:
     declare_predict_routes(app, PredictHandler(core))
     for router in (
         routes_models.router,
+        routes_moves.router,
         routes_jobs.router,
         routes_visualise.router,
         routes_ops.router,
         routes_watch.router,
+        routes_feedback.router,
         routes_oip.router,
         routes_kserve_v1.router,
         routes_mlflow.router,

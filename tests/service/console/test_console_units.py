@@ -165,16 +165,19 @@ def test_config_errors_are_placed_by_key_path():
     assert field_of("something else") == "form"
 
 
-def test_the_data_summary_of_one_source_is_never_shown_for_another(tmp_path):
-    """Within the minute a summary is kept, a second model's data is still read and summarised."""
+def test_the_data_summary_cache_keeps_each_sources_own_summary():
+    """Two models' data pages within a minute each show their own data (and a regression target its
+    histogram), not the summary the other page read first."""
+    from pathlib import Path
+
     from tabserve.config import DataSettings
     from tabserve.service.console.summary import SummaryCache
 
-    rows = tmp_path / "rows.csv"
-    rows.write_text("x,label\n1.0,a\n2.0,b\n3.0,a\n")
+    houses = Path(__file__).resolve().parents[3] / "examples" / "houses.csv"
     cache = SummaryCache()
     iris = cache.get(DataSettings())
-    other = cache.get(DataSettings(source="csv", path=str(rows), target="label"))
-    assert (iris.rows, iris.target) == (150, "species")
-    assert (other.rows, other.target) == (3, "label")
-    assert cache.get(DataSettings()) is iris  # each source still read at most once a minute
+    prices = cache.get(DataSettings(source="csv", path=str(houses), target="price"))
+    assert (iris.rows, iris.target, iris.target_bins) == (150, "species", None)
+    assert (prices.rows, prices.target) == (400, "price")
+    assert sum(rows for _, _, rows in prices.target_bins) == 400 and len(prices.target_bins) == 20
+    assert cache.get(DataSettings()) is iris  # within the minute: read once

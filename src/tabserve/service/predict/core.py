@@ -13,7 +13,7 @@ client asks::
     batch = core.matrix(predictor, array)          # an [N, F] array in feature order
     batch = core.columns(predictor, {"sepal_length": [...], ...})  # one sequence per feature
     result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
-    found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities) or None
+    found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities, request id) or None
     body = await read_body(receive, core.body_limit, length)       # the byte limit every protocol uses
     batch = await core.off_loop(len(body), decode, body)           # big bodies decoded in a worker thread
 
@@ -22,7 +22,9 @@ client asks::
 row's class index and the input columns the model ignored (which each protocol
 reports in an ``X-Tabserve-Ignored-Columns`` header, ``ignored_headers``); for
 a regression model, ``values`` (one float per row, the label fields empty) and,
-when a coverage was asked for (``interval=0.9``), the ``interval`` bounds.
+when a coverage was asked for (``interval=0.9``), the ``interval`` bounds. Every
+call gets a request id (``monitoring.ids``: row ``i`` is ``<request id>-<i>``),
+which each protocol returns in its own shape and the prediction log stores.
 Every failure is a domain error from ``tabserve.errors``
 (``NotFoundError`` for a model or version not served, ``NoModelError`` or
 ``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
@@ -44,6 +46,7 @@ import numpy as np
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
+from tabserve.monitoring.ids import REQUEST_HEADER, RequestIds
 from tabserve.predictor import Interval, Predictor
 from tabserve.service.predict.state import ServiceState
 
@@ -94,6 +97,7 @@ class PredictResult:
     ignored: tuple[str, ...] = ()  # input columns the model does not take, left out of the prediction
     values: np.ndarray | None = None  # a regressor's predictions, one float per row
     interval: Interval | None = None  # a regressor's intervals, when a coverage was asked for
+    request_id: str = ""  # row i's prediction id is f"{request_id}-{i}"
 
     @property
     def is_regression(self) -> bool:
@@ -108,6 +112,7 @@ class PredictCore:
         self.max_rows = state.settings.server.max_batch_rows
         self.body_limit = body_limit(self.max_rows)
         self.watch = state.watch  # inactive when monitoring is off: then nothing is queued
+        self.request_ids = RequestIds()
 
     # ---- which version answers ----
     def production(self, model: str | None = None) -> Predictor:
@@ -191,9 +196,22 @@ class PredictCore:
         ``interval``: a regressor's coverage for intervals (a classifier refuses it).
         """
         if predictor.is_regression or interval is not None:
+            request_id = self.request_ids()
             out = predictor.predict(batch, interval=interval)
             assert out.values is not None
             self.state.metrics.observe_values(predictor.model, out.values, protocol)
+            if self.watch.active:
+                self.watch.observe(
+                    predictor,
+                    batch.rows,
+                    batch.matrix,
+                    batch.columns,
+                    out.indices,
+                    None,
+                    out.values,
+                    out.interval,
+                    request_id=request_id,
+                )
             return PredictResult(
                 predictor.model,
                 predictor.version,
@@ -204,11 +222,12 @@ class PredictCore:
                 ignored=batch.ignored,
                 values=out.values,
                 interval=out.interval,
+                request_id=request_id,
             )
         if batch.rows == 1 and batch.matrix is not None:
             found = self.single_row(predictor, batch.matrix[0].tolist(), protocol)
             if found is not None:
-                index, probabilities = found
+                index, probabilities, request_id = found
                 classes = predictor.classes
                 return PredictResult(
                     predictor.model,
@@ -218,12 +237,17 @@ class PredictCore:
                     None if labels_only else np.array([probabilities]),
                     np.array([index]),
                     batch.ignored,
+                    request_id=request_id,
                 )
+        request_id = self.request_ids()
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
         if watch.active:
-            watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
+            rows, matrix, columns = batch.rows, batch.matrix, batch.columns
+            watch.observe(
+                predictor, rows, matrix, columns, out.indices, out.probabilities, request_id=request_id
+            )
         return PredictResult(
             predictor.model,
             predictor.version,
@@ -232,13 +256,14 @@ class PredictCore:
             out.probabilities,
             out.indices,
             batch.ignored,
+            request_id=request_id,
         )
 
     def single_row(
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
-    ) -> tuple[int, list[float]] | None:
+    ) -> tuple[int, list[float], str] | None:
         """The single-row shortcut: one row of plain numbers on the model's pure-Python path
-        (microseconds, no numpy), giving the class index and the probabilities.
+        (microseconds, no numpy), giving the class index, the probabilities and the request id.
 
         Only the clear-cut case is taken (the model has a row path, ``values`` has its
         width and holds finite floats or exactly representable ints); None otherwise, and
@@ -260,7 +285,13 @@ class PredictCore:
             return None
         index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
         self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
+        request_id = self.request_ids()
         watch = self.watch
         if watch.active:
-            watch.observe(predictor, 1, row, None, (index,), probabilities)
-        return index, probabilities
+            watch.observe(predictor, 1, row, None, (index,), probabilities, request_id=request_id)
+        return index, probabilities, request_id
+
+
+def request_id_header(request_id: str) -> tuple[bytes, bytes]:
+    """The response header carrying a call's request id (row ``i``'s id is ``<request id>-<i>``)."""
+    return (REQUEST_HEADER, request_id.encode())

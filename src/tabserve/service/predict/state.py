@@ -23,6 +23,7 @@ from tabserve.config import Settings
 from tabserve.errors import BackendUnavailableError, NoModelError, NotFoundError
 from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
+from tabserve.monitoring.performance_collector import PerformanceCollector
 from tabserve.monitoring.watch import Watch
 from tabserve.service.predict.metrics import ServiceMetrics
 from tabserve.service.predict.versions import LoadedVersions
@@ -156,6 +157,8 @@ class ServiceState:
         watch = Watch(settings, lambda: registry)
         metrics.watch_jobs(lambda: registry.metadata.job_counts())
         metrics.add_collector(WatchCollector(watch))
+        models = settings.served_models
+        metrics.add_collector(PerformanceCollector(lambda: registry, models, settings.monitoring))
         return cls(settings, registry, JobManager(settings, lambda: registry), watch, metrics)
 
     def bind_loop(self) -> None:

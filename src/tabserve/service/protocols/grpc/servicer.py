@@ -15,7 +15,7 @@ import grpc
 from tabserve import __version__
 from tabserve.errors import NoModelError
 from tabserve.predictor import Predictor
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
 from tabserve.service.protocols.grpc import codec
 from tabserve.service.protocols.grpc import inference_pb2 as pb
 from tabserve.service.protocols.grpc.inference_pb2_grpc import GRPCInferenceServiceServicer
@@ -89,17 +89,26 @@ class InferenceServicer(GRPCInferenceServiceServicer):
     async def ModelInfer(
         self, request: pb.ModelInferRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelInferResponse:
-        """Predict: tensors in (raw or typed), ``predict`` / ``predict_proba`` out as raw contents."""
+        """Predict: tensors in (raw or typed), ``predict`` / ``predict_proba`` out as raw contents (a
+        regressor: ``predict`` values, and ``predict_interval`` when ``parameters`` hold ``interval``)."""
         core = self.core
         try:
             predictor = await self._predictor(request.model_name, request.model_version)
             decoded = codec.decode_request(core, predictor, request)
             labels_only = "predict_proba" not in decoded.outputs
-            result = core.predict(predictor, decoded.batch, protocol=PROTOCOL, labels_only=labels_only)
+            # As over HTTP: a classifier asked for an interval refuses it; a regressor computes one if sent.
+            wanted = "predict_interval" in decoded.outputs or not predictor.is_regression
+            result = core.predict(
+                predictor,
+                decoded.batch,
+                protocol=PROTOCOL,
+                labels_only=labels_only,
+                interval=decoded.interval if wanted else None,
+            )
         except Exception as exc:
             code, message = status_for(exc)
             await context.abort(code, message)
-        if result.ignored:  # named inputs the model does not take: named as over HTTP
-            headers = ignored_headers(result.ignored)
-            context.set_trailing_metadata(tuple((k.decode(), v.decode()) for k, v in headers))
+        # the request id (row i's prediction id is "<it>-<i>") and any inputs ignored, as over HTTP
+        headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
+        context.set_trailing_metadata(tuple((k.decode(), v.decode()) for k, v in headers))
         return codec.encode_response(result, decoded)

@@ -12,7 +12,7 @@ from typing import Any
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
 from tabserve.service.protocols.adapter import Headers, RawRequest, Reply, Route
 from tabserve.service.protocols.errors import JSON_CT, error_reply
 from tabserve.service.protocols.mlflow import codec as mlflow
@@ -38,7 +38,8 @@ async def invocations_answer(
     predictor = core.production()
     batch, probabilities = await core.off_loop(len(body), _decode, core, predictor, body, is_csv)
     result = core.predict(predictor, batch, protocol="mlflow", labels_only=not probabilities)
-    return mlflow.encode_response(result, probabilities), ignored_headers(result.ignored)
+    headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
+    return mlflow.encode_response(result, probabilities), headers
 
 
 class MlflowAdapter:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tabserve.service.http.bodies import is_json, media_type, read_body
 from tabserve.service.http.errors import UnsupportedMediaTypeError
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
 from tabserve.service.protocols.adapter import Headers, RawRequest, Reply, Route, model_and_version
 from tabserve.service.protocols.errors import error_reply
 from tabserve.service.protocols.oip import codec as oip
@@ -52,7 +52,7 @@ async def infer_answer(
         predictor, request.batch, protocol="oip", labels_only=labels_only, interval=interval
     )
     media, payload, binary_at = oip.encode_response(result, request)
-    headers = ignored_headers(result.ignored)
+    headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
     if binary_at is not None:
         headers.append((_HEADER_LENGTH, str(binary_at).encode()))
     return media, payload, headers
