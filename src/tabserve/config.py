@@ -389,6 +389,38 @@ class MonitoringSettings(_Section):
         return self
 
 
+class CanarySettings(_Section):
+    max_error_rate: float = Field(
+        0.05, ge=0, le=1, description="End a canary whose recent requests failed more often than this."
+    )
+    max_p99_ratio: float | None = Field(
+        3.0,
+        gt=1,
+        description="End a canary whose p99 latency is above this many times production's (null: off).",
+    )
+    p99_slack_ms: float = Field(
+        2.0,
+        ge=0,
+        description="The p99 rule also needs the candidate this many ms slower (sub-ms noise never aborts).",
+    )
+    min_requests: int = Field(
+        50, ge=1, description="Requests a version must have answered before a rule judges it."
+    )
+    window_requests: int = Field(
+        1000, ge=10, description="The recent requests per version that the rules and figures cover."
+    )
+    evaluate_every_s: float = Field(10.0, gt=0, description="How often each server judges its canaries.")
+
+    @model_validator(mode="after")
+    def _judgement_reachable(self) -> CanarySettings:
+        if self.min_requests > self.window_requests:
+            raise ValueError(
+                f"canary.min_requests ({self.min_requests}) is more than the window holds "
+                f"(canary.window_requests: {self.window_requests}), so no rule would ever judge"
+            )
+        return self
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="Plain lines or JSON lines.")
@@ -415,6 +447,7 @@ class Settings(_Section):
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     # The config file's folder, which its relative paths were resolved against

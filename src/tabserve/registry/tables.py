@@ -109,6 +109,22 @@ training_locks = sa.Table(
 )
 
 
+# A row per canary release: open (``ended_at`` null) while it runs, then kept with how it ended.
+canaries = sa.Table(
+    "tabserve_canaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", Name, nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("actor", sa.String(50), nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+
 def _create_v1(conn: sa.Connection) -> None:
     for table in (versions, aliases, alias_history, jobs, training_locks):
         table.create(conn, checkfirst=True)
@@ -140,11 +156,16 @@ def _history_v4(conn: sa.Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE {alias_history.name} ADD COLUMN {spec}"))
 
 
+def _create_v5(conn: sa.Connection) -> None:
+    canaries.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
     (1, _create_v1),
     (2, _create_v2),
     (3, _create_v3),
     (4, _history_v4),
+    (5, _create_v5),
 ]
 
 

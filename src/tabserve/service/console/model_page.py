@@ -1,5 +1,6 @@
 """The console's model page: the version table (sorted by any column on the server, 50 rows a page),
-the main metric across all versions, compare, roll back, and the latest alias moves."""
+the main metric across all versions, compare, roll back, the latest alias moves, and the canary with
+promote and stop."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tabserve.service.console.version_table import (
     sort_rows,
 )
 from tabserve.service.deps import ModelName, State
+from tabserve.service.manage.canary import canary_view
 
 router = APIRouter(include_in_schema=False)
 HISTORY_SHOWN = 20  # the newest moves; GET /models/{name}/history pages through all of them
@@ -46,6 +48,10 @@ def model_page(
         [(v["version"], v["metrics"].get("cv_score")) for v in summaries], f"CV {scoring}"
     )
     production = next((r["version"] for r in rows if r["production"]), None)
+    metadata = state.registry.metadata
+    canary = canary_view(
+        slot, state, metadata.active_canary(slot.name), metadata.canary_history(slot.name, 1)
+    )
     shown, pager = page_of(sort_rows(rows, sort, order), page_number)
     history = state.registry.history(slot.name, limit=HISTORY_SHOWN)
     return page(
@@ -68,6 +74,7 @@ def model_page(
         serving=slot.predictor.version if slot.predictor else None,
         history=history,
         realised=_realised(state, slot.name, production),
+        canary=canary,
     )
 
 

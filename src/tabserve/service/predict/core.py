@@ -7,7 +7,7 @@ input checks, the predictor and the metrics are the same whichever way a
 client asks::
 
     core = deps.predict_core(app)                 # in a route: a ``deps.Core`` parameter
-    predictor = core.production("iris")           # sync; the slot's loaded version
+    predictor = core.production("iris", headers)  # sync; the slot's loaded version (or a canary's)
     predictor = await core.version("iris", 1)     # any version; non-production ones LRU-cached
     batch = core.rows(predictor, payload)          # bare row / {"instances"} / {"columns","data"}
     batch = core.matrix(predictor, array)          # an [N, F] array in feature order
@@ -31,6 +31,10 @@ Every failure is a domain error from ``tabserve.errors``
 that do not fit the schema, ``BatchTooLargeError`` past ``max_batch_rows``);
 ``service.errors.lookup(exc)`` gives its HTTP status for any protocol's error
 shape, and ``str(exc)`` is a message safe to show (it never echoes the input).
+
+Size: every protocol's way from decoded input to an answer, and the canary's
+hook on it (which version answers, its figures), are one path on purpose: a
+second module would put a call between each protocol and its prediction.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -48,6 +53,7 @@ from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
 from tabserve.monitoring.ids import REQUEST_HEADER, RequestIds
 from tabserve.predictor import Interval, Predictor
+from tabserve.service.http.errors import lookup
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
@@ -56,6 +62,7 @@ _BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: th
 OFF_LOOP_BYTES = 256 * 1024  # bodies larger than this are decoded in a worker thread, not on the event loop
 IGNORED_HEADER = b"x-tabserve-ignored-columns"
 IGNORED_COUNT_HEADER = b"x-tabserve-ignored-column-count"
+VERSION_HEADER = b"x-tabserve-version"
 IGNORED_NAMES_SHOWN = 20
 _NAME_CHARS_SHOWN = 64
 _T = TypeVar("_T")
@@ -76,6 +83,11 @@ def ignored_headers(ignored: Sequence[str]) -> list[tuple[bytes, bytes]]:
         for name in ignored[:IGNORED_NAMES_SHOWN]
     )
     return [(IGNORED_HEADER, shown.encode("ascii")), (IGNORED_COUNT_HEADER, str(len(ignored)).encode())]
+
+
+def version_header(result: PredictResult) -> tuple[bytes, bytes]:
+    """``X-Tabserve-Version``: which version answered, for protocols whose body cannot say it."""
+    return VERSION_HEADER, str(result.version).encode()
 
 
 def body_limit(max_batch_rows: int) -> int:
@@ -115,9 +127,16 @@ class PredictCore:
         self.request_ids = RequestIds()
 
     # ---- which version answers ----
-    def production(self, model: str | None = None) -> Predictor:
-        """The loaded production version of a served model (default: the server's default model)."""
+    def production(self, model: str | None = None, headers: Sequence[tuple[bytes, bytes]] = ()) -> Predictor:
+        """The version that answers a served model's production traffic (default: the server's default
+        model): the loaded production version, or during a canary the candidate for its share of
+        requests (``headers``: the request's raw headers, for ``X-Routing-Key``)."""
         slot = self.state.default if model is None else self.state.slot(model)
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(slot.name)
+            if route is not None:
+                return route.pick(slot.require(), headers)
         return slot.require()
 
     async def version(self, model: str, version: int) -> Predictor:
@@ -189,6 +208,35 @@ class PredictCore:
         labels_only: bool = False,
         interval: float | None = None,
     ) -> PredictResult:
+        """Predict a validated batch and count it under ``protocol`` in the metrics (and, during a
+        canary, in its version's figures)."""
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(predictor.model)
+            stats = None if route is None else route.stats.get(predictor.version)
+            if stats is not None:
+                started = perf_counter()
+                try:
+                    result = self._predict(predictor, batch, protocol, labels_only, interval)
+                except Exception as exc:
+                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
+                        stats.record_error()
+                    raise
+                if result.values is not None:
+                    stats.record_values(perf_counter() - started, result.values.tolist())
+                else:
+                    stats.record_labels(perf_counter() - started, result.labels)
+                return result
+        return self._predict(predictor, batch, protocol, labels_only, interval)
+
+    def _predict(
+        self,
+        predictor: Predictor,
+        batch: Batch,
+        protocol: str,
+        labels_only: bool,
+        interval: float | None,
+    ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics.
 
         One finite numeric row takes the model's pure-Python row path, as tabserve's own
@@ -225,7 +273,7 @@ class PredictCore:
                 request_id=request_id,
             )
         if batch.rows == 1 and batch.matrix is not None:
-            found = self.single_row(predictor, batch.matrix[0].tolist(), protocol)
+            found = self._single_row(predictor, batch.matrix[0].tolist(), protocol)
             if found is not None:
                 index, probabilities, request_id = found
                 classes = predictor.classes
@@ -260,6 +308,27 @@ class PredictCore:
         )
 
     def single_row(
+        self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
+    ) -> tuple[int, list[float], str] | None:
+        """``_single_row``, counted in the version's figures during a canary."""
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(predictor.model)
+            stats = None if route is None else route.stats.get(predictor.version)
+            if stats is not None:
+                started = perf_counter()
+                try:
+                    found = self._single_row(predictor, values, protocol)
+                except Exception as exc:
+                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
+                        stats.record_error()
+                    raise
+                if found is not None:
+                    stats.record(perf_counter() - started, predictor.classes[found[0]])
+                return found
+        return self._single_row(predictor, values, protocol)
+
+    def _single_row(
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
     ) -> tuple[int, list[float], str] | None:
         """The single-row shortcut: one row of plain numbers on the model's pure-Python path

@@ -9,6 +9,8 @@ answer and fail alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tabserve.service.http.bodies import is_json, media_type, read_body
 from tabserve.service.http.errors import UnsupportedMediaTypeError
 from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
@@ -38,11 +40,19 @@ def check_infer_media(content_type: bytes | str | None) -> None:
 
 
 async def infer_answer(
-    core: PredictCore, model: str, version: int | None, body: bytes, header_length: str | None
+    core: PredictCore,
+    model: str,
+    version: int | None,
+    body: bytes,
+    header_length: str | None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> tuple[bytes, bytes, Headers]:
     """Content type, body and headers (binary header length, ignored inputs) of a successful infer;
-    errors propagate."""
-    predictor = core.production(model) if version is None else await core.version(model, version)
+    errors propagate. ``headers``: the request's, for a canary's routing key."""
+    if version is None:
+        predictor = core.production(model, headers)
+    else:
+        predictor = await core.version(model, version)
     request = await core.off_loop(len(body), oip.decode_request, core, predictor, body, header_length)
     labels_only = "predict_proba" not in request.outputs
     # A classifier asked for an interval refuses it (the core says why); a regressor computes one if sent.
@@ -86,6 +96,7 @@ class OipAdapter:
             route.version,
             body,
             None if header_length is None else header_length.decode("latin-1"),
+            request.headers,
         )
         return Reply(200, media, payload, headers)
 

@@ -12,7 +12,7 @@ so they answer and fail alike.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -25,7 +25,13 @@ from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
-from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, ignored_headers, request_id_header
+from tabserve.service.predict.core import (
+    OFF_LOOP_BYTES,
+    PredictCore,
+    ignored_headers,
+    request_id_header,
+    version_header,
+)
 from tabserve.service.protocols.tabserve import answers
 
 SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
@@ -106,16 +112,18 @@ class PredictHandler:
         content_type: bytes | str | None,
         content_length: bytes | str | None,
         query: bytes,
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> Answer:
-        """The answer for ``model`` (None: the default) at ``version`` (None: production);
-        domain errors propagate to the error table."""
+        """The answer for ``model`` (None: the default) at ``version`` (None: production, or a
+        canary's candidate for its share: ``headers`` may carry the routing key); domain errors
+        propagate to the error table."""
         is_csv = check_media(media_type(content_type), csv=True)
         labels_only = labels_only_query(query)
         interval = interval_query(query)
         with_ids = is_csv and ids_query(query)
         body = await read_body(receive, self.limit, content_length)
         if version is None:
-            predictor = self.core.production(model)
+            predictor = self.core.production(model, headers)
         else:
             predictor = await self.core.version(model or self.core.state.default.name, version)
         if len(body) > OFF_LOOP_BYTES:
@@ -158,8 +166,10 @@ class PredictHandler:
             interval = wanted_interval(payload)
         result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=interval)
         headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
-        if is_csv:
-            return Answer(answers.CSV_CT, answers.csv_answer_bytes(result, with_ids), headers)
+        if is_csv:  # CSV has no place for the version: a header says which answered
+            return Answer(
+                answers.CSV_CT, answers.csv_answer_bytes(result, with_ids), [*headers, version_header(result)]
+            )
         return Answer(answers.JSON_CT, answers.json_answer(result), headers)
 
     def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> Answer | None:

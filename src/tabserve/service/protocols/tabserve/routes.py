@@ -150,6 +150,7 @@ def declare_predict_routes(app: FastAPI, handler: PredictHandler) -> None:
             headers.get("content-type"),
             headers.get("content-length"),
             request.scope["query_string"],
+            headers.raw,
         )
         extra = {name.decode(): value.decode() for name, value in answer.headers}
         return Response(answer.body, media_type=answer.media.decode(), headers=extra)
