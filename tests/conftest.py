@@ -12,6 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+# One OpenMP thread per test process (scikit-learn's HistGradientBoosting, XGBoost, LightGBM): make
+# test runs one process per core, and a thread per core in each would spin against the others.
+# Set before anything loads an OpenMP runtime; the servers and jobs tests start inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pandas as pd
 import pytest
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 import tabserve
@@ -35,6 +35,13 @@ def notebook_registry(tmp_path: Path) -> tabserve.Registry:
 def split() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     x, y = customers()
     return x[:180], x[180:], y[:180], y[180:]
+
+
+@pytest.fixture(scope="module")
+def mixed(split) -> Pipeline:
+    """The mixed pipeline fitted once on the training split, for tests that register it as it is."""
+    x_train, _, y_train, _ = split
+    return mixed_pipeline(x_train, y_train)
 
 
 def test_mixed_pipeline_serves_the_notebooks_answers_and_records_its_metrics(notebook_registry, split):
@@ -146,9 +153,9 @@ def test_array_model_takes_feature_names_and_is_served_without_warnings(notebook
     )
 
 
-def test_promotion_follows_the_rule_unless_told(notebook_registry, split):
-    x_train, x_test, y_train, y_test = split
-    model = mixed_pipeline(x_train, y_train)
+def test_promotion_follows_the_rule_unless_told(notebook_registry, split, mixed):
+    x_train, x_test, _, y_test = split
+    model = mixed
     common = {"name": "m", "X_sample": x_train.head(5), "registry": notebook_registry}
     assert tabserve.register(model, promote=False, **common).promoted  # a first version always serves
     assert not tabserve.register(model, **common).promoted  # no hold-out: nothing to beat production with
@@ -183,12 +190,12 @@ def _bool_pipeline() -> tuple[object, pd.DataFrame]:
         ({"registry": 3}, ConfigError, "registry must be"),
     ],
 )
-def test_bad_arguments_are_named_and_store_nothing(notebook_registry, split, change, error, message):
-    x_train, x_test, y_train, _ = split
+def test_bad_arguments_are_named_and_store_nothing(notebook_registry, split, mixed, change, error, message):
+    x_train, x_test, _, _ = split
     frames = {"rows": x_test, "no plan": x_train.head(5).drop(columns="plan"), "no rows": x_train.head(0)}
     arguments = {"name": "bad", "X_sample": x_train.head(5), "registry": notebook_registry}
     arguments.update({k: frames.get(v, v) if isinstance(v, str) else v for k, v in change.items()})
-    model = arguments.pop("model", None) or mixed_pipeline(x_train, y_train)
+    model = arguments.pop("model", None) or mixed
     with pytest.raises(error, match=message):
         tabserve.register(model, **arguments)
     assert notebook_registry.models() == []
@@ -259,9 +266,9 @@ def test_the_untrusted_types_advice_suggests_only_what_the_config_accepts():
     load_settings(environ={}, overrides={"registry": {"trusted_types": [suggested]}})  # the config takes it
 
 
-def test_a_pipeline_records_its_steps_and_the_training_rows_when_given(notebook_registry, split):
-    x_train, _, y_train, _ = split
-    pipeline = mixed_pipeline(x_train, y_train)
+def test_a_pipeline_records_its_steps_and_the_training_rows_when_given(notebook_registry, split, mixed):
+    x_train = split[0]
+    pipeline = mixed
     tabserve.register(pipeline, name="churn", X_sample=x_train.head(20), registry=notebook_registry)
     tabserve.register(
         pipeline, name="churn", X_sample=x_train.head(20), data_rows=len(x_train), registry=notebook_registry
@@ -276,9 +283,9 @@ def test_a_pipeline_records_its_steps_and_the_training_rows_when_given(notebook_
 
 
 @pytest.mark.parametrize("rows", [0, -3, True, 2.5, "180"])
-def test_data_rows_must_be_a_positive_whole_number(notebook_registry, split, rows):
-    x_train, _, y_train, _ = split
-    pipeline = mixed_pipeline(x_train, y_train)
+def test_data_rows_must_be_a_positive_whole_number(notebook_registry, split, mixed, rows):
+    x_train = split[0]
+    pipeline = mixed
     with pytest.raises(ConfigError, match="data_rows must be a positive whole number"):
         tabserve.register(
             pipeline, name="churn", X_sample=x_train.head(5), data_rows=rows, registry=notebook_registry

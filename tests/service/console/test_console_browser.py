@@ -64,8 +64,10 @@ def browser() -> Iterator:
 
 
 def _server(root: Path, trained_iris) -> Server:
-    """iris with v1 (production) and v2 (a copy, not production), a token, one-fold-cheap training."""
-    config = write_config(root, copy_registry(trained_iris[0], root / "registry"), server={"token": TOKEN})
+    """iris with v1 (production) and v2 (a copy, not production), a token, one-fold-cheap training
+    whose versions store no pictures (drawing them is most of a job's work; no page here needs them)."""
+    registry = {**copy_registry(trained_iris[0], root / "registry"), "pictures": False}
+    config = write_config(root, registry, server={"token": TOKEN})
     register_copy(config)
     server = Server(config)
     server.wait()

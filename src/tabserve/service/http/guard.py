@@ -25,7 +25,7 @@ protocol itself, in each worker, from an import path.
 
 The subclass hooks into uvicorn internals (the parser callbacks, ``STATUS_LINE``,
 the request cycle's flags), so pyproject pins uvicorn to ``UVICORN_SERIES``
-and tests/service/test_guard_contract.py names whatever of that surface changes.
+and tests/service/http/test_guard_contract.py names whatever of that surface changes.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tabserve.errors import UntrustedTypesError
 from tests.support.notebook_models import custom_pipeline, customers, mixed_pipeline
 from tests.support.servers import write_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TABSERVE = str(Path(sys.executable).with_name("tabserve"))
 
 

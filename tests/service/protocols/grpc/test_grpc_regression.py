@@ -12,10 +12,10 @@ import yaml
 
 from tabserve.config import load_settings
 from tabserve.workflow import train_and_register
-from tests.service.test_grpc import triton
+from tests.service.protocols.grpc.test_grpc import triton
 from tests.support.servers import register_copy, serve_in_thread
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 OIP_INPUTS = [
     ("area", "FP64", [100.0, 55.5, 140.0]),
     ("rooms", "FP64", [3.0, 1.0, 5.0]),

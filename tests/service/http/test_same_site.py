@@ -153,7 +153,7 @@ def test_a_token_server_answers_any_host_and_still_refuses_cross_origin_writes(t
 
 def test_shipped_probes_reach_the_server_by_address(tmp_path):
     """The Kubernetes probes and the compose health check call /healthz and /readyz by address."""
-    root = Path(__file__).resolve().parents[2] / "deploy"
+    root = Path(__file__).resolve().parents[3] / "deploy"
     deployment = yaml.safe_load((root / "kubernetes" / "deployment.yaml").read_text())
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     probe_paths = {

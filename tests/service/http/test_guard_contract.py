@@ -29,7 +29,7 @@ from uvicorn.server import ServerState
 from tabserve.service.http import guard
 from tabserve.service.http.guard import GuardedHttpToolsProtocol, HttpLimits
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = httptools_impl.HttpToolsProtocol
 
 # Every uvicorn method the guard overrides, with the parameters it is written for.

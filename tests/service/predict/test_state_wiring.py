@@ -18,7 +18,7 @@ from tabserve.service.deps import service_state
 from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState, SlotStatus
 
-SERVICE = Path(__file__).resolve().parents[2] / "src" / "tabserve" / "service"
+SERVICE = Path(__file__).resolve().parents[3] / "src" / "tabserve" / "service"
 READER = SERVICE / "deps.py"  # the one module that reads the service off the app
 
 

@@ -16,7 +16,7 @@ import anyio
 from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.protocols.adapter import RawRequest, Reply, Route
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "tabserve" / "service"
+SRC = Path(__file__).resolve().parents[3] / "src" / "tabserve" / "service"
 
 
 class Echo:

@@ -13,7 +13,7 @@ from tabserve.workflow import train_and_register
 from tests.support.polling import eventually
 from tests.support.servers import register_copy, serve_in_thread
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 @pytest.fixture(scope="module")

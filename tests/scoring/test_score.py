@@ -280,7 +280,7 @@ def test_an_output_of_another_version_is_refused(config, tmp_path, capsys, predi
     assert "already holds answers of model iris version 12345" in capsys.readouterr().err
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")

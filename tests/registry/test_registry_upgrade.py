@@ -23,7 +23,7 @@ from tabserve.smoke import load_checked
 from tabserve.workflow import train_and_register
 from tests.support.settings import make_settings
 
-FIXTURE = Path(__file__).parent / "fixtures" / "registry_v2.tar.gz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "registry_v2.tar.gz"
 ONE_CANDIDATE = [{"estimator": "sklearn.linear_model.LogisticRegression", "grid": {"C": [1.0]}}]
 
 
