@@ -23,7 +23,7 @@ from tabserve.errors import BackendUnavailableError, ConflictError, NotFoundErro
 from tabserve.registry.records import PRODUCTION, VersionRecord, version_from_values
 
 # The newest migration in tables.py (a test keeps the two equal).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 6
 _LOCK_WAIT_S = 30  # as tabserve.database gives SQLAlchemy's SQLite engines
 _PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 _VERSION_COLUMNS = ", ".join(f.name for f in fields(VersionRecord) if f.name != "aliases")

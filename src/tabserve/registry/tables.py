@@ -85,9 +85,14 @@ jobs = sa.Table(
     sa.Column("heartbeat_at", sa.Double, nullable=True),
     sa.Column("host", sa.String(255), nullable=True),
     sa.Column("pid", sa.Integer, nullable=True),
+    # Added by migration 6: training or scoring, and a scoring job's rows so far.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="train"),
+    sa.Column("scored", sa.BigInteger, nullable=True),
+    sa.Column("rejected", sa.BigInteger, nullable=True),
 )
 
-# A row per model while one of its trainings is queued or running.
+# A row per model while one of its trainings is queued or running, and one per scoring
+# sink ("score:<hash>"; model names cannot hold a colon) while a job writes to it.
 training_locks = sa.Table(
     "tabserve_training_locks",
     metadata,
@@ -108,11 +113,38 @@ def _create_v2(conn: sa.Connection) -> None:
     prediction_table.create(conn)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1), (2, _create_v2)]
+_JOB_COLUMNS_V6 = ("kind", "scored", "rejected")
+
+
+def _add_job_kinds_v6(conn: sa.Connection) -> None:
+    """Scoring jobs beside training jobs: the jobs table's kind and row counts (a table created
+    by this version's step 1 has them already, so only the missing ones are added)."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(jobs.name)}
+    for name in _JOB_COLUMNS_V6:
+        if name in present:
+            continue
+        column = jobs.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        rule = " NOT NULL DEFAULT 'train'" if name == "kind" else " NULL"
+        quote = conn.dialect.identifier_preparer.quote
+        conn.execute(sa.text(f"ALTER TABLE {quote(jobs.name)} ADD COLUMN {quote(name)} {kind}{rule}"))
+
+
+# Numbers are reserved per branch, so a step is run when its own number is missing
+# (not when it is above the highest applied): steps may land out of order.
+MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
+    (1, _create_v1),
+    (2, _create_v2),
+    (6, _add_job_kinds_v6),
+]
 
 
 def applied_version(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(schema_versions.c.version))).scalar() or 0
+
+
+def applied_numbers(conn: sa.Connection) -> set[int]:
+    return set(conn.execute(sa.select(schema_versions.c.version)).scalars())
 
 
 # Any fixed number: the key of the advisory lock that serialises migrations
@@ -173,7 +205,7 @@ def migrate(engine: sa.Engine) -> int:
         schema_versions.create(conn, checkfirst=True)
         conn.commit()
         for number, step in MIGRATIONS:
-            if applied_version(conn) >= number:
+            if number in applied_numbers(conn):
                 conn.rollback()
                 continue
             step(conn)

@@ -9,6 +9,7 @@ local run writes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,17 @@ def load_predictor(job: ScoreJob) -> Any:
         registry.close()
 
 
-def score_partition(job: ScoreJob, partition: Partition, predictor: Any, sink: Sink) -> dict[str, Any]:
-    """Score one partition chunk by chunk into its part, then mark it done; returns the marker."""
+def score_partition(
+    job: ScoreJob,
+    partition: Partition,
+    predictor: Any,
+    sink: Sink,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score one partition chunk by chunk into its part, then mark it done; returns the marker.
+
+    ``on_chunk(scored, rejected)`` hears the partition's counts so far after each chunk.
+    """
     from tabserve.scoring.rows import check_columns
 
     writer = sink.part(partition.id)
@@ -72,6 +82,8 @@ def score_partition(job: ScoreJob, partition: Partition, predictor: Any, sink: S
             scored += len(result.answers)
             rejected += len(result.rejects)
             row += len(frame)
+            if on_chunk is not None:
+                on_chunk(scored, rejected)
     except BaseException:
         writer.abort()
         raise
