@@ -22,8 +22,8 @@ from typing import Any
 from tabserve.errors import BackendUnavailableError, ConflictError, NotFoundError
 from tabserve.registry.records import PRODUCTION, VersionRecord, version_from_values
 
-# The newest migration in tables.py (a test keeps the two equal).
-SCHEMA_VERSION = 6
+# The migrations in tables.py, every one applied (a test keeps the two equal).
+SCHEMA_VERSIONS = (1, 2, 6)
 _LOCK_WAIT_S = 30  # as tabserve.database gives SQLAlchemy's SQLite engines
 _PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 _VERSION_COLUMNS = ", ".join(f.name for f in fields(VersionRecord) if f.name != "aliases")
@@ -51,10 +51,10 @@ def open_direct(url: str) -> DirectSqliteMetadata | None:
         return None
     store = DirectSqliteMetadata(url, path)
     try:
-        current = store.schema_version()
+        current = store.schema_versions()
     except BackendUnavailableError:
         current = None
-    if current != SCHEMA_VERSION:
+    if current != SCHEMA_VERSIONS:
         store.close()
         return None
     return store
@@ -91,9 +91,11 @@ class DirectSqliteMetadata:
                 f"registry database {self.safe_url} unavailable: {message}"
             ) from None
 
-    def schema_version(self) -> int | None:
+    def schema_versions(self) -> tuple[int, ...]:
+        """Every migration applied, in order (migrations may land out of order: see tables.py)."""
         with self._transaction() as conn:
-            return conn.execute("SELECT max(version) FROM tabserve_schema_versions").fetchone()[0]
+            rows = conn.execute("SELECT version FROM tabserve_schema_versions ORDER BY version").fetchall()
+        return tuple(row[0] for row in rows)
 
     def _aliases_by_version(self, conn: sqlite3.Connection, model: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
