@@ -198,3 +198,14 @@ def test_a_server_scores_a_csv_source_into_a_parquet_sink(score_config, start_se
     assert again.status_code == 202  # the sink is free again; the finished partition is skipped
     rerun = wait_for_job(server, again.json()["id"], ("succeeded", "failed"))
     assert rerun["progress"] == {"done": 1, "total": 1, "scored": 148, "rejected": 2}
+
+
+def test_a_training_job_shows_no_row_counts(scoring_app, score_config):
+    registry = open_registry(load_settings(score_config, environ={}))
+    try:
+        registry.metadata.create_job("f" * 32, "iris", {"search": {"cv": 2}})
+    finally:
+        registry.close()
+    shown = scoring_app.client.get(f"/jobs/{'f' * 32}").json()
+    assert (shown["kind"], shown["progress"], shown["error"]) == ("train", {"done": 0, "total": 0}, None)
+    assert scoring_app.client.get("/jobs").json()["jobs"][0]["progress"] == {"done": 0, "total": 0}

@@ -156,6 +156,7 @@ async def score_model(slot: Served, request: Request, state: State) -> Response:
 @router.get(
     "/jobs/{job_id}",
     response_model=Job,
+    response_model_exclude_unset=True,  # a training job's progress has no row counts
     dependencies=[Authorized],
     responses=problem_responses(401, 404, 422, 503),
 )
@@ -169,7 +170,11 @@ def get_job(job_id: JobId, state: State) -> dict:
 
 
 @router.get(
-    "/jobs", response_model=JobList, dependencies=[Authorized], responses=problem_responses(401, 422, 503)
+    "/jobs",
+    response_model=JobList,
+    response_model_exclude_unset=True,
+    dependencies=[Authorized],
+    responses=problem_responses(401, 422, 503),
 )
 def list_jobs(state: State, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict:
     """Recent jobs (training and scoring) of the models this server serves, newest first (the token,
