@@ -54,6 +54,20 @@ class ConflictError(TabserveError):
         self.job_id = job_id
 
 
+class GateRefusedError(ConflictError):
+    """A promotion gate refused an alias move; the message names each gate and its figures.
+
+    ``gates`` names the refusing gates; ``overridable`` says whether ``force`` would get past them
+    (not when the config forbids overriding). The smoke prediction is not a gate one can override:
+    its refusal is a SmokeTestError.
+    """
+
+    def __init__(self, message: str, gates: list[str], overridable: bool) -> None:
+        super().__init__(message)
+        self.gates = list(gates)
+        self.overridable = overridable
+
+
 class IntegrityError(TabserveError):
     """A stored artifact is missing, altered or of an untrusted type."""
 

@@ -73,6 +73,74 @@ def test_processes_migrating_an_empty_database_at_once_all_succeed(empty_db_url,
     assert _tables(empty_db_url) >= REGISTRY_TABLES
 
 
+def _schema_2(url: str) -> None:
+    """What an earlier tabserve left: schema 1 and 2, the alias history without migration 4's columns
+    and two moves in it; and, as a MySQL step that died between two ALTERs would, one column added."""
+    from tabserve.registry import prediction_table
+
+    old = sa.MetaData()
+    history = sa.Table(
+        t.alias_history.name,
+        old,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("model", sa.String(100), nullable=False),
+        sa.Column("alias", sa.String(50), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("at", sa.Double, nullable=False),
+    )
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in (t.schema_versions, t.versions, t.aliases, t.jobs, t.training_locks, history):
+                table.create(conn)
+            prediction_table.create(conn)
+            conn.execute(t.schema_versions.insert(), [{"version": n, "applied_at": 0.0} for n in (1, 2)])
+            conn.execute(
+                history.insert(),
+                [
+                    {"model": "m", "alias": "production", "version": v, "active": True, "at": float(v)}
+                    for v in (1, 2)
+                ],
+            )
+            conn.execute(
+                sa.text(f"ALTER TABLE {history.name} ADD COLUMN actor VARCHAR(32) DEFAULT 'unknown' NOT NULL")
+            )
+    finally:
+        engine.dispose()
+
+
+def test_migration_4_gives_an_old_history_its_columns_and_is_safe_to_repeat(empty_db_url):
+    _schema_2(empty_db_url)
+    store = MetadataStore(empty_db_url)
+    try:
+        moves = store.alias_history("m")
+        assert [(m.version, m.actor, m.action, m.forced, m.reason, m.previous_version) for m in moves] == [
+            (2, "unknown", "promote", False, "", None),
+            (1, "unknown", "promote", False, "", None),
+        ]
+        assert store.rollback_alias("m", actor="cli", reason="back", forced=True) == 1
+        newest = store.alias_history("m", limit=1)[0]
+        assert (newest.action, newest.version, newest.actor, newest.forced, newest.reason) == (
+            "rollback",
+            1,
+            "cli",
+            True,
+            "back",
+        )
+    finally:
+        store.close()
+    assert _schema_rows(empty_db_url) == [number for number, _ in t.MIGRATIONS]
+    engine = sa.create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            t._history_v4(conn)  # every column there already: nothing to add, no error
+            columns = {c["name"] for c in sa.inspect(conn).get_columns(t.alias_history.name)}
+    finally:
+        engine.dispose()
+    assert columns == {column.name for column in t.alias_history.columns}
+
+
 def test_a_registry_from_before_scoring_jobs_gains_their_columns_and_keeps_its_jobs(empty_db_url):
     """Migration 6 on a version-2 schema: the jobs table gains kind, scored and rejected; old rows
     read as training jobs; running it again (or on a table created with them) adds nothing."""
@@ -104,12 +172,12 @@ def test_a_registry_from_before_scoring_jobs_gains_their_columns_and_keeps_its_j
         assert t.migrate(engine) == 6
         assert t.migrate(engine) == 6
         with engine.connect() as conn:
-            t._add_job_kinds_v6(conn)  # the step itself is safe to repeat
+            t._job_kinds_v6(conn)  # the step itself is safe to repeat
         columns = {c["name"] for c in sa.inspect(engine).get_columns(t.jobs.name)}
     finally:
         engine.dispose()
     assert columns >= added
-    assert _schema_rows(empty_db_url) == [1, 2, 6]
+    assert _schema_rows(empty_db_url) == [number for number, _ in t.MIGRATIONS]
     store = MetadataStore(empty_db_url)
     try:
         job = store.get_job("d" * 32)

@@ -56,7 +56,11 @@ aliases = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
 )
 
-# Each promote pushes a row; a rollback deactivates the newest active one.
+# Every alias move is a row. A promote pushes an active one; a rollback deactivates the newest
+# active one and is recorded as an inactive row, as is the removal of an alias: the active rows are
+# the stack a rollback walks back. ``version`` is where the alias points after the move (for a
+# removal: where it pointed), ``previous_version`` where it pointed before (null: nowhere, or a move
+# recorded before migration 4).
 alias_history = sa.Table(
     "tabserve_alias_history",
     metadata,
@@ -66,7 +70,15 @@ alias_history = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
+    # Migration 4: who moved it and why.
+    sa.Column("action", sa.String(16), nullable=False, server_default="promote"),
+    sa.Column("previous_version", sa.Integer, nullable=True),
+    sa.Column("actor", sa.String(32), nullable=False, server_default="unknown"),
+    sa.Column("forced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text, nullable=True),
 )
+# The columns migration 4 adds to a table created before it (a new table has them from the start).
+HISTORY_V4_COLUMNS = ("action", "previous_version", "actor", "forced", "reason")
 
 jobs = sa.Table(
     "tabserve_jobs",
@@ -113,29 +125,38 @@ def _create_v2(conn: sa.Connection) -> None:
     prediction_table.create(conn)
 
 
-_JOB_COLUMNS_V6 = ("kind", "scored", "rejected")
+def _history_v4(conn: sa.Connection) -> None:
+    """Who moved an alias, why, forced or not, and from which version: columns added to the history.
+
+    Each column is added only if it is missing, so the step is safe to repeat: MySQL/MariaDB commit
+    every ALTER at once, and a process that died between two of them leaves some added. Rows written
+    before get actor 'unknown', action 'promote', not forced, no reason and no previous version.
+    """
+    _add_missing(conn, alias_history, HISTORY_V4_COLUMNS)
 
 
-def _add_job_kinds_v6(conn: sa.Connection) -> None:
-    """Scoring jobs beside training jobs: the jobs table's kind and row counts (a table created
-    by this version's step 1 has them already, so only the missing ones are added)."""
-    present = {column["name"] for column in sa.inspect(conn).get_columns(jobs.name)}
-    for name in _JOB_COLUMNS_V6:
-        if name in present:
-            continue
-        column = jobs.c[name]
-        kind = column.type.compile(dialect=conn.dialect)
-        rule = " NOT NULL DEFAULT 'train'" if name == "kind" else " NULL"
-        quote = conn.dialect.identifier_preparer.quote
-        conn.execute(sa.text(f"ALTER TABLE {quote(jobs.name)} ADD COLUMN {quote(name)} {kind}{rule}"))
+JOB_V6_COLUMNS = ("kind", "scored", "rejected")
 
 
-# Numbers are reserved per branch, so a step is run when its own number is missing
-# (not when it is above the highest applied): steps may land out of order.
+def _job_kinds_v6(conn: sa.Connection) -> None:
+    """Scoring jobs beside training jobs: the jobs table's kind and row counts, each added only if
+    missing (safe to repeat, as ``_history_v4``). Jobs written before are training jobs."""
+    _add_missing(conn, jobs, JOB_V6_COLUMNS)
+
+
+def _add_missing(conn: sa.Connection, table: sa.Table, names: tuple[str, ...]) -> None:
+    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            spec = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
+
+
 MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
     (1, _create_v1),
     (2, _create_v2),
-    (6, _add_job_kinds_v6),
+    (4, _history_v4),
+    (6, _job_kinds_v6),
 ]
 
 
@@ -144,6 +165,7 @@ def applied_version(conn: sa.Connection) -> int:
 
 
 def applied_numbers(conn: sa.Connection) -> set[int]:
+    """Every migration recorded, so a step numbered below the newest (merged later) still runs."""
     return set(conn.execute(sa.select(schema_versions.c.version)).scalars())
 
 
