@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/watch.py
+	$(BIN)/python benchmarks/canary.py
 	$(BIN)/python benchmarks/protocols.py
 	$(BIN)/python benchmarks/grpc.py
 	$(BIN)/python benchmarks/slow_clients.py

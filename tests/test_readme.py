@@ -48,6 +48,7 @@ class Step:
 class Block:
     line: int
     steps: list[Step] = field(default_factory=list)
+    server_env: dict[str, str] = field(default_factory=dict)  # for the block's `tabserve serve`
 
     @property
     def needs_server(self) -> bool:
@@ -55,13 +56,16 @@ class Block:
 
 
 SKIP_MARK = "<!-- readme-test: skip"
+SERVER_ENV_MARK = "<!-- readme-test: server-env "
 
 
 def console_blocks(text: str) -> list[Block]:
     """The ```console blocks: each ``$ `` line a command, the lines up to the next one its output.
 
     A block right after a ``<!-- readme-test: skip (why) -->`` line is left out: one whose
-    output needs what a test cannot make in order (e.g. minutes of drifted traffic).
+    output needs what a test cannot make in order (e.g. minutes of drifted traffic). After a
+    ``<!-- readme-test: server-env NAME=value ... -->`` line, the block's server runs with those
+    environment variables (the settings a reader would put in the server's config).
     """
     blocks: list[Block] = []
     current: Block | None = None
@@ -70,6 +74,9 @@ def console_blocks(text: str) -> list[Block]:
         if current is None:
             if line.strip() == "```console" and not previous.startswith(SKIP_MARK):
                 current = Block(number)
+                if previous.startswith(SERVER_ENV_MARK):
+                    pairs = previous.removeprefix(SERVER_ENV_MARK).removesuffix("-->").split()
+                    current.server_env = dict(pair.split("=", 1) for pair in pairs)
             if line.strip():
                 previous = line.strip()
             continue
@@ -141,7 +148,7 @@ def test_readme_console_blocks_run_as_shown(tmp_path):
                 server = subprocess.Popen(
                     ["tabserve", "serve", "--port", str(port)],
                     cwd=tmp_path,
-                    env=env,
+                    env={**env, **block.server_env},
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -177,6 +184,12 @@ def test_readme_console_blocks_run_as_shown(tmp_path):
                 server.terminate()
                 server.wait(timeout=60)
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_server_env_line_sets_the_blocks_server_environment():
+    text = "<!-- readme-test: server-env A=1 B=x=y -->\n```console\n$ true\n```\n```console\n$ true\n```\n"
+    first, second = console_blocks(text)
+    assert first.server_env == {"A": "1", "B": "x=y"} and second.server_env == {}
 
 
 def test_matching_masks_only_what_varies():

@@ -18,6 +18,7 @@ from tabserve import promotion
 from tabserve.inputs import parse_payload
 from tabserve.predictor import Predictor
 from tabserve.registry import PRODUCTION, open_registry
+from tabserve.registry.tables import MIGRATIONS
 from tabserve.smoke import load_checked
 from tabserve.workflow import train_and_register
 from tests.support.settings import make_settings
@@ -99,7 +100,7 @@ def test_an_old_registry_migrates_its_alias_history_and_lists_it(old_registry, t
         (1, "unknown", "promote", False, ""),
     ]
     assert all(m["from_version"] is None for m in listed)  # not recorded before migration 4
-    assert [row[0] for row in _rows(db, "tabserve_schema_versions")] == [1, 2, 4]
+    assert [row[0] for row in _rows(db, "tabserve_schema_versions")] == [number for number, _ in MIGRATIONS]
     assert main(["models", "rollback", "-c", str(config), "--reason", "after the upgrade"]) == 0
     assert capsys.readouterr().out == "iris production -> v1 (rolled back)\n"
     assert main(["models", "history", "-c", str(config)]) == 0

@@ -393,6 +393,17 @@ class MonitoringSettings(_Section):
     queue_rows: int = Field(
         100_000, ge=1, description="Rows waiting for drift, log or shadow; beyond it rows are dropped."
     )
+    performance_windows: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9_]{1,20}$")], Annotated[float, Field(gt=0)]
+    ] = Field(
+        default_factory=lambda: {"hour": 3600.0, "day": 86400.0},
+        description="Named windows (seconds) realised performance is grouped by: "
+        "GET /models/{name}/performance?window=NAME; the first is the default.",
+        min_length=1,
+    )
+    performance_days: float = Field(
+        7, gt=0, description="How far back realised performance (the route and its gauges) looks."
+    )
 
     @model_validator(mode="after")
     def _verdict_reachable(self) -> MonitoringSettings:
@@ -400,6 +411,38 @@ class MonitoringSettings(_Section):
             raise ValueError(
                 f"monitoring.drift_min_rows ({self.drift_min_rows}) is more than the drift window holds "
                 f"(monitoring.window_rows: {self.window_rows}), so there would never be a verdict"
+            )
+        return self
+
+
+class CanarySettings(_Section):
+    max_error_rate: float = Field(
+        0.05, ge=0, le=1, description="End a canary whose recent requests failed more often than this."
+    )
+    max_p99_ratio: float | None = Field(
+        3.0,
+        gt=1,
+        description="End a canary whose p99 latency is above this many times production's (null: off).",
+    )
+    p99_slack_ms: float = Field(
+        2.0,
+        ge=0,
+        description="The p99 rule also needs the candidate this many ms slower (sub-ms noise never aborts).",
+    )
+    min_requests: int = Field(
+        50, ge=1, description="Requests a version must have answered before a rule judges it."
+    )
+    window_requests: int = Field(
+        1000, ge=10, description="The recent requests per version that the rules and figures cover."
+    )
+    evaluate_every_s: float = Field(10.0, gt=0, description="How often each server judges its canaries.")
+
+    @model_validator(mode="after")
+    def _judgement_reachable(self) -> CanarySettings:
+        if self.min_requests > self.window_requests:
+            raise ValueError(
+                f"canary.min_requests ({self.min_requests}) is more than the window holds "
+                f"(canary.window_requests: {self.window_requests}), so no rule would ever judge"
             )
         return self
 
@@ -430,6 +473,7 @@ class Settings(_Section):
     promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     score: ScoreSettings = Field(default_factory=ScoreSettings)
     # The config file's folder, which its relative paths were resolved against

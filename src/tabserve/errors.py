@@ -6,6 +6,8 @@ codes in the service), so the core never knows how it is being called.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TabserveError(Exception):
     """Base for every error tabserve reports to a user as a message.
@@ -62,7 +64,7 @@ class GateRefusedError(ConflictError):
     its refusal is a SmokeTestError.
     """
 
-    def __init__(self, message: str, gates: list[str], overridable: bool) -> None:
+    def __init__(self, message: str, gates: Sequence[str] = (), overridable: bool = True) -> None:
         super().__init__(message)
         self.gates = list(gates)
         self.overridable = overridable

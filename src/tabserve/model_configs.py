@@ -18,7 +18,7 @@ from tabserve.config_paths import resolve_config_paths
 from tabserve.config_sources import read_config_file
 from tabserve.errors import ConfigError, NotAcceptedError
 
-SERVER_SECTIONS = ("registry", "promotion", "server", "monitoring", "logging")
+SERVER_SECTIONS = ("registry", "promotion", "server", "monitoring", "canary", "logging")
 
 
 def training_settings(settings: Settings, model: str) -> Settings | None:

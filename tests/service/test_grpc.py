@@ -401,3 +401,15 @@ def test_a_busy_grpc_port_is_one_clear_line(start_server, iris_config):
         assert server.process.wait(60) != 0
     assert f"cannot serve gRPC on 127.0.0.1:{port}: the port is in use" in server.log()
     assert "Traceback" not in server.log()
+
+
+def test_the_request_id_is_a_response_parameter_and_trailing_metadata(served):
+    columns = [(n, "FP64", [3], "fp64_contents", [row[i] for row in ROWS]) for i, n in enumerate(NAMES)]
+    channel, service = stub(served)
+    try:
+        response, call = service.ModelInfer.with_call(typed_request(columns))
+        request_id = response.parameters["tabserve_request_id"].string_param
+        assert dict(call.trailing_metadata())["x-tabserve-request-id"] == request_id
+        assert len(request_id) >= 24
+    finally:
+        channel.close()

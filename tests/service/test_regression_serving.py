@@ -10,6 +10,7 @@ import yaml
 from tabserve.config import load_settings
 from tabserve.service.app import create_app, with_fast_predict
 from tabserve.workflow import train_and_register
+from tests.support.polling import eventually
 from tests.support.servers import register_copy, serve_in_thread
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -79,6 +80,7 @@ def test_predict_answers_numbers(any_client, houses_config, path):
         "model": "houses",
         "version": 1,
         "predictions": pytest.approx(_expected_values(houses_config)),
+        "ids": [f"{body['ids'][0][:-2]}-{i}" for i in range(len(ROWS))],
     }
 
 
@@ -268,3 +270,24 @@ def test_a_classifier_refuses_an_interval(tmp_path, trained_iris):
             assert response.json()["detail"] == (
                 "interval: this model is a classifier; intervals are for regression models"
             )
+
+
+def test_feedback_for_a_regressor_yields_realised_rmse_and_mae(houses_config):
+    settings = load_settings(houses_config, environ={"TABSERVE_MONITORING__LOG_PREDICTIONS": "1"})
+    with serve_in_thread(with_fast_predict(create_app(settings))) as http:
+        eventually(lambda: http.get("/readyz").status_code == 200, "the model loaded", 60)
+        answer = http.post("/models/houses/predict", json={"instances": ROWS}).json()
+        values = answer["predictions"]
+        records = [
+            {"id": answer["ids"][0], "actual": values[0] + 3.0},
+            {"id": answer["ids"][1], "actual": values[1] - 1.0},
+            {"id": answer["ids"][1] + "0", "actual": 1.0},  # no such row
+        ]
+        sent = http.post("/models/houses/feedback", json=records).json()
+        assert (sent["accepted"], sent["unknown_ids"]) == (2, 1)
+        wrong = http.post("/models/houses/feedback", json=[{"id": answer["ids"][0], "actual": "big"}]).json()
+        assert wrong["duplicates"] == 1  # the id has its actual already; counted once
+        overall = http.get("/models/houses/performance").json()["versions"][0]["overall"]
+    assert overall["rows"] == 2
+    assert overall["mae"] == pytest.approx(2.0) and overall["rmse"] == pytest.approx((5.0) ** 0.5)
+    assert overall["rmse_interval"][0] <= overall["rmse"] <= overall["rmse_interval"][1]

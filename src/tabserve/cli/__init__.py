@@ -20,7 +20,18 @@ from tabserve.cli.common import EXIT_RUNTIME, EXIT_USAGE, UsageError, common_opt
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Adding a command: a module here with `register(commands, common)`, and its name in this tuple.
-COMMANDS = ("train", "predict", "score", "visualise", "models", "register", "data", "serve", "registry")
+COMMANDS = (
+    "train",
+    "predict",
+    "score",
+    "visualise",
+    "models",
+    "register",
+    "data",
+    "feedback",
+    "serve",
+    "registry",
+)
 
 DESCRIPTION = "From a scikit-learn notebook to a versioned, served classifier."
 

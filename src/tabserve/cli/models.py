@@ -1,4 +1,5 @@
-"""`tabserve models`: list, show, promote and roll back registered versions; the alias history."""
+"""`tabserve models`: list, show, promote and roll back registered versions; the alias history;
+canary releases."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from typing import Any
 
 from tabserve.cli import common
+from tabserve.cli.canary import add_options as add_canary_options
 
 ACTIONS = {
     "list": "every version, newest last, with its aliases and scores",
@@ -15,6 +17,7 @@ ACTIONS = {
     "rollback": "give production back to the version it had before",
     "history": "every alias move, newest first: who, when, why, forced or not (--json, --limit)",
     "export": "write VERSION's files, schema and metadata to a folder (-o DIR) for tabserve register",
+    "canary": "send --weight PERCENT of traffic to VERSION, --promote or --stop it; alone: show it",
 }
 NEEDS_VERSION = ("show", "promote", "export")
 MOVES = ("promote", "rollback")
@@ -25,7 +28,7 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
         "models",
         parents=[parent],
-        help="list, show, promote, roll back",
+        help="list, show, promote, roll back, canary",
         description="Look at and move the versions of a registered model.",
     )
     parser.add_argument(
@@ -47,6 +50,7 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=int, default=50, metavar="N", help="history: the N newest moves (default: 50)"
     )
+    add_canary_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -55,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action in NEEDS_VERSION and args.version is None:
         raise common.UsageError(f"models {args.action} needs a VERSION number")
-    if args.action not in NEEDS_VERSION and args.version is not None:
+    if args.action != "canary" and (args.weight is not None or args.promote or args.stop):
+        raise common.UsageError("--weight, --promote and --stop belong to models canary")
+    if args.action not in (*NEEDS_VERSION, "canary") and args.version is not None:
         raise common.UsageError(f"models {args.action} takes no VERSION (got {args.version})")
     if (args.force or args.reason) and args.action not in MOVES:
         raise common.UsageError(
@@ -66,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     settings = common.load(args)
     from tabserve.registry import open_registry
 
-    registry = open_registry(settings, existing=True)  # never create one to read or move aliases
+    # Never create a registry to read or move aliases; canaries need the full store.
+    registry = open_registry(settings, existing=True, quick=args.action != "canary")
     try:
         model = args.model or settings.model
         if args.action == "list":
@@ -87,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "show":
             record = registry.get(model, args.version)
             print(json.dumps(record.detail(), indent=2))
+        elif args.action == "canary":
+            from tabserve.cli.canary import run as run_canary
+
+            run_canary(args, registry, model)
         elif args.action == "export":
             from tabserve.cli.export import export
 

@@ -42,6 +42,7 @@ class Observation:
     at: float  # time.time() of the answer
     values: Any = None  # a regressor's predicted values, one per row
     interval: Any = None  # a regressor's intervals (tabserve.predictor.Interval), when asked for
+    request_id: str = ""  # the call's id (``monitoring.ids``), which the answer carried
 
 
 @dataclass(slots=True)

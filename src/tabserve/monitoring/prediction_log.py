@@ -19,9 +19,7 @@ null) where a classifier's holds probabilities.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +31,7 @@ import sqlalchemy as sa
 
 from tabserve.errors import BackendUnavailableError
 from tabserve.monitoring.channel import Observation
+from tabserve.monitoring.ids import RequestIds
 from tabserve.registry.prediction_table import predictions
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,7 @@ class PredictionLog:
         self.clock = clock
         self.last_prune = 0.0
         self.pruned_chunks = 0
-        # Request ids: unique per process (random prefix) and cheap (a counter, no system call per call).
-        self._prefix = os.urandom(6).hex()
-        self._numbers = itertools.count(1)
+        self._request_ids = RequestIds()  # for calls that came without the id their answer carried
 
     def handle(self, observations: list[Observation]) -> None:
         """Write these calls in one transaction, then prune if it is time."""
@@ -90,7 +87,7 @@ class PredictionLog:
                 yield _chunk(model, version, predictor, calls, rows)
 
     def _call(self, observation: Observation, names: list[str]) -> list[Any]:
-        request_id = f"{self._prefix}{next(self._numbers):x}"
+        request_id = observation.request_id or self._request_ids()
         if observation.values is not None:
             return [observation.at, request_id, _rows(observation, names), *_answered_values(observation)]
         probabilities = observation.probabilities

@@ -63,6 +63,7 @@ class Watch:
         probabilities: Any,
         values: Any = None,
         interval: Any = None,
+        request_id: str = "",
     ) -> None:
         """Queue one answered call for every consumer that wants it; never raises into the caller.
 
@@ -85,7 +86,16 @@ class Watch:
         observation = None
         if wanted or not single:
             observation = Observation(
-                predictor, rows, matrix, columns, indices, probabilities, time.time(), values, interval
+                predictor,
+                rows,
+                matrix,
+                columns,
+                indices,
+                probabilities,
+                time.time(),
+                values,
+                interval,
+                request_id,
             )
         for channel in self._always:
             if single:

@@ -243,12 +243,11 @@ class ModelStore:
         return self.metadata.alias_history(model, alias=alias, limit=limit, before=before)
 
 
-def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
+def open_registry(settings: Settings, *, existing: bool = False, quick: bool | None = None) -> ModelStore:
     """The registry the settings name: the one way the CLI, the server, jobs and the Python API open it.
 
-    ``existing``: for commands that only read or move aliases. A SQLite registry
-    that is not there is an error naming the URL, not a new empty database, and
-    one that is there is read without SQLAlchemy (start-up time).
+    ``existing`` (commands that read or move aliases): a missing SQLite registry is an error naming the
+    URL, not a new empty database; one there is read without SQLAlchemy unless ``quick`` is False.
     """
     config = settings.registry
     if existing:
@@ -258,8 +257,9 @@ def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
                 f"no registry at {config.url} ({missing} does not exist): "
                 "train a model first with `tabserve train`, or give the config that names the registry"
             )
+    quick = existing if quick is None else quick
     store = ModelStore.open(
-        config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick=existing
+        config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick
     )
     store.gates = settings.promotion
     return store

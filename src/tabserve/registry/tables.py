@@ -114,6 +114,22 @@ training_locks = sa.Table(
 )
 
 
+# A row per canary release: open (``ended_at`` null) while it runs, then kept with how it ended.
+canaries = sa.Table(
+    "tabserve_canaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", Name, nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("actor", sa.String(50), nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+
 def _create_v1(conn: sa.Connection) -> None:
     for table in (versions, aliases, alias_history, jobs, training_locks):
         table.create(conn, checkfirst=True)
@@ -123,6 +139,12 @@ def _create_v2(conn: sa.Connection) -> None:
     from tabserve.registry import prediction_table  # its own module: it imports this one
 
     prediction_table.create(conn)
+
+
+def _create_v3(conn: sa.Connection) -> None:
+    from tabserve.registry import feedback_table  # its own module, as the prediction log's
+
+    feedback_table.create(conn)
 
 
 def _history_v4(conn: sa.Connection) -> None:
@@ -152,10 +174,16 @@ def _add_missing(conn: sa.Connection, table: sa.Table, names: tuple[str, ...]) -
             conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
 
 
+def _create_v5(conn: sa.Connection) -> None:
+    canaries.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
     (1, _create_v1),
     (2, _create_v2),
+    (3, _create_v3),
     (4, _history_v4),
+    (5, _create_v5),
     (6, _job_kinds_v6),
 ]
 

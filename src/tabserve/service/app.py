@@ -31,13 +31,17 @@ from tabserve.service.deps import bind, note_grpc_port, predict_core, service_st
 from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for, problem_responses
 from tabserve.service.http.same_site import HostCheck
+from tabserve.service.manage import canary as routes_canary
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
 from tabserve.service.manage import moves as routes_moves
+from tabserve.service.ops import feedback as routes_feedback
 from tabserve.service.ops import health as routes_ops
 from tabserve.service.ops import tasks as background
 from tabserve.service.ops import visualise as routes_visualise
 from tabserve.service.ops import watch as routes_watch
+from tabserve.service.ops.canary_metrics import CanaryCollector
+from tabserve.service.predict.canary_follow import judge_forever
 from tabserve.service.predict.core import PredictCore
 from tabserve.service.predict.metrics import RequestMetrics
 from tabserve.service.predict.reloader import Reloader
@@ -67,7 +71,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = service_state(app)
     state.bind_loop()
     tasks = background.start(
-        state, {"reloader": Reloader(state).run, "job-check": state.jobs.watch, **state.watch.tasks()}
+        state,
+        {
+            "reloader": Reloader(state).run,
+            "job-check": state.jobs.watch,
+            "canary-judge": lambda: judge_forever(state),
+            **state.watch.tasks(),
+        },
     )
     grpc_server = None
     try:
@@ -172,6 +182,7 @@ def _openapi_for(app: FastAPI, token_set: bool) -> Callable[[], dict[str, Any]]:
 def create_app(settings: Settings) -> FastAPI:
     """Build the service for these settings (one app per server process)."""
     state = ServiceState.build(settings, open_registry(settings))
+    state.metrics.add_collector(CanaryCollector(state))
     core = PredictCore(state)
     app = FastAPI(
         title="tabserve",
@@ -187,10 +198,12 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         routes_models.router,
         routes_moves.router,
+        routes_canary.router,
         routes_jobs.router,
         routes_visualise.router,
         routes_ops.router,
         routes_watch.router,
+        routes_feedback.router,
         routes_oip.router,
         routes_kserve_v1.router,
         routes_mlflow.router,

@@ -163,3 +163,21 @@ def test_config_errors_are_placed_by_key_path():
     assert field_of("request body: candidates.0.estimator: 'os.system' is not allowed") == "candidates"
     assert field_of("request body: split: give exactly one of ...") == "split"
     assert field_of("something else") == "form"
+
+
+def test_the_data_summary_cache_keeps_each_sources_own_summary():
+    """Two models' data pages within a minute each show their own data (and a regression target its
+    histogram), not the summary the other page read first."""
+    from pathlib import Path
+
+    from tabserve.config import DataSettings
+    from tabserve.service.console.summary import SummaryCache
+
+    houses = Path(__file__).resolve().parents[3] / "examples" / "houses.csv"
+    cache = SummaryCache()
+    iris = cache.get(DataSettings())
+    prices = cache.get(DataSettings(source="csv", path=str(houses), target="price"))
+    assert (iris.rows, iris.target, iris.target_bins) == (150, "species", None)
+    assert (prices.rows, prices.target) == (400, "price")
+    assert sum(rows for _, _, rows in prices.target_bins) == 400 and len(prices.target_bins) == 20
+    assert cache.get(DataSettings()) is iris  # within the minute: read once

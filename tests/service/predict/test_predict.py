@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.prediction_ids import masked
+
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
@@ -262,4 +264,4 @@ def test_both_paths_answer_byte_for_byte_alike(app_server, declared_client, path
     declared = declared_client.post(path, **request_kwargs)
     assert fast.status_code == declared.status_code, (fast.text, declared.text)
     assert fast.headers["content-type"] == declared.headers["content-type"]
-    assert fast.content == declared.content
+    assert masked(fast.content) == masked(declared.content)

@@ -12,6 +12,8 @@ import numpy as np
 import orjson
 import pytest
 
+from tests.support.prediction_ids import masked
+
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 ROWS = [SETOSA, VIRGINICA, [5.9, 3.0, 4.2, 1.5]]
@@ -409,4 +411,4 @@ def test_fast_path_and_declared_routes_answer_alike(app_server, request, path, c
     assert fast.headers.get("inference-header-content-length") == declared.headers.get(
         "inference-header-content-length"
     )
-    assert fast.content == declared.content
+    assert masked(fast.content) == masked(declared.content)

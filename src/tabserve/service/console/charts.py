@@ -118,6 +118,73 @@ def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]], tit
     return Markup("".join(parts))
 
 
+def realised_line(
+    windows: Sequence[dict],
+    metric: str,
+    holdout: float | None,
+    title: str,
+    width: int = 560,
+    height: int = 160,
+) -> Markup:
+    """A realised metric per time window (x: window, y: the metric) with its 95 % interval as a band
+    and the hold-out figure as a dashed line, so a fall below what the hold-out promised shows."""
+    known = [w for w in windows if isinstance(w.get(metric), int | float)]
+    label = escape(title)
+    if not known:
+        return Markup(f'<p class="muted">No {label} yet: no ground truth has been sent back.</p>')
+    left, right, top, bottom = 48, 12, 12, 28
+    bands = [w.get(f"{metric}_interval") or [w[metric], w[metric]] for w in known]
+    values = [w[metric] for w in known] + [b for band in bands for b in band]
+    if holdout is not None:
+        values.append(holdout)
+    low, high = min(values), max(values)
+    if high - low < 1e-9:
+        low, high = low - 0.05, high + 0.05
+    span_x = max(1, len(known) - 1)
+
+    def x_at(i: int) -> float:
+        return left + (width - left - right) * (i / span_x if len(known) > 1 else 0.5)
+
+    def y_at(y: float) -> float:
+        return top + (height - top - bottom) * (1 - (y - low) / (high - low))
+
+    described = ", ".join(f"{w['start']} {w[metric]:.4f} over {w['rows']} rows" for w in known)
+    held = "" if holdout is None else f"; hold-out {holdout:.4f}"
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img"><title>{label} by window: {escape(described + held)}</title>'
+    ]
+    for value in (low, high):
+        y = _fmt(y_at(value))
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y}" y2="{y}" stroke="{GRID}"/>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y}" text-anchor="end" dominant-baseline="middle" '
+            f'font-size="11" fill="{INK}">{value:.3f}</text>'
+        )
+    upper = [f"{_fmt(x_at(i))},{_fmt(y_at(band[1]))}" for i, band in enumerate(bands)]
+    lower = [f"{_fmt(x_at(i))},{_fmt(y_at(band[0]))}" for i, band in reversed(list(enumerate(bands)))]
+    parts.append(f'<polygon points="{" ".join(upper + lower)}" fill="{ACCENT}" fill-opacity="0.15"/>')
+    if holdout is not None:
+        y = _fmt(y_at(holdout))
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y}" y2="{y}" stroke="{INK}" '
+            f'stroke-dasharray="4 3" data-holdout="{holdout:.4f}"/>'
+        )
+    path = " ".join(f"{_fmt(x_at(i))},{_fmt(y_at(w[metric]))}" for i, w in enumerate(known))
+    parts.append(f'<polyline points="{path}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
+    step = max(1, len(known) // 6)
+    for i, window in enumerate(known):
+        x, y = _fmt(x_at(i)), _fmt(y_at(window[metric]))
+        parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{ACCENT}"/>')
+        if i % step == 0 or i == len(known) - 1:
+            parts.append(
+                f'<text x="{x}" y="{height - 8}" text-anchor="middle" font-size="11" '
+                f'fill="{INK}">{escape(str(window["start"])[5:16].replace("T", " "))}</text>'
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def histogram(
     bins: Sequence[tuple[float, float, int]], title: str, width: int = 560, height: int = 160
 ) -> Markup:

@@ -1,13 +1,17 @@
 """The console's model page: the version table (sorted by any column on the server, 50 rows a page),
-the main metric across all versions, compare, roll back, and the latest alias moves."""
+the main metric across all versions, compare, roll back, the latest alias moves, and the canary with
+promote and stop."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from tabserve.errors import BackendUnavailableError
+from tabserve.monitoring.performance import model_report
 from tabserve.service.console import charts, views
 from tabserve.service.console.pages import guarded, token_set
 from tabserve.service.console.render import page
@@ -20,6 +24,7 @@ from tabserve.service.console.version_table import (
     sort_rows,
 )
 from tabserve.service.deps import ModelName, State
+from tabserve.service.manage.canary import canary_view
 
 router = APIRouter(include_in_schema=False)
 HISTORY_SHOWN = 20  # the newest moves; GET /models/{name}/history pages through all of them
@@ -43,6 +48,10 @@ def model_page(
         [(v["version"], v["metrics"].get("cv_score")) for v in summaries], f"CV {scoring}"
     )
     production = next((r["version"] for r in rows if r["production"]), None)
+    metadata = state.registry.metadata
+    canary = canary_view(
+        slot, state, metadata.active_canary(slot.name), metadata.canary_history(slot.name, 1)
+    )
     shown, pager = page_of(sort_rows(rows, sort, order), page_number)
     history = state.registry.history(slot.name, limit=HISTORY_SHOWN)
     return page(
@@ -64,4 +73,35 @@ def model_page(
         production=production,
         serving=slot.predictor.version if slot.predictor else None,
         history=history,
+        realised=_realised(state, slot.name, production),
+        canary=canary,
     )
+
+
+def _realised(state: State, model: str, production: int | None) -> dict[str, Any]:
+    """The realised-performance chart of the production version (else the newest with ground truth)
+    beside its hold-out figure; a registry that cannot answer leaves a note, not a broken page."""
+    monitoring = state.settings.monitoring
+    window, window_s = next(iter(monitoring.performance_windows.items()))
+    try:
+        report = model_report(
+            state.registry, model, window, window_s, monitoring.performance_days, time.time()
+        )
+    except BackendUnavailableError:
+        return {"note": "Realised performance is unavailable: the registry database did not answer."}
+    found = report["versions"]
+    version = next((v for v in found if v["version"] == production), found[0] if found else None)
+    if version is None:
+        return {"note": f"No ground truth yet: send it with POST /models/{model}/feedback."}
+    overall, holdout = version["overall"], version["holdout"]
+    metric = "accuracy" if overall.get("accuracy") is not None else "rmse"
+    title = f"realised {metric} of v{version['version']} per {window}"
+    return {
+        "note": None,
+        "version": version["version"],
+        "metric": metric,
+        "overall": overall,
+        "holdout": holdout.get(metric),
+        "window": window,
+        "chart": charts.realised_line(version["windows"], metric, holdout.get(metric), title),
+    }

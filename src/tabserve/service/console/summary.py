@@ -83,19 +83,24 @@ def summarise(frame: Any, target: str, features: list[str]) -> list[dict[str, An
 
 
 class SummaryCache:
-    """The newest summary and when its data was read; one read at a time."""
+    """The newest summary of each data source and when it was read; one read at a time.
+
+    Keyed by the data settings: a server with several models (``server.model_configs``) shows each
+    model its own data, never the summary another model's page read a moment before.
+    """
 
     def __init__(self) -> None:
-        self._latest: tuple[DataSummary, float] | None = None
+        self._latest: dict[str, tuple[DataSummary, float]] = {}
         self._lock = threading.Lock()
 
     def get(self, settings: DataSettings) -> DataSummary:
+        key = settings.model_dump_json()
         with self._lock:
-            latest = self._latest
+            latest = self._latest.get(key)
             if latest is not None and time.monotonic() - latest[1] < RECHECK_AFTER_S:
                 return latest[0]
             summary = _read(settings, latest[0] if latest else None)
-            self._latest = (summary, time.monotonic())
+            self._latest[key] = (summary, time.monotonic())
             return summary
 
 

@@ -9,8 +9,9 @@ the answer under a name the attacker controls. Three rules close both doors:
   names), except on ``/healthz`` and ``/readyz``, which probes call by address;
 - a mutating request that carries an ``Origin`` comes from this server's own
   pages (same scheme-less host and port as its ``Host``);
-- a mutating request's body, if it has one, is JSON: a form or ``text/plain``
-  body is what a cross-site page can send without a preflight.
+- a mutating request's body, if it has one, is JSON (or CSV or JSON lines, which
+  no page can send cross-site without a CORS preflight, never granted here): a
+  form or ``text/plain`` body is what a cross-site page can send without one.
 
 The host rule wraps the whole ASGI app (the raw predict paths included); the
 other two run where the bearer token is checked, on every mutating route.
@@ -99,6 +100,10 @@ class HostCheck:
         await send({"type": "http.response.body", "body": body})
 
 
+# Not CORS-safelisted: a page can send these only after a preflight, which this server never grants.
+PREFLIGHTED = frozenset({"text/csv", "application/csv", "application/x-ndjson", "application/jsonl"})
+
+
 def check_same_site(method: str, headers: Any) -> None:
     """Refuse a mutating request from another origin, or with a body a page can send cross-site."""
     if method in SAFE_METHODS:
@@ -109,7 +114,7 @@ def check_same_site(method: str, headers: Any) -> None:
             "a mutating request from another site's page is refused (its Origin is not this server)"
         )
     media = media_type(headers.get("content-type"))
-    if media and media != "application/json" and not media.endswith("+json"):
+    if media and media != "application/json" and not media.endswith("+json") and media not in PREFLIGHTED:
         raise UnsupportedMediaTypeError(
             f"a mutating request's body must be application/json, not '{media[:60]}'"
         )

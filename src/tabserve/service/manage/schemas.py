@@ -127,3 +127,8 @@ class Ready(BaseModel):
         description="Status 'degraded': models whose production alias points at a version that cannot be "
         "loaded, with the reason; the version shown is the one still served.",
     )
+    canary: dict[str, str] | None = Field(
+        None,
+        description="Models whose canary this process does not serve (its version cannot be loaded, or its "
+        "state cannot be read), with the reason: their production version answers all their traffic.",
+    )

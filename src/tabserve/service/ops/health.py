@@ -41,7 +41,13 @@ async def readyz(state: State) -> dict:
         "model": default.model,
         "version": default.version,
     }
-    return {**answer, "models": models, **({"degraded": degraded} if degraded else {})}
+    canary = {name: why for name, why in state.canary_problems.items() if name in state.slots}
+    return {
+        **answer,
+        "models": models,
+        **({"degraded": degraded} if degraded else {}),
+        **({"canary": canary} if canary else {}),
+    }
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})

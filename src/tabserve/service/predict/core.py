@@ -7,13 +7,13 @@ input checks, the predictor and the metrics are the same whichever way a
 client asks::
 
     core = deps.predict_core(app)                 # in a route: a ``deps.Core`` parameter
-    predictor = core.production("iris")           # sync; the slot's loaded version
+    predictor = core.production("iris", headers)  # sync; the slot's loaded version (or a canary's)
     predictor = await core.version("iris", 1)     # any version; non-production ones LRU-cached
     batch = core.rows(predictor, payload)          # bare row / {"instances"} / {"columns","data"}
     batch = core.matrix(predictor, array)          # an [N, F] array in feature order
     batch = core.columns(predictor, {"sepal_length": [...], ...})  # one sequence per feature
     result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
-    found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities) or None
+    found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities, request id) or None
     body = await read_body(receive, core.body_limit, length)       # the byte limit every protocol uses
     batch = await core.off_loop(len(body), decode, body)           # big bodies decoded in a worker thread
 
@@ -22,13 +22,19 @@ client asks::
 row's class index and the input columns the model ignored (which each protocol
 reports in an ``X-Tabserve-Ignored-Columns`` header, ``ignored_headers``); for
 a regression model, ``values`` (one float per row, the label fields empty) and,
-when a coverage was asked for (``interval=0.9``), the ``interval`` bounds.
+when a coverage was asked for (``interval=0.9``), the ``interval`` bounds. Every
+call gets a request id (``monitoring.ids``: row ``i`` is ``<request id>-<i>``),
+which each protocol returns in its own shape and the prediction log stores.
 Every failure is a domain error from ``tabserve.errors``
 (``NotFoundError`` for a model or version not served, ``NoModelError`` or
 ``BackendUnavailableError`` when nothing is loaded, ``InputError`` for rows
 that do not fit the schema, ``BatchTooLargeError`` past ``max_batch_rows``);
 ``service.errors.lookup(exc)`` gives its HTTP status for any protocol's error
 shape, and ``str(exc)`` is a message safe to show (it never echoes the input).
+
+Size: every protocol's way from decoded input to an answer, and the canary's
+hook on it (which version answers, its figures), are one path on purpose: a
+second module would put a call between each protocol and its prediction.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -44,7 +51,9 @@ import numpy as np
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
+from tabserve.monitoring.ids import REQUEST_HEADER, RequestIds
 from tabserve.predictor import Interval, Predictor
+from tabserve.service.http.errors import lookup
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
@@ -53,6 +62,7 @@ _BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: th
 OFF_LOOP_BYTES = 256 * 1024  # bodies larger than this are decoded in a worker thread, not on the event loop
 IGNORED_HEADER = b"x-tabserve-ignored-columns"
 IGNORED_COUNT_HEADER = b"x-tabserve-ignored-column-count"
+VERSION_HEADER = b"x-tabserve-version"
 IGNORED_NAMES_SHOWN = 20
 _NAME_CHARS_SHOWN = 64
 _T = TypeVar("_T")
@@ -75,6 +85,11 @@ def ignored_headers(ignored: Sequence[str]) -> list[tuple[bytes, bytes]]:
     return [(IGNORED_HEADER, shown.encode("ascii")), (IGNORED_COUNT_HEADER, str(len(ignored)).encode())]
 
 
+def version_header(result: PredictResult) -> tuple[bytes, bytes]:
+    """``X-Tabserve-Version``: which version answered, for protocols whose body cannot say it."""
+    return VERSION_HEADER, str(result.version).encode()
+
+
 def body_limit(max_batch_rows: int) -> int:
     """Bytes a predict body may have, whatever the protocol: generous for ``max_batch_rows`` rows,
     bounded for memory."""
@@ -94,6 +109,7 @@ class PredictResult:
     ignored: tuple[str, ...] = ()  # input columns the model does not take, left out of the prediction
     values: np.ndarray | None = None  # a regressor's predictions, one float per row
     interval: Interval | None = None  # a regressor's intervals, when a coverage was asked for
+    request_id: str = ""  # row i's prediction id is f"{request_id}-{i}"
 
     @property
     def is_regression(self) -> bool:
@@ -108,11 +124,19 @@ class PredictCore:
         self.max_rows = state.settings.server.max_batch_rows
         self.body_limit = body_limit(self.max_rows)
         self.watch = state.watch  # inactive when monitoring is off: then nothing is queued
+        self.request_ids = RequestIds()
 
     # ---- which version answers ----
-    def production(self, model: str | None = None) -> Predictor:
-        """The loaded production version of a served model (default: the server's default model)."""
+    def production(self, model: str | None = None, headers: Sequence[tuple[bytes, bytes]] = ()) -> Predictor:
+        """The version that answers a served model's production traffic (default: the server's default
+        model): the loaded production version, or during a canary the candidate for its share of
+        requests (``headers``: the request's raw headers, for ``X-Routing-Key``)."""
         slot = self.state.default if model is None else self.state.slot(model)
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(slot.name)
+            if route is not None:
+                return route.pick(slot.require(), headers)
         return slot.require()
 
     async def version(self, model: str, version: int) -> Predictor:
@@ -184,6 +208,35 @@ class PredictCore:
         labels_only: bool = False,
         interval: float | None = None,
     ) -> PredictResult:
+        """Predict a validated batch and count it under ``protocol`` in the metrics (and, during a
+        canary, in its version's figures)."""
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(predictor.model)
+            stats = None if route is None else route.stats.get(predictor.version)
+            if stats is not None:
+                started = perf_counter()
+                try:
+                    result = self._predict(predictor, batch, protocol, labels_only, interval)
+                except Exception as exc:
+                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
+                        stats.record_error()
+                    raise
+                if result.values is not None:
+                    stats.record_values(perf_counter() - started, result.values.tolist())
+                else:
+                    stats.record_labels(perf_counter() - started, result.labels)
+                return result
+        return self._predict(predictor, batch, protocol, labels_only, interval)
+
+    def _predict(
+        self,
+        predictor: Predictor,
+        batch: Batch,
+        protocol: str,
+        labels_only: bool,
+        interval: float | None,
+    ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics.
 
         One finite numeric row takes the model's pure-Python row path, as tabserve's own
@@ -191,6 +244,7 @@ class PredictCore:
         ``interval``: a regressor's coverage for intervals (a classifier refuses it).
         """
         if predictor.is_regression or interval is not None:
+            request_id = self.request_ids()
             out = predictor.predict(batch, interval=interval)
             assert out.values is not None
             self.state.metrics.observe_values(predictor.model, out.values, protocol)
@@ -204,6 +258,7 @@ class PredictCore:
                     None,
                     out.values,
                     out.interval,
+                    request_id=request_id,
                 )
             return PredictResult(
                 predictor.model,
@@ -215,11 +270,12 @@ class PredictCore:
                 ignored=batch.ignored,
                 values=out.values,
                 interval=out.interval,
+                request_id=request_id,
             )
         if batch.rows == 1 and batch.matrix is not None:
-            found = self.single_row(predictor, batch.matrix[0].tolist(), protocol)
+            found = self._single_row(predictor, batch.matrix[0].tolist(), protocol)
             if found is not None:
-                index, probabilities = found
+                index, probabilities, request_id = found
                 classes = predictor.classes
                 return PredictResult(
                     predictor.model,
@@ -229,12 +285,17 @@ class PredictCore:
                     None if labels_only else np.array([probabilities]),
                     np.array([index]),
                     batch.ignored,
+                    request_id=request_id,
                 )
+        request_id = self.request_ids()
         out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
         if watch.active:
-            watch.observe(predictor, batch.rows, batch.matrix, batch.columns, out.indices, out.probabilities)
+            rows, matrix, columns = batch.rows, batch.matrix, batch.columns
+            watch.observe(
+                predictor, rows, matrix, columns, out.indices, out.probabilities, request_id=request_id
+            )
         return PredictResult(
             predictor.model,
             predictor.version,
@@ -243,13 +304,35 @@ class PredictCore:
             out.probabilities,
             out.indices,
             batch.ignored,
+            request_id=request_id,
         )
 
     def single_row(
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
-    ) -> tuple[int, list[float]] | None:
+    ) -> tuple[int, list[float], str] | None:
+        """``_single_row``, counted in the version's figures during a canary."""
+        canaries = self.state.canaries
+        if canaries:
+            route = canaries.get(predictor.model)
+            stats = None if route is None else route.stats.get(predictor.version)
+            if stats is not None:
+                started = perf_counter()
+                try:
+                    found = self._single_row(predictor, values, protocol)
+                except Exception as exc:
+                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
+                        stats.record_error()
+                    raise
+                if found is not None:
+                    stats.record(perf_counter() - started, predictor.classes[found[0]])
+                return found
+        return self._single_row(predictor, values, protocol)
+
+    def _single_row(
+        self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
+    ) -> tuple[int, list[float], str] | None:
         """The single-row shortcut: one row of plain numbers on the model's pure-Python path
-        (microseconds, no numpy), giving the class index and the probabilities.
+        (microseconds, no numpy), giving the class index, the probabilities and the request id.
 
         Only the clear-cut case is taken (the model has a row path, ``values`` has its
         width and holds finite floats or exactly representable ints); None otherwise, and
@@ -271,7 +354,13 @@ class PredictCore:
             return None
         index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
         self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
+        request_id = self.request_ids()
         watch = self.watch
         if watch.active:
-            watch.observe(predictor, 1, row, None, (index,), probabilities)
-        return index, probabilities
+            watch.observe(predictor, 1, row, None, (index,), probabilities, request_id=request_id)
+        return index, probabilities, request_id
+
+
+def request_id_header(request_id: str) -> tuple[bytes, bytes]:
+    """The response header carrying a call's request id (row ``i``'s id is ``<request id>-<i>``)."""
+    return (REQUEST_HEADER, request_id.encode())

@@ -125,6 +125,12 @@ class ServiceMetrics:
             registry=self.registry,
             multiprocess_mode="liveall",
         )
+        self._canary_aborts = Counter(
+            "tabserve_canary_aborts",
+            "Canaries this process ended because an abort rule was broken",
+            ["model"],
+            registry=self.registry,
+        )
         self._reloader_polls = Counter(
             "tabserve_reloader_polls",
             "Rounds the alias follower has finished (each checks every served model)",
@@ -159,6 +165,9 @@ class ServiceMetrics:
         """A collector computed at scrape time (job counts, drift), answered by the scraped process."""
         self.registry.register(collector)
         self._own_collectors.append(collector)
+
+    def count_canary_abort(self, model: str) -> None:
+        self._canary_aborts.labels(model).inc()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)

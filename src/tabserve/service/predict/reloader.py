@@ -6,7 +6,8 @@ One asyncio task per server process polls the registry for every served model
 worker thread so requests keep flowing; the swap itself is one attribute
 assignment. Every error is handled per model and the loop goes on: an
 unreachable database means backoff and a reason on /readyz; a version that
-cannot be loaded is skipped until the alias moves again.
+cannot be loaded is skipped until the alias moves again. Each round also
+follows each model's canary (``canary_follow.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import time
 
 from tabserve.errors import BackendUnavailableError, NoModelError, TabserveError
+from tabserve.service.predict.canary_follow import CanaryFollower
 from tabserve.service.predict.state import ModelSlot, ServiceState, SlotStatus
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class Reloader:
         self.state = state
         self.interval = state.settings.server.reload_interval_s
         self._swapped = False
+        self.canaries = CanaryFollower(state)
 
     async def run(self) -> None:
         wanted = self.state.reload_wanted
@@ -52,6 +55,8 @@ class Reloader:
         self._swapped = False
         for slot in self.state.slots.values():
             ok = await self._check(slot) and ok
+            # After the alias: a promoted candidate is production now. A loaded one joins the freeze.
+            self._swapped = await self.canaries.check(slot) or self._swapped
         if self._swapped:  # once per round, however many models were swapped in it
             collect_ms, frozen = refreeze_heap()
             log.info("heap collected in %.0f ms after the swap; %d objects frozen", collect_ms, frozen)

@@ -23,7 +23,9 @@ from tabserve.config import Settings
 from tabserve.errors import BackendUnavailableError, NoModelError, NotFoundError
 from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
+from tabserve.monitoring.performance_collector import PerformanceCollector
 from tabserve.monitoring.watch import Watch
+from tabserve.service.predict.canary import CanaryRoute
 from tabserve.service.predict.metrics import ServiceMetrics
 from tabserve.service.predict.versions import LoadedVersions
 
@@ -139,6 +141,11 @@ class ServiceState:
     pictures: PictureCache = field(default_factory=PictureCache)
     # Set to make the reloader look at the aliases now; set from any thread with ``model_changed``.
     reload_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    # Running canaries this server routes to, by model (the canary follower is the only writer);
+    # empty when there are none, which is all the predict path looks at then.
+    canaries: dict[str, CanaryRoute] = field(default_factory=dict)
+    # Why a model's canary is not served here (cannot be loaded, state unreadable): /readyz says so.
+    canary_problems: dict[str, str] = field(default_factory=dict)
     # Background tasks that died, by name, with the reason: /readyz is 503 while any is here.
     task_failures: dict[str, str] = field(default_factory=dict)
     # The running loop, for wake-ups from threads; bound by the lifespan (before it, nothing runs).
@@ -156,6 +163,8 @@ class ServiceState:
         watch = Watch(settings, lambda: registry)
         metrics.watch_jobs(lambda: registry.metadata.job_counts())
         metrics.add_collector(WatchCollector(watch))
+        models = settings.served_models
+        metrics.add_collector(PerformanceCollector(lambda: registry, models, settings.monitoring))
         return cls(settings, registry, JobManager(settings, lambda: registry), watch, metrics)
 
     def bind_loop(self) -> None:

@@ -102,8 +102,47 @@ function showProduction(model, version) {
   }
 }
 
+// The canary's promote and stop buttons (model page): promote moves production and ends the canary,
+// stop sends all traffic back to production; either way the canary's buttons go.
+async function canary(button) {
+  const model = button.dataset.model;
+  const version = button.dataset.version;
+  const promote = button.dataset.canary === "promote";
+  const question = promote
+    ? `Make version ${version} production and end its canary?`
+    : `Stop the canary of version ${version}? Production will answer all traffic.`;
+  if (!window.confirm(question)) return;
+  const base = `/models/${encodeURIComponent(model)}/versions/${version}/canary`;
+  button.disabled = true;
+  try {
+    const response = await authFetch(promote ? `${base}/promote` : base, { method: promote ? "POST" : "DELETE" });
+    if (!response.ok) {
+      notice(await problemText(response), "error");
+      return;
+    }
+    const body = await response.json();
+    if (promote) {
+      notice(`${body.model}: production is now version ${body.version}; the canary ended.`, "ok");
+      moveBadge(body.version);
+      showProduction(body.model, body.version);
+    } else {
+      notice(`${body.model}: the canary of version ${body.canary.version} stopped.`, "ok");
+    }
+    const state = document.querySelector("[data-canary-state]");
+    if (state) state.textContent = `The canary of version ${version} ended (${body.canary.outcome})`;
+    for (const other of document.querySelectorAll("button[data-canary]")) other.remove();
+  } catch (error) {
+    notice(error instanceof AuthCancelled ? "Cancelled: no token was given." : `Failed: ${error.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export function setUpActions() {
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(button));
+  }
+  for (const button of document.querySelectorAll("button[data-canary]")) {
+    button.addEventListener("click", () => canary(button));
   }
 }

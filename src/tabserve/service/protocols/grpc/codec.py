@@ -185,6 +185,7 @@ def encode_response(result: PredictResult, request: InferRequest) -> pb.ModelInf
         model_name=result.model,
         model_version=str(result.version),
         id=request.id or "",
+        parameters={"tabserve_request_id": pb.InferParameter(string_param=result.request_id)},
         outputs=outputs,
         raw_output_contents=raw,
     )

@@ -15,11 +15,24 @@ import grpc
 from tabserve import __version__
 from tabserve.errors import NoModelError
 from tabserve.predictor import Predictor
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
 from tabserve.service.protocols.grpc import codec
 from tabserve.service.protocols.grpc import inference_pb2 as pb
 from tabserve.service.protocols.grpc.inference_pb2_grpc import GRPCInferenceServiceServicer
 from tabserve.service.protocols.grpc.status import status_for
+
+ROUTING_KEY = "x-routing-key"
+
+
+def routing_headers(context: grpc.aio.ServicerContext | None) -> list[tuple[bytes, bytes]]:
+    """The call's ``x-routing-key`` metadata as a raw header, for a canary's sticky split."""
+    if context is None:
+        return []
+    for key, value in context.invocation_metadata() or ():
+        if key == ROUTING_KEY and isinstance(value, str):
+            return [(ROUTING_KEY.encode(), value.encode())]
+    return []
+
 
 PROTOCOL = "oip_grpc"  # the predictions metric's protocol label
 
@@ -31,10 +44,12 @@ class InferenceServicer(GRPCInferenceServiceServicer):
         self.core = core
         self.state = core.state
 
-    async def _predictor(self, name: str, version: str) -> Predictor:
+    async def _predictor(
+        self, name: str, version: str, context: grpc.aio.ServicerContext | None = None
+    ) -> Predictor:
         number = codec.parse_version(version)
         if number is None:
-            return self.core.production(name)
+            return self.core.production(name, routing_headers(context))
         return await self.core.version(name, number)
 
     async def ServerLive(
@@ -93,7 +108,7 @@ class InferenceServicer(GRPCInferenceServiceServicer):
         regressor: ``predict`` values, and ``predict_interval`` when ``parameters`` hold ``interval``)."""
         core = self.core
         try:
-            predictor = await self._predictor(request.model_name, request.model_version)
+            predictor = await self._predictor(request.model_name, request.model_version, context)
             decoded = codec.decode_request(core, predictor, request)
             labels_only = "predict_proba" not in decoded.outputs
             # As over HTTP: a classifier asked for an interval refuses it; a regressor computes one if sent.
@@ -108,7 +123,7 @@ class InferenceServicer(GRPCInferenceServiceServicer):
         except Exception as exc:
             code, message = status_for(exc)
             await context.abort(code, message)
-        if result.ignored:  # named inputs the model does not take: named as over HTTP
-            headers = ignored_headers(result.ignored)
-            context.set_trailing_metadata(tuple((k.decode(), v.decode()) for k, v in headers))
+        # the request id (row i's prediction id is "<it>-<i>") and any inputs ignored, as over HTTP
+        headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
+        context.set_trailing_metadata(tuple((k.decode(), v.decode()) for k, v in headers))
         return codec.encode_response(result, decoded)

@@ -16,7 +16,7 @@ from tabserve.predictor import Predictor
 from tabserve.service.deps import get_core, get_state
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_request
 from tabserve.service.http.errors import problem_responses
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header, version_header
 from tabserve.service.protocols.errors import error_response, error_responses
 from tabserve.service.protocols.kserve_v1 import codec as kserve_v1
 
@@ -115,12 +115,13 @@ async def predict(request: Request, name: ModelName) -> Response:
     try:
         check_media(media_type(request.headers.get("content-type")))
         body = await read_request(request, core.body_limit)
-        predictor = core.production(name)
+        predictor = core.production(name, request.headers.raw)
         batch = await core.off_loop(len(body), _decode, core, predictor, body)
         result = core.predict(predictor, batch, protocol="kserve_v1", labels_only=True)
     except Exception as exc:
         return _error(exc)
-    extra = {key.decode(): value.decode() for key, value in ignored_headers(result.ignored)}
+    headers = [request_id_header(result.request_id), version_header(result), *ignored_headers(result.ignored)]
+    extra = {key.decode(): value.decode() for key, value in headers}
     return Response(kserve_v1.encode_response(result), media_type="application/json", headers=extra)
 
 

@@ -7,12 +7,13 @@ route calls ``invocations_answer`` too, so both answer and fail alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header, version_header
 from tabserve.service.protocols.adapter import Headers, RawRequest, Reply, Route
 from tabserve.service.protocols.errors import JSON_CT, error_reply
 from tabserve.service.protocols.mlflow import codec as mlflow
@@ -31,14 +32,20 @@ def _decode(core: PredictCore, predictor: Predictor, body: bytes, is_csv: bool) 
 
 
 async def invocations_answer(
-    core: PredictCore, body: bytes, content_type: bytes | str | None
+    core: PredictCore,
+    body: bytes,
+    content_type: bytes | str | None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> tuple[bytes, Headers]:
-    """The JSON answer to an /invocations body and its headers; errors propagate."""
+    """The JSON answer to an /invocations body and its headers (``X-Tabserve-Version`` says which
+    version answered: MLflow's body has no place for it); errors propagate. ``headers``: the
+    request's, for a canary's routing key."""
     is_csv = check_media(media_type(content_type), csv=True)
-    predictor = core.production()
+    predictor = core.production(None, headers)
     batch, probabilities = await core.off_loop(len(body), _decode, core, predictor, body, is_csv)
     result = core.predict(predictor, batch, protocol="mlflow", labels_only=not probabilities)
-    return mlflow.encode_response(result, probabilities), ignored_headers(result.ignored)
+    headers = [request_id_header(result.request_id), version_header(result), *ignored_headers(result.ignored)]
+    return mlflow.encode_response(result, probabilities), headers
 
 
 class MlflowAdapter:
@@ -52,7 +59,7 @@ class MlflowAdapter:
 
     async def handle(self, route: Route, request: RawRequest) -> Reply:
         body = await read_body(request.receive, self.core.body_limit, request.content_length)
-        answer, headers = await invocations_answer(self.core, body, request.content_type)
+        answer, headers = await invocations_answer(self.core, body, request.content_type, request.headers)
         return Reply(200, JSON_CT, answer, headers)
 
     def error(self, exc: BaseException) -> Reply:

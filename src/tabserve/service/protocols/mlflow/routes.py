@@ -60,7 +60,9 @@ async def invocations(request: Request) -> Response:
     core = get_core(request)
     try:
         body = await read_request(request, core.body_limit)
-        answer, headers = await invocations_answer(core, body, request.headers.get("content-type"))
+        answer, headers = await invocations_answer(
+            core, body, request.headers.get("content-type"), request.headers.raw
+        )
     except Exception as exc:
         return error_response(exc, mlflow.error_body)
     extra = {name.decode(): value.decode() for name, value in headers}

@@ -9,9 +9,11 @@ answer and fail alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tabserve.service.http.bodies import is_json, media_type, read_body
 from tabserve.service.http.errors import UnsupportedMediaTypeError
-from tabserve.service.predict.core import PredictCore, ignored_headers
+from tabserve.service.predict.core import PredictCore, ignored_headers, request_id_header
 from tabserve.service.protocols.adapter import Headers, RawRequest, Reply, Route, model_and_version
 from tabserve.service.protocols.errors import error_reply
 from tabserve.service.protocols.oip import codec as oip
@@ -38,11 +40,19 @@ def check_infer_media(content_type: bytes | str | None) -> None:
 
 
 async def infer_answer(
-    core: PredictCore, model: str, version: int | None, body: bytes, header_length: str | None
+    core: PredictCore,
+    model: str,
+    version: int | None,
+    body: bytes,
+    header_length: str | None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> tuple[bytes, bytes, Headers]:
     """Content type, body and headers (binary header length, ignored inputs) of a successful infer;
-    errors propagate."""
-    predictor = core.production(model) if version is None else await core.version(model, version)
+    errors propagate. ``headers``: the request's, for a canary's routing key."""
+    if version is None:
+        predictor = core.production(model, headers)
+    else:
+        predictor = await core.version(model, version)
     request = await core.off_loop(len(body), oip.decode_request, core, predictor, body, header_length)
     labels_only = "predict_proba" not in request.outputs
     # A classifier asked for an interval refuses it (the core says why); a regressor computes one if sent.
@@ -52,7 +62,7 @@ async def infer_answer(
         predictor, request.batch, protocol="oip", labels_only=labels_only, interval=interval
     )
     media, payload, binary_at = oip.encode_response(result, request)
-    headers = ignored_headers(result.ignored)
+    headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
     if binary_at is not None:
         headers.append((_HEADER_LENGTH, str(binary_at).encode()))
     return media, payload, headers
@@ -86,6 +96,7 @@ class OipAdapter:
             route.version,
             body,
             None if header_length is None else header_length.decode("latin-1"),
+            request.headers,
         )
         return Reply(200, media, payload, headers)
 

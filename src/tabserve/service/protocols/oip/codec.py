@@ -210,6 +210,8 @@ def encode_response(result: PredictResult, request: InferRequest) -> tuple[bytes
     answer: dict[str, Any] = {"model_name": result.model, "model_version": str(result.version)}
     if request.id is not None:
         answer["id"] = request.id
+    # Parameters are scalars in the protocol: the request id, and row i's prediction id is "<it>-<i>".
+    answer["parameters"] = {"tabserve_request_id": result.request_id}
     answer["outputs"] = entries
     head = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
     if not tails:

@@ -110,7 +110,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         check_infer_media(request.headers.get("content-type"))
         body = await read_request(request, core.body_limit)
         media, payload, headers = await infer_answer(
-            core, name, number, body, request.headers.get(oip.HEADER_LENGTH)
+            core, name, number, body, request.headers.get(oip.HEADER_LENGTH), request.headers.raw
         )
     except Exception as exc:
         return error_response(exc)

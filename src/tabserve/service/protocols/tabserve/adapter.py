@@ -48,6 +48,7 @@ class TabserveAdapter:
             request.content_type,
             request.content_length,
             request.query,
+            request.headers,
         )
         return Reply(200, answer.media, answer.body, answer.headers)
 

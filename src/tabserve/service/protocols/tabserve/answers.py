@@ -1,8 +1,10 @@
 """The one encoder of tabserve's own predict answer, as JSON or CSV.
 
-``{"model", "version", "labels", "classes", "probabilities": {class: [p per row]}}``;
-CSV is a label column and one probability column per class. A regression
-model answers ``{"model", "version", "predictions": [numbers]}`` plus
+``{"model", "version", "labels", "classes", "probabilities": {class: [p per row]}, "ids"}``;
+CSV is a label column and one probability column per class (and an ``id``
+column first when asked). ``ids`` holds each row's prediction id, the key
+ground truth is sent back with. A regression model answers
+``{"model", "version", "predictions": [numbers], "ids"}`` plus
 ``"intervals": {"coverage", "lower", "upper"}`` when asked; its CSV is
 ``prediction[,lower,upper]``. The single-row
 path hands over plain lists, a batch hands over numpy arrays; both end in the
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from tabserve.monitoring.ids import row_ids
 from tabserve.numeric_codec import csv_answer
 from tabserve.predictor import Predictor
 from tabserve.service.predict.core import PredictResult
@@ -37,10 +40,13 @@ def json_answer(result: PredictResult) -> bytes:
     if result.probabilities is not None:
         columns = np.ascontiguousarray(result.probabilities.T, dtype=np.float64)
         answer["probabilities"] = dict(zip(result.classes, columns, strict=True))
+    answer["ids"] = row_ids(result.request_id, len(result.indices))
     return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def json_row_answer(predictor: Predictor, index: int, probabilities: list[float] | None) -> bytes:
+def json_row_answer(
+    predictor: Predictor, index: int, probabilities: list[float] | None, request_id: str
+) -> bytes:
     """The same answer for one row from the pure-Python path (no numpy on the way)."""
     classes = predictor.classes
     answer: dict[str, Any] = {
@@ -51,6 +57,7 @@ def json_row_answer(predictor: Predictor, index: int, probabilities: list[float]
     }
     if probabilities is not None:
         answer["probabilities"] = {c: [p] for c, p in zip(classes, probabilities, strict=True)}
+    answer["ids"] = [f"{request_id}-0"]
     return orjson.dumps(answer)
 
 
@@ -63,12 +70,25 @@ def regression_answer(result: PredictResult) -> dict[str, Any]:
             "lower": result.interval.lower,
             "upper": result.interval.upper,
         }
+    assert result.values is not None
+    answer["ids"] = row_ids(result.request_id, len(result.values))
     return answer
 
 
-def csv_answer_bytes(result: PredictResult) -> bytes:
+def csv_answer_bytes(result: PredictResult, with_ids: bool = False) -> bytes:
     """Label and per-class probability columns (labels only when the result has no probabilities);
-    a regressor's ``prediction`` column, with ``lower`` and ``upper`` when intervals were asked for."""
+    a regressor's ``prediction`` column, with ``lower`` and ``upper`` when intervals were asked for;
+    with ``with_ids``, each row's prediction id in an ``id`` column first."""
+    body = _csv_columns(result)
+    if not with_ids:
+        return body
+    lines = body.split(b"\n")
+    ids = row_ids(result.request_id, len(result.indices) if result.values is None else len(result.values))
+    out = [b"id," + lines[0], *(f"{i},".encode() + line for i, line in zip(ids, lines[1:], strict=False))]
+    return b"\n".join(out) + b"\n"
+
+
+def _csv_columns(result: PredictResult) -> bytes:
     if result.values is not None:
         columns = [result.values]
         header = "prediction"

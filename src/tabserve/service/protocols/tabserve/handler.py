@@ -12,7 +12,7 @@ so they answer and fail alike.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
@@ -25,13 +25,19 @@ from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
-from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, ignored_headers
+from tabserve.service.predict.core import (
+    OFF_LOOP_BYTES,
+    PredictCore,
+    ignored_headers,
+    request_id_header,
+    version_header,
+)
 from tabserve.service.protocols.tabserve import answers
 
 SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
-QUERY_KEYS = ("labels_only", "interval")
-LABELS_ONLY_VALUES = {"true": True, "false": False}
+QUERY_KEYS = ("labels_only", "interval", "ids")
+BOOLEAN_VALUES = {"true": True, "false": False}
 
 
 class Answer(NamedTuple):
@@ -61,6 +67,15 @@ def interval_query(query: bytes) -> float | None:
 def labels_only_query(query: bytes) -> bool:
     """``labels_only`` from the query string, ``true`` or ``false`` as the schema says (given once);
     any other parameter is refused, naming it."""
+    return _flag_query(query, "labels_only")
+
+
+def ids_query(query: bytes) -> bool:
+    """``ids`` from the query string: a CSV answer with an ``id`` column (JSON answers always carry ids)."""
+    return b"ids" in query and _flag_query(query, "ids")
+
+
+def _flag_query(query: bytes, name: str) -> bool:
     if not query:
         return False
     params = parse_qs(query.decode("latin-1"), keep_blank_values=True)
@@ -71,14 +86,14 @@ def labels_only_query(query: bytes) -> bool:
             hint = "; to predict with one version, POST /models/{name}/versions/{version}/predict"
         names = ", ".join(repr(key[:40]) for key in unknown[:5])
         raise NotAcceptedError(
-            f"query parameter(s) {names} not accepted here (allowed: labels_only, interval){hint}"
+            f"query parameter(s) {names} not accepted here (allowed: labels_only, interval, ids){hint}"
         )
-    values = params.get("labels_only", [])
+    values = params.get(name, [])
     if not values:
         return False
-    if len(values) > 1 or values[0] not in LABELS_ONLY_VALUES:
-        raise NotAcceptedError("query parameter 'labels_only' must be given once, as true or false")
-    return LABELS_ONLY_VALUES[values[0]]
+    if len(values) > 1 or values[0] not in BOOLEAN_VALUES:
+        raise NotAcceptedError(f"query parameter '{name}' must be given once, as true or false")
+    return BOOLEAN_VALUES[values[0]]
 
 
 class PredictHandler:
@@ -97,21 +112,24 @@ class PredictHandler:
         content_type: bytes | str | None,
         content_length: bytes | str | None,
         query: bytes,
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> Answer:
-        """The answer for ``model`` (None: the default) at ``version`` (None: production);
-        domain errors propagate to the error table."""
+        """The answer for ``model`` (None: the default) at ``version`` (None: production, or a
+        canary's candidate for its share: ``headers`` may carry the routing key); domain errors
+        propagate to the error table."""
         is_csv = check_media(media_type(content_type), csv=True)
         labels_only = labels_only_query(query)
         interval = interval_query(query)
+        with_ids = is_csv and ids_query(query)
         body = await read_body(receive, self.limit, content_length)
         if version is None:
-            predictor = self.core.production(model)
+            predictor = self.core.production(model, headers)
         else:
             predictor = await self.core.version(model or self.core.state.default.name, version)
         if len(body) > OFF_LOOP_BYTES:
             batch, payload = await self.core.off_loop(len(body), self._decode, body, is_csv, predictor)
-            return self._predict(predictor, batch, payload, is_csv, labels_only, interval)
-        return self.answer(predictor, body, is_csv, labels_only, interval)
+            return self._predict(predictor, batch, payload, is_csv, labels_only, interval, with_ids)
+        return self.answer(predictor, body, is_csv, labels_only, interval, with_ids)
 
     def answer(
         self,
@@ -120,15 +138,16 @@ class PredictHandler:
         is_csv: bool,
         labels_only: bool,
         interval: float | None = None,
+        with_ids: bool = False,
     ) -> Answer:
         """The whole answer on the calling thread (``handle`` decodes big bodies off the loop)."""
         shortcut = not predictor.is_regression and interval is None and not is_csv
         if shortcut and len(body) <= SINGLE_ROW_MAX_BYTES:
             answer_row = self._answer_row(body, predictor, labels_only)
             if answer_row is not None:
-                return Answer(answers.JSON_CT, answer_row)
+                return answer_row
         batch, payload = self._decode(body, is_csv, predictor)
-        return self._predict(predictor, batch, payload, is_csv, labels_only, interval)
+        return self._predict(predictor, batch, payload, is_csv, labels_only, interval, with_ids)
 
     def _predict(
         self,
@@ -138,6 +157,7 @@ class PredictHandler:
         is_csv: bool,
         labels_only: bool,
         interval: float | None,
+        with_ids: bool = False,
     ) -> Answer:
         """Predict a decoded batch with the options of the query and of the body (``"labels_only"``,
         ``"interval"``: a classifier asked for an interval refuses it, and the core says why)."""
@@ -145,12 +165,14 @@ class PredictHandler:
         if interval is None and payload is not True:
             interval = wanted_interval(payload)
         result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=interval)
-        headers = ignored_headers(result.ignored)
-        if is_csv:
-            return Answer(answers.CSV_CT, answers.csv_answer_bytes(result), headers)
+        headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
+        if is_csv:  # CSV has no place for the version: a header says which answered
+            return Answer(
+                answers.CSV_CT, answers.csv_answer_bytes(result, with_ids), [*headers, version_header(result)]
+            )
         return Answer(answers.JSON_CT, answers.json_answer(result), headers)
 
-    def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> bytes | None:
+    def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> Answer | None:
         """One row, bare or as the single row of "instances", through the core's single-row shortcut;
         None leaves the body to the general path, which also words every error."""
         if predictor.row_width is None:
@@ -172,8 +194,9 @@ class PredictHandler:
         found = self.core.single_row(predictor, payload)
         if found is None:
             return None
-        index, probabilities = found
-        return answers.json_row_answer(predictor, index, None if labels_only else probabilities)
+        index, probabilities, request_id = found
+        body = answers.json_row_answer(predictor, index, None if labels_only else probabilities, request_id)
+        return Answer(answers.JSON_CT, body, [request_id_header(request_id)])
 
     def _decode(self, body: bytes, is_csv: bool, predictor: Predictor) -> tuple[Batch, Any]:
         """A validated batch and the decoded JSON body (for its options), or True when a big numeric

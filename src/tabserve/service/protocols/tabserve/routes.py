@@ -85,6 +85,11 @@ class PredictAnswer(BaseModel):
     intervals: Intervals | None = Field(
         None, description="Regression, when asked with interval: the intervals."
     )
+    ids: list[str] = Field(
+        default_factory=list,
+        description="Each row's prediction id (row i: the X-Tabserve-Request-Id header, '-', i): the key "
+        "to send its actual outcome back with (POST /models/{name}/feedback).",
+    )
 
 
 OPENAPI_EXTRA = {
@@ -102,6 +107,14 @@ OPENAPI_EXTRA = {
             "required": False,
             "schema": _INTERVAL,
             "description": "Regression: answer prediction intervals at this coverage (0 < c < 1), e.g. 0.9.",
+        },
+        {
+            "name": "ids",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "boolean"},
+            "description": "CSV answers: an id column first, each row's prediction id (JSON answers always "
+            "have ids).",
         },
     ],
     "requestBody": {
@@ -137,6 +150,7 @@ def declare_predict_routes(app: FastAPI, handler: PredictHandler) -> None:
             headers.get("content-type"),
             headers.get("content-length"),
             request.scope["query_string"],
+            headers.raw,
         )
         extra = {name.decode(): value.decode() for name, value in answer.headers}
         return Response(answer.body, media_type=answer.media.decode(), headers=extra)
