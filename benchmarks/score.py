@@ -1,15 +1,22 @@
 """How fast does `tabserve score` stream a large Parquet file, and does its memory stay flat?
 
 Trains iris into a temporary registry, writes Parquet files of iris-shaped rows
-(1,000,000 and --rows, by row groups so this script stays small too), then in
-fresh subprocesses (so ru_maxrss is theirs alone):
+(1,000,000 and --rows, by row groups so this script stays small too), then, in
+each of --rounds rounds, in fresh subprocesses (so ru_maxrss is theirs alone):
 
-- `tabserve score` of each file to a Parquet output folder: rows/s and peak RSS;
+- `tabserve score` of each file to a Parquet output folder: rows/s and peak RSS,
+  both cold (from the process's start: imports, registry, version, scoring) and
+  warm (the command alone, its libraries imported first, as in a long job the
+  fixed start-up is spread over every row);
 - the in-process limit: the same predictor's ``predict`` on the same chunks,
   already in memory as validated batches (no reading, validating or writing).
 
+With --baseline SRC (another checkout's ``src``, e.g. main's) each round scores
+with that code too, interleaved, so before and after are compared in one run.
+A figure is the median of the rounds with the spread (min-max) beside it.
+
     .venv/bin/python benchmarks/score.py                  # 2,000,000 rows
-    .venv/bin/python benchmarks/score.py --rows 10000000
+    .venv/bin/python benchmarks/score.py --rows 10000000 --rounds 3 --baseline ../main/src
     .venv/bin/python benchmarks/score.py --dask           # and the file as parts on a 2-worker LocalCluster
 
 Not a test: run it by hand and record the numbers in docs/benchmarks.md.
@@ -21,11 +28,15 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+STARTED = time.perf_counter()
 
 GROUP_ROWS = 250_000
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -54,12 +65,22 @@ def write_rows(path: Path, rows: int) -> None:
 
 
 def child_score(config: str, path: str, output: str, chunk_rows: int, *dask: str) -> dict:
+    import onnxruntime  # noqa: F401  # the libraries every run imports: warm excludes them
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import sqlalchemy  # noqa: F401
+
+    import tabserve.predictor
+    import tabserve.registry
+    import tabserve.scoring.runner  # noqa: F401
     from tabserve.cli import main
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     code = main(["-c", config, "score", "--input", path, "--output", output, "--key-columns", "id",
                  "--chunk-rows", str(chunk_rows), "--json", *dask])  # fmt: skip
-    return {"code": code, "seconds": time.perf_counter() - start}
+    end = time.perf_counter()
+    used = time.process_time() - cpu
+    return {"code": code, "seconds": end - start, "cold_seconds": end - STARTED, "cpu_seconds": used}
 
 
 def child_limit(config: str, path: str, chunk_rows: int) -> dict:
@@ -78,14 +99,17 @@ def child_limit(config: str, path: str, chunk_rows: int) -> dict:
         split_chunk(b.to_pandas(), predictor.schema, 0).batch
         for b in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
     ]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         predictor.predict(batch)
-    return {"code": 0, "seconds": time.perf_counter() - start}
+    return {"code": 0, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
 
 
-def run_child(*args: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def run_child(*args: str, src: str = SRC) -> dict:
+    env = {**os.environ, "PYTHONPATH": src}
     done = subprocess.run(
         [sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env
     )
@@ -94,12 +118,18 @@ def run_child(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--baseline", metavar="SRC", help="another checkout's src/ to compare with")
     parser.add_argument(
         "--dask", action="store_true", help="also score the large file on a 2-worker LocalCluster"
     )
@@ -117,6 +147,8 @@ def main() -> None:
     from tabserve.config import load_settings
     from tabserve.workflow import train_and_register
 
+    trees = {"this": SRC} | ({"baseline": str(Path(args.baseline).resolve())} if args.baseline else {})
+    sizes = sorted({1_000_000, args.rows})
     with tempfile.TemporaryDirectory(prefix="tabserve-score-bench-") as folder:
         root = Path(folder)
         config = root / "bench.yaml"
@@ -125,25 +157,53 @@ def main() -> None:
             "search: {n_jobs: 1}\nlogging: {file: null}\n"
         )
         train_and_register(load_settings(config, environ={}))
-        results = {}
-        for rows in sorted({1_000_000, args.rows}):
-            path = root / f"rows-{rows}.parquet"
-            write_rows(path, rows)
-            scored = run_child(
-                "score", str(config), str(path), str(root / f"out-{rows}"), str(args.chunk_rows)
+        for rows in sizes:
+            write_rows(root / f"rows-{rows}.parquet", rows)
+        runs: dict[tuple[str, int], list[dict]] = {(tree, rows): [] for tree in trees for rows in sizes}
+        limits: list[float] = []
+        limit_cpus: list[float] = []
+        for number in range(1, args.rounds + 1):
+            for tree in sorted(trees, reverse=number % 2 == 0):  # alternate who goes first
+                for rows in sizes:
+                    out = root / f"out-{tree}-{rows}"
+                    scored = run_child("score", str(config), str(root / f"rows-{rows}.parquet"), str(out),
+                                       str(args.chunk_rows), src=trees[tree])  # fmt: skip
+                    shutil.rmtree(out)
+                    runs[tree, rows].append(scored)
+                    warm, cold = rows / scored["seconds"], rows / scored["cold_seconds"]
+                    print(
+                        f"round {number} {tree:>8} {rows:>10,} rows: warm {warm:>10,.0f} rows/s, "
+                        f"cold {cold:>10,.0f} rows/s, peak RSS {scored['max_rss_mb']:.0f} MB",
+                        flush=True,
+                    )
+            limit = run_child(
+                "limit", str(config), str(root / f"rows-{args.rows}.parquet"), str(args.chunk_rows)
             )
-            results[rows] = {"score": scored, "rows_per_s": rows / scored["seconds"]}
-            print(f"score {rows:>10,} rows: {rows / scored['seconds']:>12,.0f} rows/s  "
-                  f"peak RSS {scored['max_rss_mb']:.0f} MB", flush=True)  # fmt: skip
-        limit = run_child("limit", str(config), str(root / f"rows-{args.rows}.parquet"), str(args.chunk_rows))
-        limit_rate = args.rows / limit["seconds"]
-        big, small = results[args.rows], results[1_000_000]
-        print(f"in-process limit (predict on in-memory chunks): {limit_rate:,.0f} rows/s")
-        print(f"score / limit at {args.rows:,} rows: {big['rows_per_s'] / limit_rate:.2f}")
-        rss = big["score"]["max_rss_mb"] / small["score"]["max_rss_mb"]
-        print(f"peak RSS {args.rows:,} / 1,000,000 rows: {rss:.2f}")
+            limits.append(args.rows / limit["seconds"])
+            limit_cpus.append(limit["cpu_seconds"])
+            print(f"round {number} in-process limit: {limits[-1]:,.0f} rows/s", flush=True)
+        report(args.rows, trees, runs, limits, limit_cpus)
         if args.dask:
             on_dask(args, str(config), root)
+
+
+def report(rows: int, trees: dict, runs: dict, limits: list[float], limit_cpus: list[float]) -> None:
+    """Per tree: rows/s and its ratio to the same round's limit (median, spread), RSS 10 M / 1 M,
+    and CPU: the limit's CPU seconds over the command's (on a busy host, the figure that moves least)."""
+    print(f"\nin-process limit: {spread(limits)} rows/s")
+    for tree in trees:
+        big, small = runs[tree, rows], runs[tree, 1_000_000]
+        warm = [rows / r["seconds"] for r in big]
+        cold = [rows / r["cold_seconds"] for r in big]
+        warm_ratio = spread([w / x for w, x in zip(warm, limits, strict=True)], ".2f")
+        cold_ratio = spread([c / x for c, x in zip(cold, limits, strict=True)], ".2f")
+        rss = spread([b["max_rss_mb"] / s["max_rss_mb"] for b, s in zip(big, small, strict=True)], ".2f")
+        cpu = spread([c / r["cpu_seconds"] for c, r in zip(limit_cpus, big, strict=True)], ".2f")
+        print(
+            f"{tree}: CPU of the limit / CPU of the command (warm) {cpu}; "
+            f"warm {spread(warm)} rows/s = {warm_ratio}x the limit; "
+            f"cold {spread(cold)} rows/s = {cold_ratio}x; peak RSS {rows:,} / 1,000,000 rows: {rss}"
+        )
 
 
 def on_dask(args: argparse.Namespace, config: str, root: Path) -> None:
@@ -156,8 +216,7 @@ def on_dask(args: argparse.Namespace, config: str, root: Path) -> None:
     folder.mkdir()
     for group in range(source.num_row_groups):
         pq.write_table(source.read_row_group(group), folder / f"part-{group:04d}.parquet")
-    env_path = str(Path(__file__).resolve().parents[1] / "src")
-    os.environ["PYTHONPATH"] = env_path  # the workers import this checkout's tabserve
+    os.environ["PYTHONPATH"] = SRC  # the workers import this checkout's tabserve
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         local = run_child("score", config, str(folder), str(root / "out-parts-local"), str(args.chunk_rows))
         remote = run_child("score", config, str(folder), str(root / "out-parts-dask"), str(args.chunk_rows),

@@ -206,6 +206,9 @@ def default_regression_candidates() -> list[Candidate]:
 
 
 class ScoreSource(_Section):
+    name: str | None = Field(
+        None, pattern=MODEL_NAME, description="What POST /models/{name}/score calls this source."
+    )
     source: Literal["csv", "parquet", "sql"] = Field(description="What the rows are stored as.")
     path: str | None = Field(
         None, description="csv/parquet: a file, a folder, a glob, or the same under s3://bucket/."
@@ -227,6 +230,9 @@ class ScoreSource(_Section):
 
 
 class ScoreSink(_Section):
+    name: str | None = Field(
+        None, pattern=MODEL_NAME, description="What POST /models/{name}/score calls this sink."
+    )
     format: Literal["csv", "parquet", "sql"] = Field("parquet", description="How the answers are written.")
     path: str | None = Field(None, description="csv/parquet: an output folder, local or s3://bucket/prefix.")
     url: str | None = Field(None, description="sql: a SQLAlchemy URL.")
@@ -244,6 +250,10 @@ class ScoreSink(_Section):
 class ScoreSettings(_Section):
     sources: list[ScoreSource] = Field(default_factory=list, description="Tables `tabserve score` reads.")
     sink: ScoreSink | None = Field(None, description="Where `tabserve score` writes its answers.")
+    sinks: list[ScoreSink] = Field(
+        default_factory=list,
+        description="More named sinks POST /models/{name}/score may write to (their rejects beside them).",
+    )
     key_columns: list[str] = Field(default_factory=list, description="Input columns copied to each answer.")
     chunk_rows: int = Field(50_000, ge=1, description="Rows read, scored and written at a time.")
     sql_partition_rows: int = Field(
@@ -253,6 +263,22 @@ class ScoreSettings(_Section):
         None, description="Folder for rows that fail validation; null: beside the sink."
     )
     dask_address: str | None = Field(None, description="Score partitions on this Dask scheduler.")
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> ScoreSettings:
+        for key, entries in (("sources", self.sources), ("sinks", self.named_sinks())):
+            names = [entry.name for entry in entries if entry.name is not None]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(f"{key}: the name {twice[0]!r} is given twice")
+        unnamed = [i for i, sink in enumerate(self.sinks) if sink.name is None]
+        if unnamed:
+            raise ValueError(f"sinks.{unnamed[0]}: give it a name (requests choose a sink by name)")
+        return self
+
+    def named_sinks(self) -> list[ScoreSink]:
+        """``sink`` (when set) and ``sinks``: every sink a request may choose by name."""
+        return ([self.sink] if self.sink is not None else []) + list(self.sinks)
 
 
 class RegistrySettings(_Section):

@@ -139,3 +139,50 @@ def test_migration_4_gives_an_old_history_its_columns_and_is_safe_to_repeat(empt
     finally:
         engine.dispose()
     assert columns == {column.name for column in t.alias_history.columns}
+
+
+def test_a_registry_from_before_scoring_jobs_gains_their_columns_and_keeps_its_jobs(empty_db_url):
+    """Migration 6 on a version-2 schema: the jobs table gains kind, scored and rejected; old rows
+    read as training jobs; running it again (or on a table created with them) adds nothing."""
+    old = sa.MetaData()
+    added = {"kind", "scored", "rejected"}
+    sa.Table(t.jobs.name, old, *(c._copy() for c in t.jobs.columns if c.name not in added))
+    engine = sa.create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            t.schema_versions.create(conn)
+            old.create_all(conn)
+            conn.execute(
+                sa.insert(t.schema_versions),
+                [{"version": 1, "applied_at": 0}, {"version": 2, "applied_at": 0}],
+            )
+            conn.execute(
+                sa.insert(old.tables[t.jobs.name]).values(
+                    id="d" * 32,
+                    model="iris",
+                    status="succeeded",
+                    done=3,
+                    total=3,
+                    overrides="{}",
+                    created_at=1.0,
+                )
+            )
+        for table in (t.versions, t.aliases, t.alias_history, t.training_locks):
+            table.create(engine, checkfirst=True)
+        assert t.migrate(engine) == 6
+        assert t.migrate(engine) == 6
+        with engine.connect() as conn:
+            t._job_kinds_v6(conn)  # the step itself is safe to repeat
+        columns = {c["name"] for c in sa.inspect(engine).get_columns(t.jobs.name)}
+    finally:
+        engine.dispose()
+    assert columns >= added
+    assert _schema_rows(empty_db_url) == [number for number, _ in t.MIGRATIONS]
+    store = MetadataStore(empty_db_url)
+    try:
+        job = store.get_job("d" * 32)
+        scoring = store.create_job("e" * 32, "iris", {}, kind="score", lock="score:x", version=1)
+    finally:
+        store.close()
+    assert (job.kind, job.scored, job.rejected, job.done) == ("train", None, None, 3)
+    assert (scoring.kind, scoring.version) == ("score", 1)

@@ -151,3 +151,40 @@ def test_sql_table_in_and_sql_table_out(trained_iris, tmp_path, capsys, db_url, 
         "proba_versicolor",
         "proba_virginica",
     }
+
+
+@pytest.mark.slow
+def test_a_score_job_over_http_reads_a_sql_table_into_a_sql_table(trained_iris, tmp_path, db_url, table_name):
+    """POST /models/iris/score on names from the config; the job process reads and writes the database."""
+    from tests.support.servers import InProcessServer, copy_registry
+    from tests.support.servers import write_config as server_config
+    from tests.support.traffic import wait_for_job
+
+    write_table(iris_rows(), db_url, table_name)
+    out = f"{table_name}_out"
+    score = {
+        "sources": [{"name": "customers", "source": "sql", "url": db_url, "table": table_name}],
+        "sinks": [{"name": "warehouse", "format": "sql", "url": db_url, "table": out}],
+        "key_columns": ["id"],
+        "sql_partition_rows": 100,
+    }
+    config = server_config(tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"), score=score)
+    engine = sa.create_engine(db_url)
+    try:
+        with InProcessServer(config) as server:
+            server.wait()
+            body = {"source": "customers", "sink": "warehouse"}
+            accepted = server.client.post("/models/iris/score", json=body)
+            assert accepted.status_code == 202, accepted.text
+            job = wait_for_job(server, accepted.json()["id"], ("succeeded", "failed"))
+        with engine.connect() as conn:
+            got = pd.read_sql(sa.text(f"SELECT * FROM {out} ORDER BY id"), conn)
+    finally:
+        with engine.begin() as conn:
+            for name in (out, f"{out}_done", f"{out}_rejects"):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        engine.dispose()
+
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == {"done": 2, "total": 2, "scored": 150, "rejected": 0}
+    assert got["prediction"].tolist() == expected_labels(trained_iris)

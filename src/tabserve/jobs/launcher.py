@@ -1,4 +1,4 @@
-"""Training jobs: start one in its own process, answer for it, fail it if its process dies.
+"""Jobs (training, or scoring a table): start one in its own process, answer for it, fail it if it dies.
 
 A job is a row in the registry database (any replica can answer for it) and a
 ``python -m tabserve.jobs.runner <id>`` process that does the work, so
@@ -21,6 +21,7 @@ from typing import Any
 
 from tabserve.config import Settings
 from tabserve.config_sources import ENV_PREFIX
+from tabserve.jobs import score_policy
 from tabserve.jobs.limits import KILL_GRACE_S, timeout_message
 from tabserve.jobs.policy import OVERRIDABLE_SECTIONS, check_train_overrides
 from tabserve.model_configs import require_training_settings
@@ -36,6 +37,7 @@ STALE_AFTER_S = 45.0  # several missed heartbeats: the process is gone
 CHECK_EVERY_S = 5.0
 ACTIVE = ("queued", "running")
 HOST = socket.gethostname()
+KIND_WORDS = {"train": "training", "score": "scoring"}
 
 
 def process_is_gone(pid: int | None, job_id: str) -> bool:
@@ -54,12 +56,16 @@ def process_is_gone(pid: int | None, job_id: str) -> bool:
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
-    """What GET /jobs/{id} answers."""
+    """What GET /jobs/{id} answers: a training job counts fits, a scoring job partitions and rows."""
+    progress: dict[str, Any] = {"done": job.done, "total": job.total}
+    if job.kind == "score":
+        progress |= {"scored": job.scored or 0, "rejected": job.rejected or 0}
     return {
         "id": job.id,
+        "kind": job.kind,
         "model": job.model,
         "status": job.status,
-        "progress": {"done": job.done, "total": job.total},
+        "progress": progress,
         "version": job.version,
         "error": redact_text(job.error) if job.error else job.error,
         "overrides": redact_tree(job.overrides),
@@ -118,9 +124,35 @@ class JobManager:
         require_train_extra("training")
         settings = require_training_settings(self.settings, model or self.settings.model)
         check_overrides(settings, overrides, self._newest_task(settings))
+        job = self.registry().metadata.create_job(uuid.uuid4().hex, settings.model, dict(overrides))
+        return self._launch(job, settings)
+
+    def start_scoring(self, model: str, body: Any) -> JobRecord:
+        """Queue a job scoring a configured source into a configured sink with a version of ``model``
+        (production unless the body names one) and launch its process; NotAcceptedError naming a
+        field the config does not have, NotFoundError for an unknown version, ConflictError while
+        another job writes to that sink."""
+        request = score_policy.parse_request(body)
+        settings = score_policy.scoring_settings(self.settings, model)
+        _source, sink = score_policy.resolve(settings, request)
+        registry = self.registry()
+        version = request.version or registry.serving_version(model)
+        registry.get(model, version)  # an unknown version is refused now, not failed later
+        job = registry.metadata.create_job(
+            uuid.uuid4().hex,
+            model,
+            request.as_overrides(),
+            kind="score",
+            lock=score_policy.sink_lock(sink),
+            busy=f"sink '{request.sink}' is being written by another scoring job",
+            version=version,
+        )
+        return self._launch(job, settings)
+
+    def _launch(self, job: JobRecord, settings: Settings) -> JobRecord:
+        """Start the queued job's process and hand it its settings (a failed start fails the job)."""
         metadata = self.registry().metadata
-        job_id = uuid.uuid4().hex
-        job = metadata.create_job(job_id, settings.model, dict(overrides))
+        job_id = job.id
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tabserve.jobs.runner", job_id],
@@ -138,7 +170,7 @@ class JobManager:
         self._started[job_id] = time.monotonic()
         # Where the process runs, so that any server on this host can tell at once that it is gone.
         metadata.update_job(job_id, host=HOST, pid=process.pid)
-        log.info("training job %s started (pid %d) for %s", job_id, process.pid, job.model)
+        log.info("%s job %s started (pid %d) for %s", KIND_WORDS[job.kind], job_id, process.pid, job.model)
         return job
 
     def _newest_task(self, settings: Settings) -> str | None:
@@ -185,7 +217,7 @@ class JobManager:
                     job_id,
                     job.model,
                     status="failed",
-                    error=f"the training process exited with code {code} before finishing",
+                    error=f"the {KIND_WORDS[job.kind]} process exited with code {code} before finishing",
                 )
             del self._children[job_id]
             self._started.pop(job_id, None)
@@ -201,7 +233,10 @@ class JobManager:
                 job.id,
                 job.model,
                 status="failed",
-                error=f"the training process (pid {job.pid} on {HOST}) is gone: its server stopped",
+                error=(
+                    f"the {KIND_WORDS[job.kind]} process (pid {job.pid} on {HOST}) is gone: "
+                    "its server stopped"
+                ),
             )
         for job in metadata.stale_jobs(time.time() - STALE_AFTER_S):
             own = self._children.pop(job.id, None)
@@ -213,7 +248,10 @@ class JobManager:
                 job.id,
                 job.model,
                 status="failed",
-                error=f"no heartbeat for {STALE_AFTER_S:.0f} s: the training process (pid {job.pid}) died",
+                error=(
+                    f"no heartbeat for {STALE_AFTER_S:.0f} s: "
+                    f"the {KIND_WORDS[job.kind]} process (pid {job.pid}) died"
+                ),
             )
 
     async def watch(self) -> None:

@@ -1,8 +1,10 @@
-"""Training jobs and the per-model training lock in the registry database.
+"""Jobs and their locks in the registry database.
 
-The lock is a row keyed by model, inserted in the same transaction as the
-job: a second job for a model that is training fails on the primary key, on
-every backend and across processes.
+A lock is a row keyed by what the job holds (the model it trains, or
+``score:<hash>`` for the sink a scoring job writes), inserted in the same
+transaction as the job: a second job for a model that is training, or for a
+sink being written, fails on the primary key, on every backend and across
+processes.
 """
 
 from __future__ import annotations
@@ -22,12 +24,23 @@ from tabserve.registry.records import JobRecord, job_from_row
 class JobQueries(RegistryConnection):
     """The jobs and training-lock tables."""
 
-    def create_job(self, job_id: str, model: str, overrides: dict[str, Any]) -> JobRecord:
-        """Queue a training job, or raise ConflictError naming the one already running."""
+    def create_job(
+        self,
+        job_id: str,
+        model: str,
+        overrides: dict[str, Any],
+        kind: str = "train",
+        lock: str | None = None,
+        busy: str | None = None,
+        version: int | None = None,
+    ) -> JobRecord:
+        """Queue a job holding ``lock`` (default: the model), or raise ConflictError naming the
+        job that holds it (``busy`` says what is busy; default: the model is training)."""
         now = time.time()
+        key = lock or model
         try:
             with self._begin() as conn:
-                conn.execute(sa.insert(t.training_locks).values(model=model, job_id=job_id, taken_at=now))
+                conn.execute(sa.insert(t.training_locks).values(model=key, job_id=job_id, taken_at=now))
                 conn.execute(
                     sa.insert(t.jobs).values(
                         id=job_id,
@@ -37,13 +50,14 @@ class JobQueries(RegistryConnection):
                         total=0,
                         overrides=json.dumps(overrides),
                         created_at=now,
+                        kind=kind,
+                        version=version,
                     )
                 )
         except sa.exc.IntegrityError:
-            running = self.training_lock(model)
-            raise ConflictError(
-                f"model '{model}' is already training (job {running})", job_id=running
-            ) from None
+            running = self.training_lock(key)
+            what = busy or f"model '{model}' is already training"
+            raise ConflictError(f"{what} (job {running})", job_id=running) from None
         return self.get_job(job_id)
 
     def training_lock(self, model: str) -> str | None:
@@ -64,16 +78,13 @@ class JobQueries(RegistryConnection):
             conn.execute(sa.update(t.jobs).where(t.jobs.c.id == job_id).values(**values))
 
     def finish_job(self, job_id: str, model: str, **values: Any) -> None:
-        """Record a job's end and release its model's training lock together."""
+        """Record a job's end and release its lock together; the lock is found by the job's id
+        (a scoring job's lock is its sink's, not ``model``'s)."""
         with self._begin() as conn:
             conn.execute(
                 sa.update(t.jobs).where(t.jobs.c.id == job_id).values(finished_at=time.time(), **values)
             )
-            conn.execute(
-                sa.delete(t.training_locks).where(
-                    t.training_locks.c.model == model, t.training_locks.c.job_id == job_id
-                )
-            )
+            conn.execute(sa.delete(t.training_locks).where(t.training_locks.c.job_id == job_id))
 
     def stale_jobs(self, older_than: float) -> list[JobRecord]:
         """Queued or running jobs whose last heartbeat (or creation) is older than ``older_than``."""

@@ -124,7 +124,12 @@ class VersionRecord:
 
 @dataclass(frozen=True)
 class JobRecord:
-    """One training job: its progress, outcome and the process that runs it."""
+    """One job (training, or scoring a table): its progress, outcome and the process that runs it.
+
+    A training job counts fits in ``done``/``total`` and records the version it
+    made; a scoring job counts partitions, rows ``scored`` and ``rejected``, and
+    records the version it scores with.
+    """
 
     id: str
     model: str
@@ -140,6 +145,9 @@ class JobRecord:
     heartbeat_at: float | None
     host: str | None
     pid: int | None
+    kind: str = "train"  # train | score
+    scored: int | None = None
+    rejected: int | None = None
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from tabserve.registry.records import (
 )
 
 # The migrations in tables.py (a test keeps the two equal): all of them, none other, must be applied.
-SCHEMA_MIGRATIONS = (1, 2, 3, 4, 5)
+SCHEMA_MIGRATIONS = (1, 2, 3, 4, 5, 6)
 SCHEMA_VERSION = SCHEMA_MIGRATIONS[-1]
 DEFAULT_HISTORY_LIMIT = 50  # as alias_queries.py
 _LOCK_WAIT_S = 30  # as tabserve.database gives SQLAlchemy's SQLite engines

@@ -97,9 +97,14 @@ jobs = sa.Table(
     sa.Column("heartbeat_at", sa.Double, nullable=True),
     sa.Column("host", sa.String(255), nullable=True),
     sa.Column("pid", sa.Integer, nullable=True),
+    # Added by migration 6: training or scoring, and a scoring job's rows so far.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="train"),
+    sa.Column("scored", sa.BigInteger, nullable=True),
+    sa.Column("rejected", sa.BigInteger, nullable=True),
 )
 
-# A row per model while one of its trainings is queued or running.
+# A row per model while one of its trainings is queued or running, and one per scoring
+# sink ("score:<hash>"; model names cannot hold a colon) while a job writes to it.
 training_locks = sa.Table(
     "tabserve_training_locks",
     metadata,
@@ -149,11 +154,24 @@ def _history_v4(conn: sa.Connection) -> None:
     every ALTER at once, and a process that died between two of them leaves some added. Rows written
     before get actor 'unknown', action 'promote', not forced, no reason and no previous version.
     """
-    present = {column["name"] for column in sa.inspect(conn).get_columns(alias_history.name)}
-    for name in HISTORY_V4_COLUMNS:
+    _add_missing(conn, alias_history, HISTORY_V4_COLUMNS)
+
+
+JOB_V6_COLUMNS = ("kind", "scored", "rejected")
+
+
+def _job_kinds_v6(conn: sa.Connection) -> None:
+    """Scoring jobs beside training jobs: the jobs table's kind and row counts, each added only if
+    missing (safe to repeat, as ``_history_v4``). Jobs written before are training jobs."""
+    _add_missing(conn, jobs, JOB_V6_COLUMNS)
+
+
+def _add_missing(conn: sa.Connection, table: sa.Table, names: tuple[str, ...]) -> None:
+    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
         if name not in present:
-            spec = sa.schema.CreateColumn(alias_history.c[name]).compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {alias_history.name} ADD COLUMN {spec}"))
+            spec = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
 
 
 def _create_v5(conn: sa.Connection) -> None:
@@ -166,6 +184,7 @@ MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
     (3, _create_v3),
     (4, _history_v4),
     (5, _create_v5),
+    (6, _job_kinds_v6),
 ]
 
 

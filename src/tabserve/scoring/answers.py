@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch
-from tabserve.scoring.rows import renumber, split_chunk
+from tabserve.scoring.rows import Split, renumber, split_chunk
 
 REJECT_COLUMNS = ["partition", "row", "reason"]
 
@@ -47,6 +48,16 @@ def _predict_rows(
     return results, rejects
 
 
+@lru_cache(maxsize=64)
+def _labels(categories: tuple[Any, ...]) -> pd.CategoricalDtype:
+    """A label set's dtype, checked once: every chunk's labels and model names share it."""
+    return pd.CategoricalDtype(list(categories))
+
+
+def _categorical(codes: np.ndarray, categories: Any) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=_labels(tuple(categories)), validate=False)
+
+
 def _columns(prediction: Any) -> dict[str, Any]:
     """The answer columns of one prediction: a label and probabilities, or a value and its interval."""
     values = getattr(prediction, "values", None)
@@ -58,9 +69,7 @@ def _columns(prediction: Any) -> dict[str, Any]:
             out["upper"] = np.asarray(interval.upper, dtype=np.float64)
         return out
     # Categorical: written as a dictionary column in Parquet, plain labels in CSV and SQL, and cheap to build.
-    out = {
-        "prediction": pd.Categorical.from_codes(np.asarray(prediction.indices), categories=prediction.classes)
-    }
+    out = {"prediction": _categorical(np.asarray(prediction.indices), prediction.classes)}
     if prediction.probabilities is not None:
         for j, label in enumerate(prediction.classes):
             out[f"proba_{label}"] = prediction.probabilities[:, j]
@@ -82,9 +91,14 @@ def score_chunk(
     first_row: int,
     key_columns: list[str],
     interval: float | None = None,
+    split: Split | None = None,
 ) -> ChunkAnswers:
-    """Answers for the valid rows of ``frame`` (row ``first_row`` of its partition first) and the rejects."""
-    split = split_chunk(frame, predictor.schema, first_row)
+    """Answers for the valid rows of ``frame`` (row ``first_row`` of its partition first) and the rejects.
+
+    ``split`` is the chunk already validated (``split_chunk``), e.g. by the thread that read it.
+    """
+    if split is None:
+        split = split_chunk(frame, predictor.schema, first_row)
     rejects = list(split.rejects)
     kept = split.kept
     columns: dict[str, Any] = {}
@@ -97,16 +111,15 @@ def score_chunk(
             kept = kept[[i for i, _ in results]]
             parts = [_columns(p) for _, p in results]
             columns = {name: _concat([p[name] for p in parts]) for name in parts[0]} if parts else {}
-    answers = (
-        frame.iloc[kept][key_columns].reset_index(drop=True) if len(kept) else frame.iloc[:0][key_columns]
-    )
-    answers = answers.reset_index(drop=True)
-    if columns:
-        answers = pd.concat([answers, pd.DataFrame(columns)], axis=1)
-    answers["model"] = pd.Categorical.from_codes(
-        np.zeros(len(answers), dtype=np.int8), categories=[predictor.model]
-    )
-    answers["version"] = np.int64(predictor.version)
+    # One frame from whole columns (no per-chunk concat or column inserts); .array keeps each key's dtype.
+    every = len(kept) == len(frame)
+    data: dict[str, Any] = {
+        name: frame[name].array if every else frame[name].array.take(kept) for name in key_columns
+    }
+    data |= columns
+    data["model"] = _categorical(np.zeros(len(kept), dtype=np.int8), (predictor.model,))
+    data["version"] = np.full(len(kept), predictor.version, dtype=np.int64)
+    answers = pd.DataFrame(data, copy=False)
     rejects.sort()
     rejected = pd.DataFrame(
         {

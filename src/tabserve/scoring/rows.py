@@ -85,21 +85,18 @@ def _reason(frame: pd.DataFrame, position: int, schema: FeatureSchema, row: int)
 
 def split_chunk(frame: pd.DataFrame, schema: FeatureSchema, first_row: int) -> Split:
     """Validate a chunk whose first row is row ``first_row`` of its partition."""
+    if schema.all_numeric:
+        return _split_numeric(frame, schema, first_row)
     numeric: dict[str, np.ndarray] = {}
     bad = np.zeros(len(frame), dtype=bool)
     for feature in schema.features:
         if feature.type == "numeric":
             numeric[feature.name], column_bad = _numeric(frame[feature.name])
             bad |= column_bad
-    rejects = [
-        (first_row + int(i), _reason(frame, int(i), schema, first_row + int(i))) for i in np.flatnonzero(bad)
-    ]
+    rejects = _rejects(frame, schema, first_row, bad)
     kept = np.flatnonzero(~bad)
     if len(kept) == 0:
         return Split(None, kept, rejects)
-    if schema.all_numeric:
-        matrix = np.column_stack([numeric[name][kept] for name in schema.names])
-        return Split(Batch(len(kept), np.ascontiguousarray(matrix), None), kept, rejects)
     columns = {
         f.name: (
             numeric[f.name][kept].tolist()
@@ -109,3 +106,26 @@ def split_chunk(frame: pd.DataFrame, schema: FeatureSchema, first_row: int) -> S
         for f in schema.features
     }
     return Split(Batch(len(kept), None, columns), kept, rejects)
+
+
+def _rejects(frame: pd.DataFrame, schema: FeatureSchema, first_row: int, bad: np.ndarray) -> list:
+    return [
+        (first_row + int(i), _reason(frame, int(i), schema, first_row + int(i))) for i in np.flatnonzero(bad)
+    ]
+
+
+def _split_numeric(frame: pd.DataFrame, schema: FeatureSchema, first_row: int) -> Split:
+    """The all-numeric case: each column written once into the batch's matrix, copied again only
+    to drop rejected rows."""
+    matrix = np.empty((len(frame), len(schema.names)), dtype=np.float64)
+    bad = np.zeros(len(frame), dtype=bool)
+    for j, name in enumerate(schema.names):
+        matrix[:, j], column_bad = _numeric(frame[name])
+        bad |= column_bad
+    if not bad.any():
+        return Split(Batch(len(frame), matrix, None), np.arange(len(frame)), [])
+    rejects = _rejects(frame, schema, first_row, bad)
+    kept = np.flatnonzero(~bad)
+    if len(kept) == 0:
+        return Split(None, kept, rejects)
+    return Split(Batch(len(kept), matrix[kept], None), kept, rejects)

@@ -73,8 +73,13 @@ def run(
     sql_partition_rows: int,
     dask_address: str | None = None,
     progress: Progress | None = None,
+    rows: Progress | None = None,
 ) -> Summary:
-    """Score every unfinished partition of ``sources`` into the job's sink."""
+    """Score every unfinished partition of ``sources`` into the job's sink.
+
+    ``progress(done, total)`` hears partitions; ``rows(scored, rejected)`` the rows so far, after
+    each chunk here (after each partition on Dask), earlier runs' finished partitions included.
+    """
     partitions = plan(sources, list(job.key_columns), sql_partition_rows, job.s3_endpoint_url)
     sink = job.open_sink()
     finished = sink.finished()
@@ -100,21 +105,32 @@ def run(
     else:
         sink.prepare()
     done = summary.skipped
-    for marker in _markers(job, pending, sink, predictor, dask_address):
+
+    def chunk_done(scored: int, rejected: int) -> None:
+        if rows is not None:
+            rows(summary.scored + scored, summary.rejected + rejected)
+
+    for marker in _markers(job, pending, sink, predictor, dask_address, chunk_done):
         summary.scored += marker["scored"]
         summary.rejected += marker["rejected"]
         done += 1
+        chunk_done(0, 0)
         if progress is not None:
             progress(done, total)
     return summary
 
 
 def _markers(
-    job: ScoreJob, pending: list[Partition], sink: Sink, predictor: Any, dask_address: str | None
+    job: ScoreJob,
+    pending: list[Partition],
+    sink: Sink,
+    predictor: Any,
+    dask_address: str | None,
+    on_chunk: Progress,
 ) -> Iterator[dict[str, Any]]:
     if dask_address is None:
         for partition in pending:
-            yield score_partition(job, partition, predictor, sink)
+            yield score_partition(job, partition, predictor, sink, on_chunk)
         return
     from tabserve.scoring.on_dask import score_on_cluster
 

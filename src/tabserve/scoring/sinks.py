@@ -9,6 +9,7 @@ killed run has no marker, so the next run writes it again from the start.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -20,9 +21,11 @@ import pandas as pd
 from tabserve.config import ScoreSink
 from tabserve.errors import DataError
 from tabserve.scoring import s3
+from tabserve.scoring.overlap import BackgroundCalls
 from tabserve.scoring.part_files import PartFile
 
 DONE = "_done"
+log = logging.getLogger(__name__)
 
 
 class PartWriter(Protocol):
@@ -84,14 +87,25 @@ class _FolderPart:
         self.tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=staging))
         self.answers = PartFile(self.tmp / f"part.{sink.fmt}", sink.fmt)
         self.rejects = PartFile(self.tmp / "rejects.csv", "csv")
+        self.calls = BackgroundCalls()
 
     def write(self, answers: pd.DataFrame, rejects: pd.DataFrame) -> None:
+        """Written on the part's own thread while the next chunk is scored (an error surfaces at the
+        next write or at commit)."""
+        self.calls.submit(self._write, answers, rejects)
+
+    def _write(self, answers: pd.DataFrame, rejects: pd.DataFrame) -> None:
         if len(answers):
             self.answers.write(answers)
         if len(rejects):
             self.rejects.write(rejects)
 
     def commit(self, marker: dict[str, Any]) -> None:
+        try:
+            self.calls.close()
+        except BaseException:
+            self.abort()
+            raise
         self.answers.close()
         self.rejects.close()
         sink, name = self.sink, f"part-{self.id}"
@@ -114,6 +128,10 @@ class _FolderPart:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def abort(self) -> None:
+        try:
+            self.calls.close()
+        except Exception:  # the part is thrown away for an error the caller raises already
+            log.debug("a write of aborted part %s failed", self.id, exc_info=True)
         self.answers.close()
         self.rejects.close()
         shutil.rmtree(self.tmp, ignore_errors=True)

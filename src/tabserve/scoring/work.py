@@ -9,13 +9,17 @@ local run writes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from tabserve.config import RegistrySettings, ScoreSink
+from tabserve.schema import FeatureSchema
 from tabserve.scoring.answers import score_chunk
+from tabserve.scoring.overlap import prefetched
 from tabserve.scoring.partitions import Partition
 from tabserve.scoring.readers import chunks
+from tabserve.scoring.rows import check_columns, split_chunk
 from tabserve.scoring.sinks import Sink, open_sink
 
 log = logging.getLogger(__name__)
@@ -57,22 +61,44 @@ def load_predictor(job: ScoreJob) -> Any:
         registry.close()
 
 
-def score_partition(job: ScoreJob, partition: Partition, predictor: Any, sink: Sink) -> dict[str, Any]:
-    """Score one partition chunk by chunk into its part, then mark it done; returns the marker."""
-    from tabserve.scoring.rows import check_columns
+def _validated(partition: Partition, job: ScoreJob, schema: FeatureSchema) -> Iterator[tuple]:
+    """Each chunk checked and split into valid rows and rejects (on the reading thread); its first row."""
+    row = 0
+    for frame in chunks(partition, job.chunk_rows, job.s3_endpoint_url):
+        if not all(isinstance(c, str) for c in frame.columns):
+            frame.columns = [str(c) for c in frame.columns]
+        check_columns(frame, schema, list(job.key_columns))
+        yield frame, split_chunk(frame, schema, row), row
+        row += len(frame)
 
+
+def score_partition(
+    job: ScoreJob,
+    partition: Partition,
+    predictor: Any,
+    sink: Sink,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score one partition chunk by chunk into its part, then mark it done; returns the marker.
+
+    ``on_chunk(scored, rejected)`` hears the partition's counts so far after each chunk.
+    """
     writer = sink.part(partition.id)
     scored = rejected = row = 0
+    frames = prefetched(_validated(partition, job, predictor.schema))
     try:
-        for frame in chunks(partition, job.chunk_rows, job.s3_endpoint_url):
-            frame.columns = [str(c) for c in frame.columns]
-            check_columns(frame, predictor.schema, list(job.key_columns))
-            result = score_chunk(frame, predictor, partition.id, row, list(job.key_columns), job.interval)
+        for frame, split, first in frames:
+            result = score_chunk(
+                frame, predictor, partition.id, first, list(job.key_columns), job.interval, split
+            )
             writer.write(result.answers, result.rejects)
             scored += len(result.answers)
             rejected += len(result.rejects)
-            row += len(frame)
+            row = first + len(frame)
+            if on_chunk is not None:
+                on_chunk(scored, rejected)
     except BaseException:
+        frames.close()  # stops the reading thread before the part goes
         writer.abort()
         raise
     marker = {"partition": partition.id, "model": job.model, "version": job.version}

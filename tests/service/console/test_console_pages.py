@@ -270,7 +270,7 @@ def test_user_data_is_escaped_everywhere(tmp_path: Path):
     server = InProcessServer(config)
     try:
         server.wait()
-        assert "No training jobs yet." in server.client.get("/ui/jobs").text  # no token: listed here
+        assert "No jobs yet." in server.client.get("/ui/jobs").text  # no token: listed here
         for path in ("/", "/ui/models/evil", "/ui/models/evil/versions/1", "/ui/predict", "/ui/data"):
             html = server.client.get(path).text
             assert "<script>alert" not in html, path

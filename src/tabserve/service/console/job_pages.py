@@ -1,4 +1,4 @@
-"""The console's training-job pages: the recent jobs, and one job with live progress.
+"""The console's job pages (training and scoring): the recent jobs, and one job with live progress.
 
 With a token set, job details need it in the API (a job's overrides and error
 describe the server's data), so these pages then carry no job details: their
@@ -31,7 +31,7 @@ def jobs_page(state: State) -> HTMLResponse:
     return page(
         "jobs.html",
         active="jobs",
-        title="Training jobs",
+        title="Jobs",
         auth=locked,
         jobs=jobs,
         limit=JOBS_SHOWN,
@@ -50,15 +50,15 @@ def job_page(job_id: JobId, state: State) -> HTMLResponse:
     metadata = state.registry.metadata
     job = metadata.get_job(job_id)  # an unknown id is a 404 page either way; ids reveal nothing
     if token_set(state):
-        title = f"Training job {job_id[:8]}"
+        title = f"Job {job_id[:8]}"
         return page("job.html", active="jobs", title=title, auth=True, job_id=job_id, job=None, locked=True)
     promoted = None
-    if job.status == "succeeded" and job.version is not None:
+    if job.status == "succeeded" and job.kind == "train" and job.version is not None:
         promoted = metadata.promoted_since(job.model, job.version, job.started_at or job.created_at)
     return page(
         "job.html",
         active="jobs",
-        title=f"Training job {job.id[:8]}",
+        title=f"{'Scoring' if job.kind == 'score' else 'Training'} job {job.id[:8]}",
         auth=False,
         job_id=job.id,
         job=job,

@@ -80,16 +80,21 @@ class History(BaseModel):
 
 
 class JobProgress(BaseModel):
-    done: int = Field(description="Fits finished.")
-    total: int = Field(description="Fits in the grid search (0 until it starts).")
+    done: int = Field(description="Fits (training) or partitions (scoring) finished.")
+    total: int = Field(description="Fits in the search, or partitions to score (0 until it starts).")
+    scored: int | None = Field(None, description="Scoring: rows scored so far.")
+    rejected: int | None = Field(None, description="Scoring: rows rejected so far (see the sink's rejects).")
 
 
 class Job(BaseModel):
     id: str
+    kind: str = Field(description="train or score.")
     model: str
     status: str = Field(description="queued, running, succeeded or failed.")
     progress: JobProgress
-    version: int | None = Field(description="The version made, once succeeded.")
+    version: int | None = Field(
+        description="Training: the version made, once succeeded. Scoring: the version it scores with."
+    )
     error: str | None
     overrides: dict[str, Any]
     created_at: str = Field(description=ISO_UTC)
@@ -102,7 +107,7 @@ class JobList(BaseModel):
     jobs: list[Job] = Field(description="The newest jobs of the served models first.")
 
 
-class TrainAccepted(BaseModel):
+class JobAccepted(BaseModel):
     id: str
     status: str
     url: str = Field(description="Where to follow the job.")

@@ -1,4 +1,4 @@
-// Training jobs in the browser: live progress (GET /jobs/{id} twice a second until the job ends) and,
+// Jobs (training, and scoring a table) in the browser: live progress (GET /jobs/{id} twice a second until the job ends) and,
 // when the server has a token, the job page and the jobs list read from the API with this tab's token
 // (the API needs it for job details, so the server does not put them in the page). A 401 stops the
 // polling and says plainly that the token is needed, with a button to enter it; a tab with no token
@@ -67,6 +67,12 @@ function versionLink(job, text) {
   return link;
 }
 
+function progressText(job) {
+  const { done, total } = job.progress;
+  if (job.kind !== "score") return `${done} / ${total} fits`;
+  return `${done} / ${total} partitions, ${job.progress.scored} rows scored, ${job.progress.rejected} rejected`;
+}
+
 function render(root, job) {
   const done = job.progress.done;
   const total = job.progress.total;
@@ -74,7 +80,7 @@ function render(root, job) {
   const text = root.querySelector("[data-job-text]");
   const status = root.querySelector("[data-job-status]");
   if (bar) bar.value = total > 0 ? Math.round((100 * done) / total) : 0;
-  if (text) text.textContent = `${done} / ${total} fits`;
+  if (text) text.textContent = progressText(job);
   if (status) status.textContent = job.status;
   const model = root.querySelector("[data-job-model]");
   if (model) {
@@ -103,6 +109,11 @@ async function outcome(root, job) {
     result.append(span);
     return;
   }
+  if (job.kind === "score") {
+    const counts = `: ${job.progress.scored} rows, ${job.progress.rejected} rejected.`;
+    result.append("Scored with ", versionLink(job, `version ${job.version}`), counts);
+    return;
+  }
   let promoted = "";
   const answer = await fetch(`/models/${encodeURIComponent(job.model)}/versions/${job.version}`);
   if (answer.ok) {
@@ -121,7 +132,7 @@ export async function follow(root, jobId) {
     const resumed = new Promise((resolve) => {
       resume = () => resolve(follow(root, jobId));
     });
-    const response = await readJobs(`/jobs/${encodeURIComponent(jobId)}`, "Following a training job", resume);
+    const response = await readJobs(`/jobs/${encodeURIComponent(jobId)}`, "Following a job", resume);
     if (response === null) return resumed; // polling stops here until a token is entered
     if (response.status === 404) {
       const status = root.querySelector("[data-job-status]");
@@ -155,6 +166,7 @@ function jobRow(job) {
   code.textContent = job.id.slice(0, 8);
   id.append(code);
   cell(row, id);
+  cell(row, job.kind === "score" ? "scoring" : "training");
   cell(row, job.model);
   const status = document.createElement("span");
   status.className = `status ${job.status}`;
@@ -182,7 +194,7 @@ function jobRow(job) {
 // The jobs list of a server with a token: read from GET /jobs with the tab's token.
 async function loadJobs(body) {
   const url = `/jobs?limit=${encodeURIComponent(body.dataset.limit || "50")}`;
-  const response = await readJobs(url, "The list of training jobs", () => loadJobs(body));
+  const response = await readJobs(url, "The list of jobs", () => loadJobs(body));
   if (response === null) return;
   if (!response.ok) {
     body.querySelector("td").textContent = `The jobs cannot be read now (${response.status}).`;
@@ -190,7 +202,7 @@ async function loadJobs(body) {
   }
   const jobs = (await response.json()).jobs;
   if (jobs.length) body.replaceChildren(...jobs.map(jobRow));
-  else body.querySelector("td").textContent = "No training jobs yet.";
+  else body.querySelector("td").textContent = "No jobs yet.";
 }
 
 export function setUpJobs() {
