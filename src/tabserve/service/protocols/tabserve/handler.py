@@ -32,6 +32,7 @@ SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's 
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 QUERY_KEYS = ("labels_only", "interval")
 LABELS_ONLY_VALUES = {"true": True, "false": False}
+MEDIA_KINDS_KEPT = 64  # accepted Content-Type values remembered as sent (clients send a handful)
 
 
 class Answer(NamedTuple):
@@ -88,6 +89,7 @@ class PredictHandler:
         self.core = core
         self.max_rows = core.max_rows
         self.limit = core.body_limit
+        self.media_kinds: dict[bytes | str | None, bool] = {}  # Content-Type as sent -> is CSV
 
     async def handle(
         self,
@@ -100,9 +102,12 @@ class PredictHandler:
     ) -> Answer:
         """The answer for ``model`` (None: the default) at ``version`` (None: production);
         domain errors propagate to the error table."""
-        is_csv = check_media(media_type(content_type), csv=True)
-        labels_only = labels_only_query(query)
-        interval = interval_query(query)
+        is_csv = self.media_kinds.get(content_type)
+        if is_csv is None:
+            is_csv = check_media(media_type(content_type), csv=True)  # 415 for anything else
+            if len(self.media_kinds) < MEDIA_KINDS_KEPT:
+                self.media_kinds[content_type] = is_csv
+        labels_only, interval = (labels_only_query(query), interval_query(query)) if query else (False, None)
         body = await read_body(receive, self.limit, content_length)
         if version is None:
             predictor = self.core.production(model)
