@@ -25,7 +25,7 @@ from tabserve.numeric_codec import parse_numeric_csv, parse_numeric_json
 from tabserve.predictor import Predictor
 from tabserve.service.http.bodies import check_media, decode_json, media_type, read_body
 from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
-from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, ignored_headers
+from tabserve.service.predict.core import OFF_LOOP_BYTES, PredictCore, PredictResult, ignored_headers
 from tabserve.service.protocols.tabserve import answers
 
 SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's single-row shortcut
@@ -116,7 +116,16 @@ class PredictHandler:
         if len(body) > OFF_LOOP_BYTES:
             batch, payload = await self.core.off_loop(len(body), self._decode, body, is_csv, predictor)
             return self._predict(predictor, batch, payload, is_csv, labels_only, interval)
-        return self.answer(predictor, body, is_csv, labels_only, interval)
+        batcher = self.core.batcher
+        if batcher is None or predictor.row_width is not None:
+            return self.answer(predictor, body, is_csv, labels_only, interval)
+        batch, payload = self._decode(body, is_csv, predictor)
+        labels_only, interval = self._options(payload, labels_only, interval)
+        if batcher.takes(predictor, batch, interval):
+            result = await self.core.predict_joined(predictor, batch, labels_only=labels_only)
+        else:
+            result = self.core.predict(predictor, batch, labels_only=labels_only, interval=interval)
+        return self._encode(result, is_csv)
 
     def answer(
         self,
@@ -144,12 +153,22 @@ class PredictHandler:
         labels_only: bool,
         interval: float | None,
     ) -> Answer:
-        """Predict a decoded batch with the options of the query and of the body (``"labels_only"``,
-        ``"interval"``: a classifier asked for an interval refuses it, and the core says why)."""
+        """Predict a decoded batch with the options of the query and of the body."""
+        labels_only, interval = self._options(payload, labels_only, interval)
+        result = self.core.predict(predictor, batch, labels_only=labels_only, interval=interval)
+        return self._encode(result, is_csv)
+
+    @staticmethod
+    def _options(payload: Any, labels_only: bool, interval: float | None) -> tuple[bool, float | None]:
+        """``labels_only`` and ``interval`` from the query or the body (a classifier asked for an
+        interval refuses it, and the core says why)."""
         in_body = payload is True or wants_labels_only(payload)
         if interval is None and payload is not True:
             interval = wanted_interval(payload)
-        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=interval)
+        return labels_only or in_body, interval
+
+    @staticmethod
+    def _encode(result: PredictResult, is_csv: bool) -> Answer:
         headers = ignored_headers(result.ignored)
         if is_csv:
             return Answer(answers.CSV_CT, answers.csv_answer_bytes(result), headers)
