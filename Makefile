@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/boost.py
+	$(BIN)/python benchmarks/batching.py
 	$(BIN)/python benchmarks/intervals.py
 
 bench-strict: install
