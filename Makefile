@@ -30,17 +30,23 @@ run: install-run
 	$(BIN)/tabserve train --if-empty
 	$(BIN)/tabserve serve $(if $(PORT),--port $(PORT))
 
+# Test processes (pytest-xdist): `auto` is one per core; each gets its own backend databases, and
+# a test file stays in one process so its module fixtures are built once. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
+
 ## Lint, then the whole suite (backends included; see README for the services).
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 ## What the pre-commit hook runs: lint and the tests not marked slow or backend.
 ## It uses .venv as it is (no install step), so a commit never downloads anything.
 test-fast:
 	@test -x $(BIN)/ruff || { echo "no .venv yet: run 'make test' once first"; exit 1; }
+	@$(BIN)/python -c 'import xdist' 2>/dev/null || { echo "pytest-xdist missing from .venv: run 'make install'"; exit 1; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -m "not slow and not backend" -x
+	$(BIN)/python -m pytest -q -m "not slow and not backend" -x $(PYTEST_PARALLEL)
 
 lint: install
 	$(BIN)/ruff check .

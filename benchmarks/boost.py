@@ -9,8 +9,9 @@ temporary registry:
   ``predict_proba`` on one row, each the median of many single-row calls;
 - over HTTP (unless ``--no-http``), single-row POST /predict throughput at 8
   connections, as a ratio to a raw-ASGI no-op on the same stack measured in
-  the same round (benchmarks/serve.py's yardstick; the goal is >= 0.5), with
-  iris trained by `tabserve train` served the same way as the reference.
+  the same round (benchmarks/serve.py's yardstick; the goal is >= 0.5), over
+  ``--rounds`` rounds with each ratio's median and range; iris trained by
+  `tabserve train`, served the same way, is the reference.
 
 Absolute figures move with the host; the ratios are what to compare.
 """
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ NAMES = ["a", "b", "c", "d"]
 CLASSES = ["low", "mid", "high"]
 ROW = [0.3, -1.2, 0.8, 0.1]
 BODY = b"[0.3, -1.2, 0.8, 0.1]"
+SERVED = ("iris", "xgboost", "lightgbm")
 
 
 def models() -> dict[str, object]:
@@ -132,32 +134,62 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def over_http(config: Path, seconds: float) -> dict[str, float]:
-    """req/s at 8 connections: the no-op, then each model served alone; iris (the seed's
-    compiled linear model, four features like these) is the reference the same round gives."""
+def over_http(config: Path, seconds: float, rounds: int) -> list[dict[str, float]]:
+    """req/s at 8 connections per round: the no-op and each model, every server started once and
+    driven one at a time, the order rotated each round so no server always goes first; iris (the
+    seed's compiled linear model, four features like these) is the reference the same round gives."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TABSERVE_")}
     env["TABSERVE_CONFIG"] = str(config)
-    rates = {}
-    port = free_port()
-    with serving([sys.executable, str(Path(__file__).with_name("noop_app.py")), str(port)], port, env):
-        url = f"http://127.0.0.1:{port}/predict"
-        drive(url, BODY, 8, 1.0)
-        rates["no-op"] = drive(url, BODY, 8, seconds).requests_per_s
     subprocess.run([str(BIN / "tabserve"), "train"], env=env, check=True, capture_output=True)
-    for name in ("iris", "xgboost", "lightgbm"):
+    urls = {}
+    with ExitStack() as servers:
         port = free_port()
-        command = [str(BIN / "tabserve"), "serve", "--model", name, "--port", str(port)]
-        with serving(command, port, env):
-            url = f"http://127.0.0.1:{port}/predict"
-            drive(url, BODY, 8, 1.0)
-            rates[name] = drive(url, BODY, 8, seconds).requests_per_s
-    return rates
+        noop = [sys.executable, str(Path(__file__).with_name("noop_app.py")), str(port)]
+        servers.enter_context(serving(noop, port, env))
+        urls["no-op"] = f"http://127.0.0.1:{port}/predict"
+        for name in SERVED:
+            port = free_port()
+            command = [str(BIN / "tabserve"), "serve", "--model", name, "--port", str(port)]
+            servers.enter_context(serving(command, port, env))
+            urls[name] = f"http://127.0.0.1:{port}/predict"
+        order = list(urls)
+        found = []
+        for round_number in range(rounds):
+            shift = round_number % len(order)
+            rates = {}
+            for name in order[shift:] + order[:shift]:
+                drive(urls[name], BODY, 8, 1.0)
+                rates[name] = drive(urls[name], BODY, 8, seconds).requests_per_s
+            found.append(rates)
+    return found
+
+
+def report_http(rounds: list[dict[str, float]]) -> None:
+    """Each round's rates and ratios, then each ratio's median and range over the rounds."""
+    print(f"POST /predict, one row, 8 connections ({load_tool()}), {len(rounds)} rounds:")
+    for number, rates in enumerate(rounds, 1):
+        parts = [f"no-op {rates['no-op']:,.0f} req/s"]
+        parts += [f"{name} {rates[name]:,.0f} ({rates[name] / rates['no-op']:.2f}x)" for name in SERVED]
+        print(f"  round {number}: " + ", ".join(parts))
+    for name in SERVED:
+        ratios = sorted(rates[name] / rates["no-op"] for rates in rounds)
+        median = float(np.median(ratios))
+        verdict = "pass" if median >= 0.5 else "miss"
+        print(
+            f"  {name:8s} median {median:.2f}x the no-op (range {ratios[0]:.2f}-{ratios[-1]:.2f}; "
+            f"target >= 0.5: {verdict})"
+        )
+    for name in SERVED[1:]:  # against iris, served the same way in the same round
+        ratios = sorted(rates[name] / rates["iris"] for rates in rounds)
+        median = float(np.median(ratios))
+        print(f"  {name:8s} median {median:.2f}x iris (range {ratios[0]:.2f}-{ratios[-1]:.2f})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2000, help="single-row calls per path")
     parser.add_argument("--seconds", type=float, default=5.0, help="load per HTTP measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds (the spread is reported)")
     parser.add_argument("--no-http", action="store_true", help="only the in-process figures")
     args = parser.parse_args()
 
@@ -176,13 +208,7 @@ def main() -> int:
     for name, (served, own, how) in figures.items():
         print(f"  {name:8s} tabserve {served:7.1f} us  library predict_proba {own:7.1f} us  ({how})")
     if not args.no_http:
-        rates = over_http(config, args.seconds)
-        print(f"POST /predict, one row, 8 connections ({load_tool()}):")
-        print(f"  no-op    {rates['no-op']:8,.0f} req/s")
-        for name in ("iris", "xgboost", "lightgbm"):
-            ratio = rates[name] / rates["no-op"]
-            verdict = "pass" if ratio >= 0.5 else "miss"
-            print(f"  {name:8s} {rates[name]:8,.0f} req/s  {ratio:.2f}x the no-op (target >= 0.5: {verdict})")
+        report_http(over_http(config, args.seconds, args.rounds))
     return 0
 
 

@@ -46,8 +46,8 @@ import grpc
 import numpy as np
 
 sys.path.insert(0, HERE)
-from load import drive, load_tool
-from protocols import BATCH_ROWS, BUSY_CONNECTIONS, OIP_ROW, PREDICT, ROW, binary_body, http_rate
+from load import drive, load_tool, spread
+from protocols import BATCH_ROWS, BUSY_CONNECTIONS, OIP_ROW, PREDICT, ROW, batch_rows, binary_body, http_rate
 from serve import BIN, free_port, prepare, server
 from tabserve.service.protocols.grpc import inference_pb2 as pb
 
@@ -84,12 +84,6 @@ def infer_request(rows: np.ndarray) -> bytes:
     request.inputs.add(name="x", datatype="FP64", shape=list(rows.shape))
     request.raw_input_contents.append(np.ascontiguousarray(rows, dtype="<f8").tobytes())
     return request.SerializeToString()
-
-
-def batch_rows() -> np.ndarray:
-    """The same 10,000 rows benchmarks/protocols.py posts over HTTP."""
-    rng = np.random.default_rng(0)
-    return np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(BATCH_ROWS, 4)), 1)
 
 
 async def _grpc_load(
@@ -225,9 +219,6 @@ def run(env: dict, rounds: int, seconds: float) -> list[dict[str, float]]:
 
 
 def report(rounds: list[dict[str, float]]) -> None:
-    def spread(values: list[float]) -> str:
-        return f"{statistics.median(values):.2f} (rounds {min(values):.2f}-{max(values):.2f})"
-
     rows = [
         (
             f"10k-row FP64 batch, gRPC raw / HTTP binary extension (rows/s, {BUSY_CONNECTIONS} in flight)",

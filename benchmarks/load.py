@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -19,6 +20,11 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+
+
+def spread(values: list[float]) -> str:
+    """A ratio as the reports print it: the median of the rounds, then their range."""
+    return f"{statistics.median(values):.2f} (rounds {min(values):.2f}-{max(values):.2f})"
 
 
 def load_tool() -> str:

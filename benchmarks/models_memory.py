@@ -22,12 +22,9 @@ import time
 from pathlib import Path
 
 import psutil
-import yaml
 
-from tabserve.config import load_settings
-from tabserve.registry import StoredFile, open_registry
-from tabserve.registry.records import DESCRIBING_FIELDS
-from tabserve.workflow import train_and_register
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from copies import register_copies, trained_iris
 
 BIN = Path(sys.executable).parent
 ROW = b"[5.1, 3.8, 1.5, 0.3]"
@@ -44,30 +41,9 @@ def free_port() -> int:
 
 def prepare(folder: Path, models: int) -> Path:
     """A registry with ``models`` models (iris, m1, m2, ...), each one version in production."""
-    config = {
-        "registry": {"url": f"sqlite:///{folder / 'registry.db'}", "artifacts": str(folder / "artifacts")},
-        "search": {"n_jobs": 1},
-        "logging": {"file": None, "level": "WARNING"},
-        "server": {"reload_interval_s": 1},
-    }
-    path = folder / "tabserve.yaml"
-    path.write_text(yaml.safe_dump(config))
-    settings = load_settings(path, environ={})
-    train_and_register(settings)
-    registry = open_registry(settings)
-    try:
-        record = registry.get("iris", 1)
-        files = [
-            StoredFile(kind, entry["key"].rsplit("/", 1)[1], registry.read_file(record, kind))
-            for kind, entry in record.artifacts.items()
-        ]
-        fields = {name: getattr(record, name) for name in DESCRIBING_FIELDS}
-        for i in range(1, models):
-            version = registry.register(f"m{i}", files, fields)
-            registry.promote(f"m{i}", version)
-    finally:
-        registry.close()
-    return path
+    config = trained_iris(folder, {"file": None, "level": "WARNING"}, {"reload_interval_s": 1})
+    register_copies(config, [f"m{i}" for i in range(1, models)], promote=True)
+    return config
 
 
 def post(port: int, path: str) -> int:

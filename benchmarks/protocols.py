@@ -31,7 +31,7 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import drive, load_tool
+from load import drive, load_tool, spread
 from serve import _tabserve, free_port, prepare, server
 
 ROW = [5.1, 3.8, 1.5, 0.3]
@@ -48,11 +48,15 @@ BATCH_ROWS = 10_000
 BUSY_CONNECTIONS = 2  # one per core of the machine this was written on: enough to keep one server busy
 
 
+def batch_rows(rows: int = BATCH_ROWS) -> np.ndarray:
+    """The batch every batch measure sends (here over HTTP, in grpc.py over gRPC): seeded iris-like rows."""
+    rng = np.random.default_rng(0)
+    return np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(rows, 4)), 1)
+
+
 def binary_body(rows: int) -> tuple[bytes, str]:
     """A 10,000-row FP64 infer request through the binary extension, outputs asked as binary."""
-    rng = np.random.default_rng(0)
-    data = np.round(rng.uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.5], size=(rows, 4)), 1)
-    raw = data.astype("<f8").tobytes()
+    raw = batch_rows(rows).astype("<f8").tobytes()
     header = orjson.dumps(
         {
             "inputs": [
@@ -159,10 +163,6 @@ def run(env: dict, rounds: int, seconds: float) -> dict:
 
 def report(results: dict) -> None:
     rounds, binary = results["rounds"], results["binary"]
-
-    def spread(values: list[float]) -> str:
-        return f"{statistics.median(values):.2f} (rounds {min(values):.2f}-{max(values):.2f})"
-
     ratios = {
         "oip": [r["oip"].requests_per_s / r["predict"].requests_per_s for r in rounds],
         "invocations": [r["invocations"].requests_per_s / r["predict"].requests_per_s for r in rounds],

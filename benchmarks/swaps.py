@@ -28,14 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-import yaml
-
-from tabserve.config import load_settings
-from tabserve.registry import StoredFile, open_registry
-from tabserve.registry.records import DESCRIBING_FIELDS
-from tabserve.workflow import train_and_register
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from copies import register_copies, trained_iris
 from serve import free_port
 
 BIN = Path(sys.executable).parent
@@ -45,27 +40,11 @@ FROZEN = re.compile(r"(\d+) objects frozen")
 
 def prepare(folder: Path) -> Path:
     """A registry with iris versions 1 (production) and 2 (the same files); its config."""
-    config = {
-        "registry": {"url": f"sqlite:///{folder / 'registry.db'}", "artifacts": str(folder / "artifacts")},
-        "search": {"n_jobs": 1},
-        "logging": {"file": str(folder / "serve.log"), "level": "INFO"},
-        "server": {"reload_interval_s": 5},
-    }
-    path = folder / "tabserve.yaml"
-    path.write_text(yaml.safe_dump(config))
-    settings = load_settings(path, environ={})
-    train_and_register(settings)
-    registry = open_registry(settings)
-    try:
-        record = registry.get("iris", 1)
-        files = [
-            StoredFile(kind, entry["key"].rsplit("/", 1)[1], registry.read_file(record, kind))
-            for kind, entry in record.artifacts.items()
-        ]
-        registry.register("iris", files, {name: getattr(record, name) for name in DESCRIBING_FIELDS})
-    finally:
-        registry.close()
-    return path
+    config = trained_iris(
+        folder, {"file": str(folder / "serve.log"), "level": "INFO"}, {"reload_interval_s": 5}
+    )
+    register_copies(config, ["iris"], promote=False)
+    return config
 
 
 def call(port: int, method: str, path: str) -> dict:

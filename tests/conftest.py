@@ -7,10 +7,12 @@ Helpers live in tests/support/ (plain modules); no test module imports another.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
+import pandas as pd
 import pytest
 
 from tabserve.config import Settings
@@ -32,6 +34,9 @@ from tests.support.servers import (
     write_config,
 )
 from tests.support.settings import make_settings
+
+if TYPE_CHECKING:
+    from tabserve.service.predict.core import PredictCore
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
 CI_ALLOWED_SKIPS = ("SQLite has no passwords",)
@@ -60,6 +65,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 f"skipped under CI=true, which must run every test: {reason} "
                 f"(only {', '.join(repr(r) for r in CI_ALLOWED_SKIPS)} may skip there)"
             )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pictures_drawn_once() -> Iterator[None]:
+    """The same picture of the same table is drawn once per test process: each training in a test
+    draws iris's pairplot (seaborn: seconds), and the bytes depend only on the arguments.
+
+    Only this process's calls are kept; a server or job process draws its own.
+    """
+    from tabserve import plots
+
+    drawn: dict[tuple, bytes] = {}
+
+    def remembered(draw: Callable[..., bytes], key: tuple, *args: object) -> bytes:
+        if key not in drawn:
+            drawn[key] = draw(*args)
+        return drawn[key]
+
+    pairplot, confusion = plots.pairplot_png, plots.confusion_matrix_png
+
+    def pairplot_png(frame: pd.DataFrame, target: str, colour: bool = True) -> bytes:
+        content = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+        key = ("pairplot", tuple(map(str, frame.columns)), content, target, colour)
+        return remembered(pairplot, key, frame, target, colour)
+
+    def confusion_matrix_png(labels: list[str], matrix: list[list[int]], title: str) -> bytes:
+        key = ("confusion", repr(labels), repr(matrix), title)
+        return remembered(confusion, key, labels, matrix, title)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "pairplot_png", pairplot_png)
+        patch.setattr(plots, "confusion_matrix_png", confusion_matrix_png)
+        yield
 
 
 @pytest.fixture
@@ -117,6 +155,23 @@ def iris_config(tmp_path: Path, trained_iris: tuple[Settings, TrainOutcome]) -> 
     """A config for a private copy of the session's trained iris registry (version 1, production)."""
     registry = copy_registry(trained_iris[0], tmp_path / "registry")
     return write_config(tmp_path, registry)
+
+
+@pytest.fixture
+def jobs_config(tmp_path: Path, trained_iris: tuple[Settings, TrainOutcome]) -> Path:
+    """``iris_config`` whose training jobs store no pictures: drawing them is most of a job process's
+    work, and tests that train in this process check the pictures."""
+    registry = copy_registry(trained_iris[0], tmp_path / "registry")
+    return write_config(tmp_path, {**registry, "pictures": False})
+
+
+@pytest.fixture
+def core(iris_config: Path) -> Iterator[PredictCore]:
+    """The predict core alone on a private iris registry (version 1 loaded, at most 3 rows a batch)."""
+    from tests.support.core import loaded_core
+
+    with loaded_core(iris_config, max_batch_rows=3) as loaded:
+        yield loaded
 
 
 @pytest.fixture(scope="module")

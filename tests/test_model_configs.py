@@ -48,6 +48,17 @@ def test_a_served_model_trains_on_its_own_file_and_the_servers_registry(tmp_path
     assert training_settings(settings, "iris") is settings
 
 
+def test_a_model_config_cannot_loosen_the_servers_promotion_gates(tmp_path):
+    path = _wine_config(tmp_path, promotion={"max_score_drop": 1.0, "allow_force": True})
+    settings = make_settings(
+        tmp_path,
+        server={"models": ["iris", "wine"], "model_configs": {"wine": str(path)}},
+        promotion={"max_score_drop": 0.0, "allow_force": False},
+    )
+    wine = training_settings(settings, "wine")
+    assert wine is not None and wine.promotion == settings.promotion
+
+
 def test_a_served_model_without_a_config_cannot_be_trained_here(tmp_path):
     settings = make_settings(tmp_path, server={"models": ["iris", "wine"]})
     assert training_settings(settings, "wine") is None

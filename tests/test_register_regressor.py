@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,11 @@ def test_a_regressor_registers_with_task_metrics_and_intervals(notebook_registry
     assert answer.interval is not None
     widths = answer.interval.upper - answer.interval.lower
     assert np.allclose(widths, widths[0]) and widths[0] > 0
+    # The hold-out's predicted values are binned into the drift profile: prediction drift's reference.
+    profile = json.loads(store.read_file(predictor.record, "profile"))
+    edges = np.asarray(profile["values"]["edges"])
+    expected = np.bincount(np.searchsorted(edges, predicted, side="right"), minlength=len(edges) + 2)
+    assert profile["values"]["reference"] == pytest.approx((expected / len(predicted)).tolist())
 
 
 def test_without_hold_out_rows_a_regressor_has_no_intervals_and_says_why(notebook_registry):

@@ -79,3 +79,32 @@ def test_an_old_registry_promotes_rolls_back_and_takes_new_versions(old_registry
     assert _rows(db, "tabserve_versions")[:2] == old_versions  # the old versions untouched
     history = _rows(db, "tabserve_alias_history")
     assert [row[3] for row in history[:2]] == [1, 2]  # the fixture's own moves are still there
+
+
+def test_an_old_registry_migrates_its_alias_history_and_lists_it(old_registry, tmp_path, capsys) -> None:
+    import json
+
+    import yaml
+
+    from tabserve.cli import main
+
+    settings, db = old_registry
+    config = tmp_path / "tabserve.yaml"
+    config.write_text(yaml.safe_dump(settings.model_dump(mode="json", include={"registry", "logging"})))
+    # A quick command finds schema 2, leaves it to the full store, which migrates it.
+    assert main(["models", "history", "-c", str(config), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(m["to_version"], m["actor"], m["action"], m["forced"], m["reason"]) for m in listed] == [
+        (2, "unknown", "promote", False, ""),
+        (1, "unknown", "promote", False, ""),
+    ]
+    assert all(m["from_version"] is None for m in listed)  # not recorded before migration 4
+    assert [row[0] for row in _rows(db, "tabserve_schema_versions")] == [1, 2, 4]
+    assert main(["models", "rollback", "-c", str(config), "--reason", "after the upgrade"]) == 0
+    assert capsys.readouterr().out == "iris production -> v1 (rolled back)\n"
+    assert main(["models", "history", "-c", str(config)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["when", "alias", "action", "move", "actor", "forced", "reason"]
+    assert len(table) == 4
+    assert "production  rollback  v2 -> v1  cli" in table[1] and table[1].endswith("after the upgrade")
+    assert "production  promote   - -> v2   unknown" in table[2]

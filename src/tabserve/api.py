@@ -29,6 +29,7 @@ class RegisteredVersion:
     promoted: bool
     metrics: dict[str, Any]
     serving: str
+    promotion: str = ""  # why it is production now, or why not (a gate, a lower score)
 
 
 class Registry:
@@ -113,19 +114,26 @@ class Registry:
         store = self.store
         return store.load_model(store.get(name, version or store.serving_version(name)))
 
-    def promote(self, name: str, version: int) -> None:
-        """Point ``production`` at this version once it answered its smoke prediction (ConflictError
-        naming the version and the error if not); servers switch to it within a reload interval."""
+    def promote(self, name: str, version: int, *, reason: str = "", force: bool = False) -> None:
+        """Point ``production`` at this version once it passed the promotion gates (GateRefusedError
+        naming each gate and its figures; ``force`` overrides them) and answered its smoke prediction
+        (ConflictError naming the version and the error); servers switch to it within a reload
+        interval. The move is recorded in the history with ``reason``."""
         from tabserve.promotion import promote
 
-        promote(self.store, name, version)
+        promote(self.store, name, version, actor="python", reason=reason, force=force)
 
-    def rollback(self, name: str) -> int:
-        """Move ``production`` back to where it pointed before, once that version answered its smoke
-        prediction; the version it points at now."""
+    def rollback(self, name: str, *, reason: str = "", force: bool = False) -> int:
+        """Move ``production`` back to where it pointed before, once that version passed the gates and
+        answered its smoke prediction; the version it points at now."""
         from tabserve.promotion import rollback
 
-        return rollback(self.store, name)
+        return rollback(self.store, name, actor="python", reason=reason, force=force)
+
+    def history(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The model's alias moves, newest first: who moved which alias from and to which version,
+        when, why, and whether a gate was overridden."""
+        return [move.to_dict() for move in self.store.history(name, limit=limit)]
 
     def register(self, model: Any, **kwargs: Any) -> RegisteredVersion:
         """``tabserve.register(model, registry=self, ...)``."""
@@ -174,9 +182,11 @@ def register(
     ``classes`` names the model's classes in the order of its ``classes_`` (an XGBoost classifier
     fitted on encoded labels 0..k-1): every answer then speaks these labels; ``y_test`` may be
     given in either.
-    The first version of a name always becomes production; for later ones ``promote`` None
+    The first version of a name becomes production; for later ones ``promote`` None
     follows the registry's rule (``auto_promote`` and a hold-out score at least production's),
-    True or False decide.
+    True or False decide. Either way the promotion gates (the config's ``promotion`` section) must
+    pass: with ``promote`` None a refused version is stored but not promoted (``promotion`` says
+    why); with True the refusal raises GateRefusedError.
     ``data_rows`` is how many rows the model was fitted on (e.g. ``len(X_train)``); without it the
     version records the rows given here and says they are a sample.
     Types outside the built-in set must be in the registry config's ``trusted_types``.
@@ -206,7 +216,7 @@ def register(
         config = {"model": name, "registered": {"by": "tabserve.register", "description": description}}
         written = store_version(store, name, trained, config)
         version = written.version
-        promoted = settle(
+        settled = settle(
             store,
             name,
             version,
@@ -214,9 +224,11 @@ def register(
             promote_now=promote,
             auto_promote=target.config.auto_promote,
             files=written.files,
+            actor="register",
         )
-        log.info("registered %s version %d (production: %s; %s)", name, version, promoted, written.serving)
-        return RegisteredVersion(name, version, promoted, store.get(name, version).metrics, written.serving)
+        log.info("registered %s version %d (%s; %s)", name, version, settled.why, written.serving)
+        metrics = store.get(name, version).metrics
+        return RegisteredVersion(name, version, settled.promoted, metrics, written.serving, settled.why)
     finally:
         if own:
             target.close()

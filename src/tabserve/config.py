@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from tabserve.config_paths import resolve_config_paths
+from tabserve.config_promotion import PromotionSettings
 from tabserve.config_sources import ENV_PREFIX, env_overrides, read_config_file, set_path, stray_variables
 from tabserve.errors import ConfigError
 
@@ -191,6 +192,16 @@ def _seed_candidates() -> list[Candidate]:
             grid={"max_depth": [2, 3, None], "min_samples_leaf": [1, 2]},
         ),
         Candidate(estimator="sklearn.discriminant_analysis.LinearDiscriminantAnalysis"),
+    ]
+
+
+def default_regression_candidates() -> list[Candidate]:
+    """A regression run's candidates when none are given: a linear model with a small grid, a random
+    forest and a histogram gradient boosting (here, so the server can count them without scikit-learn)."""
+    return [
+        Candidate(estimator="sklearn.linear_model.Ridge", grid={"alpha": [0.1, 1.0, 10.0]}),
+        Candidate(estimator="sklearn.ensemble.RandomForestRegressor", grid={"min_samples_leaf": [1, 5]}),
+        Candidate(estimator="sklearn.ensemble.HistGradientBoostingRegressor", grid={"learning_rate": [0.1]}),
     ]
 
 
@@ -401,6 +412,7 @@ class Settings(_Section):
     search: SearchSettings = Field(default_factory=SearchSettings)
     candidates: list[Candidate] = Field(default_factory=_seed_candidates, min_length=1)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)

@@ -6,6 +6,8 @@ codes in the service), so the core never knows how it is being called.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TabserveError(Exception):
     """Base for every error tabserve reports to a user as a message.
@@ -52,6 +54,20 @@ class ConflictError(TabserveError):
     def __init__(self, message: str, job_id: str | None = None) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+
+class GateRefusedError(ConflictError):
+    """A promotion gate refused an alias move; the message names each gate and its figures.
+
+    ``gates`` names the refusing gates; ``overridable`` says whether ``force`` would get past them
+    (not when the config forbids overriding). The smoke prediction is not a gate one can override:
+    its refusal is a SmokeTestError.
+    """
+
+    def __init__(self, message: str, gates: Sequence[str] = (), overridable: bool = True) -> None:
+        super().__init__(message)
+        self.gates = list(gates)
+        self.overridable = overridable
 
 
 class IntegrityError(TabserveError):

@@ -210,7 +210,7 @@ def import_version(
         booster=booster,
         compiled=CompileResult(bundle, reason),
     )
-    promoted = settle(
+    settled = settle(
         registry,
         name,
         written.version,
@@ -218,8 +218,9 @@ def import_version(
         promote_now=promote,
         auto_promote=auto_promote,
         files=written.files,
+        actor="import",
     )
-    return Stored(name, written.version, promoted, written.serving)
+    return Stored(name, written.version, settled.promoted, written.serving, settled.why)
 
 
 def _sample_frame(data: bytes | None, schema: Any) -> Any:

@@ -52,7 +52,7 @@ def describe_fitted_regressor(
         "task": REGRESSION,
         "task_reason": "registered: the model is a regressor",
     }
-    residuals = None
+    residuals = predicted = None
     if test_frame is not None:
         truth = _values(y_test, len(test_frame))
         predicted = served_values(model, test_frame, schema, "X_test")
@@ -72,7 +72,7 @@ def describe_fitted_regressor(
         data_rows=len(seen),
         data_hash=content_hash(seen),
         reference_rows=None,
-        profile=build_profile(coerce_frame(seen[schema.names], schema), schema, []),
+        profile=build_profile(coerce_frame(seen[schema.names], schema), schema, [], predicted),
         residuals=residuals,
     )
 

@@ -4,8 +4,8 @@ A server may serve several models (``server.models``) but its config file
 describes how to train one (``model``). ``server.model_configs`` names a
 config file for each other model that this server may train; from that file
 only what describes the model (data, split, search, candidates, task, ...) is
-taken: where versions go, how the server runs and what it logs stay the
-server's own. A served model with neither cannot be trained from the server.
+taken: where versions go, the gates a promotion must pass, how the server
+runs and what it logs stay the server's own. A served model with neither cannot be trained from the server.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tabserve.config_paths import resolve_config_paths
 from tabserve.config_sources import read_config_file
 from tabserve.errors import ConfigError, NotAcceptedError
 
-SERVER_SECTIONS = ("registry", "server", "monitoring", "logging")
+SERVER_SECTIONS = ("registry", "promotion", "server", "monitoring", "logging")
 
 
 def training_settings(settings: Settings, model: str) -> Settings | None:

@@ -56,6 +56,7 @@ class Stored:
     version: int
     promoted: bool
     serving: str
+    promotion: str = ""  # why it is production now, or why not
 
 
 def compile_for_serving(trained: TrainedModel) -> CompileResult:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import get_scorer, mean_absolute_error, r2_score, root_mean_squared_error
 
-from tabserve.config import DEFAULT_SCORING, Candidate, Settings
+from tabserve.config import DEFAULT_SCORING, Candidate, Settings, default_regression_candidates
 from tabserve.errors import ConfigError
 from tabserve.intervals import REPORTED_COVERAGES, leave_one_out_coverage
 from tabserve.task import REGRESSION
@@ -21,15 +21,6 @@ log = logging.getLogger(__name__)
 
 REGRESSION_SCORING = "neg_root_mean_squared_error"
 RESIDUAL_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-def default_regression_candidates() -> list[Candidate]:
-    """A linear model with a small grid, a random forest and a histogram gradient boosting."""
-    return [
-        Candidate(estimator="sklearn.linear_model.Ridge", grid={"alpha": [0.1, 1.0, 10.0]}),
-        Candidate(estimator="sklearn.ensemble.RandomForestRegressor", grid={"min_samples_leaf": [1, 5]}),
-        Candidate(estimator="sklearn.ensemble.HistGradientBoostingRegressor", grid={"learning_rate": [0.1]}),
-    ]
 
 
 def candidates_for(settings: Settings, task: str) -> list[Candidate]:

@@ -1,7 +1,11 @@
 """How many candidates and fits a configured search makes, without scikit-learn.
 
 The server's POST /train policy refuses a run above ``server.max_train_fits``
-from this count, and the serving process never imports scikit-learn.
+from this count, and the serving process never imports scikit-learn. A run
+that gives no candidates searches its task's defaults (the seed's classifiers,
+or the regression defaults), so the count is of those; with ``task: auto`` the
+task is the one the model's newest version was trained for, and without one
+(or when the run changes the data) the larger of the two default searches.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tabserve.config import SearchSettings
+from tabserve.config import Candidate, SearchSettings, Settings, default_regression_candidates
 
 HALVING_FACTOR = 3
 
@@ -46,3 +50,24 @@ def grid_size(grid: dict[str, Any]) -> int | None:
     if any(not isinstance(values, list) for values in grid.values()):
         return None
     return math.prod(len(values) for values in grid.values())
+
+
+def run_candidates(run: Settings, task: str | None) -> list[list[Candidate]]:
+    """The candidate lists a run may search: its own, or its task's defaults (both when ``task`` is
+    None, the task not being known before the data is read)."""
+    if not run.uses_default_candidates():
+        return [list(run.candidates)]
+    chosen = run.task if run.task != "auto" else task
+    if chosen == "regression":
+        return [default_regression_candidates()]
+    if chosen == "classification":
+        return [list(run.candidates)]
+    return [list(run.candidates), default_regression_candidates()]
+
+
+def run_fits(run: Settings, task: str | None) -> tuple[int, int]:
+    """(candidates, fits) of the largest search the run may make (see ``run_candidates``)."""
+    plans = [
+        planned_fits(run.search, [grid_size(c.grid) for c in lists]) for lists in run_candidates(run, task)
+    ]
+    return max(plans, key=lambda plan: plan[1])

@@ -279,7 +279,9 @@ def fit_search(
         data_rows=dataset.rows,
         data_hash=dataset.content_hash,
         reference_rows=frame.to_numpy(dtype=np.float64) if schema.all_numeric else None,
-        profile=build_profile(x_train, schema, [] if regression else predicted),
+        profile=build_profile(
+            x_train, schema, [] if regression else predicted, predicted if regression else None
+        ),
         sample_rows=x_test.head(5),
         residuals=residuals,
         pictures=pictures,

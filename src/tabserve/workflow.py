@@ -23,6 +23,7 @@ class TrainOutcome:
     version: int
     promoted: bool
     trained: TrainedModel
+    promotion: str = ""  # why it is production now, or why not (a gate, a lower score)
 
 
 def register_trained(registry: ModelStore, settings: Settings, trained: TrainedModel) -> TrainOutcome:
@@ -30,7 +31,7 @@ def register_trained(registry: ModelStore, settings: Settings, trained: TrainedM
     written = store_version(
         registry, settings.model, trained, recorded_config(settings), pictures=settings.registry.pictures
     )
-    promoted = settle(
+    settled = settle(
         registry,
         settings.model,
         written.version,
@@ -38,8 +39,9 @@ def register_trained(registry: ModelStore, settings: Settings, trained: TrainedM
         promote_now=None,
         auto_promote=settings.registry.auto_promote,
         files=written.files,
+        actor="train",
     )
-    return TrainOutcome(written.version, promoted, trained)
+    return TrainOutcome(written.version, settled.promoted, trained, settled.why)
 
 
 def check_schema_change(registry: ModelStore, settings: Settings, trained: TrainedModel) -> None:

@@ -12,8 +12,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tabserve.cli import main
+from tests.support.servers import copy_registry
 
 HEAVY = ("sklearn", "pandas", "matplotlib", "seaborn", "scipy", "sqlalchemy")
 
@@ -38,16 +40,14 @@ def probe(*args: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A folder with a fast config and two trained iris versions."""
+def trained(tmp_path_factory, trained_iris):
+    """A folder with a fast config and two trained iris versions (the session's first, copied)."""
     folder = tmp_path_factory.mktemp("imports")
     config = folder / "fast.yaml"
-    config.write_text(
-        f"search:\n  n_jobs: 1\nregistry:\n  url: sqlite:///{folder}/registry.db\n"
-        f"  artifacts: {folder}/artifacts\nlogging:\n  file: null\n"
-    )
-    for _ in range(2):
-        assert main(["train", "-c", str(config)]) == 0
+    registry = copy_registry(trained_iris[0], folder / "registry")
+    settings = {"search": {"n_jobs": 1}, "registry": registry, "logging": {"file": None}}
+    config.write_text(yaml.safe_dump(settings))
+    assert main(["train", "-c", str(config)]) == 0
     return config
 
 

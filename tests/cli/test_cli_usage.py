@@ -9,8 +9,10 @@ from datetime import datetime
 from importlib.metadata import version
 
 import pytest
+import yaml
 
 from tabserve.cli import build_parser, main
+from tests.support.servers import copy_registry
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -24,14 +26,13 @@ def empty(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, trained_iris):
+    """A config on a copy of the session's iris registry: what `tabserve train` leaves (version 1)."""
     folder = tmp_path_factory.mktemp("usage")
     config = folder / "fast.yaml"
-    config.write_text(
-        f"search:\n  n_jobs: 1\nregistry:\n  url: sqlite:///{folder}/registry.db\n"
-        f"  artifacts: {folder}/artifacts\nlogging:\n  file: null\n"
-    )
-    assert main(["train", "-c", str(config)]) == 0
+    registry = copy_registry(trained_iris[0], folder / "registry")
+    settings = {"search": {"n_jobs": 1}, "registry": registry, "logging": {"file": None}}
+    config.write_text(yaml.safe_dump(settings))
     return str(config)
 
 

@@ -21,17 +21,17 @@ SLOW_GRID = {
 
 
 @pytest.mark.slow
-def test_a_restarted_server_fails_its_dead_job_without_waiting_for_the_heartbeat(iris_config, start_server):
-    first = start_server(iris_config)
+def test_a_restarted_server_fails_its_dead_job_without_waiting_for_the_heartbeat(jobs_config, start_server):
+    first = start_server(jobs_config)
     first.wait()
     job_id = first.client.post("/train", json=SLOW_GRID).json()["id"]
-    pid = job_pid(iris_config, job_id)
+    pid = job_pid(jobs_config, job_id)
     assert pid is not None  # recorded by the server when it started the process, before the job runs
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait()
     os.kill(pid, signal.SIGKILL)  # the job process this test started through the server
     eventually(lambda: b"tabserve.jobs.runner" not in _cmdline(pid), "the killed job process going", 30)
-    second = start_server(iris_config)
+    second = start_server(jobs_config)
     second.wait()
     job = wait_for_job(second, job_id, ("failed", "succeeded"), timeout=30)
     assert job["status"] == "failed"

@@ -187,3 +187,72 @@ def test_the_precheck_accepts_what_scikit_learn_accepts():
         },
     )
     check_run(run)  # no error
+
+
+# ---- the fit limit counts the search the run will make: its task's default candidates ----
+# The seed's classification grid is 3 + 6 + 1 = 10 combinations, the regression defaults 3 + 2 + 1 = 6:
+# with 10 folds, 100 and 60 fits, on either side of a limit of 80.
+TEN_FOLDS = {"search": {"cv": 10}}
+
+
+def _limited(limit: int = 80, **sections) -> Settings:
+    return Settings.model_validate({"server": {"max_train_fits": limit}, **sections})
+
+
+REGRESSION = {"task": "regression", "split": {"test_fraction": 0.25, "test_per_class": None}}
+
+
+def test_a_regression_run_is_counted_by_the_regression_defaults_not_the_classification_grid():
+    assert check_train_overrides(_limited(**REGRESSION), TEN_FOLDS).search.cv == 10
+    with pytest.raises(NotAcceptedError, match=r"6 parameter combinations with 11 folds = 66 fits"):
+        check_train_overrides(_limited(65, **REGRESSION), {"search": {"cv": 11}})
+    with pytest.raises(NotAcceptedError, match=r"10 parameter combinations with 10 folds = 100 fits"):
+        check_train_overrides(_limited(task="classification"), TEN_FOLDS)
+
+
+def test_task_auto_counts_the_task_of_the_newest_version_or_the_larger_default_search():
+    auto = _limited()
+    assert check_train_overrides(auto, TEN_FOLDS, newest_task="regression").search.cv == 10
+    for newest in (None, "classification"):
+        with pytest.raises(NotAcceptedError, match=r"= 100 fits"):
+            check_train_overrides(auto, TEN_FOLDS, newest_task=newest)
+    # A run that changes the data may change what auto decides: the larger search is counted.
+    with pytest.raises(NotAcceptedError, match=r"= 100 fits"):
+        check_train_overrides(auto, {**TEN_FOLDS, "data": {"target": "species"}}, newest_task="regression")
+
+
+def test_given_candidates_are_counted_whatever_the_task():
+    forest = [
+        {
+            "estimator": "sklearn.ensemble.RandomForestRegressor",
+            "grid": {"max_depth": [2, 3, 4, 5, 6, 7, 8, 9, 10]},
+        }
+    ]
+    with pytest.raises(NotAcceptedError, match=r"9 parameter combinations with 10 folds = 90 fits"):
+        check_train_overrides(_limited(**REGRESSION), {**TEN_FOLDS, "candidates": forest})
+
+
+def test_the_job_manager_reads_the_newest_versions_task_from_the_registry(tmp_path):
+    """A server with ``task: auto`` whose model's newest version is a regressor: POST /train with ten
+    folds is counted as the regression search it will run (refused here only to start no process)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import Ridge
+
+    import tabserve
+    from tabserve.jobs.launcher import JobManager
+    from tabserve.registry import open_registry
+    from tests.support.settings import make_settings
+
+    settings = make_settings(tmp_path, model="prices", server={"max_train_fits": 59})
+    x = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7})
+    model = Ridge().fit(x, 2 * x["a"] + 1)
+    tabserve.register(model, name="prices", X_sample=x.head(10), registry=settings)
+    registry = open_registry(settings)
+    try:
+        manager = JobManager(settings, lambda: registry)
+        with pytest.raises(NotAcceptedError, match=r"6 parameter combinations with 10 folds = 60 fits"):
+            manager.start(TEN_FOLDS)
+        assert registry.metadata.recent_jobs() == []  # refused before any job was queued
+    finally:
+        registry.close()

@@ -11,8 +11,8 @@ from tests.support.traffic import PredictLoop, job_pid, wait_for_job
 
 
 @pytest.mark.slow
-def test_train_makes_version_2_while_predictions_continue(iris_config, start_server):
-    server = start_server(iris_config)
+def test_train_makes_version_2_while_predictions_continue(jobs_config, start_server):
+    server = start_server(jobs_config)
     server.wait()
     loop = PredictLoop(server.url)
     try:
@@ -69,8 +69,8 @@ def test_bad_train_bodies_are_refused_before_any_job_starts(app_server, body, he
 
 
 @pytest.mark.slow
-def test_a_job_whose_process_dies_is_marked_failed(iris_config, start_server):
-    server = start_server(iris_config)
+def test_a_job_whose_process_dies_is_marked_failed(jobs_config, start_server):
+    server = start_server(jobs_config)
     server.wait()
     # Slow the fits down so the process is still running when it is killed.
     slow_grid = {
@@ -87,7 +87,7 @@ def test_a_job_whose_process_dies_is_marked_failed(iris_config, start_server):
     server.until(
         lambda: server.client.get(f"/jobs/{job_id}").json()["progress"]["total"] > 0, "the job fitting"
     )
-    pid = job_pid(iris_config, job_id)
+    pid = job_pid(jobs_config, job_id)
     os.kill(pid, signal.SIGKILL)  # a grandchild this test started through the server
     failed = wait_for_job(server, job_id, ("failed", "succeeded"), timeout=30)
     assert failed["status"] == "failed"

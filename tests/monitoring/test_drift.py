@@ -201,3 +201,53 @@ def test_drift_min_rows_defaults_to_a_real_sample_and_fits_in_the_window():
     assert load_settings(environ={}).monitoring.drift_min_rows == 200
     with pytest.raises(ConfigError, match=r"drift_min_rows \(500\) is more than the drift window holds"):
         load_settings(environ={}, overrides={"monitoring": {"window_rows": 100, "drift_min_rows": 500}})
+
+
+@pytest.fixture(scope="module")
+def regression_profile() -> tuple[pd.DataFrame, dict]:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=2000)})
+    schema = infer_schema(frame, pd.Series([], dtype=float, name="y"), "regression")
+    holdout_values = 3 * frame["x"].to_numpy()[:500] + 10
+    return frame, build_profile(coerce_frame(frame, schema), schema, [], holdout_values)
+
+
+def test_a_regressors_window_compares_its_predicted_values_with_the_hold_outs(regression_profile):
+    frame, profile = regression_profile
+    same = DriftWindow(profile, ["x"], window_rows=5000, regression=True)
+    same.add([frame["x"].to_numpy()], 3 * frame["x"].to_numpy() + 10)
+    report = same.report()["predictions"]
+    assert report["kind"] == "values" and report["available"] is True
+    assert report["psi"] < 0.05 and report["drifted"] is False
+    assert list(report["live"]) == list(report["reference"])
+    names = list(report["live"])
+    assert names[0].startswith("below ") and names[-1] == "missing"
+    higher = DriftWindow(profile, ["x"], window_rows=5000, regression=True)
+    higher.add([frame["x"].to_numpy()], 3 * frame["x"].to_numpy() + 14)  # same rows, values shifted
+    shifted = higher.report()
+    assert shifted["features"]["x"]["psi"] < 0.05  # the inputs did not move
+    assert shifted["predictions"]["psi"] > 0.2 and shifted["predictions"]["drifted"] is True
+
+
+def test_a_regressor_without_hold_out_values_has_no_prediction_drift_but_feature_drift(regression_profile):
+    frame, profile = regression_profile
+    older = {key: value for key, value in profile.items() if key != "values"}
+    window = DriftWindow(older, ["x"], window_rows=5000, regression=True)
+    window.add([frame["x"].to_numpy() + 2], np.zeros(len(frame)))
+    report = window.report()
+    assert report["features"]["x"]["drifted"] is True
+    predictions = report["predictions"]
+    assert predictions["available"] is False and predictions["psi"] is None
+    assert predictions["detail"].startswith("not available: ")
+
+
+def test_the_tracker_bins_a_regressors_values(regression_profile):
+    frame, profile = regression_profile
+    predictor = SimpleNamespace(model="m", version=1, is_regression=True, schema=SimpleNamespace(names=["x"]))
+    tracker = DriftTracker(1000, lambda p: profile)
+    values = 3 * frame["x"].to_numpy()[:300] + 10
+    matrix = frame[["x"]].to_numpy()[:300]
+    tracker.handle([Observation(predictor, 300, matrix, None, np.empty(0), None, 0.0, values)])
+    report = tracker.report("m", 1)
+    assert report["rows"] == 300 and report["predictions"]["kind"] == "values"
+    assert sum(report["predictions"]["live"].values()) == pytest.approx(1.0)

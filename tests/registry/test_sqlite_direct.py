@@ -12,7 +12,7 @@ from tabserve.errors import BackendUnavailableError, ConflictError, NotFoundErro
 from tabserve.registry import ModelStore, StoredFile
 from tabserve.registry import tables as t
 from tabserve.registry.metadata import MetadataStore
-from tabserve.registry.sqlite_direct import SCHEMA_VERSION, DirectSqliteMetadata, open_direct
+from tabserve.registry.sqlite_direct import SCHEMA_MIGRATIONS, DirectSqliteMetadata, open_direct
 
 
 def _fields(n: int) -> dict:
@@ -49,7 +49,8 @@ def pair(url: str, tmp_path: Path) -> Iterator[tuple[ModelStore, ModelStore]]:
 def _history(url: str) -> list[tuple]:
     with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
         return conn.execute(
-            "SELECT model, alias, version, active FROM tabserve_alias_history ORDER BY id"
+            "SELECT model, alias, version, active, action, previous_version, actor "
+            "FROM tabserve_alias_history ORDER BY id"
         ).fetchall()
 
 
@@ -74,19 +75,28 @@ def test_both_stores_read_the_same_records(pair):
 
 def test_alias_moves_interleave_with_the_full_store(pair, url):
     full, quick = pair
-    quick.promote("m", 1)
-    full.promote("m", 3)
-    quick.promote("m", 2)
+    quick.promote("m", 1, actor="cli")
+    full.promote("m", 3, actor="http")
+    quick.promote("m", 2, actor="cli")
     assert full.serving_version("m") == 2
-    assert full.rollback("m") == 3
+    assert full.rollback("m", actor="http") == 3
     assert quick.metadata.rollback_target("m") == 1
-    assert quick.rollback("m") == 1
+    assert quick.rollback("m", actor="cli", reason="v3 is worse live") == 1
     assert full.metadata.alias_version("m") == 1
     assert _history(url) == [
-        ("m", "production", 1, 1),
-        ("m", "production", 3, 0),
-        ("m", "production", 2, 0),
+        ("m", "production", 1, 1, "promote", None, "cli"),
+        ("m", "production", 3, 0, "promote", 1, "http"),
+        ("m", "production", 2, 0, "promote", 3, "cli"),
+        ("m", "production", 3, 0, "rollback", 2, "http"),
+        ("m", "production", 1, 0, "rollback", 3, "cli"),
     ]
+    assert quick.history("m") == full.history("m")
+    newest = full.history("m", limit=2)
+    assert [(m.action, m.previous_version, m.version, m.reason) for m in newest] == [
+        ("rollback", 3, 1, "v3 is worse live"),
+        ("rollback", 2, 3, ""),
+    ]
+    assert quick.history("m", limit=10, before=newest[-1].id) == full.history("m")[2:]
 
 
 @pytest.mark.parametrize(
@@ -123,7 +133,7 @@ def test_a_rollback_whose_target_moved_is_refused(pair):
 
 
 def test_the_schema_it_expects_is_the_newest_migration():
-    assert t.MIGRATIONS[-1][0] == SCHEMA_VERSION
+    assert tuple(number for number, _ in t.MIGRATIONS) == SCHEMA_MIGRATIONS
 
 
 @pytest.mark.parametrize(
@@ -147,7 +157,7 @@ def test_other_urls_are_left_to_sqlalchemy(pair, tmp_path, url_of):
     "damage",
     [
         "DELETE FROM tabserve_schema_versions WHERE version = 2",
-        "INSERT INTO tabserve_schema_versions VALUES (3, 0)",
+        "INSERT INTO tabserve_schema_versions VALUES (99, 0)",
         "DROP TABLE tabserve_schema_versions",
     ],
     ids=["older", "newer", "unversioned"],

@@ -10,7 +10,6 @@ model is needed.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import anyio
 import httpx
@@ -18,13 +17,10 @@ import numpy as np
 import orjson
 import pytest
 
-from tabserve.config import Settings, load_settings
+from tabserve.config import Settings
 from tabserve.inputs import BatchTooLargeError, check_row_limit
-from tabserve.predictor import Predictor
-from tabserve.registry import open_registry
 from tabserve.service.app import create_app, with_fast_predict
-from tabserve.service.predict.core import PredictCore, body_limit
-from tabserve.service.predict.state import ServiceState
+from tabserve.service.predict.core import body_limit
 from tabserve.service.predict.version_numbers import (
     MAX_VERSION,
     VERSION_PATTERN,
@@ -139,17 +135,6 @@ def test_every_protocol_refuses_a_body_over_the_one_limit(settings: Settings, ap
 
 
 # ---- the row limit ----
-
-
-@pytest.fixture
-def core(iris_config: Path):
-    settings = load_settings(iris_config, environ={}, overrides={"server": {"max_batch_rows": 3}})
-    state = ServiceState.build(settings, open_registry(settings))
-    state.default.predictor = Predictor.load(state.registry, "iris", 1)
-    try:
-        yield PredictCore(state)
-    finally:
-        state.registry.close()
 
 
 def test_every_way_rows_arrive_gives_the_one_row_limit_message(core):

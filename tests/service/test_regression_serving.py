@@ -243,7 +243,7 @@ def test_kserve_v1_and_mlflow_answer_numbers(any_client, houses_config):
 
 
 def test_monitoring_routes_do_not_break_on_a_regression_model(any_client):
-    """Drift, shadow and Prometheus are classification-shaped for now: a regressor must not break them."""
+    """Drift, Prometheus and readiness answer for a regressor (its figures: ops/test_watch_regression.py)."""
     assert any_client.post("/predict", json={"instances": ROWS}).status_code == 200
     drift = any_client.get("/models/houses/drift")
     assert drift.status_code == 200, drift.text

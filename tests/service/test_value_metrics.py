@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from tabserve.service.ops.value_metrics import BOUNDS, observe_batch
+from tabserve.service.predict.value_metrics import BOUNDS, observe_batch
 
 
 def _scrape(registry: CollectorRegistry) -> dict[str, float]:

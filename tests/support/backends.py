@@ -1,5 +1,6 @@
 """Backend servers shared by backend and service tests: the MariaDB/PostgreSQL URLs (skipped, or
-failed under CI=true, when unreachable), an S3 server and a private PostgreSQL cluster.
+failed under CI=true, when unreachable; one database per pytest-xdist worker), an S3 server and a
+private PostgreSQL cluster.
 
 The fixtures here are registered for the whole suite by tests/conftest.py.
 """
@@ -32,11 +33,38 @@ SERVERS = {
 }
 BACKENDS = ["sqlite", *SERVERS]
 _reachable: dict[str, str | None] = {}  # backend -> None if reachable, else why not
+_worker_urls: dict[str, str] = {}  # backend -> the URL this process's tests use
 
 
 def unique_name(prefix: str = "t") -> str:
     """A table or model name no other test run uses, so reruns never see old rows."""
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def _worker_database(url: str, backend: str) -> str:
+    """Under pytest-xdist, each worker's own database beside the configured one (``<name>_gw0``),
+    created on first use: tests that count rows or migrate a schema never see another worker's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = sa.make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = sa.create_engine(
+        parsed.set(database="postgres" if backend == "postgresql" else None),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                if found.first() is None:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            else:
+                conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}`"))
+    finally:
+        admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def server_url(backend: str) -> str:
@@ -49,6 +77,7 @@ def server_url(backend: str) -> str:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             _reachable[backend] = None
+            _worker_urls[backend] = _worker_database(url, backend)
         except Exception as exc:
             _reachable[backend] = f"{type(exc).__name__}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
         finally:
@@ -59,7 +88,7 @@ def server_url(backend: str) -> str:
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return url
+    return _worker_urls[backend]
 
 
 # -- S3: moto's server on a loopback port, spoken to over HTTP ---------------------------------------

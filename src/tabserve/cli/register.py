@@ -66,6 +66,8 @@ def _import_folder(args: argparse.Namespace, settings: Any, path: Path) -> int:
         _report(
             stored.model, stored.version, stored.promoted, registry.get(stored.model, stored.version).metrics
         )
+        if not stored.promoted:
+            print(f"production unchanged: {stored.promotion}")
     finally:
         registry.close()
     return common.EXIT_OK
@@ -102,6 +104,8 @@ def _register_file(args: argparse.Namespace, settings: Any, path: Path) -> int:
         description=args.description,
     )
     _report(result.name, result.version, result.promoted, result.metrics)
+    if not result.promoted:
+        print(f"production unchanged: {result.promotion}")
     return common.EXIT_OK
 
 

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     trained = outcome.trained
     metrics = trained.metrics
     print(f"model {settings.model} version {outcome.version}" + (" (production)" if outcome.promoted else ""))
+    if not outcome.promoted:
+        print(f"production unchanged: {outcome.promotion}")
     print(f"task: {metrics.get('task', 'classification')} ({metrics.get('task_reason', 'configured')})")
     tried = sum(1 for row in trained.cv_results if not row.get("rung"))  # halving: the first rung
     strategy = metrics.get("search_strategy", "grid")

@@ -70,10 +70,11 @@ def job_view(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def check_overrides(settings: Settings, overrides: Mapping[str, Any]) -> None:
+def check_overrides(settings: Settings, overrides: Mapping[str, Any], newest_task: str | None = None) -> None:
     """Only what cannot reach beyond the server's config may change per run (see train_policy);
-    a body that sets the scorer or the candidates has them built once before the job is accepted."""
-    run = check_train_overrides(settings, overrides)
+    a body that sets the scorer or the candidates has them built once before the job is accepted.
+    ``newest_task``: the task of the model's newest version (what ``task: auto`` decided last)."""
+    run = check_train_overrides(settings, overrides, newest_task)
     search = overrides.get("search")
     if "candidates" in overrides or (isinstance(search, Mapping) and "scoring" in search):
         from tabserve.jobs.precheck import check_in_process
@@ -116,7 +117,7 @@ class JobManager:
 
         require_train_extra("training")
         settings = require_training_settings(self.settings, model or self.settings.model)
-        check_overrides(settings, overrides)
+        check_overrides(settings, overrides, self._newest_task(settings))
         metadata = self.registry().metadata
         job_id = uuid.uuid4().hex
         job = metadata.create_job(job_id, settings.model, dict(overrides))
@@ -139,6 +140,15 @@ class JobManager:
         metadata.update_job(job_id, host=HOST, pid=process.pid)
         log.info("training job %s started (pid %d) for %s", job_id, process.pid, job.model)
         return job
+
+    def _newest_task(self, settings: Settings) -> str | None:
+        """The task the model's newest version was trained for; None without versions (or when the
+        config names the task, which then counts)."""
+        if settings.task != "auto":
+            return None
+        metadata = self.registry().metadata
+        newest = metadata.latest_version(settings.model)
+        return None if newest is None else metadata.get_version(settings.model, newest).task
 
     def get(self, job_id: str) -> JobRecord:
         return self.registry().metadata.get_job(job_id)

@@ -19,7 +19,7 @@ from typing import Any
 from tabserve.config import EXCLUSIVE_KEYS, SearchSettings, Settings, validate_overrides
 from tabserve.config_paths import resolve_data_section
 from tabserve.errors import NotAcceptedError
-from tabserve.search_plan import grid_size, planned_fits
+from tabserve.search_plan import run_fits
 
 OVERRIDABLE_SECTIONS = ("data", "split", "search", "candidates")
 DATA_LOCATION_KEYS = ("source", "path", "url", "table", "query")
@@ -31,8 +31,15 @@ MAX_CV = 20
 GRID_PARAMS_REFUSED = frozenset({"n_jobs", "memory"})
 
 
-def check_train_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
-    """Refuse overrides outside the policy, then validate like the config file; the run's settings."""
+def check_train_overrides(
+    settings: Settings, overrides: Mapping[str, Any], newest_task: str | None = None
+) -> Settings:
+    """Refuse overrides outside the policy, then validate like the config file; the run's settings.
+
+    ``newest_task``: the task of the model's newest version, the task a ``task: auto`` run on the
+    same data decides again (so its default candidates are counted); a run that changes the data
+    does not use it.
+    """
     refused = [key for key in overrides if key not in OVERRIDABLE_SECTIONS]
     if refused:
         raise NotAcceptedError(
@@ -53,7 +60,8 @@ def check_train_overrides(settings: Settings, overrides: Mapping[str, Any]) -> S
         _check_candidates(candidates)
     run = validate_overrides(settings, overrides)
     if "candidates" in overrides or "search" in overrides:
-        _check_size(run, settings.server.max_train_fits)
+        task = None if "data" in overrides else newest_task
+        _check_size(run, settings.server.max_train_fits, task)
     return run
 
 
@@ -116,8 +124,8 @@ def _check_candidates(candidates: list[Any]) -> None:
             )
 
 
-def _check_size(run: Settings, limit: int) -> None:
-    combos, fits = planned_fits(run.search, [grid_size(c.grid) for c in run.candidates])
+def _check_size(run: Settings, limit: int, task: str | None) -> None:
+    combos, fits = run_fits(run, task)
     if fits > limit:
         raise NotAcceptedError(
             f"candidates: {run.search.strategy} search of {combos} parameter combinations with "

@@ -28,6 +28,7 @@ def check_run(settings: Settings) -> None:
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
 
+    from tabserve.regression import candidates_for
     from tabserve.training import build_param_grid
 
     try:
@@ -36,7 +37,7 @@ def check_run(settings: Settings) -> None:
         raise ConfigError(
             "search.scoring: not a scikit-learn scorer name (e.g. accuracy, balanced_accuracy, f1_macro)"
         ) from None
-    grid = build_param_grid(settings.candidates, settings.split.random_state)
+    grid = build_param_grid(candidates_for(settings, settings.task), settings.split.random_state)
     for index, entry in enumerate(grid):
         base = entry["clf"][0]
         for key, values in entry.items():

@@ -37,9 +37,11 @@ class Observation:
     rows: int
     matrix: Any  # rows x features float array, when every feature is numeric
     columns: dict[str, list] | None  # one list per feature otherwise
-    indices: Any  # each row's class index
+    indices: Any  # each row's class index (empty for a regressor)
     probabilities: Any  # rows x classes, or None when only labels were computed
     at: float  # time.time() of the answer
+    values: Any = None  # a regressor's predicted values, one per row
+    interval: Any = None  # a regressor's intervals (tabserve.predictor.Interval), when asked for
 
 
 @dataclass(slots=True)

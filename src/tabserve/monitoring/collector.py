@@ -84,7 +84,8 @@ class WatchCollector(Collector):
         )
         class_psi = GaugeMetricFamily(
             "tabserve_drift_prediction_psi",
-            "Population stability index of the predicted class mix, live window vs hold-out",
+            "Population stability index of the predicted class mix (a regressor: of its predicted "
+            "values' bins), live window vs hold-out",
             labels=["model", "version"],
         )
         class_share = GaugeMetricFamily(
@@ -103,6 +104,8 @@ class WatchCollector(Collector):
             predictions = report["predictions"]
             if predictions["psi"] is not None:
                 class_psi.add_metric(labels, predictions["psi"])
+            if predictions.get("kind") == "values":
+                continue  # a regressor's values are the tabserve_predicted_values histogram
             for label, share in predictions["live"].items():
                 if share is not None:
                     class_share.add_metric([*labels, label], share)
@@ -137,16 +140,34 @@ class WatchCollector(Collector):
             "99th percentile of the shadow's time per call over its recent calls",
             labels=pair,
         )
+        absolute = GaugeMetricFamily(
+            "tabserve_shadow_mean_absolute_difference",
+            "Regression: mean |shadow value - production value| over the scored rows",
+            labels=pair,
+        )
+        relative = GaugeMetricFamily(
+            "tabserve_shadow_mean_relative_difference",
+            "Regression: summed |shadow - production| over summed |production| of the scored rows",
+            labels=pair,
+        )
         for (model, production, shadow), summary in self.watch.shadow.snapshot():
             labels = [model, str(production), str(shadow)]
             rows.add_metric(labels, summary["rows"])
-            agreed.add_metric(labels, summary["agreed_rows"])
             errors.add_metric(labels, summary["errors"])
-            if summary["agreement"] is not None:
-                agreement.add_metric(labels, summary["agreement"])
-            for (served, scored), count in summary["_confusion_pairs"].items():
-                confusion.add_metric([*labels, served, scored], count)
+            if summary["kind"] == "values":
+                for family, key in (
+                    (absolute, "mean_absolute_difference"),
+                    (relative, "mean_relative_difference"),
+                ):
+                    if summary[key] is not None:
+                        family.add_metric(labels, summary[key])
+            else:
+                agreed.add_metric(labels, summary["agreed_rows"])
+                if summary["agreement"] is not None:
+                    agreement.add_metric(labels, summary["agreement"])
+                for (served, scored), count in summary["_confusion_pairs"].items():
+                    confusion.add_metric([*labels, served, scored], count)
             latency.add_metric(labels, summary["latency_ms"]["calls"], summary["_seconds"])
             if summary["latency_ms"]["p99"] is not None:
                 p99.add_metric(labels, summary["latency_ms"]["p99"] / 1000)
-        yield from (rows, agreed, agreement, errors, confusion, latency, p99)
+        yield from (rows, agreed, agreement, errors, confusion, latency, p99, absolute, relative)

@@ -57,7 +57,10 @@ class DriftTracker:
                 self.windows.move_to_end(key)
                 return self.windows[key]
         profile = self.read_profile(predictor)  # a registry error propagates: the rows count as failed
-        window = None if profile is None else DriftWindow(profile, predictor.schema.names, self.window_rows)
+        window = None
+        if profile is not None:
+            regression = bool(getattr(predictor, "is_regression", False))
+            window = DriftWindow(profile, predictor.schema.names, self.window_rows, regression)
         if profile is None:
             log.info("%s version %d: %s; no drift figures", key[0], key[1], NO_PROFILE)
         with self._lock:
@@ -135,8 +138,16 @@ def _newest(group: list[Observation], rows: int) -> list[Observation]:
     return kept
 
 
+def _answers(observation: Observation) -> np.ndarray:
+    """One observation's answers, flat: a regressor's values, else each row's class index."""
+    if observation.values is not None:
+        return np.asarray(observation.values, dtype=np.float64).reshape(-1)
+    return np.asarray(observation.indices, dtype=np.int64).reshape(-1)
+
+
 def _stack(group: list[Observation], names: list[str]) -> tuple[list, np.ndarray]:
-    """The rows of several observations as one list of columns, in ``names`` order, and their classes.
+    """The rows of several observations as one list of columns, in ``names`` order, and their classes
+    (a regressor's: their values).
 
     Order does not matter to counts, so lone single rows (plain lists, from the pure-Python path)
     are converted in one go and the rest, row runs included (flat lists), stacked after them.
@@ -148,10 +159,10 @@ def _stack(group: list[Observation], names: list[str]) -> tuple[list, np.ndarray
         parts += [np.asarray(o.matrix, dtype=np.float64).reshape(o.rows, -1) for o in arrays]
         indices = [o.indices[0] for o in singles]
         index_parts = [np.asarray(indices, dtype=np.int64)]
-        index_parts += [np.asarray(o.indices, dtype=np.int64).reshape(-1) for o in arrays]
+        index_parts += [_answers(o) for o in arrays]
         matrix = np.vstack(parts)
         return [matrix[:, j] for j in range(len(names))], np.concatenate(index_parts)
-    indices = np.concatenate([np.asarray(o.indices, dtype=np.int64).reshape(-1) for o in group])
+    indices = np.concatenate([_answers(o) for o in group])
     columns: list[list] = [[] for _ in names]
     for observation in group:
         if observation.columns is not None:

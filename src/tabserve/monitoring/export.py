@@ -2,8 +2,9 @@
 
 Features come out as columns under their own names (the schema of the
 version that answered; versions with other features leave those cells
-empty), then the prediction, each class's probability, and where the row
-came from. The file is written beside its destination and renamed into place,
+empty), then the prediction, each class's probability (a regressor's rows: the
+predicted value, and the interval's coverage and ends when the call asked for
+one), and where the row came from. The file is written beside its destination and renamed into place,
 so a failed export never leaves half a file.
 """
 
@@ -26,6 +27,7 @@ from tabserve.registry.prediction_table import predictions
 
 FORMATS = (".csv", ".parquet")
 META_COLUMNS = ("prediction", "logged_at", "model", "version", "request_id", "row")
+INTERVAL_COLUMNS = ("interval_coverage", "interval_lower", "interval_upper")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
@@ -74,30 +76,45 @@ def read_log(engine: sa.Engine, model: str, since: float) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     features: dict[str, None] = {}
     classes: dict[str, None] = {}
+    intervals = False
     with engine.connect() as conn:
         for version, payload in conn.execute(query):
             chunk = orjson.loads(payload)
             names, labels = chunk["names"], chunk["classes"]
-            clash = [name for name in names if name in META_COLUMNS or name.startswith("proba_")]
+            clash = [
+                name
+                for name in names
+                if name in META_COLUMNS or name in INTERVAL_COLUMNS or name.startswith("proba_")
+            ]
             if clash:
                 raise ConfigError(f"feature {clash[0][:40]!r} clashes with an export column; rename it")
             features.update(dict.fromkeys(names))
             classes.update(dict.fromkeys(labels))
             probability_names = [f"proba_{c}" for c in labels]
+            regression = chunk.get("task") == "regression"
             for at, request_id, rows, indices, probabilities in chunk["calls"]:
                 if at < since:
                     continue
                 logged_at = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
                 for i, row in enumerate(rows):
                     record = dict(zip(names, row, strict=True))
-                    record["prediction"] = labels[indices[i]]
-                    if probabilities is not None:
+                    if regression:  # indices hold the values, probabilities the intervals
+                        record["prediction"] = indices[i]
+                        if probabilities is not None:
+                            intervals = True
+                            record["interval_coverage"] = probabilities["coverage"]
+                            record["interval_lower"] = probabilities["lower"][i]
+                            record["interval_upper"] = probabilities["upper"][i]
+                    else:
+                        record["prediction"] = labels[indices[i]]
+                    if probabilities is not None and not regression:
                         record.update(zip(probability_names, probabilities[i], strict=True))
                     record.update(
                         logged_at=logged_at, model=model, version=version, request_id=request_id, row=i
                     )
                     records.append(record)
-    columns = [*features, "prediction", *(f"proba_{c}" for c in classes), *META_COLUMNS[1:]]
+    columns = [*features, "prediction", *(f"proba_{c}" for c in classes)]
+    columns += [*(INTERVAL_COLUMNS if intervals else ()), *META_COLUMNS[1:]]
     return pd.DataFrame.from_records(records, columns=columns)
 
 

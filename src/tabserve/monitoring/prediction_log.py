@@ -8,6 +8,13 @@ counted as failed on /metrics and dropped (a log for retraining may have
 holes; serving must not wait). Chunks whose newest row is older than
 ``monitoring.retention_days`` are deleted at most every ``PRUNE_EVERY_S``
 seconds, by whichever replica gets there.
+
+A chunk's payload holds the feature ``names``, the ``classes`` and the
+``calls``, each ``[time, request id, rows, class indices, probabilities or
+null]``. A regressor's chunk says ``"task": "regression"`` and each of its calls
+holds the predicted values where a classifier's holds class indices, then its
+intervals when the call asked for them (``{"coverage", "lower", "upper"}``, else
+null) where a classifier's holds probabilities.
 """
 
 from __future__ import annotations
@@ -84,16 +91,15 @@ class PredictionLog:
 
     def _call(self, observation: Observation, names: list[str]) -> list[Any]:
         request_id = f"{self._prefix}{next(self._numbers):x}"
+        if observation.values is not None:
+            return [observation.at, request_id, _rows(observation, names), *_answered_values(observation)]
         probabilities = observation.probabilities
         if isinstance(observation.matrix, list):  # one row from the pure-Python path
             rows: Any = [observation.matrix]
             indices: Any = list(observation.indices)
             probabilities = None if probabilities is None else [probabilities]
         else:
-            if observation.columns is not None:
-                rows = [list(row) for row in zip(*(observation.columns[n] for n in names), strict=True)]
-            else:
-                rows = np.ascontiguousarray(observation.matrix)  # orjson writes contiguous arrays only
+            rows = _rows(observation, names)
             indices = np.ascontiguousarray(observation.indices)
             if probabilities is not None:
                 probabilities = np.ascontiguousarray(probabilities)
@@ -115,8 +121,30 @@ class PredictionLog:
         return count
 
 
+def _rows(observation: Observation, names: list[str]) -> Any:
+    """A batch's rows as orjson writes them: a list of rows, or a contiguous array of numbers."""
+    if observation.columns is not None:
+        return [list(row) for row in zip(*(observation.columns[n] for n in names), strict=True)]
+    return np.ascontiguousarray(observation.matrix)  # orjson writes contiguous arrays only
+
+
+def _answered_values(observation: Observation) -> list[Any]:
+    """A regressor's answer to log: its values, then its intervals (None when none were asked for)."""
+    interval = observation.interval
+    bounds = None
+    if interval is not None:
+        bounds = {
+            "coverage": interval.coverage,
+            "lower": np.ascontiguousarray(interval.lower),
+            "upper": np.ascontiguousarray(interval.upper),
+        }
+    return [np.ascontiguousarray(observation.values), bounds]
+
+
 def _chunk(model: str, version: int, predictor: Any, calls: list[list[Any]], rows: int) -> dict[str, Any]:
-    payload = {"names": predictor.schema.names, "classes": predictor.classes, "calls": calls}
+    payload: dict[str, Any] = {"names": predictor.schema.names, "classes": predictor.classes, "calls": calls}
+    if getattr(predictor, "is_regression", False):
+        payload["task"] = "regression"
     return {
         "model": model,
         "version": version,

@@ -4,9 +4,14 @@ The shadow channel's worker thread takes calls production already answered,
 scores each with the model's candidate version (loaded once, in that thread)
 and records, per (production version, candidate version): rows scored, rows
 where the two agree, the confusion between their labels, and the
-candidate's time per call. The caller has had its answer before any of this
-starts; a candidate that raises is counted, one that is slow only fills the
-bounded queue, which then drops and counts rows.
+candidate's time per call. For a regression model agreement means little (two
+forests never answer exactly the same number), so a pair records how far apart
+the values are instead: the mean absolute difference, and the relative one
+(the summed absolute differences over the summed absolute production values,
+which stays finite when some values are near zero). The caller has had its
+answer before any of this starts; a candidate that raises (or answers for the
+other task) is counted, one that is slow only fills the bounded queue, which
+then drops and counts rows.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class ShadowStats:
     seconds: float = 0.0
     confusion: dict[tuple[str, str], int] = field(default_factory=dict)
     recent: deque = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    regression: bool = False
+    absolute_difference: float = 0.0  # regression: sum of |shadow - production| over the rows
+    production_magnitude: float = 0.0  # regression: sum of |production| over the rows
+    largest_difference: float = 0.0
 
 
 class ShadowScorer:
@@ -79,10 +88,13 @@ class ShadowScorer:
             if version is None or version == production.version:
                 continue  # the shadow was stopped or promoted since the call was queued
             key = (production.model, production.version, version)
+            regression = bool(getattr(production, "is_regression", False))
             with self.lock:
-                stats = self.stats.setdefault(key, ShadowStats())
+                stats = self.stats.setdefault(key, ShadowStats(regression=regression))
             try:
                 candidate = self._candidate(production.model, version)
+                if bool(getattr(candidate, "is_regression", False)) != regression:
+                    raise ValueError("the shadow version's task differs from production's")
                 started = time.perf_counter()
                 indices = _score(candidate, observation)
                 elapsed = time.perf_counter() - started
@@ -110,6 +122,18 @@ class ShadowScorer:
         indices: Any,
         elapsed: float,
     ) -> None:
+        if stats.regression:
+            served_values = np.asarray(observation.values, dtype=np.float64).reshape(-1)
+            gaps = np.abs(np.asarray(indices, dtype=np.float64).reshape(-1) - served_values)
+            with self.lock:
+                stats.rows += len(gaps)
+                stats.calls += 1
+                stats.seconds += elapsed
+                stats.recent.append(elapsed)
+                stats.absolute_difference += float(gaps.sum())
+                stats.production_magnitude += float(np.abs(served_values).sum())
+                stats.largest_difference = max(stats.largest_difference, float(gaps.max(initial=0.0)))
+            return
         served = np.asarray(observation.indices).reshape(-1)
         served_labels = [production.classes[i] for i in served.tolist()]
         shadow_labels = [candidate.classes[i] for i in np.asarray(indices).reshape(-1).tolist()]
@@ -156,7 +180,9 @@ class ShadowScorer:
 
 
 def _score(candidate: Any, observation: Observation) -> Any:
-    """The candidate's class index per row of the call."""
+    """The candidate's class index per row of the call (a regressor: its value per row)."""
+    if observation.values is not None:
+        return candidate.predict(Batch(observation.rows, observation.matrix, observation.columns)).values
     if isinstance(observation.matrix, list):  # one plain row: the candidate's row path if it has one
         probabilities = candidate.predict_row(observation.matrix)
         if probabilities is not None:
@@ -167,6 +193,19 @@ def _score(candidate: Any, observation: Observation) -> Any:
     return candidate.predict(batch, labels_only=True).indices
 
 
+def _differences(stats: ShadowStats) -> dict[str, Any]:
+    """A regression pair's figures: how far the shadow's values are from production's."""
+    rows = stats.rows
+    relative = stats.absolute_difference / stats.production_magnitude if stats.production_magnitude else None
+    return {
+        "kind": "values",
+        "rows": rows,
+        "mean_absolute_difference": stats.absolute_difference / rows if rows else None,
+        "mean_relative_difference": relative if rows else None,
+        "max_absolute_difference": stats.largest_difference if rows else None,
+    }
+
+
 def _summary(stats: ShadowStats) -> dict[str, Any]:
     recent = sorted(stats.recent)
     labels = sorted({label for pair in stats.confusion for label in pair})
@@ -175,12 +214,19 @@ def _summary(stats: ShadowStats) -> dict[str, Any]:
     def quantile(q: float) -> float | None:
         return recent[min(len(recent) - 1, int(q * len(recent)))] * 1000 if recent else None
 
+    if stats.regression:
+        figures = _differences(stats)
+    else:
+        figures = {
+            "kind": "classes",
+            "rows": stats.rows,
+            "agreed_rows": stats.agreed,
+            "agreement": stats.agreed / stats.rows if stats.rows else None,
+            "confusion": {"labels": labels, "rows_production_columns_shadow": matrix},
+        }
     return {
-        "rows": stats.rows,
-        "agreed_rows": stats.agreed,
-        "agreement": stats.agreed / stats.rows if stats.rows else None,
+        **figures,
         "errors": stats.errors,
-        "confusion": {"labels": labels, "rows_production_columns_shadow": matrix},
         "latency_ms": {
             "calls": stats.calls,
             "mean": 1000 * stats.seconds / stats.calls if stats.calls else None,

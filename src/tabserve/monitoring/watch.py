@@ -61,11 +61,15 @@ class Watch:
         columns: dict[str, list] | None,
         indices: Any,
         probabilities: Any,
+        values: Any = None,
+        interval: Any = None,
     ) -> None:
         """Queue one answered call for every consumer that wants it; never raises into the caller.
 
         A single numeric row (a list) goes to drift as part of a row run; the log and shadow
         scoring, which need each call's probabilities and time, get an observation of its own.
+        A regressor's call carries its ``values`` (and ``interval`` when one was asked for)
+        instead of class indices, and always travels as an observation.
         """
         wanted = []
         if self.log_rate and (self.log_rate >= 1 or random.random() < self.log_rate):
@@ -77,10 +81,12 @@ class Watch:
             and (self.shadow_rate >= 1 or random.random() < self.shadow_rate)
         ):
             wanted.append(self.channels["shadow"])
-        single = rows == 1 and type(matrix) is list
+        single = rows == 1 and type(matrix) is list and values is None
         observation = None
         if wanted or not single:
-            observation = Observation(predictor, rows, matrix, columns, indices, probabilities, time.time())
+            observation = Observation(
+                predictor, rows, matrix, columns, indices, probabilities, time.time(), values, interval
+            )
         for channel in self._always:
             if single:
                 channel.offer_row(predictor, matrix, indices[0])

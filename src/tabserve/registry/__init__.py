@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from tabserve.errors import ConflictError, IntegrityError, NoModelError
 from tabserve.registry.artifacts import ArtifactStore, open_artifact_store
-from tabserve.registry.records import PRODUCTION, JobRecord, VersionRecord
+from tabserve.registry.records import PRODUCTION, AliasMove, JobRecord, VersionRecord
 from tabserve.registry.serialization import sha256_hex
 
 if TYPE_CHECKING:  # MetadataStore brings SQLAlchemy: imported when a registry is opened with it
     from tabserve.config import Settings
+    from tabserve.config_promotion import PromotionSettings
     from tabserve.registry.metadata import MetadataStore
     from tabserve.registry.sqlite_direct import DirectSqliteMetadata
 
@@ -27,7 +28,15 @@ log = logging.getLogger(__name__)
 # Files a version keeps beside its model, checked when served rather than when the model loads.
 PICTURE_KINDS = frozenset({"pairplot", "confusion_matrix", "predicted_vs_actual", "residual_distribution"})
 
-__all__ = ["PRODUCTION", "JobRecord", "ModelStore", "StoredFile", "VersionRecord", "open_registry"]
+__all__ = [
+    "PRODUCTION",
+    "AliasMove",
+    "JobRecord",
+    "ModelStore",
+    "StoredFile",
+    "VersionRecord",
+    "open_registry",
+]
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,12 @@ class ModelStore:
         metadata: MetadataStore | DirectSqliteMetadata,
         artifacts: ArtifactStore,
         trusted_types: tuple[str, ...] = (),
+        gates: PromotionSettings | None = None,
     ) -> None:
         self.metadata = metadata
         self.artifacts = artifacts
         self.trusted_types = trusted_types  # this side's config: what its model files may hold
+        self.gates = gates  # this side's config: what an alias move must pass (None: the defaults)
 
     @classmethod
     def open(
@@ -173,39 +184,63 @@ class ModelStore:
     def versions(self, model: str) -> list[VersionRecord]:
         return self.metadata.list_versions(model)
 
-    def promote(self, model: str, version: int, *, checked: bool = False) -> None:
-        """Point production at a version whose every file passes its checksum (ConflictError if one fails).
+    def promote(
+        self,
+        model: str,
+        version: int,
+        *,
+        checked: bool = False,
+        alias: str = PRODUCTION,
+        actor: str = "unknown",
+        reason: str = "",
+        forced: bool = False,
+    ) -> None:
+        """Point ``alias`` at a version whose every file passes its checksum (ConflictError if one
+        fails), recording who moved it, why and whether a gate was overridden.
 
-        This only moves the alias: ``tabserve.promotion`` first proves the version predicts, then calls
-        this with ``checked`` (its files were read and checked on the way, or just written).
-        """
+        ``tabserve.promotion`` runs the gates and the smoke prediction first, then calls this with
+        ``checked`` (its files were read and checked on the way, or just written)."""
         if not checked:
             try:
                 self.verify(self.get(model, version))
             except IntegrityError as exc:
                 raise ConflictError(f"{exc}; not promoted") from None
-        self.metadata.set_alias(model, version, PRODUCTION)
-        log.info("%s version %d is now %s", model, version, PRODUCTION)
+        self.metadata.set_alias(model, version, alias, actor=actor, reason=reason, forced=forced)
+        log.info("%s version %d is now %s (%s)", model, version, alias, actor)
 
     def rollback_target(self, model: str) -> int:
         """The version a rollback would give production back to (ConflictError when there is none)."""
         return self.metadata.rollback_target(model, PRODUCTION)
 
-    def rollback(self, model: str, *, checked_target: int | None = None) -> int:
-        """Give production back to the version it had before, if every file of it passes its checksum.
-
-        ``checked_target``: the target ``tabserve.promotion`` already proved; the alias moves only
-        if it is still the target.
-        """
+    def rollback(
+        self,
+        model: str,
+        *,
+        checked_target: int | None = None,
+        actor: str = "unknown",
+        reason: str = "",
+        forced: bool = False,
+    ) -> int:
+        """Give production back to the version it had before, if every file of it passes its checksum;
+        recorded like a promotion. ``checked_target``: the target ``tabserve.promotion`` already
+        proved; the alias moves only if it is still the target."""
         target = checked_target if checked_target is not None else self.rollback_target(model)
         if checked_target is None:
             try:
                 self.verify(self.get(model, target))
             except IntegrityError as exc:
                 raise ConflictError(f"{exc}; not rolled back") from None
-        version = self.metadata.rollback_alias(model, PRODUCTION, expected=target)
-        log.info("%s rolled back: %s is version %d", model, PRODUCTION, version)
+        version = self.metadata.rollback_alias(
+            model, PRODUCTION, expected=target, actor=actor, reason=reason, forced=forced
+        )
+        log.info("%s rolled back: %s is version %d (%s)", model, PRODUCTION, version, actor)
         return version
+
+    def history(
+        self, model: str, *, limit: int = 50, before: int | None = None, alias: str | None = None
+    ) -> list[AliasMove]:
+        """The alias moves of ``model`` (one ``alias`` or all), newest first, older than move ``before``."""
+        return self.metadata.alias_history(model, alias=alias, limit=limit, before=before)
 
 
 def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
@@ -223,9 +258,11 @@ def open_registry(settings: Settings, *, existing: bool = False) -> ModelStore:
                 f"no registry at {config.url} ({missing} does not exist): "
                 "train a model first with `tabserve train`, or give the config that names the registry"
             )
-    return ModelStore.open(
+    store = ModelStore.open(
         config.url, config.artifacts, config.s3_endpoint_url, tuple(config.trusted_types), quick=existing
     )
+    store.gates = settings.promotion
+    return store
 
 
 def _missing_sqlite_file(url: str) -> Path | None:

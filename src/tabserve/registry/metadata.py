@@ -2,13 +2,14 @@
 
 One implementation serves SQLite, MySQL/MariaDB and PostgreSQL through
 SQLAlchemy Core with only portable SQL. The concepts live in modules of their
-own: records.py (what is stored), version_queries.py, job_queries.py,
+own: records.py (what is stored), version_queries.py, alias_queries.py, job_queries.py,
 connection.py (engine, schema, outages) on top of tabserve.database (plumbing
 shared with sql.py). New query groups join here as another base class.
 """
 
 from __future__ import annotations
 
+from tabserve.registry.alias_queries import AliasQueries
 from tabserve.registry.job_queries import JobQueries
 from tabserve.registry.records import JobRecord, VersionRecord
 from tabserve.registry.version_queries import MAX_INSERT_ATTEMPTS, PRODUCTION, VersionQueries
@@ -16,5 +17,5 @@ from tabserve.registry.version_queries import MAX_INSERT_ATTEMPTS, PRODUCTION, V
 __all__ = ["MAX_INSERT_ATTEMPTS", "PRODUCTION", "JobRecord", "MetadataStore", "VersionRecord"]
 
 
-class MetadataStore(VersionQueries, JobQueries):
+class MetadataStore(VersionQueries, AliasQueries, JobQueries):
     """Registry metadata in a SQL database named by a SQLAlchemy URL."""

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import TYPE_CHECKING, Any
 
+from tabserve.errors import NotAcceptedError
 from tabserve.timefmt import iso_utc
 
 if TYPE_CHECKING:  # the CLI's quick commands read SQLite without SQLAlchemy (sqlite_direct.py)
     import sqlalchemy as sa
 
 PRODUCTION = "production"
+
+# What a history row records as the move: the alias set to a version, moved back, or taken away.
+PROMOTE, ROLLBACK, REMOVE = "promote", "rollback", "remove"
+MAX_REASON_CHARS = 500  # what a caller may write; promotion adds the gates it overrode
+MAX_RECORDED_CHARS = 2000
+ACTOR_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"  # train, register, import, cli, http, console, canary, abort...
 
 # What a version says about itself (not where its files are kept): copied as-is when a
 # version moves between registries (models export, register DIR) or is registered again.
@@ -131,6 +140,81 @@ class JobRecord:
     heartbeat_at: float | None
     host: str | None
     pid: int | None
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One move of an alias, as the history records it (newest first when listed)."""
+
+    id: int
+    model: str
+    alias: str
+    action: str
+    version: int
+    previous_version: int | None
+    actor: str
+    forced: bool
+    reason: str
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The move for JSON (GET /models/{name}/history, `models history --json`): ``to_version`` is
+        null when the alias was removed."""
+        return {
+            "id": self.id,
+            "model": self.model,
+            "alias": self.alias,
+            "action": self.action,
+            "from_version": self.previous_version,
+            "to_version": None if self.action == REMOVE else self.version,
+            "actor": self.actor,
+            "forced": self.forced,
+            "reason": self.reason,
+            "at": iso_utc(self.at),
+        }
+
+
+def move_from_values(values: Mapping[str, Any]) -> AliasMove:
+    """A history row (column -> value) as a move; rows from before migration 4 read as 'unknown'."""
+    return AliasMove(
+        id=int(values["id"]),
+        model=values["model"],
+        alias=values["alias"],
+        action=values["action"] or PROMOTE,
+        version=int(values["version"]),
+        previous_version=values["previous_version"],
+        actor=values["actor"] or "unknown",
+        forced=bool(values["forced"]),
+        reason=values["reason"] or "",
+        at=float(values["at"]),
+    )
+
+
+HISTORY_COLUMNS = tuple(f.name for f in dataclass_fields(AliasMove))
+
+
+def one_line(text: str) -> str:
+    """Text as one line of printable characters (PostgreSQL refuses NUL in text, a table a newline)."""
+    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+
+
+def checked_reason(reason: str) -> str:
+    """A caller's reason for a move on one line, refused when longer than ``MAX_REASON_CHARS``."""
+    reason = one_line(reason)
+    if len(reason) > MAX_REASON_CHARS:
+        raise NotAcceptedError(f"reason: at most {MAX_REASON_CHARS} characters (got {len(reason)})")
+    return reason
+
+
+def checked_note(actor: str, reason: str) -> str:
+    """The reason to record for a move (one line, cut at ``MAX_RECORDED_CHARS``), once the actor's
+    name is checked."""
+    if not re.match(ACTOR_PATTERN, actor):
+        raise NotAcceptedError(f"actor {actor!r}: a short lowercase word (train, cli, http, ...)")
+    reason = one_line(reason)
+    if len(reason) > MAX_RECORDED_CHARS:
+        reason = reason[: MAX_RECORDED_CHARS - 3] + "..."
+    return reason
 
 
 def version_row(fields: dict[str, Any]) -> dict[str, Any]:

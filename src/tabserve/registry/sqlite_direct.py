@@ -1,7 +1,7 @@
 """The registry's SQLite metadata through the standard library, for the CLI's quick commands.
 
 Importing SQLAlchemy costs more than everything else `tabserve models list`
-does, so listing, showing, promoting and rolling back on
+does, so listing, showing, promoting, rolling back and the history on
 the default SQLite registry use this instead of MetadataStore. It runs the
 same statements on the same tables as version_queries.py, and only on a
 registry whose schema is already the one this tabserve writes: a missing,
@@ -20,10 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from tabserve.errors import BackendUnavailableError, ConflictError, NotFoundError
-from tabserve.registry.records import PRODUCTION, VersionRecord, version_from_values
+from tabserve.registry.records import (
+    HISTORY_COLUMNS,
+    PRODUCTION,
+    PROMOTE,
+    ROLLBACK,
+    AliasMove,
+    VersionRecord,
+    checked_note,
+    move_from_values,
+    version_from_values,
+)
 
-# The newest migration in tables.py (a test keeps the two equal).
-SCHEMA_VERSION = 2
+# The migrations in tables.py (a test keeps the two equal): all of them, none other, must be applied.
+SCHEMA_MIGRATIONS = (1, 2, 4)
+SCHEMA_VERSION = SCHEMA_MIGRATIONS[-1]
+DEFAULT_HISTORY_LIMIT = 50  # as alias_queries.py
 _LOCK_WAIT_S = 30  # as tabserve.database gives SQLAlchemy's SQLite engines
 _PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 _VERSION_COLUMNS = ", ".join(f.name for f in fields(VersionRecord) if f.name != "aliases")
@@ -51,10 +63,10 @@ def open_direct(url: str) -> DirectSqliteMetadata | None:
         return None
     store = DirectSqliteMetadata(url, path)
     try:
-        current = store.schema_version()
+        current = store.schema_numbers()
     except BackendUnavailableError:
         current = None
-    if current != SCHEMA_VERSION:
+    if current != SCHEMA_MIGRATIONS:
         store.close()
         return None
     return store
@@ -91,9 +103,11 @@ class DirectSqliteMetadata:
                 f"registry database {self.safe_url} unavailable: {message}"
             ) from None
 
-    def schema_version(self) -> int | None:
+    def schema_numbers(self) -> tuple[int, ...]:
+        """The migrations this database records, in order."""
         with self._transaction() as conn:
-            return conn.execute("SELECT max(version) FROM tabserve_schema_versions").fetchone()[0]
+            rows = conn.execute("SELECT version FROM tabserve_schema_versions ORDER BY version").fetchall()
+        return tuple(row[0] for row in rows)
 
     def _aliases_by_version(self, conn: sqlite3.Connection, model: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
@@ -137,8 +151,18 @@ class DirectSqliteMetadata:
                 "SELECT max(version) FROM tabserve_versions WHERE model = ?", (model,)
             ).fetchone()[0]
 
-    def set_alias(self, model: str, version: int, alias: str = PRODUCTION) -> None:
-        """Point ``alias`` at ``version`` and remember the move, in one transaction."""
+    def set_alias(
+        self,
+        model: str,
+        version: int,
+        alias: str = PRODUCTION,
+        *,
+        actor: str = "unknown",
+        reason: str = "",
+        forced: bool = False,
+    ) -> None:
+        """Point ``alias`` at ``version`` and record the move (who, why, forced), in one transaction."""
+        reason = checked_note(actor, reason)
         now = time.time()
         with self._transaction(write=True) as conn:
             exists = conn.execute(
@@ -146,25 +170,33 @@ class DirectSqliteMetadata:
             ).fetchone()
             if exists is None:
                 raise NotFoundError(f"model '{model}' has no version {version}")
-            self._write_alias(conn, model, alias, version, now)
-            conn.execute(
-                "INSERT INTO tabserve_alias_history (model, alias, version, active, at) "
-                "VALUES (?, ?, ?, 1, ?)",
-                (model, alias, version, now),
-            )
+            previous = self._write_alias(conn, model, alias, version, now)
+            self._record(conn, (model, alias, version, True, now, PROMOTE, previous, actor, forced, reason))
+
+    def _record(self, conn: sqlite3.Connection, values: tuple[Any, ...]) -> None:
+        conn.execute(
+            "INSERT INTO tabserve_alias_history (model, alias, version, active, at, action, "
+            "previous_version, actor, forced, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
 
     def _write_alias(
         self, conn: sqlite3.Connection, model: str, alias: str, version: int, now: float
-    ) -> None:
-        updated = conn.execute(
-            "UPDATE tabserve_aliases SET version = ?, updated_at = ? WHERE model = ? AND alias = ?",
-            (version, now, model, alias),
-        )
-        if updated.rowcount == 0:
+    ) -> int | None:
+        row = conn.execute(
+            "SELECT version FROM tabserve_aliases WHERE model = ? AND alias = ?", (model, alias)
+        ).fetchone()
+        if row is None:
             conn.execute(
                 "INSERT INTO tabserve_aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)",
                 (model, alias, version, now),
             )
+            return None
+        conn.execute(
+            "UPDATE tabserve_aliases SET version = ?, updated_at = ? WHERE model = ? AND alias = ?",
+            (version, now, model, alias),
+        )
+        return row[0]
 
     def _rollback_pair(self, conn: sqlite3.Connection, model: str, alias: str) -> list[tuple[int, int]]:
         active = conn.execute(
@@ -181,8 +213,20 @@ class DirectSqliteMetadata:
         with self._transaction() as conn:
             return self._rollback_pair(conn, model, alias)[1][1]
 
-    def rollback_alias(self, model: str, alias: str = PRODUCTION, expected: int | None = None) -> int:
-        """Move ``alias`` back to the version before the newest promotion (ConflictError if that moved)."""
+    def rollback_alias(
+        self,
+        model: str,
+        alias: str = PRODUCTION,
+        expected: int | None = None,
+        *,
+        actor: str = "unknown",
+        reason: str = "",
+        forced: bool = False,
+    ) -> int:
+        """Move ``alias`` back to the version before the newest promotion (ConflictError if that moved),
+        recorded."""
+        reason = checked_note(actor, reason)
+        now = time.time()
         with self._transaction(write=True) as conn:
             (current_id, _), (_, previous) = self._rollback_pair(conn, model, alias)
             if expected is not None and previous != expected:
@@ -190,8 +234,31 @@ class DirectSqliteMetadata:
                     f"model '{model}': the '{alias}' alias moved while rolling back; try again"
                 )
             conn.execute("UPDATE tabserve_alias_history SET active = 0 WHERE id = ?", (current_id,))
-            self._write_alias(conn, model, alias, previous, time.time())
+            was = self._write_alias(conn, model, alias, previous, now)
+            self._record(conn, (model, alias, previous, False, now, ROLLBACK, was, actor, forced, reason))
         return previous
+
+    def alias_history(
+        self,
+        model: str,
+        *,
+        alias: str | None = None,
+        limit: int = DEFAULT_HISTORY_LIMIT,
+        before: int | None = None,
+    ) -> list[AliasMove]:
+        """The model's alias moves, newest first, as MetadataStore.alias_history gives them."""
+        where, args = "model = ?", [model]
+        if alias is not None:
+            where, args = where + " AND alias = ?", [*args, alias]
+        if before is not None:
+            where, args = where + " AND id < ?", [*args, before]
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM tabserve_alias_history WHERE {where} "
+                "ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            )
+            return [move_from_values(dict(zip(HISTORY_COLUMNS, row, strict=True))) for row in cursor]
 
     def close(self) -> None:
         self._conn.close()

@@ -56,7 +56,11 @@ aliases = sa.Table(
     sa.Column("updated_at", sa.Double, nullable=False),
 )
 
-# Each promote pushes a row; a rollback deactivates the newest active one.
+# Every alias move is a row. A promote pushes an active one; a rollback deactivates the newest
+# active one and is recorded as an inactive row, as is the removal of an alias: the active rows are
+# the stack a rollback walks back. ``version`` is where the alias points after the move (for a
+# removal: where it pointed), ``previous_version`` where it pointed before (null: nowhere, or a move
+# recorded before migration 4).
 alias_history = sa.Table(
     "tabserve_alias_history",
     metadata,
@@ -66,7 +70,15 @@ alias_history = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
+    # Migration 4: who moved it and why.
+    sa.Column("action", sa.String(16), nullable=False, server_default="promote"),
+    sa.Column("previous_version", sa.Integer, nullable=True),
+    sa.Column("actor", sa.String(32), nullable=False, server_default="unknown"),
+    sa.Column("forced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text, nullable=True),
 )
+# The columns migration 4 adds to a table created before it (a new table has them from the start).
+HISTORY_V4_COLUMNS = ("action", "previous_version", "actor", "forced", "reason")
 
 jobs = sa.Table(
     "tabserve_jobs",
@@ -108,11 +120,34 @@ def _create_v2(conn: sa.Connection) -> None:
     prediction_table.create(conn)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1), (2, _create_v2)]
+def _history_v4(conn: sa.Connection) -> None:
+    """Who moved an alias, why, forced or not, and from which version: columns added to the history.
+
+    Each column is added only if it is missing, so the step is safe to repeat: MySQL/MariaDB commit
+    every ALTER at once, and a process that died between two of them leaves some added. Rows written
+    before get actor 'unknown', action 'promote', not forced, no reason and no previous version.
+    """
+    present = {column["name"] for column in sa.inspect(conn).get_columns(alias_history.name)}
+    for name in HISTORY_V4_COLUMNS:
+        if name not in present:
+            spec = sa.schema.CreateColumn(alias_history.c[name]).compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {alias_history.name} ADD COLUMN {spec}"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [
+    (1, _create_v1),
+    (2, _create_v2),
+    (4, _history_v4),
+]
 
 
 def applied_version(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(schema_versions.c.version))).scalar() or 0
+
+
+def applied_numbers(conn: sa.Connection) -> set[int]:
+    """Every migration recorded, so a step numbered below the newest (merged later) still runs."""
+    return set(conn.execute(sa.select(schema_versions.c.version)).scalars())
 
 
 # Any fixed number: the key of the advisory lock that serialises migrations
@@ -173,7 +208,7 @@ def migrate(engine: sa.Engine) -> int:
         schema_versions.create(conn, checkfirst=True)
         conn.commit()
         for number, step in MIGRATIONS:
-            if applied_version(conn) >= number:
+            if number in applied_numbers(conn):
                 conn.rollback()
                 continue
             step(conn)

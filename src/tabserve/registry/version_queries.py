@@ -1,4 +1,6 @@
-"""Versions and aliases in the registry database: claim a number, list, find, promote, roll back.
+"""Versions in the registry database: claim a number, list, find, read an alias.
+
+Moving an alias (promote, roll back, remove) and its history are alias_queries.py.
 
 Races between processes are settled by primary keys (a clash is retried or
 reported), never by locks held across network calls.
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -107,99 +108,6 @@ class VersionQueries(RegistryConnection):
             return conn.execute(
                 sa.select(sa.func.max(t.versions.c.version)).where(t.versions.c.model == model)
             ).scalar()
-
-    def set_alias(self, model: str, version: int, alias: str = PRODUCTION) -> None:
-        """Point ``alias`` at ``version`` and remember the move, in one transaction.
-
-        Two first promotions racing may both find no alias row and both insert;
-        the loser's transaction fails on the primary key and is simply run again,
-        now as an update.
-        """
-        for attempt in range(2):
-            try:
-                self._set_alias_once(model, version, alias)
-                return
-            except sa.exc.IntegrityError:
-                if attempt:
-                    raise
-
-    def _set_alias_once(self, model: str, version: int, alias: str) -> None:
-        now = time.time()
-        with self._begin() as conn:
-            exists = conn.execute(
-                sa.select(t.versions.c.version).where(
-                    t.versions.c.model == model, t.versions.c.version == version
-                )
-            ).first()
-            if exists is None:
-                raise NotFoundError(f"model '{model}' has no version {version}")
-            self._write_alias(conn, model, alias, version, now)
-            conn.execute(
-                sa.insert(t.alias_history).values(
-                    model=model, alias=alias, version=version, active=True, at=now
-                )
-            )
-
-    def _write_alias(self, conn: sa.Connection, model: str, alias: str, version: int, now: float) -> None:
-        updated = conn.execute(
-            sa.update(t.aliases)
-            .where(t.aliases.c.model == model, t.aliases.c.alias == alias)
-            .values(version=version, updated_at=now)
-        )
-        if updated.rowcount == 0:
-            conn.execute(
-                sa.insert(t.aliases).values(model=model, alias=alias, version=version, updated_at=now)
-            )
-
-    def rollback_target(self, model: str, alias: str = PRODUCTION) -> int:
-        """The version a rollback of ``alias`` would move it to (NotFoundError if there is none)."""
-        with self._begin() as conn:
-            return self._rollback_pair(conn, model, alias)[1].version
-
-    def _rollback_pair(self, conn: sa.Connection, model: str, alias: str) -> Sequence[sa.Row]:
-        active = conn.execute(
-            sa.select(t.alias_history.c.id, t.alias_history.c.version)
-            .where(
-                t.alias_history.c.model == model,
-                t.alias_history.c.alias == alias,
-                t.alias_history.c.active.is_(True),
-            )
-            .order_by(t.alias_history.c.id.desc())
-            .limit(2)
-        ).all()
-        if len(active) < 2:
-            raise NotFoundError(f"model '{model}': no earlier '{alias}' version to roll back to")
-        return active
-
-    def rollback_alias(self, model: str, alias: str = PRODUCTION, expected: int | None = None) -> int:
-        """Move ``alias`` back to the version it pointed at before the newest promotion.
-
-        ``expected`` is the target the caller checked (``rollback_target``): if a
-        promotion moved the history in between, ConflictError instead of moving
-        the alias to a version nobody checked.
-        """
-        with self._begin() as conn:
-            current, previous = self._rollback_pair(conn, model, alias)
-            if expected is not None and previous.version != expected:
-                raise ConflictError(
-                    f"model '{model}': the '{alias}' alias moved while rolling back; try again"
-                )
-            conn.execute(
-                sa.update(t.alias_history).where(t.alias_history.c.id == current.id).values(active=False)
-            )
-            self._write_alias(conn, model, alias, previous.version, time.time())
-        return previous.version
-
-    def promoted_since(self, model: str, version: int, since: float) -> bool:
-        """Whether ``version`` was made production at or after ``since`` (did a training promote it?)."""
-        h = t.alias_history
-        with self._begin() as conn:
-            found = conn.execute(
-                sa.select(h.c.id)
-                .where(h.c.model == model, h.c.alias == PRODUCTION, h.c.version == version, h.c.at >= since)
-                .limit(1)
-            ).first()
-        return found is not None
 
     def version_summaries(self, model: str) -> list[dict[str, Any]]:
         """Every version's listing columns, oldest first, without the heavy JSON (CV table, schema, config).

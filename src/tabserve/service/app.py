@@ -33,12 +33,13 @@ from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for
 from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import jobs as routes_jobs
 from tabserve.service.manage import models as routes_models
+from tabserve.service.manage import moves as routes_moves
 from tabserve.service.ops import health as routes_ops
 from tabserve.service.ops import tasks as background
 from tabserve.service.ops import visualise as routes_visualise
 from tabserve.service.ops import watch as routes_watch
-from tabserve.service.ops.metrics import RequestMetrics
 from tabserve.service.predict.core import PredictCore
+from tabserve.service.predict.metrics import RequestMetrics
 from tabserve.service.predict.reloader import Reloader
 from tabserve.service.predict.state import ServiceState
 from tabserve.service.protocols.kserve_v1 import routes as routes_kserve_v1
@@ -185,6 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
     declare_predict_routes(app, PredictHandler(core))
     for router in (
         routes_models.router,
+        routes_moves.router,
         routes_jobs.router,
         routes_visualise.router,
         routes_ops.router,

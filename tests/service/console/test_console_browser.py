@@ -256,6 +256,44 @@ def test_promote_with_the_token_moves_the_badge_and_rollback_moves_it_back(brows
     assert own.client.get("/models/iris").json()["versions"][0]["aliases"] == ["production"]
 
 
+def test_a_gate_refusal_is_shown_and_forcing_past_it_is_recorded(browser, tmp_path, trained_iris, watched):
+    from tabserve.registry import open_registry
+    from tests.support.versions import copy_version
+
+    config = write_config(
+        tmp_path,
+        copy_registry(trained_iris[0], tmp_path / "registry"),
+        server={"token": TOKEN},
+        promotion={"max_score_drop": 0.0},
+    )
+    with open_registry(load_settings(config, environ={})) as registry:
+        copy_version(registry, holdout_score=registry.get("iris", 1).metrics["holdout_score"] - 0.2)
+    server = Server(config)
+    try:
+        server.wait()
+        view = watched(server)
+        answers = iter([None, "won the A/B test"])  # the worse-score confirm, then the override's reason
+        seen: list[str] = []
+
+        def on_dialog(dialog) -> None:
+            seen.append(dialog.message)
+            answer = next(answers)
+            dialog.accept() if answer is None else dialog.accept(answer)
+
+        view.page.on("dialog", on_dialog)
+        view.goto("/ui/models/iris/versions/2")
+        view.page.click("button[data-action=promote]")
+        _token_dialog(view.page, TOKEN)
+        view.page.get_by_text("production is now version 2").wait_for()
+        assert "gate max_score_drop: version 2's hold-out score" in seen[1]
+        view.goto("/ui/models/iris")
+        newest = view.page.locator("[data-history] tbody tr").first
+        assert "forced" in newest.inner_text() and "won the A/B test" in newest.inner_text()
+        assert [e for e in view.errors if "409" not in e] == []  # the browser logs the 409 itself
+    finally:
+        server.terminate()
+
+
 def test_a_wrong_token_is_refused_plainly(browser, own, watched):
     view = watched(own)
     view.goto("/ui/models/iris/versions/2")
@@ -513,3 +551,51 @@ def test_predict_form_shows_the_value_and_its_interval(browser, houses_server, w
     view.page.locator("[data-predict-result] [data-value]").wait_for()
     assert view.page.locator("[data-predict-result] [data-interval]").count() == 0
     assert view.errors == [] and view.foreign == []
+
+
+HOUSES_PAGES = [
+    "/",
+    "/ui/models/houses",
+    "/ui/models/houses/versions/1",
+    "/ui/data?model=houses",
+    "/ui/drift?model=houses",
+]
+
+
+def test_a_regression_models_pages_load_cleanly_and_show_its_own_figures(browser, houses_server, watched):
+    from axe_playwright_python.sync_playwright import Axe
+
+    rows = csv.DictReader(io.StringIO((_EXAMPLES / "houses.csv").read_text()))
+    instances = [
+        {k: (float(v) if k != "district" else v) if v else None for k, v in row.items() if k != "price"}
+        for row in rows
+    ]
+    assert houses_server.client.post("/predict", json={"instances": instances}).status_code == 200
+    view = watched(houses_server)
+    for path in HOUSES_PAGES:
+        view.goto(path)
+        results = Axe().run(view.page)
+        bad = [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"{path}: {bad}"
+    assert view.errors == [] and view.foreign == [] and view.blocked == []
+
+    view.goto("/ui/models/houses")
+    headings = view.page.locator("[data-version-table] thead th").all_inner_texts()
+    assert {"Hold-out RMSE", "Hold-out MAE", "Hold-out R²"} <= set(headings)
+    assert "Hold-out accuracy" not in headings
+    view.page.click("[data-sort=rmse]")
+    view.page.wait_for_url(re.compile(r"sort=rmse"))
+    assert float(view.page.locator("[data-version-table] tbody [data-metric=rmse]").first.inner_text()) > 0
+
+    view.goto("/ui/data?model=houses")
+    target = view.page.locator("[data-target=histogram]")
+    assert target.locator("h2").inner_text() == "Distribution of price"
+    assert target.locator("svg rect").count() == 20
+    assert view.page.locator("[data-target=classes]").count() == 0
+
+    view.goto("/ui/drift?model=houses")
+    psi = view.page.locator("[data-prediction-drift=values]")
+    assert psi.inner_text().startswith("PSI of the predicted values")
+    ranges = view.page.locator("[data-prediction-table] tbody th").all_inner_texts()
+    assert ranges[0].startswith("below ") and ranges[-2].endswith(" and above") and ranges[-1] == "missing"
+    assert view.errors == [] and view.foreign == [] and view.blocked == []

@@ -12,6 +12,7 @@ from tabserve.errors import NotFoundError
 from tabserve.registration import PICTURE_FILES
 from tabserve.registry import open_registry
 from tabserve.service.ops import pictures
+from tabserve.service.predict.state import PictureCache
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -41,7 +42,7 @@ def test_a_trained_version_stores_its_pairplot_and_confusion_matrix(iris_version
 def test_stored_pictures_are_served_as_stored(iris_version, monkeypatch):
     settings, registry, record = iris_version
     monkeypatch.setattr(pictures, "can_draw", lambda: False)  # reading needs no plotting library
-    cache = pictures.PictureCache()
+    cache = PictureCache()
     png, digest = pictures.pairplot(cache, settings, record, registry)
     assert png == registry.read_file(record, "pairplot") and digest == record.data_hash
     matrix = pictures.confusion_matrix(cache, registry, record)
@@ -50,7 +51,7 @@ def test_stored_pictures_are_served_as_stored(iris_version, monkeypatch):
 
 def test_a_versions_own_pairplot_is_the_stored_one_and_never_drawn(iris_version):
     _, registry, record = iris_version
-    cache = pictures.PictureCache()
+    cache = PictureCache()
     assert pictures.stored_pairplot(cache, registry, record) == registry.read_file(record, "pairplot")
     with pytest.raises(NotFoundError, match=r"version \d+ was stored without a pairplot \(trained with"):
         pictures.stored_pairplot(cache, registry, without_pictures(record))
@@ -59,7 +60,7 @@ def test_a_versions_own_pairplot_is_the_stored_one_and_never_drawn(iris_version)
 def test_an_older_version_is_drawn_once_per_data_hash_where_plotting_is_installed(iris_version, caplog):
     settings, registry, record = iris_version
     old = without_pictures(record)
-    cache = pictures.PictureCache()
+    cache = PictureCache()
     with caplog.at_level(logging.INFO, logger="tabserve.service.ops.pictures"):
         first, _ = pictures.pairplot(cache, settings, old, registry)
         again, _ = pictures.pairplot(cache, settings, old, registry)
@@ -72,7 +73,7 @@ def test_an_older_version_in_a_serve_only_install_is_a_404_naming_why(iris_versi
     settings, registry, record = iris_version
     monkeypatch.setattr(pictures, "can_draw", lambda: False)
     old = without_pictures(record)
-    cache = pictures.PictureCache()
+    cache = PictureCache()
     with pytest.raises(NotFoundError, match=r"version \d+ was stored without its pairplot, and this install"):
         pictures.pairplot(cache, settings, old, registry)
     with pytest.raises(NotFoundError, match="without its confusion matrix picture, and this install serves"):

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tabserve.config import load_settings
 from tabserve.errors import InputError, NoModelError, NotFoundError
 from tabserve.inputs import BatchTooLargeError
-from tabserve.predictor import Predictor
-from tabserve.registry import open_registry
 from tabserve.service.http.errors import lookup
-from tabserve.service.predict.core import PredictCore
-from tabserve.service.predict.state import ServiceState
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-@pytest.fixture
-def core(iris_config: Path):
-    settings = load_settings(iris_config, environ={}, overrides={"server": {"max_batch_rows": 3}})
-    state = ServiceState.build(settings, open_registry(settings))
-    state.default.predictor = Predictor.load(state.registry, "iris", 1)
-    try:
-        yield PredictCore(state)
-    finally:
-        state.registry.close()
 
 
 def test_rows_matrix_and_columns_give_the_same_result(core):

@@ -14,7 +14,7 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tabserve.service.console import apidocs, drift, job_pages, model_page, pages, train_form
+from tabserve.service.console import apidocs, data_page, drift, job_pages, model_page, pages, train_form
 
 
 class _CachedStatic(StaticFiles):
@@ -35,6 +35,7 @@ def mount(app: FastAPI) -> None:
     routers = (
         pages.router,
         model_page.router,
+        data_page.router,
         job_pages.router,
         drift.router,
         train_form.router,

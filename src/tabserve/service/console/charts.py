@@ -116,3 +116,36 @@ def confusion_matrix(labels: Sequence[str], matrix: Sequence[Sequence[int]], tit
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def histogram(
+    bins: Sequence[tuple[float, float, int]], title: str, width: int = 560, height: int = 160
+) -> Markup:
+    """Bars of row counts over value ranges ``(low, high, rows)``, lowest range on the left."""
+    label = escape(title)
+    if not bins:
+        return Markup(f'<p class="muted">No values to draw for {label}.</p>')
+    left, right, top, bottom = 12, 12, 12, 28
+    tallest = max(rows for _, _, rows in bins) or 1
+    step = (width - left - right) / len(bins)
+    described = ", ".join(f"{low:.4g} to {high:.4g}: {rows}" for low, high, rows in bins)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-labelledby="histogram-title"><title id="histogram-title">{label}: '
+        + escape(described)
+        + "</title>"
+    ]
+    for i, (_, _, rows) in enumerate(bins):
+        bar = (height - top - bottom) * rows / tallest
+        parts.append(
+            f'<rect x="{_fmt(left + i * step + 1)}" y="{_fmt(height - bottom - bar)}" '
+            f'width="{_fmt(max(step - 2, 1))}" height="{_fmt(bar)}" fill="{ACCENT}"/>'
+        )
+    for x, value in ((left, bins[0][0]), (width - right, bins[-1][1])):
+        anchor = "start" if x == left else "end"
+        parts.append(
+            f'<text x="{x}" y="{height - 8}" text-anchor="{anchor}" font-size="11" '
+            f'fill="{INK}">{value:.4g}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -3,8 +3,10 @@
 It shows what ``GET /models/{name}/drift`` and ``GET /models/{name}/shadow``
 answer, read from the same in-process trackers: per feature the PSI (marked at
 the usual 0.1 "watch" and 0.2 "drifted" thresholds), the shares missing, out of
-the training range and unseen; the predicted class mix against the hold-out's;
-and, when a shadow version is set, its agreement with production.
+the training range and unseen; the predicted class mix against the hold-out's
+(a regressor: its predicted values, in the deciles of the hold-out predictions);
+and, when a shadow version is set, its agreement with production (a regressor:
+how far apart their values are).
 """
 
 from __future__ import annotations
@@ -77,9 +79,13 @@ def class_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def shadow_pairs(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each production/shadow pair with its confusion drawn (rows: production, columns: shadow)."""
+    """Each production/shadow pair with its confusion drawn (rows: production, columns: shadow); a
+    regression pair has its differences and no matrix."""
     pairs = []
     for pair in report.get("pairs") or []:
+        if pair.get("kind") == "values":
+            pairs.append({**pair, "matrix": None})
+            continue
         confusion = pair.get("confusion") or {}
         title = f"Production v{pair['production_version']} (rows) against shadow v{pair['shadow_version']}"
         pairs.append(
@@ -120,6 +126,7 @@ def _render(
     versions = state.registry.metadata.version_summaries(slot.name)
     drift = reports["drift"]
     shadow = reports["shadow"] or {}
+    predictions = (drift or {}).get("predictions") or {}
     return page(
         "drift.html",
         active="drift",
@@ -134,7 +141,10 @@ def _render(
         drift=drift,
         features=feature_rows(drift) if drift and drift.get("profile") else [],
         classes=class_rows(drift) if drift and drift.get("profile") else [],
-        class_psi=((drift or {}).get("predictions") or {}).get("psi"),
+        class_psi=predictions.get("psi"),
+        prediction_kind=predictions.get("kind", "classes"),
+        prediction_available=predictions.get("available", True),
+        prediction_detail=predictions.get("detail", ""),
         shadow_version=shadow.get("shadow_version"),
         agreement_alert=shadow.get("agreement_alert_below"),
         pairs=shadow_pairs(shadow),

@@ -1,5 +1,5 @@
 """The console's model page: the version table (sorted by any column on the server, 50 rows a page),
-the main metric across all versions, compare and roll back."""
+the main metric across all versions, compare, roll back, and the latest alias moves."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from fastapi.responses import HTMLResponse
 from tabserve.service.console import charts, views
 from tabserve.service.console.pages import guarded, token_set
 from tabserve.service.console.render import page
-from tabserve.service.console.version_table import COLUMNS, Order, SortKey, page_of, sort_rows
+from tabserve.service.console.version_table import (
+    METRIC_KEYS,
+    Order,
+    SortKey,
+    columns_for,
+    page_of,
+    sort_rows,
+)
 from tabserve.service.deps import ModelName, State
 
 router = APIRouter(include_in_schema=False)
+HISTORY_SHOWN = 20  # the newest moves; GET /models/{name}/history pages through all of them
 
 
 @router.get("/ui/models/{name}", response_class=HTMLResponse)
@@ -36,6 +44,7 @@ def model_page(
     )
     production = next((r["version"] for r in rows if r["production"]), None)
     shown, pager = page_of(sort_rows(rows, sort, order), page_number)
+    history = state.registry.history(slot.name, limit=HISTORY_SHOWN)
     return page(
         "model.html",
         active="models",
@@ -46,11 +55,13 @@ def model_page(
         versions=[r["version"] for r in rows],
         rows=shown,
         pager=pager,
-        columns=COLUMNS,
+        columns=columns_for(rows),
+        metric_keys=METRIC_KEYS,
         sort=sort,
         order=order,
         chart=chart,
         chart_title=f"CV {scoring}",
         production=production,
         serving=slot.predictor.version if slot.predictor else None,
+        history=history,
     )

@@ -1,6 +1,7 @@
-"""The console's HTML pages: home, version, compare, train, predict, data.
+"""The console's HTML pages: home, version, compare, train, predict.
 
-The model page lives in ``model_page``, the jobs pages in ``job_pages`` and the drift page in ``drift``.
+The model page lives in ``model_page``, the jobs pages in ``job_pages``, the data page in ``data_page``
+and the drift page in ``drift``.
 
 Each handler reads the registry (in FastAPI's thread pool: the handlers are
 plain functions), turns records into view values with ``views`` and renders a
@@ -24,7 +25,6 @@ from tabserve.model_configs import training_settings
 from tabserve.registry import PRODUCTION
 from tabserve.service.console import charts, views
 from tabserve.service.console.render import page
-from tabserve.service.console.summary import SummaryCache
 from tabserve.service.deps import ModelName, State, VersionNumber
 from tabserve.service.http.errors import lookup, public_detail
 from tabserve.service.predict.state import ServiceState, SlotStatus
@@ -32,7 +32,6 @@ from tabserve.service.predict.state import ServiceState, SlotStatus
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-SUMMARIES = SummaryCache()  # one per process: the data is read at most once a minute
 SCORERS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
 OptionalVersion = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 OptionalModel = Annotated[str | None, Query(min_length=1, max_length=100)]
@@ -263,38 +262,4 @@ def predict_page(state: State, model: OptionalModel = None, version: OptionalVer
         intervals=bool(record and "residuals" in record.artifacts),
         max_rows=state.settings.server.max_batch_rows,
         empty_reason=f"Model {chosen} has no version yet: train one first.",
-    )
-
-
-@router.get("/ui/data", response_class=HTMLResponse)
-@guarded
-def data_page(state: State, model: OptionalModel = None, version: OptionalVersion = None) -> HTMLResponse:
-    """The configured training data, summarised per feature, compared with the version's data hash;
-    the pairplot is the one stored with the chosen version (the rows it was trained on)."""
-    chosen = _model_or_default(state, model)
-    listing, record = _version_choice(state, chosen, version)
-    values: dict[str, Any] = {"summary": None, "error": None}
-    try:
-        training = training_settings(state.settings, chosen)
-        if training is None:
-            values["error"] = (
-                f"Model {chosen} has no training config on this server (server.model_configs), "
-                "so there is no configured training data to show."
-            )
-        else:
-            values["summary"] = SUMMARIES.get(training.data)
-    except TabserveError as exc:
-        values["error"] = f"The training data cannot be read now: {str(exc)[:300]}"
-    return page(
-        "data.html",
-        active="data",
-        title="Training data",
-        auth=token_set(state),
-        models=list(state.slots),
-        model=chosen,
-        versions=[v["version"] for v in listing],
-        version=record.version if record else None,
-        version_hash=record.data_hash if record else None,
-        stored_pairplot=bool(record and "pairplot" in record.artifacts),
-        **values,
     )

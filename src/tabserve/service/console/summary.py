@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 RECHECK_AFTER_S = 60.0  # reading a big SQL table takes seconds: at most once a minute per process
 TOP_CATEGORIES = 5
+HISTOGRAM_BINS = 20
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,23 @@ class DataSummary:
     target: str
     classes: dict[str, int]
     features: list[dict[str, Any]]
+    target_bins: list[tuple[float, float, int]] | None = None  # a numeric target: (low, high, rows)
+
+
+def target_histogram(target: Any, bins: int = HISTOGRAM_BINS) -> list[tuple[float, float, int]] | None:
+    """Rows per equal-width range of a numeric target (a regression target's distribution); None for
+    a target that is not numbers."""
+    import numpy as np
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return None
+    values = target.to_numpy(dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return []
+    counts, edges = np.histogram(values, bins=bins if values.min() < values.max() else 1)
+    return [(float(low), float(high), int(n)) for low, high, n in zip(edges, edges[1:], counts, strict=False)]
 
 
 def _finite(value: Any) -> float | None:
@@ -98,4 +116,5 @@ def _read(settings: DataSettings, previous: DataSummary | None) -> DataSummary:
         target=settings.target,
         classes={str(k): int(v) for k, v in target.value_counts().items()},
         features=summarise(features, settings.target, list(features.columns)),
+        target_bins=target_histogram(frame[settings.target]),  # the column's own numbers, not as text
     )

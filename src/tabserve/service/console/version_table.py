@@ -13,25 +13,53 @@ from typing import Any, Literal
 
 PAGE_SIZE = 50
 SortKey = Literal[
-    "version", "created", "estimator", "params", "cv_score", "accuracy", "f1_macro", "data_rows", "data_hash",
-    "aliases",
+    "version", "created", "estimator", "params", "cv_score", "accuracy", "f1_macro", "rmse", "mae", "r2",
+    "data_rows", "data_hash", "aliases",
 ]  # fmt: skip
 Order = Literal["asc", "desc"]
+Column = tuple[SortKey, str, bool]
 
-# (key, heading, numeric) of each column, in the table's order.
-COLUMNS: tuple[tuple[SortKey, str, bool], ...] = (
+# (key, heading, numeric) of each column, in the table's order; the task's metrics go after the CV score.
+_LEADING: tuple[Column, ...] = (
     ("version", "Version", True),
     ("created", "Created", True),
     ("estimator", "Estimator", False),
     ("params", "Params", False),
     ("cv_score", "CV score", True),
+)
+CLASSIFICATION_METRICS: tuple[Column, ...] = (
     ("accuracy", "Hold-out accuracy", True),
     ("f1_macro", "Macro F1", True),
+)
+REGRESSION_METRICS: tuple[Column, ...] = (
+    ("rmse", "Hold-out RMSE", True),
+    ("mae", "Hold-out MAE", True),
+    ("r2", "Hold-out R²", True),
+)
+_TRAILING: tuple[Column, ...] = (
     ("data_rows", "Data rows", True),
     ("data_hash", "Data hash", False),
     ("aliases", "Aliases", False),
 )
-_NUMERIC = {key for key, _, numeric in COLUMNS if numeric}
+COLUMNS = _LEADING + CLASSIFICATION_METRICS + _TRAILING  # a classifier's table
+METRIC_KEYS = frozenset(key for key, _, _ in CLASSIFICATION_METRICS + REGRESSION_METRICS)
+_NUMERIC = {
+    key for key, _, numeric in _LEADING + CLASSIFICATION_METRICS + REGRESSION_METRICS + _TRAILING if numeric
+}
+
+
+def columns_for(rows: list[dict[str, Any]]) -> tuple[Column, ...]:
+    """The table's columns: a classifier's metrics, a regressor's (RMSE, MAE, R²), or both when the
+    model has versions of each task."""
+    tasks = {row.get("task") for row in rows}
+    metrics: tuple[Column, ...] = ()
+    if not tasks or tasks - {"regression"}:
+        metrics += CLASSIFICATION_METRICS
+    if "regression" in tasks:
+        metrics += REGRESSION_METRICS
+    return _LEADING + metrics + _TRAILING
+
+
 _FIELD = {"created": "created_at"}
 
 

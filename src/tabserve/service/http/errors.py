@@ -17,6 +17,7 @@ from tabserve.errors import (
     ConfigError,
     ConflictError,
     DataError,
+    GateRefusedError,
     InputError,
     IntegrityError,
     NoModelError,
@@ -153,6 +154,9 @@ def problem_for(exc: BaseException) -> tuple[int, list[tuple[bytes, bytes]], byt
         extra["job_id"] = exc.job_id
         extra["job_url"] = f"/jobs/{exc.job_id}"
         headers.append((b"location", f"/jobs/{exc.job_id}".encode()))
+    if isinstance(exc, GateRefusedError):
+        extra["gates"] = exc.gates
+        extra["overridable"] = exc.overridable
     if isinstance(exc, UnauthorizedError):
         headers.append((b"www-authenticate", b'Bearer realm="tabserve"'))
     if found.status == 503:
@@ -172,6 +176,12 @@ PROBLEM_SCHEMA = {
         "job_id": {"type": "string"},
         "job_url": {"type": "string"},
         "request_id": {"type": "string", "description": "An unexpected error's id, also in the log."},
+        "gates": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "A promotion refused by gates: their names (the detail has the figures).",
+        },
+        "overridable": {"type": "boolean", "description": "Whether force=true would get past those gates."},
     },
 }
 

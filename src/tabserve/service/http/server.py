@@ -30,7 +30,7 @@ from tabserve.service.http.allocator import tune_allocator
 from tabserve.service.http.auth import check_bind
 from tabserve.service.http.ports import PortInUseError, check_port_free
 from tabserve.service.http.same_site import HostCheck
-from tabserve.service.ops.metrics import MULTIPROCESS_ENV
+from tabserve.service.predict.metrics import MULTIPROCESS_ENV
 from tabserve.urls import redact_url
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The served models and their versions: list, show, promote, roll back, their pictures."""
+"""The served models and their versions: list, show, their pictures (moves: moves.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import asyncio
 
 from fastapi import APIRouter, Response
 
-from tabserve import promotion
-from tabserve.registry import PRODUCTION
-from tabserve.service.deps import Authorized, Served, State, VersionNumber
+from tabserve.service.deps import Served, State, VersionNumber
 from tabserve.service.http.errors import problem_responses
-from tabserve.service.manage.schemas import AliasMove, ModelList, ModelVersions, VersionDetail
+from tabserve.service.manage.schemas import ModelList, ModelVersions, VersionDetail
 from tabserve.service.ops import pictures
 
 router = APIRouter(tags=["models"])
@@ -52,37 +50,6 @@ def list_versions(slot: Served, state: State) -> dict:
 def show_version(slot: Served, version: VersionNumber, state: State) -> dict:
     """One version in full: params, metrics, CV table, feature schema, data rows and hash."""
     return state.registry.get(slot.name, version).detail()
-
-
-@router.post(
-    "/models/{name}/versions/{version}/promote",
-    response_model=AliasMove,
-    dependencies=[Authorized],
-    responses=problem_responses(401, 404, 409, 422, 503),
-)
-def promote(slot: Served, version: VersionNumber, state: State) -> dict:
-    """Point the model's production alias at this version once it answered its smoke prediction (409
-    naming the version and the error otherwise); servers switch to it within a reload interval."""
-    promotion.promote(state.registry, slot.name, version)
-    state.model_changed()
-    return {"model": slot.name, "alias": PRODUCTION, "version": version}
-
-
-@router.post(
-    "/models/{name}/rollback",
-    response_model=AliasMove,
-    dependencies=[Authorized],
-    responses=problem_responses(401, 404, 409, 422, 503),
-)
-def rollback(slot: Served, state: State) -> dict:
-    """Move the model's production alias back to where it pointed before the last promotion.
-
-    Like promote, the target version must pass its checksums and its smoke prediction (409 naming it
-    otherwise).
-    """
-    version = promotion.rollback(state.registry, slot.name)
-    state.model_changed()
-    return {"model": slot.name, "alias": PRODUCTION, "version": version}
 
 
 @router.get(

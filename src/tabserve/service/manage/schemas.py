@@ -58,6 +58,27 @@ class AliasMove(BaseModel):
     version: int
 
 
+class HistoryEntry(BaseModel):
+    id: int = Field(description="The move's number: pass it as `before` for older moves.")
+    model: str
+    alias: str
+    action: str = Field(description="promote, rollback or remove.")
+    from_version: int | None = Field(
+        description="Where the alias pointed before (null: nowhere, or unknown)."
+    )
+    to_version: int | None = Field(description="Where it points after (null: the alias was removed).")
+    actor: str = Field(description="Who moved it: train, register, import, cli, http, console, python, ...")
+    forced: bool = Field(description="Whether a refusing promotion gate was overridden.")
+    reason: str = Field(description="Why, as given (and the gates a forced move went past).")
+    at: str = Field(description=ISO_UTC)
+
+
+class History(BaseModel):
+    model: str
+    moves: list[HistoryEntry] = Field(description="Newest first.")
+    next: str | None = Field(description="The next (older) page, or null.")
+
+
 class JobProgress(BaseModel):
     done: int = Field(description="Fits finished.")
     total: int = Field(description="Fits in the grid search (0 until it starts).")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from tabserve.service.deps import State
 from tabserve.service.http.errors import NotReadyError, problem_responses
 from tabserve.service.manage.schemas import Health, Ready
-from tabserve.service.ops.metrics import CONTENT_TYPE
+from tabserve.service.predict.metrics import CONTENT_TYPE
 from tabserve.service.predict.state import SlotStatus
 
 router = APIRouter(tags=["operations"])

@@ -20,35 +20,15 @@ from typing import TYPE_CHECKING
 from tabserve.config import Settings
 from tabserve.errors import NotFoundError
 from tabserve.extras import HOW_TO_TRAIN, can_draw
+from tabserve.service.predict.state import PictureCache
 
 if TYPE_CHECKING:
     from tabserve.registry import ModelStore, VersionRecord
 
 log = logging.getLogger(__name__)
 
-MAX_CACHED = 16
 RECHECK_DATA_AFTER_S = 60.0  # a big SQL table takes seconds to read: hash it at most this often
 _draw_lock = threading.Lock()
-
-
-class PictureCache:
-    """Bytes by key, oldest dropped first past ``MAX_CACHED``."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-        # The newest pairplot: (key, data hash, monotonic time its data was last read).
-        self.latest_pairplot: tuple[str, str, float] | None = None
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            return self._items.get(key)
-
-    def put(self, key: str, data: bytes) -> None:
-        with self._lock:
-            self._items[key] = data
-            while len(self._items) > MAX_CACHED:
-                self._items.pop(next(iter(self._items)))
 
 
 def _stored(cache: PictureCache, registry: ModelStore, record: VersionRecord, kind: str) -> bytes:

@@ -22,7 +22,8 @@ OptionalVersion = Annotated[
 @router.get("/models/{name}/drift", responses=problem_responses(404, 422, 503))
 async def drift(slot: Served, watch: Watching, version: OptionalVersion = None) -> dict[str, Any]:
     """Live drift of a version's recent rows against its training profile: per feature PSI and the
-    shares missing, out of range and unseen; the predicted class mix against the hold-out's."""
+    shares missing, out of range and unseen; the predicted class mix (a regressor: the bins of its
+    predicted values) against the hold-out's."""
     if watch.drift is None:
         raise NotFoundError("drift is off on this server (monitoring.drift: false)")
     if version is None:
@@ -33,8 +34,9 @@ async def drift(slot: Served, watch: Watching, version: OptionalVersion = None) 
 
 @router.get("/models/{name}/shadow", responses=problem_responses(404, 422))
 async def shadow(slot: Served, watch: Watching) -> dict[str, Any]:
-    """The model's shadow version, and per production/shadow pair: rows scored, agreement, the
-    confusion between their labels, errors and the shadow's time per call."""
+    """The model's shadow version, and per production/shadow pair: rows scored, agreement and the
+    confusion between their labels (a regressor: mean absolute and relative difference of the
+    values), errors and the shadow's time per call."""
     await watch.channels["shadow"].flush()
     return watch.shadow.report(slot.name)
 

@@ -204,6 +204,17 @@ class PredictCore:
             out = predictor.predict(batch, interval=interval)
             assert out.values is not None
             self.state.metrics.observe_values(predictor.model, out.values, protocol)
+            if self.watch.active:
+                self.watch.observe(
+                    predictor,
+                    batch.rows,
+                    batch.matrix,
+                    batch.columns,
+                    out.indices,
+                    None,
+                    out.values,
+                    out.interval,
+                )
             return PredictResult(
                 predictor.model,
                 predictor.version,

@@ -1,4 +1,5 @@
-"""What one server process holds: settings, the registry, one slot per served model, metrics.
+"""What one server process holds: settings, the registry, one slot per served model, metrics,
+the picture cache.
 
 ``ServiceState.build`` makes the whole state at once: every part the routes
 use exists from then on, so nothing is checked for "not set yet". Opening
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,8 +24,7 @@ from tabserve.errors import BackendUnavailableError, NoModelError, NotFoundError
 from tabserve.jobs.launcher import JobManager
 from tabserve.monitoring.collector import WatchCollector
 from tabserve.monitoring.watch import Watch
-from tabserve.service.ops.metrics import ServiceMetrics
-from tabserve.service.ops.pictures import PictureCache
+from tabserve.service.predict.metrics import ServiceMetrics
 from tabserve.service.predict.versions import LoadedVersions
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from tabserve.registry import ModelStore
 
 STARTING = "starting: the model is not loaded yet"
+MAX_CACHED_PICTURES = 16
 
 
 class SlotStatus(enum.Enum):
@@ -96,6 +98,26 @@ class ModelSlot:
             f"model '{self.name}': no version is loaded ({self.reason}); train one with "
             f"`tabserve train` or POST /models/{self.name}/train"
         )
+
+
+class PictureCache:
+    """PNG bytes by key (service/ops/pictures.py fills it); oldest dropped past ``MAX_CACHED_PICTURES``."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        # The newest pairplot: (key, data hash, monotonic time its data was last read).
+        self.latest_pairplot: tuple[str, str, float] | None = None
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._lock:
+            self._items[key] = data
+            while len(self._items) > MAX_CACHED_PICTURES:
+                self._items.pop(next(iter(self._items)))
 
 
 @dataclass

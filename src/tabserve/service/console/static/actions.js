@@ -1,4 +1,6 @@
 // Promote and roll back buttons: call the JSON API with the token, then show where production points.
+// A move refused by promotion gates shows the gates' figures and offers to force it past them (asking
+// why: the override and the reason are recorded in the model's history); a failed smoke check is final.
 import { AuthCancelled, authFetch, problemText } from "./auth.js";
 import { notice } from "./notice.js";
 
@@ -18,6 +20,25 @@ function moveBadge(version) {
   }
 }
 
+function move(url, body) {
+  return authFetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ actor: "console", ...body }),
+  });
+}
+
+// The problem+json body of a refusal by gates that force may override, else null.
+async function overridableRefusal(response) {
+  if (response.status !== 409) return null;
+  try {
+    const problem = await response.clone().json();
+    return problem.gates && problem.overridable ? problem : null;
+  } catch {
+    return null;
+  }
+}
+
 async function act(button) {
   const model = button.dataset.model;
   const encoded = encodeURIComponent(model);
@@ -29,7 +50,17 @@ async function act(button) {
   button.disabled = true;
   let promoted = false;
   try {
-    const response = await authFetch(url, { method: "POST" });
+    let response = await move(url, {});
+    const refusal = await overridableRefusal(response);
+    if (refusal) {
+      notice(`Refused: ${refusal.detail}`, "error");
+      const why = window.prompt(
+        `${refusal.detail}\n\nOverride ${refusal.gates.join(", ")} anyway? The override is recorded ` +
+          "in the model's history. Why?",
+      );
+      if (why === null) return;
+      response = await move(url, { force: true, reason: why });
+    }
     if (!response.ok) {
       notice(await problemText(response), "error");
       return;

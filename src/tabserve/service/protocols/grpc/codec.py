@@ -6,7 +6,10 @@ bytes, and typed ``contents`` become the input's ``data``. The REST decoder then
 checks datatypes, shapes and values and builds the batch, so a tensor refused over
 HTTP is refused here in the same words. Outputs always travel as
 ``raw_output_contents`` (as Triton answers): BYTES labels, each a 4-byte
-little-endian length then UTF-8, and FP64 probabilities, little-endian.
+little-endian length then UTF-8, and FP64 probabilities, little-endian. A
+regressor answers ``predict`` as FP64 values and, when the request's
+``parameters`` hold ``interval`` (a coverage, as a double), ``predict_interval``
+as FP64 ``[N, 2]`` (lower, upper per row) whose ``parameters`` say the coverage.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tabserve.service.protocols.oip.codec import (
     encode_labels,
     model_metadata,
     offered_outputs,
+    requested_interval,
     requested_outputs,
     to_batch,
 )
@@ -72,6 +76,19 @@ def _typed_values(tensor: pb.ModelInferRequest.InferInputTensor) -> list[Any]:
         raise ProtocolError(f"input '{name}': BYTES elements must be UTF-8 text") from None
 
 
+def parameter_value(parameter: pb.InferParameter) -> Any:
+    """An InferParameter's value, whichever of its fields is set (None when none is)."""
+    field = parameter.WhichOneof("parameter_choice")
+    return None if field is None else getattr(parameter, field)
+
+
+def _parameters(request: pb.ModelInferRequest) -> dict[str, Any]:
+    """The request parameters the REST codec reads (the interval's coverage), as its JSON would hold."""
+    if "interval" not in request.parameters:
+        return {}
+    return {"interval": parameter_value(request.parameters["interval"])}
+
+
 def to_header(request: pb.ModelInferRequest) -> tuple[dict[str, Any], memoryview]:
     """The request as the REST codec's JSON header and binary tail."""
     raw = request.raw_input_contents
@@ -92,7 +109,7 @@ def to_header(request: pb.ModelInferRequest) -> tuple[dict[str, Any], memoryview
         else:
             spec["data"] = _typed_values(tensor)
         inputs.append(spec)
-    header: dict[str, Any] = {"inputs": inputs}
+    header: dict[str, Any] = {"inputs": inputs, "parameters": _parameters(request)}
     if request.outputs:
         header["outputs"] = [{"name": output.name} for output in request.outputs]
     tail = memoryview(b"".join(raw)) if raw else memoryview(b"")  # one entry: no copy
@@ -127,24 +144,34 @@ def decode_request(core: PredictCore, predictor: Predictor, request: pb.ModelInf
     """A ModelInferRequest to a validated batch and the outputs asked for."""
     batch = one_raw_row(predictor, request)
     if batch is not None:
-        asked = {"outputs": [{"name": o.name} for o in request.outputs] or None}
+        asked = {
+            "outputs": [{"name": o.name} for o in request.outputs] or None,
+            "parameters": _parameters(request),
+        }
         outputs = requested_outputs(asked, offered_outputs(predictor), predictor.is_regression)
-        return InferRequest(request.id or None, batch, outputs)
+        return InferRequest(request.id or None, batch, outputs, requested_interval(asked))
     header, tail = to_header(request)
     outputs = requested_outputs(header, offered_outputs(predictor), predictor.is_regression)
+    interval = requested_interval(header)
     batch = to_batch(core, predictor, decode_inputs(header, tail))
-    return InferRequest(request.id or None, batch, outputs)
+    return InferRequest(request.id or None, batch, outputs, interval)
 
 
 def encode_response(result: PredictResult, request: InferRequest) -> pb.ModelInferResponse:
     """The outputs asked for, in order, as raw little-endian contents (a regressor's ``predict``: FP64
-    values; intervals are asked for over HTTP)."""
+    values, its ``predict_interval``: FP64 lower and upper per row, with the coverage)."""
     rows = len(result.labels) if result.values is None else len(result.values)
     tensor = pb.ModelInferResponse.InferOutputTensor
     outputs = []
     raw = []
     for name in request.outputs:
-        if result.values is not None:
+        if name == "predict_interval":
+            assert result.interval is not None
+            coverage = {"coverage": pb.InferParameter(double_param=result.interval.coverage)}
+            outputs.append(tensor(name=name, datatype="FP64", shape=[rows, 2], parameters=coverage))
+            bounds = np.column_stack([result.interval.lower, result.interval.upper])
+            raw.append(np.ascontiguousarray(bounds, dtype="<f8").tobytes())
+        elif result.values is not None:
             outputs.append(tensor(name=name, datatype="FP64", shape=[rows]))
             raw.append(np.ascontiguousarray(result.values, dtype="<f8").tobytes())
         elif name == "predict":

@@ -89,13 +89,22 @@ class InferenceServicer(GRPCInferenceServiceServicer):
     async def ModelInfer(
         self, request: pb.ModelInferRequest, context: grpc.aio.ServicerContext
     ) -> pb.ModelInferResponse:
-        """Predict: tensors in (raw or typed), ``predict`` / ``predict_proba`` out as raw contents."""
+        """Predict: tensors in (raw or typed), ``predict`` / ``predict_proba`` out as raw contents (a
+        regressor: ``predict`` values, and ``predict_interval`` when ``parameters`` hold ``interval``)."""
         core = self.core
         try:
             predictor = await self._predictor(request.model_name, request.model_version)
             decoded = codec.decode_request(core, predictor, request)
             labels_only = "predict_proba" not in decoded.outputs
-            result = core.predict(predictor, decoded.batch, protocol=PROTOCOL, labels_only=labels_only)
+            # As over HTTP: a classifier asked for an interval refuses it; a regressor computes one if sent.
+            wanted = "predict_interval" in decoded.outputs or not predictor.is_regression
+            result = core.predict(
+                predictor,
+                decoded.batch,
+                protocol=PROTOCOL,
+                labels_only=labels_only,
+                interval=decoded.interval if wanted else None,
+            )
         except Exception as exc:
             code, message = status_for(exc)
             await context.abort(code, message)

@@ -27,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from tabserve.service.ops import value_metrics
+from tabserve.service.predict import value_metrics
 
 log = logging.getLogger(__name__)
 
