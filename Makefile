@@ -59,6 +59,7 @@ format: install
 ## Benchmarks report every target as pass/miss and exit 0; bench-strict fails on a miss.
 bench: install
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/single_row_parts.py
 	$(BIN)/python benchmarks/models_memory.py
 	$(BIN)/python benchmarks/swaps.py
 	$(BIN)/python benchmarks/console.py
@@ -70,6 +71,7 @@ bench: install
 	$(BIN)/python benchmarks/guard.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/boost.py
+	$(BIN)/python benchmarks/batching.py
 	$(BIN)/python benchmarks/intervals.py
 
 bench-strict: install

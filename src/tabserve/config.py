@@ -325,6 +325,17 @@ class ServerSettings(_Section):
         None, ge=0, le=65535, description="Port of the Open Inference Protocol over gRPC; null: no gRPC."
     )
     max_batch_rows: int = Field(10_000, ge=1, description="Most rows in one predict call.")
+    micro_batching: bool = Field(
+        True,
+        description="Score concurrent single rows for a model without a pure-Python row path "
+        "(trees, boosters) in one call, each answered as if alone.",
+    )
+    batch_wait_us: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Microseconds a micro-batch waits for more rows before its call; 0: never waits.",
+    )
     models: list[Annotated[str, Field(pattern=MODEL_NAME)]] | None = Field(
         None, description="Registry models this server serves; the first is the default. null: just `model`."
     )

@@ -53,8 +53,8 @@ def scoring_app(score_config: Path):
 @pytest.mark.parametrize(
     ("body", "headers", "status", "field"),
     [
-        (b'{"source": "/etc/passwd", "sink": "scored"}', {}, 422, "source: no source of that name"),
-        (b'{"source": "daily", "sink": "s3://bucket/x"}', {}, 422, "sink: no sink of that name"),
+        (b'{"source": "/etc/passwd", "sink": "scored"}', {}, 404, "source: no source of that name"),
+        (b'{"source": "daily", "sink": "s3://bucket/x"}', {}, 404, "sink: no sink of that name"),
         (b'{"source": "daily", "sink": "scored", "path": "/tmp/x"}', {}, 422, "path: not a field"),
         (b'{"source": "daily"}', {}, 422, "sink: give the name"),
         (b'{"source": "daily", "sink": "scored", "version": 0}', {}, 422, "version:"),
@@ -90,7 +90,7 @@ def test_bad_score_requests_are_refused_naming_the_field_never_echoing_it(
 
 def test_the_refusal_lists_the_configured_names(scoring_app):
     response = scoring_app.client.post("/models/iris/score", json={"source": "weekly", "sink": "scored"})
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert "(configured: daily)" in response.json()["detail"]
     unknown_model = scoring_app.client.post("/models/nope/score", json={"source": "daily", "sink": "scored"})
     assert unknown_model.status_code == 404

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tabserve.config import ScoreSink, ScoreSource, Settings
-from tabserve.errors import NotAcceptedError
+from tabserve.errors import NotAcceptedError, NotFoundError
 from tabserve.model_configs import training_settings
+from tabserve.registry.records import MAX_VERSION
 
 SCORE_KEYS = ("source", "sink", "version")
 
@@ -57,8 +58,14 @@ def parse_request(body: Any) -> ScoreRequest:
         if not isinstance(body.get(key), str) or not body[key]:
             raise NotAcceptedError(f"{key}: give the name of a {key} in the server's config (a string)")
     version = body.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-        raise NotAcceptedError("version: a model version number (1 or more), or leave it out for production")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)  # JSON Schema counts 2.0 as an integer
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION
+    ):
+        raise NotAcceptedError(
+            f"version: a model version number (1 to {MAX_VERSION}), or leave it out for production"
+        )
     return ScoreRequest(body["source"], body["sink"], version)
 
 
@@ -74,7 +81,9 @@ def _pick(kind: str, entries: list[Any], name: str) -> Any:
         if entry.name == name:
             return entry
     listed = ", ".join(named) if named else f"none: name one in score.{kind}s"
-    raise NotAcceptedError(f"{kind}: no {kind} of that name in the server's config (configured: {listed})")
+    # 404, as for a model or version: the name is well formed, no such configured thing exists (which
+    # names exist depends on the model's config, so the OpenAPI schema cannot list them).
+    raise NotFoundError(f"{kind}: no {kind} of that name in the server's config (configured: {listed})")
 
 
 def resolve(settings: Settings, request: ScoreRequest) -> tuple[ScoreSource, ScoreSink]:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the CLI's quick commands read SQLite without SQLAlchemy (sq
     import sqlalchemy as sa
 
 PRODUCTION = "production"
+MAX_VERSION = 2_147_483_647  # the registries store versions as 32-bit signed integers
 
 # What a history row records as the move: the alias set to a version, moved back, or taken away.
 PROMOTE, ROLLBACK, REMOVE = "promote", "rollback", "remove"

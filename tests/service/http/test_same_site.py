@@ -10,7 +10,7 @@ import yaml
 
 from tabserve.config import ServerSettings
 from tabserve.service.app import create_app, with_fast_predict
-from tabserve.service.http.same_site import allowed_hosts, host_name
+from tabserve.service.http.same_site import VERDICTS_KEPT, allowed_hosts, host_name
 from tests.support.servers import asgi_exchange as _exchange
 from tests.support.servers import copy_registry
 from tests.support.settings import make_settings
@@ -62,6 +62,24 @@ def test_a_foreign_host_is_refused_on_every_path_but_the_probes(tmp_path, traine
     assert healthz.status_code == 200
     assert readyz.status_code in (200, 503)  # answered, whatever the readiness
     assert local.status_code == 200
+
+
+def test_remembered_host_verdicts_answer_as_the_first_time(tmp_path, trained_iris):
+    """Host values are remembered as allowed or not; a repeat (and a name past the kept
+    ones) gets the same verdict as the first request with it."""
+    app = _served(tmp_path, trained_iris)
+    names = [f"other{i}.example" for i in range(VERDICTS_KEPT + 2)]
+
+    async def calls(client: httpx.AsyncClient):
+        out = []
+        for host in ["evil.example", "localhost:5000", *names, "evil.example", "localhost:5000"]:
+            out.append((await client.post("/predict", json=ROW, headers={"host": host})).status_code)
+        out.append((await client.get("/healthz", headers={"host": "evil.example"})).status_code)
+        return out
+
+    statuses = _exchange(app, "http://127.0.0.1:5000", calls)
+    assert statuses == [400, 200, *[400] * len(names), 400, 200, 200]
+    assert len(app.verdicts) == VERDICTS_KEPT
 
 
 def test_configured_hosts_and_wildcard_domains_are_answered(tmp_path, trained_iris):

@@ -265,3 +265,18 @@ def test_both_paths_answer_byte_for_byte_alike(app_server, declared_client, path
     assert fast.status_code == declared.status_code, (fast.text, declared.text)
     assert fast.headers["content-type"] == declared.headers["content-type"]
     assert masked(fast.content) == masked(declared.content)
+
+
+def test_a_content_type_answers_alike_every_time_it_is_sent(client, path):
+    """Accepted Content-Types are remembered as sent; a refused one is refused again."""
+    csv = b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.8,1.5,0.3\n"
+    for _ in range(2):
+        assert client.post(path, content=csv, headers={"content-type": "text/csv"}).text.startswith(
+            "prediction"
+        )
+        as_json = client.post(
+            path, content=b"[5.1, 3.8, 1.5, 0.3]", headers={"content-type": "application/json"}
+        )
+        assert as_json.json()["labels"] == ["setosa"]
+        refused = client.post(path, content=b"<row/>", headers={"content-type": "application/xml"})
+        assert refused.status_code == 415

@@ -36,6 +36,7 @@ def houses_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client(houses_config):
     with serve_in_thread(create_app(load_settings(houses_config, environ={}))) as http:
+        eventually(lambda: http.get("/readyz").status_code == 200, "houses loaded")  # loads in the background
         yield http
 
 
@@ -43,6 +44,7 @@ def client(houses_config):
 def fast_client(houses_config):
     """The app as `tabserve serve` runs it: the raw-ASGI fast paths in front of FastAPI."""
     with serve_in_thread(with_fast_predict(create_app(load_settings(houses_config, environ={})))) as http:
+        eventually(lambda: http.get("/readyz").status_code == 200, "houses loaded")
         yield http
 
 
@@ -261,6 +263,7 @@ def test_a_classifier_refuses_an_interval(tmp_path, trained_iris):
 
     config = write_config(tmp_path, copy_registry(trained_iris[0], tmp_path / "registry"))
     with serve_in_thread(with_fast_predict(create_app(load_settings(config, environ={})))) as http:
+        eventually(lambda: http.get("/readyz").status_code == 200, "iris loaded")
         row = [5.1, 3.8, 1.5, 0.3]
         for response in (
             http.post("/predict?interval=0.9", json=[row]),

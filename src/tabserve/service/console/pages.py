@@ -28,12 +28,13 @@ from tabserve.service.console.render import page
 from tabserve.service.deps import ModelName, State, VersionNumber
 from tabserve.service.http.errors import lookup, public_detail
 from tabserve.service.predict.state import ServiceState, SlotStatus
+from tabserve.service.predict.version_numbers import MAX_VERSION
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 SCORERS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")
-OptionalVersion = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
+OptionalVersion = Annotated[int | None, Query(ge=1, le=MAX_VERSION)]
 OptionalModel = Annotated[str | None, Query(min_length=1, max_length=100)]
 
 
@@ -151,8 +152,8 @@ def _promote_warning(state: ServiceState, record: Any) -> str | None:
 def compare_page(
     name: ModelName,
     state: State,
-    a: Annotated[int, Query(ge=1, le=2_147_483_647)],
-    b: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    a: Annotated[int, Query(ge=1, le=MAX_VERSION)],
+    b: Annotated[int, Query(ge=1, le=MAX_VERSION)],
 ) -> HTMLResponse:
     """Two versions side by side: metric differences, params diff, confusion matrices, CV tables."""
     slot = state.slot(name)

@@ -33,6 +33,7 @@ from tabserve.service.http.errors import (
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "127.0.0.1", "::1"})
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+VERDICTS_KEPT = 64  # Host values remembered; past that (a client inventing names) each is worked out
 
 
 def host_name(raw: str) -> str:
@@ -70,9 +71,11 @@ class HostCheck:
     def __init__(self, app: Any, server: ServerSettings) -> None:
         self.app = app
         self.allowed = allowed_hosts(server)
+        self.verdicts: dict[bytes, bool] = {}  # raw Host value -> allowed; clients send a handful
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if self.allowed is None or scope["type"] != "http" or scope["path"] in PROBE_PATHS:
+        allowed = self.allowed
+        if allowed is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         host = b""
@@ -80,7 +83,12 @@ class HostCheck:
             if key == b"host":
                 host = value
                 break
-        if _host_allowed(host_name(host.decode("latin-1")), self.allowed):
+        verdict = self.verdicts.get(host)
+        if verdict is None:
+            verdict = _host_allowed(host_name(host.decode("latin-1")), allowed)
+            if len(self.verdicts) < VERDICTS_KEPT:
+                self.verdicts[host] = verdict
+        if verdict or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         body = problem_body(

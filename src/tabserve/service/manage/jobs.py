@@ -17,6 +17,7 @@ from tabserve.service.http.bodies import check_media, decode_json, media_type, r
 from tabserve.service.http.errors import NotAcceptedError, problem_responses
 from tabserve.service.manage.schemas import Job, JobAccepted, JobList
 from tabserve.service.predict.state import ServiceState
+from tabserve.service.predict.version_numbers import MAX_VERSION
 
 router = APIRouter(tags=["training"])
 
@@ -117,14 +118,20 @@ SCORE_BODY = {
                 "required": ["source", "sink"],
                 "additionalProperties": False,
                 "properties": {
-                    "source": {"type": "string", "description": "The name of one of score.sources."},
+                    "source": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "The name of one of score.sources.",
+                    },
                     "sink": {
                         "type": "string",
+                        "minLength": 1,
                         "description": "The name of score.sink or one of score.sinks.",
                     },
                     "version": {
                         "type": "integer",
                         "minimum": 1,
+                        "maximum": MAX_VERSION,
                         "description": "The version to score with (default: production).",
                     },
                 },

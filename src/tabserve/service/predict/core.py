@@ -13,6 +13,8 @@ client asks::
     batch = core.matrix(predictor, array)          # an [N, F] array in feature order
     batch = core.columns(predictor, {"sepal_length": [...], ...})  # one sequence per feature
     result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
+    if core.batcher and core.batcher.takes(predictor, batch):      # one row, a tree model, batching on
+        result = await core.predict_joined(predictor, batch)       # scored with concurrent rows
     found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities, request id) or None
     body = await read_body(receive, core.body_limit, length)       # the byte limit every protocol uses
     batch = await core.off_loop(len(body), decode, body)           # big bodies decoded in a worker thread
@@ -52,14 +54,16 @@ import numpy as np
 from tabserve.errors import InputError
 from tabserve.inputs import Batch, check_row_limit, check_width, parse_payload
 from tabserve.monitoring.ids import REQUEST_HEADER, RequestIds
-from tabserve.predictor import Interval, Predictor
+from tabserve.predictor import Interval, Prediction, Predictor
 from tabserve.service.http.errors import lookup
+from tabserve.service.predict.batching import MicroBatcher
 from tabserve.service.predict.state import ServiceState
 
 BASE_BODY_BYTES = 64 * 1024
 BODY_BYTES_PER_ROW = 1024
 _BIG_INT = 2**53  # larger integers do not survive the trip to float exactly: the batch path
 OFF_LOOP_BYTES = 256 * 1024  # bodies larger than this are decoded in a worker thread, not on the event loop
+MICRO_BATCH_MAX_ROWS = 256  # rows joined into one model call at most
 IGNORED_HEADER = b"x-tabserve-ignored-columns"
 IGNORED_COUNT_HEADER = b"x-tabserve-ignored-column-count"
 VERSION_HEADER = b"x-tabserve-version"
@@ -125,6 +129,12 @@ class PredictCore:
         self.body_limit = body_limit(self.max_rows)
         self.watch = state.watch  # inactive when monitoring is off: then nothing is queued
         self.request_ids = RequestIds()
+        server = state.settings.server
+        self.batcher = (
+            MicroBatcher(server.batch_wait_us / 1e6, min(self.max_rows, MICRO_BATCH_MAX_ROWS))
+            if server.micro_batching
+            else None
+        )
 
     # ---- which version answers ----
     def production(self, model: str | None = None, headers: Sequence[tuple[bytes, bytes]] = ()) -> Predictor:
@@ -287,8 +297,39 @@ class PredictCore:
                     batch.ignored,
                     request_id=request_id,
                 )
+        return self._result(predictor, batch, predictor.predict(batch, labels_only), protocol)
+
+    async def predict_joined(
+        self, predictor: Predictor, batch: Batch, protocol: str = "tabserve", labels_only: bool = False
+    ) -> PredictResult:
+        """``predict`` for a batch the batcher ``takes``, in one model call with the rows of other
+        requests ready at the same time; the same result, metrics, watch and canary figures as
+        ``predict``."""
+        assert self.batcher is not None and batch.matrix is not None
+        stats = self._canary_stats(predictor)
+        started = perf_counter()
+        try:
+            out = await self.batcher.predict(predictor, batch.matrix, labels_only)
+        except Exception as exc:
+            if stats is not None and lookup(exc).status >= 500:
+                stats.record_error()
+            raise
+        result = self._result(predictor, batch, out, protocol)
+        if stats is not None:
+            stats.record_labels(perf_counter() - started, result.labels)
+        return result
+
+    def _canary_stats(self, predictor: Predictor) -> Any:
+        """The version's figures while a canary of its model runs (None otherwise: the usual case)."""
+        canaries = self.state.canaries
+        if not canaries:
+            return None
+        route = canaries.get(predictor.model)
+        return None if route is None else route.stats.get(predictor.version)
+
+    def _result(self, predictor: Predictor, batch: Batch, out: Prediction, protocol: str) -> PredictResult:
+        """Count a classifier's prediction, hand it to the watch and wrap it for the protocols."""
         request_id = self.request_ids()
-        out = predictor.predict(batch, labels_only)
         self.state.metrics.count_predictions(predictor.model, out.classes, out.indices, protocol)
         watch = self.watch
         if watch.active:

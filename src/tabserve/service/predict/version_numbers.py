@@ -8,7 +8,9 @@ the document and the code cannot disagree.
 
 from __future__ import annotations
 
-MAX_VERSION = 2_147_483_647  # the registries store versions as 32-bit signed integers
+from tabserve.registry.records import MAX_VERSION
+
+__all__ = ["MAX_VERSION", "digits_pattern", "parse_version"]
 
 
 def parse_version(text: str) -> int | None:

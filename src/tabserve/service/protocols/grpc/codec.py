@@ -21,6 +21,7 @@ import numpy as np
 from tabserve.inputs import Batch
 from tabserve.predictor import Predictor
 from tabserve.service.predict.core import PredictCore, PredictResult
+from tabserve.service.predict.version_numbers import MAX_VERSION
 from tabserve.service.protocols import ProtocolError
 from tabserve.service.protocols.grpc import inference_pb2 as pb
 from tabserve.service.protocols.oip.codec import (
@@ -42,7 +43,6 @@ CONTENTS = {
     "BOOL": "bool_contents",
     "BYTES": "bytes_contents",
 }
-MAX_VERSION = 2_147_483_647
 FEW_ROWS = 64  # up to this many labels are joined in Python; more go through numpy
 
 

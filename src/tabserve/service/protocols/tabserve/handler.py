@@ -28,6 +28,7 @@ from tabserve.service.http.errors import MalformedBodyError, NotAcceptedError
 from tabserve.service.predict.core import (
     OFF_LOOP_BYTES,
     PredictCore,
+    PredictResult,
     ignored_headers,
     request_id_header,
     version_header,
@@ -38,6 +39,7 @@ SINGLE_ROW_MAX_BYTES = 2048  # bodies this small may be one row: try the core's 
 NUMERIC_CODEC_MIN_BYTES = 4096  # below this, orjson's Python objects are cheaper than numpy's set-up
 QUERY_KEYS = ("labels_only", "interval", "ids")
 BOOLEAN_VALUES = {"true": True, "false": False}
+MEDIA_KINDS_KEPT = 64  # accepted Content-Type values remembered as sent (clients send a handful)
 
 
 class Answer(NamedTuple):
@@ -103,6 +105,7 @@ class PredictHandler:
         self.core = core
         self.max_rows = core.max_rows
         self.limit = core.body_limit
+        self.media_kinds: dict[bytes | str | None, bool] = {}  # Content-Type as sent -> is CSV
 
     async def handle(
         self,
@@ -117,9 +120,12 @@ class PredictHandler:
         """The answer for ``model`` (None: the default) at ``version`` (None: production, or a
         canary's candidate for its share: ``headers`` may carry the routing key); domain errors
         propagate to the error table."""
-        is_csv = check_media(media_type(content_type), csv=True)
-        labels_only = labels_only_query(query)
-        interval = interval_query(query)
+        is_csv = self.media_kinds.get(content_type)
+        if is_csv is None:
+            is_csv = check_media(media_type(content_type), csv=True)  # 415 for anything else
+            if len(self.media_kinds) < MEDIA_KINDS_KEPT:
+                self.media_kinds[content_type] = is_csv
+        labels_only, interval = (labels_only_query(query), interval_query(query)) if query else (False, None)
         with_ids = ids_query(query) and is_csv  # checked for every answer: JSON always carries ids
         body = await read_body(receive, self.limit, content_length)
         if version is None:
@@ -129,7 +135,16 @@ class PredictHandler:
         if len(body) > OFF_LOOP_BYTES:
             batch, payload = await self.core.off_loop(len(body), self._decode, body, is_csv, predictor)
             return self._predict(predictor, batch, payload, is_csv, labels_only, interval, with_ids)
-        return self.answer(predictor, body, is_csv, labels_only, interval, with_ids)
+        batcher = self.core.batcher
+        if batcher is None or predictor.row_width is not None:
+            return self.answer(predictor, body, is_csv, labels_only, interval, with_ids)
+        batch, payload = self._decode(body, is_csv, predictor)
+        labels_only, interval = self._options(payload, labels_only, interval)
+        if batcher.takes(predictor, batch, interval):
+            result = await self.core.predict_joined(predictor, batch, labels_only=labels_only)
+        else:
+            result = self.core.predict(predictor, batch, labels_only=labels_only, interval=interval)
+        return self._encode(result, is_csv, with_ids)
 
     def answer(
         self,
@@ -159,12 +174,22 @@ class PredictHandler:
         interval: float | None,
         with_ids: bool = False,
     ) -> Answer:
-        """Predict a decoded batch with the options of the query and of the body (``"labels_only"``,
-        ``"interval"``: a classifier asked for an interval refuses it, and the core says why)."""
+        """Predict a decoded batch with the options of the query and of the body."""
+        labels_only, interval = self._options(payload, labels_only, interval)
+        result = self.core.predict(predictor, batch, labels_only=labels_only, interval=interval)
+        return self._encode(result, is_csv, with_ids)
+
+    @staticmethod
+    def _options(payload: Any, labels_only: bool, interval: float | None) -> tuple[bool, float | None]:
+        """``labels_only`` and ``interval`` from the query or the body (a classifier asked for an
+        interval refuses it, and the core says why)."""
         in_body = payload is True or wants_labels_only(payload)
         if interval is None and payload is not True:
             interval = wanted_interval(payload)
-        result = self.core.predict(predictor, batch, labels_only=labels_only or in_body, interval=interval)
+        return labels_only or in_body, interval
+
+    @staticmethod
+    def _encode(result: PredictResult, is_csv: bool, with_ids: bool = False) -> Answer:
         headers = [request_id_header(result.request_id), *ignored_headers(result.ignored)]
         if is_csv:  # CSV has no place for the version: a header says which answered
             return Answer(
