@@ -7,6 +7,8 @@ import re
 import httpx
 import pytest
 
+from tests.support.polling import eventually
+
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 SENT = 120
 
@@ -19,7 +21,11 @@ def _predict_count(text: str) -> float:
 @pytest.mark.slow
 def test_every_scrape_counts_every_workers_requests(iris_config, start_server):
     server = start_server(iris_config, "--workers", "2")
-    server.wait()
+    server.wait()  # one worker is ready; the other may still be loading the model
+    eventually(
+        lambda: all(httpx.get(f"{server.url}/readyz").status_code == 200 for _ in range(8)),
+        "both workers ready",
+    )
     for _ in range(SENT):  # a new connection each time: either worker may answer
         assert httpx.post(f"{server.url}/predict", json=SETOSA).status_code == 200
     scrapes = [httpx.get(f"{server.url}/metrics").text for _ in range(8)]
