@@ -220,24 +220,15 @@ class PredictCore:
     ) -> PredictResult:
         """Predict a validated batch and count it under ``protocol`` in the metrics (and, during a
         canary, in its version's figures)."""
-        canaries = self.state.canaries
-        if canaries:
-            route = canaries.get(predictor.model)
-            stats = None if route is None else route.stats.get(predictor.version)
-            if stats is not None:
-                started = perf_counter()
-                try:
-                    result = self._predict(predictor, batch, protocol, labels_only, interval)
-                except Exception as exc:
-                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
-                        stats.record_error()
-                    raise
-                if result.values is not None:
-                    stats.record_values(perf_counter() - started, result.values.tolist())
-                else:
-                    stats.record_labels(perf_counter() - started, result.labels)
-                return result
-        return self._predict(predictor, batch, protocol, labels_only, interval)
+        stats = self._canary_stats(predictor) if self.state.canaries else None
+        if stats is None:
+            return self._predict(predictor, batch, protocol, labels_only, interval)
+        result, took = _timed(stats, self._predict, predictor, batch, protocol, labels_only, interval)
+        if result.values is not None:
+            stats.record_values(took, result.values.tolist())
+        else:
+            stats.record_labels(took, result.labels)
+        return result
 
     def _predict(
         self,
@@ -306,12 +297,12 @@ class PredictCore:
         requests ready at the same time; the same result, metrics, watch and canary figures as
         ``predict``."""
         assert self.batcher is not None and batch.matrix is not None
-        stats = self._canary_stats(predictor)
+        stats = self._canary_stats(predictor) if self.state.canaries else None
         started = perf_counter()
         try:
             out = await self.batcher.predict(predictor, batch.matrix, labels_only)
         except Exception as exc:
-            if stats is not None and lookup(exc).status >= 500:
+            if stats is not None and lookup(exc).status >= 500:  # bad input is not the version's failure
                 stats.record_error()
             raise
         result = self._result(predictor, batch, out, protocol)
@@ -320,11 +311,8 @@ class PredictCore:
         return result
 
     def _canary_stats(self, predictor: Predictor) -> Any:
-        """The version's figures while a canary of its model runs (None otherwise: the usual case)."""
-        canaries = self.state.canaries
-        if not canaries:
-            return None
-        route = canaries.get(predictor.model)
+        """The version's figures while a canary of its model runs (None otherwise)."""
+        route = self.state.canaries.get(predictor.model)
         return None if route is None else route.stats.get(predictor.version)
 
     def _result(self, predictor: Predictor, batch: Batch, out: Prediction, protocol: str) -> PredictResult:
@@ -352,22 +340,13 @@ class PredictCore:
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
     ) -> tuple[int, list[float], str] | None:
         """``_single_row``, counted in the version's figures during a canary."""
-        canaries = self.state.canaries
-        if canaries:
-            route = canaries.get(predictor.model)
-            stats = None if route is None else route.stats.get(predictor.version)
-            if stats is not None:
-                started = perf_counter()
-                try:
-                    found = self._single_row(predictor, values, protocol)
-                except Exception as exc:
-                    if lookup(exc).status >= 500:  # the caller's bad input is not the version's failure
-                        stats.record_error()
-                    raise
-                if found is not None:
-                    stats.record(perf_counter() - started, predictor.classes[found[0]])
-                return found
-        return self._single_row(predictor, values, protocol)
+        stats = self._canary_stats(predictor) if self.state.canaries else None
+        if stats is None:
+            return self._single_row(predictor, values, protocol)
+        found, took = _timed(stats, self._single_row, predictor, values, protocol)
+        if found is not None:
+            stats.record(took, predictor.classes[found[0]])
+        return found
 
     def _single_row(
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
@@ -405,3 +384,15 @@ class PredictCore:
 def request_id_header(request_id: str) -> tuple[bytes, bytes]:
     """The response header carrying a call's request id (row ``i``'s id is ``<request id>-<i>``)."""
     return (REQUEST_HEADER, request_id.encode())
+
+
+def _timed(stats: Any, call: Callable[..., _T], *args: Any) -> tuple[_T, float]:
+    """``call(*args)`` and the seconds it took; a failure of the version's own (a 5xx, not the
+    caller's bad input) counts as an error in its canary figures."""
+    started = perf_counter()
+    try:
+        return call(*args), perf_counter() - started
+    except Exception as exc:
+        if lookup(exc).status >= 500:
+            stats.record_error()
+        raise
