@@ -2,7 +2,7 @@
 
 The server's POST /train policy refuses a run above ``server.max_train_fits``
 from this count, and the serving process never imports scikit-learn. A run
-that gives no candidates searches its task's defaults (the seed's classifiers,
+that gives no candidates searches its task's defaults (the default classifiers,
 or the regression defaults), so the count is of those; with ``task: auto`` the
 task is the one the model's newest version was trained for, and without one
 (or when the run changes the data) the larger of the two default searches.
