@@ -147,3 +147,11 @@ def test_a_bad_served_model_name_is_named_with_its_path():
         load_settings(environ={"TABSERVE_SERVER__MODELS": "[iris, '../etc']"})
     assert "server.models.1" in str(caught.value)
     assert "TABSERVE_SERVER__MODELS" in str(caught.value)
+
+
+def test_the_canary_realised_rule_settings_are_checked_and_can_be_turned_off():
+    for key, value in (("max_accuracy_drop", 1.5), ("max_rmse_increase", -0.1), ("min_labelled_rows", 0)):
+        with pytest.raises(ConfigError, match=rf"^defaults: canary\.{key}: "):
+            load_settings(environ={}, overrides={"canary": {key: value}})
+    settings = load_settings(environ={"TABSERVE_CANARY__MAX_ACCURACY_DROP": "null"})
+    assert settings.canary.max_accuracy_drop is None and settings.canary.max_rmse_increase == 0.1

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MIN_WEIGHT, MAX_WEIGHT = 1, 99
 CANARY_ALIAS = "canary"
 ABORT_ACTOR = "abort"
+ABORT_REASON = "automatic abort"
 
 
 def check_weight(weight: object) -> int:
@@ -99,9 +100,12 @@ def stop(
 
 
 def abort(registry: ModelStore, model: str, version: int, reason: str) -> CanaryRecord | None:
-    """End the canary of ``version`` because a rule says so (None when it had ended already)."""
+    """End the canary of ``version`` because a rule says so (None when it had ended already); the
+    alias history says "automatic abort" with the rule's reason and figures."""
     ended = registry.metadata.end_canary(model, "aborted", reason, version)
     if ended is not None:
-        registry.metadata.remove_alias(model, CANARY_ALIAS, actor=ABORT_ACTOR, reason=reason)
+        registry.metadata.remove_alias(
+            model, CANARY_ALIAS, actor=ABORT_ACTOR, reason=f"{ABORT_REASON}: {reason}"
+        )
         log.warning("%s: canary of version %d aborted: %s", model, version, reason)
     return ended

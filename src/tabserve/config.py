@@ -447,6 +447,25 @@ class CanarySettings(_Section):
         1000, ge=10, description="The recent requests per version that the rules and figures cover."
     )
     evaluate_every_s: float = Field(10.0, gt=0, description="How often each server judges its canaries.")
+    max_accuracy_drop: float | None = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="End a classifier's canary whose realised accuracy since it began is more than this "
+        "below production's over the same time (null: off).",
+    )
+    max_rmse_increase: float | None = Field(
+        0.1,
+        ge=0,
+        description="End a regressor's canary whose realised RMSE since it began is above production's "
+        "by more than this share of it (0.1: 10 % worse; null: off).",
+    )
+    min_labelled_rows: int = Field(
+        200,
+        ge=1,
+        description="Labelled predictions (feedback) each version needs since the canary began before "
+        "the realised-metric rule judges.",
+    )
 
     @model_validator(mode="after")
     def _judgement_reachable(self) -> CanarySettings:

@@ -1,9 +1,11 @@
-"""The canary's abort rules judge only on enough requests, and name the figure and the limit."""
+"""The canary's abort rules judge only on enough requests (or labelled predictions), and name the
+figure and the limit."""
 
 from __future__ import annotations
 
 from tabserve.config import CanarySettings
-from tabserve.monitoring.canary_rules import P99_MIN_ANSWERED, breach
+from tabserve.monitoring.canary_realised import Realised, from_label_counts
+from tabserve.monitoring.canary_rules import P99_MIN_ANSWERED, breach, judge
 from tabserve.monitoring.canary_stats import VersionStats
 
 RULES = CanarySettings(
@@ -53,3 +55,48 @@ def test_the_figures_shown_for_a_version():
     assert shown["requests"] == 5 and shown["errors"] == 1 and shown["recent_error_rate"] == 0.2
     assert shown["class_mix"] == {"a": 0.75, "b": 0.25}
     assert shown["p50_ms"] == 1.0 and shown["p99_ms"] == 4.0
+
+
+def realised(version: int, rows: int, accuracy: float | None = None, rmse: float | None = None):
+    figures = stats(version, 0)
+    figures.realised = Realised(rows, accuracy=accuracy, rmse=rmse)
+    return figures
+
+
+LABELLED = RULES.model_copy(
+    update={"max_accuracy_drop": 0.05, "max_rmse_increase": 0.1, "min_labelled_rows": 50}
+)
+
+
+def test_a_candidate_right_less_often_than_production_is_ended_once_both_have_enough_labels():
+    production = realised(1, 400, accuracy=0.95)
+    found = judge(realised(2, 60, accuracy=0.80), production, LABELLED)
+    assert found == (
+        "realised_metric",
+        "realised accuracy 80.0% over 60 labelled predictions is 15.0% below production's 95.0% "
+        "(over 400), more than canary.max_accuracy_drop (5.0%)",
+    )
+    assert judge(realised(2, 49, accuracy=0.10), production, LABELLED) is None  # too few labels
+    assert judge(realised(2, 60, accuracy=0.80), realised(1, 49, accuracy=0.95), LABELLED) is None
+    assert judge(realised(2, 60, accuracy=0.91), production, LABELLED) is None  # within the drop
+    assert judge(realised(2, 60, accuracy=0.80), stats(1, 0), LABELLED) is None  # production unlabelled
+    off = LABELLED.model_copy(update={"max_accuracy_drop": None})
+    assert judge(realised(2, 60, accuracy=0.10), production, off) is None
+
+
+def test_a_regressor_whose_rmse_is_worse_than_production_by_more_than_the_share_is_ended():
+    production = realised(1, 100, rmse=2.0)
+    reason = breach(realised(2, 100, rmse=2.5), production, LABELLED)
+    assert reason == (
+        "realised RMSE 2.5 over 100 labelled predictions is 25.0% above production's 2 (over 100), "
+        "more than canary.max_rmse_increase (10.0%)"
+    )
+    assert breach(realised(2, 100, rmse=2.19), production, LABELLED) is None  # 9.5 % worse
+    assert breach(realised(2, 100, rmse=1.0), production, LABELLED) is None  # better
+    assert breach(realised(2, 10, rmse=9.0), production, LABELLED) is None  # too few labels
+
+
+def test_labelled_pairs_count_by_version_and_compare_labels_exactly():
+    found = from_label_counts([(2, "a", "a", 3), (2, "a", "b", 1), (1, "a", "A", 2), (1, "b", "b", 2)])
+    assert found == {2: Realised(4, accuracy=0.75), 1: Realised(4, accuracy=0.5)}
+    assert realised(2, 4, accuracy=0.75).summary()["realised"] == {"labelled_rows": 4, "accuracy": 0.75}

@@ -1,4 +1,5 @@
-"""One version's figures during a canary: requests, errors, latency and what it answered.
+"""One version's figures during a canary: requests, errors, latency, what it answered, and how right
+it was (the realised figures the judge reads from the ground truth sent back).
 
 Kept per server process for the production version and the candidate while a
 canary runs (and not at all otherwise), so the two can be compared side by
@@ -12,7 +13,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tabserve.monitoring.canary_realised import Realised
 
 _ERROR = -1.0  # a failed request in the latency window
 
@@ -29,6 +33,9 @@ class VersionStats:
         self.value_sum = 0.0  # a regressor's answers: sum and count, for their mean
         self.values = 0
         self._recent: deque[float] = deque(maxlen=window)  # seconds per request, _ERROR for a failure
+        # Its labelled predictions since the canary began, set by the judge from the registry database
+        # (the same on every replica); None until first read.
+        self.realised: Realised | None = None
 
     def record(self, seconds: float, label: str) -> None:
         """One answered single-row request: how long the model took and the label it gave."""
@@ -96,4 +103,5 @@ class VersionStats:
             if total
             else {},
             "mean_value": self.value_sum / self.values if self.values else None,
+            "realised": None if self.realised is None else self.realised.summary(),
         }

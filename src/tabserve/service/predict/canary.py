@@ -53,7 +53,13 @@ class CanaryRoute:
     """The canary of one model on this server: its record's id, the loaded candidate, the figures."""
 
     def __init__(
-        self, canary_id: int, candidate: Predictor, weight: int, window: int, production: int | None = None
+        self,
+        canary_id: int,
+        candidate: Predictor,
+        weight: int,
+        window: int,
+        production: int | None = None,
+        since: float | None = None,
     ) -> None:
         self.id = canary_id
         self.candidate = candidate
@@ -66,6 +72,7 @@ class CanaryRoute:
         if production is not None:
             self.track(production)
         self.started = time.time()
+        self.since = self.started if since is None else since  # when the canary began, in the registry
 
     def reweigh(self, weight: int) -> None:
         """The canary's weight changed in the registry; the figures go on."""

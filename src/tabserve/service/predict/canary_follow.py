@@ -8,9 +8,11 @@ state cannot be read, the candidate cannot be loaded) takes the route out, so
 production answers everything, and ``state.canary_problems`` says why on /readyz.
 
 ``judge_forever`` is a background task: every ``canary.evaluate_every_s`` it
-asks the abort rules about each running canary's figures on this server, and
-on a breach stops routing to the candidate at once and ends the canary in the
-registry (so every replica follows), logging why.
+reads both versions' realised figures since the canary began from the ground
+truth in the registry database (when that rule is on), asks the abort rules
+about each running canary's figures, and on a breach stops routing to the
+candidate at once and ends the canary in the registry (so every replica
+follows), logging why.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import logging
 
 from tabserve import canary as canary_story
 from tabserve.errors import TabserveError
-from tabserve.monitoring.canary_rules import breach
+from tabserve.monitoring.canary_realised import read_realised
+from tabserve.monitoring.canary_rules import judge, wants_realised
+from tabserve.monitoring.canary_stats import VersionStats
 from tabserve.service.predict.canary import CanaryRoute
 from tabserve.service.predict.state import ModelSlot, ServiceState
 
@@ -81,7 +85,9 @@ class CanaryFollower:
             )
             return False
         serving = None if production is None else production.version
-        state.canaries[name] = CanaryRoute(record.id, candidate, record.weight, self.window, serving)
+        state.canaries[name] = CanaryRoute(
+            record.id, candidate, record.weight, self.window, serving, since=record.started_at
+        )
         state.canary_problems.pop(name, None)
         log.info(
             "%s: canary of version %d answers %d%% of production traffic", name, record.version, record.weight
@@ -104,20 +110,44 @@ async def judge_once(state: ServiceState) -> dict[str, str]:
         candidate = route.stats[route.candidate.version]
         production = state.slots[name].predictor
         theirs = route.stats.get(production.version) if production is not None else None
-        reason = breach(candidate, theirs, rules)
-        if reason is None:
+        if theirs is not None and wants_realised(rules):
+            await _read_realised(state, name, route, candidate, theirs)
+        found = judge(candidate, theirs, rules)
+        if found is None:
             continue
+        rule, reason = found
         version = route.candidate.version
         if state.canaries.get(name) is route:
             del state.canaries[name]  # this server stops at once; the others at their next poll
-        log.warning("%s: aborting the canary of version %d: %s", name, version, reason)
+        log.warning("%s: aborting the canary of version %d (rule %s): %s", name, version, rule, reason)
         try:
             await asyncio.to_thread(canary_story.abort, state.registry, name, version, reason)
         except Exception:
             log.exception("%s: could not record the canary's abort in the registry", name)
-        state.metrics.count_canary_abort(name)
+        state.metrics.count_canary_abort(name, rule)
         ended[name] = reason
     return ended
+
+
+async def _read_realised(
+    state: ServiceState, name: str, route: CanaryRoute, candidate: VersionStats, production: VersionStats
+) -> None:
+    """Both versions' labelled predictions since the canary began, onto their figures; a database
+    that cannot answer leaves the last figures (the rule judges again next round)."""
+    try:
+        found = await asyncio.to_thread(
+            read_realised,
+            state.registry.metadata,
+            name,
+            route.since,
+            (candidate.version, production.version),
+        )
+    except Exception as exc:
+        public = getattr(exc, "public", None) or type(exc).__name__
+        log.warning("%s: cannot read the canary's realised figures: %s", name, public)
+        return
+    candidate.realised = found.get(candidate.version)
+    production.realised = found.get(production.version)
 
 
 async def judge_forever(state: ServiceState) -> None:

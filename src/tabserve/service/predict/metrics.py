@@ -127,8 +127,8 @@ class ServiceMetrics:
         )
         self._canary_aborts = Counter(
             "tabserve_canary_aborts",
-            "Canaries this process ended because an abort rule was broken",
-            ["model"],
+            "Canaries this process ended because an abort rule was broken, by the rule",
+            ["model", "rule"],
             registry=self.registry,
         )
         self._reloader_polls = Counter(
@@ -166,8 +166,8 @@ class ServiceMetrics:
         self.registry.register(collector)
         self._own_collectors.append(collector)
 
-    def count_canary_abort(self, model: str) -> None:
-        self._canary_aborts.labels(model).inc()
+    def count_canary_abort(self, model: str, rule: str) -> None:
+        self._canary_aborts.labels(model, rule).inc()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
