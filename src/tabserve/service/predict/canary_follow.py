@@ -23,7 +23,7 @@ import logging
 from tabserve import canary as canary_story
 from tabserve.errors import TabserveError
 from tabserve.monitoring.canary_realised import read_realised
-from tabserve.monitoring.canary_rules import judge, wants_realised
+from tabserve.monitoring.canary_rules import RULES, judge, wants_realised
 from tabserve.monitoring.canary_stats import VersionStats
 from tabserve.service.predict.canary import CanaryRoute
 from tabserve.service.predict.state import ModelSlot, ServiceState
@@ -153,6 +153,8 @@ async def _read_realised(
 async def judge_forever(state: ServiceState) -> None:
     """The background task: ``judge_once`` every ``canary.evaluate_every_s``."""
     every = state.settings.canary.evaluate_every_s
+    for name in state.slots:
+        state.metrics.expect_canary_aborts(name, (rule.__name__ for rule in RULES))
     while True:
         await asyncio.sleep(every)
         await judge_once(state)

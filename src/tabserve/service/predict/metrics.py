@@ -169,6 +169,12 @@ class ServiceMetrics:
     def count_canary_abort(self, model: str, rule: str) -> None:
         self._canary_aborts.labels(model, rule).inc()
 
+    def expect_canary_aborts(self, model: str, rules: Iterable[str]) -> None:
+        """Export the model's abort counts at 0 from the start, so an alert's ``increase()`` sees the
+        first abort (a series born at 1 shows no increase)."""
+        for rule in rules:
+            self._canary_aborts.labels(model, rule)
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
         children = self._request_children.get(key)
