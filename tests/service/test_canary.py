@@ -223,7 +223,7 @@ def test_the_model_page_shows_the_canary_with_promote_and_stop(served):
     for n in range(30):
         served.client.post("/predict", json=ROW, headers={"X-Routing-Key": f"k{n}"})
     page = served.client.get("/ui/models/iris").text
-    assert "Version 2 answers 20% of production traffic" in page
+    assert "Version 2 answers 20% of production traffic" in page and "data-canary-start" not in page
     assert 'data-canary="promote" data-model="iris" data-version="2"' in page
     assert 'data-canary="stop" data-model="iris" data-version="2"' in page
     assert (
@@ -233,6 +233,8 @@ def test_the_model_page_shows_the_canary_with_promote_and_stop(served):
     page = served.client.get("/ui/models/iris").text
     assert "No canary is running" in page and "data-canary=" not in page
     assert "<span data-canary-outcome>stopped</span>: stopped by http." in page
+    assert '<form class="inline" data-canary-start data-model="iris">' in page
+    assert '<select id="canary-version" name="version"><option value="2">v2</option></select>' in page
 
 
 def test_grpc_routes_a_key_given_as_metadata(tmp_path, trained_iris):

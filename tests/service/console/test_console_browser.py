@@ -296,6 +296,84 @@ def test_a_gate_refusal_is_shown_and_forcing_past_it_is_recorded(browser, tmp_pa
         server.terminate()
 
 
+def _canary_shown(server: Server) -> bool:
+    return server.client.get("/models/iris/canary").json()["served_here"]
+
+
+def test_start_a_canary_see_both_versions_then_promote_it_from_the_model_page(browser, own, watched):
+    view = watched(own)
+    view.goto("/ui/models/iris")
+    panel = view.page.locator("[data-canary-panel]")
+    assert view.page.locator("#canary-version option").all_inner_texts() == ["v2"]  # not production
+    view.page.fill("#canary-weight", "150")  # the browser lets it through: the server's 422 is shown
+    view.page.locator("#canary-weight").evaluate("input => input.removeAttribute('max')")
+    view.page.click("form[data-canary-start] button[type=submit]")
+    _token_dialog(view.page, TOKEN)
+    view.page.locator("#err-canary:not(:empty)").wait_for()
+    assert view.page.locator("#err-canary").inner_text().startswith("422: ")
+    assert view.page.locator("#canary-weight").get_attribute("aria-invalid") == "true"
+
+    view.page.fill("#canary-weight", "50")
+    with view.page.expect_navigation():  # the page reloads to show the running canary
+        view.page.click("form[data-canary-start] button[type=submit]")
+    state = panel.locator("[data-canary-state]")
+    assert state.inner_text() == "Version 2 answers 50% of production traffic"
+    own.until(lambda: _canary_shown(own), "the server routing to the canary")
+    answered = {
+        own.client.post("/predict", json=[5.1, 3.5, 1.4, 0.2], headers={"X-Routing-Key": f"k{n}"}).json()[
+            "version"
+        ]
+        for n in range(60)
+    }
+    assert answered == {1, 2}
+    view.goto("/ui/models/iris")
+    figures = panel.locator("[data-canary-figures] tbody tr")
+    assert figures.evaluate_all("rows => rows.map(r => [r.dataset.role, r.cells[0].innerText])") == [
+        ["candidate", "v2"],
+        ["production", "v1"],
+    ]
+    requests = [
+        int(n) for n in panel.locator("[data-canary-figures] tbody tr td:nth-child(3)").all_inner_texts()
+    ]
+    assert sum(requests) == 60 and min(requests) > 0
+
+    view.page.once("dialog", lambda dialog: dialog.accept())  # "Make version 2 production ...?"
+    panel.locator("button[data-canary=promote]").click()
+    view.page.get_by_text("production is now version 2; the canary ended.").wait_for()
+    assert state.inner_text() == "The canary of version 2 ended (promoted)"
+    assert panel.locator("button[data-canary]").count() == 0
+    assert _production_rows(view.page) == ["2"]
+    view.goto("/ui/models/iris")
+    moves = view.page.locator("[data-history] tbody tr").all_inner_texts()
+    assert "canary" in moves[0] and "promoted to production" in moves[0]  # the canary alias removed
+    assert "production" in moves[1] and "canary promoted by http" in moves[1]
+    assert "promoted" in panel.locator("[data-canary-outcome]").inner_text()
+    assert [e for e in view.errors if "422" not in e] == []  # the browser logs the 422 itself
+    assert view.foreign == []
+
+
+def test_stop_a_canary_from_the_model_page(browser, own, watched):
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    started = own.client.post("/models/iris/versions/2/canary", json={"weight": 30}, headers=auth)
+    assert started.status_code == 200, started.text
+    view = watched(own)
+    view.context.add_init_script(f"sessionStorage.setItem('tabserve.token', '{TOKEN}')")
+    view.goto("/ui/models/iris")
+    panel = view.page.locator("[data-canary-panel]")
+    assert panel.locator("[data-canary-state]").inner_text() == "Version 2 answers 30% of production traffic"
+    view.page.once("dialog", lambda dialog: dialog.accept())  # "Stop the canary of version 2? ..."
+    panel.locator("button[data-canary=stop]").click()
+    view.page.get_by_text("the canary of version 2 stopped.").wait_for()
+    assert _production_rows(view.page) == ["1"]
+    view.goto("/ui/models/iris")
+    assert panel.locator("[data-canary-outcome]").inner_text() == "stopped"
+    newest = view.page.locator("[data-history] tbody tr").first.inner_text()
+    assert "canary" in newest and "stopped by http" in newest
+    assert panel.locator("form[data-canary-start]").count() == 1  # another can start
+    assert own.client.get("/models/iris/canary").json()["canary"] is None
+    assert view.errors == [] and view.foreign == []
+
+
 def test_a_wrong_token_is_refused_plainly(browser, own, watched):
     view = watched(own)
     view.goto("/ui/models/iris/versions/2")

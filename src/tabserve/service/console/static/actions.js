@@ -138,7 +138,47 @@ async function canary(button) {
   }
 }
 
+// The model page's "Start the canary" form: the candidate takes that share of production traffic
+// once it answered its smoke prediction; the page reloads to show the canary with its buttons.
+async function startCanary(form) {
+  const error = form.querySelector('[data-error-for="canary"]');
+  const weight = form.querySelector("[name=weight]");
+  const version = form.querySelector("[name=version]").value;
+  error.textContent = "";
+  weight.removeAttribute("aria-invalid");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const url = `/models/${encodeURIComponent(form.dataset.model)}/versions/${version}/canary`;
+    const response = await authFetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ weight: Number(weight.value) }),
+    });
+    if (!response.ok) {
+      const text = await problemText(response);
+      error.textContent = text;
+      if (response.status === 422) weight.setAttribute("aria-invalid", "true");
+      notice(text, "error");
+      return;
+    }
+    window.location.reload();
+  } catch (failure) {
+    const text = failure instanceof AuthCancelled ? "Cancelled: no token was given." : `Failed: ${failure.message}`;
+    notice(text, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export function setUpActions() {
+  const start = document.querySelector("form[data-canary-start]");
+  if (start) {
+    start.addEventListener("submit", (event) => {
+      event.preventDefault();
+      startCanary(start);
+    });
+  }
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(button));
   }
