@@ -97,6 +97,10 @@ def test_a_candidate_with_too_few_labelled_rows_is_not_judged(served):
 
     eventually(lambda: candidate_realised() is not None, "the judge to read the labels")
     assert candidate_realised() == {"labelled_rows": MIN_LABELLED - 1, "accuracy": 0.0}
+    metrics = served.client.get("/metrics").text
+    assert 'tabserve_canary_labelled_rows{model="iris",role="candidate",version="2"} 19.0' in metrics
+    assert 'tabserve_canary_realised_accuracy{model="iris",role="candidate",version="2"} 0.0' in metrics
+    assert 'tabserve_canary_realised_accuracy{model="iris",role="production",version="1"} 1.0' in metrics
     time.sleep(3 * EVALUATE_EVERY_S)  # three more judgements on the same figures
     assert "iris" in served.state.canaries
     assert served.client.get("/models/iris/canary").json()["canary"]["version"] == 2

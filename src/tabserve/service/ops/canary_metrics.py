@@ -1,4 +1,5 @@
-"""A running canary's figures as Prometheus metrics, per model and version, read at scrape time.
+"""A running canary's figures as Prometheus metrics, per model and version, read at scrape time:
+requests, errors, latency, class mix, and the realised figures the judge last read.
 
 Both sides of each canary this process routes to (the candidate and
 production) carry a ``version`` label and a ``role`` (candidate or
@@ -55,6 +56,21 @@ class CanaryCollector(Collector):
             "Share of each class in a canary's version's answers",
             labels=[*LABELS, "class"],
         )
+        labelled = GaugeMetricFamily(
+            "tabserve_canary_labelled_rows",
+            "Labelled predictions (ground truth sent back) of a canary's version since it began",
+            labels=LABELS,
+        )
+        accuracy = GaugeMetricFamily(
+            "tabserve_canary_realised_accuracy",
+            "Realised accuracy of a canary's version since it began (a classifier)",
+            labels=LABELS,
+        )
+        rmse = GaugeMetricFamily(
+            "tabserve_canary_realised_rmse",
+            "Realised RMSE of a canary's version since it began (a regressor)",
+            labels=LABELS,
+        )
         for model, route in list(self.state.canaries.items()):
             candidate = route.candidate.version
             weight.add_metric([model, str(candidate)], route.weight)
@@ -69,4 +85,11 @@ class CanaryCollector(Collector):
                 total = sum(stats.classes.values())
                 for label, n in list(stats.classes.items()):
                     mix.add_metric([*labels, label], n / total)
-        yield from (weight, requests, errors, latency, mix)
+                realised = stats.realised
+                if realised is not None:
+                    labelled.add_metric(labels, realised.rows)
+                    if realised.accuracy is not None:
+                        accuracy.add_metric(labels, realised.accuracy)
+                    if realised.rmse is not None:
+                        rmse.add_metric(labels, realised.rmse)
+        yield from (weight, requests, errors, latency, mix, labelled, accuracy, rmse)
