@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import BINARY
 
 from tabserve.monitoring.prediction_log import database_errors
 from tabserve.registry.feedback_table import feedback
@@ -56,10 +57,11 @@ def read_realised(metadata: Any, model: str, since: float, versions: Iterable[in
     wanted = sorted(set(versions))
     c = feedback.c
     scope = (c.model == model, c.predicted_at >= since, c.version.in_(wanted))
+    predicted, actual = _exact(c.predicted_label, metadata), _exact(c.actual_label, metadata)
     labels = (
-        sa.select(c.version, c.predicted_label, c.actual_label, sa.func.count())
+        sa.select(c.version, predicted, actual, sa.func.count())
         .where(*scope, c.predicted_label.is_not(None), c.actual_label.is_not(None))
-        .group_by(c.version, c.predicted_label, c.actual_label)
+        .group_by(c.version, predicted, actual)
     )
     error = c.predicted_value - c.actual_value
     values = (
@@ -70,7 +72,9 @@ def read_realised(metadata: Any, model: str, since: float, versions: Iterable[in
     with database_errors(metadata.safe_url):
         metadata.ensure_schema()
         with metadata.engine.connect() as conn:
-            found = from_label_counts((int(v), p, a, int(n)) for v, p, a, n in conn.execute(labels))
+            found = from_label_counts(
+                (int(v), _text(p), _text(a), int(n)) for v, p, a, n in conn.execute(labels)
+            )
             if found:
                 return found
             return {
@@ -78,3 +82,14 @@ def read_realised(metadata: Any, model: str, since: float, versions: Iterable[in
                 for v, n, squared in conn.execute(values)
                 if n
             }
+
+
+def _exact(column: Any, metadata: Any) -> Any:
+    """The column grouped byte for byte: MySQL's usual collations would merge "Setosa" with "setosa"."""
+    if metadata.engine.dialect.name in ("mysql", "mariadb"):
+        return sa.cast(column, BINARY())
+    return column
+
+
+def _text(label: str | bytes) -> str:
+    return label.decode("utf-8") if isinstance(label, bytes) else label
