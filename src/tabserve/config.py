@@ -441,7 +441,9 @@ class CanarySettings(_Section):
         description="The p99 rule also needs the candidate this many ms slower (sub-ms noise never aborts).",
     )
     min_requests: int = Field(
-        50, ge=1, description="Requests a version must have answered before a rule judges it."
+        50,
+        ge=1,
+        description="Requests a version must have answered before the error-rate and latency rules judge it.",
     )
     window_requests: int = Field(
         1000, ge=10, description="The recent requests per version that the rules and figures cover."
