@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabserve.errors import DataError
+from tabserve.scoring.answer_columns import Answers
 
 
 class PartFile:
@@ -20,26 +20,24 @@ class PartFile:
         self._schema: Any = None
         self._started = False
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, rows: Answers | pd.DataFrame) -> None:
+        """Append answers (or, for the rejects, a DataFrame)."""
         if self.fmt == "csv":
+            frame = rows.frame() if isinstance(rows, Answers) else rows
             frame.to_csv(self.path, mode="a" if self._started else "w", header=not self._started, index=False)
             self._started = True
             return
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        # One thread: a chunk is small, and a pool per chunk costs more than it saves.
-        table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+        if not isinstance(rows, Answers):
+            rows = Answers({str(name): rows[name].array for name in rows.columns}, len(rows))
+        table = rows.table(self._schema)
         if self._writer is None:
             self._schema = table.schema
             # Dictionary pages only where values repeat (labels, the model): floats never do.
             repeated = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
             self._writer = pq.ParquetWriter(self.path, self._schema, use_dictionary=repeated)
-        elif not table.schema.equals(self._schema):
-            try:
-                table = table.cast(self._schema)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
-                raise DataError("score: a key column changes type between chunks of one input") from None
         self._writer.write_table(table)
 
     def close(self) -> None:
