@@ -27,7 +27,6 @@ class PartFile:
             frame.to_csv(self.path, mode="a" if self._started else "w", header=not self._started, index=False)
             self._started = True
             return
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         if not isinstance(rows, Answers):
@@ -35,12 +34,22 @@ class PartFile:
         table = rows.table(self._schema)
         if self._writer is None:
             self._schema = table.schema
-            # Dictionary pages only where values repeat (labels, the model): floats never do.
-            repeated = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
-            self._writer = pq.ParquetWriter(self.path, self._schema, use_dictionary=repeated)
+            self._writer = pq.ParquetWriter(self.path, self._schema, **_parquet_options(self._schema))
         self._writer.write_table(table)
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _parquet_options(schema: Any) -> dict[str, Any]:
+    """How a part is encoded (never what it holds): dictionary pages only where values repeat (labels,
+    the model, its version), and no min/max statistics for float columns: with rows in input order,
+    every row group's probabilities or values span about the whole range, so they would let a reader
+    skip nothing, and they cost the writer about as much as the floats' compression."""
+    import pyarrow as pa
+
+    repeated = [f.name for f in schema if pa.types.is_dictionary(f.type) or f.name == "version"]
+    counted = [f.name for f in schema if not pa.types.is_floating(f.type)]
+    return {"use_dictionary": repeated, "write_statistics": counted}
