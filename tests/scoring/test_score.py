@@ -354,6 +354,11 @@ def test_a_parquet_file_of_mixed_types_scores_the_same_in_any_chunk_size(config,
 
     small, large = (pq.read_table(next((tmp_path / r).glob("part-*"))) for r in ("20", "1000"))
     assert small.equals(large) and small.schema.equals(large.schema, check_metadata=True)
+    # Key ranges per row group, for readers that skip by key; none for the answers (nothing to skip).
+    group = pq.ParquetFile(next((tmp_path / "20").glob("part-*"))).metadata.row_group(1)
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert (stats["id"].min, stats["id"].max) == (20, 39)
+    assert stats["proba_setosa"] is None or not stats["proba_setosa"].has_min_max
     rejects = pd.read_csv(next((tmp_path / "20" / "_rejects").glob("rejects-*.csv")))
     assert rejects["row"].tolist() == [5]
     assert rejects["reason"].tolist() == [http_reason([5.4, 3.9, 1.7, math.inf]).replace("row 0", "row 5")]

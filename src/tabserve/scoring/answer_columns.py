@@ -26,9 +26,11 @@ class Answers:
     """Named columns of equal length: numpy arrays, ``pd.Categorical`` (labels, the model name),
     and the key columns as they came from the input (pandas arrays, or Arrow arrays off Parquet)."""
 
-    def __init__(self, columns: dict[str, Any], rows: int) -> None:
+    def __init__(self, columns: dict[str, Any], rows: int, keys: tuple[str, ...] = ()) -> None:
+        """``keys``: which of ``columns`` are the input's key columns."""
         self.columns = columns
         self.rows = rows
+        self.keys = keys
         self._frame: pd.DataFrame | None = None
 
     def __len__(self) -> int:

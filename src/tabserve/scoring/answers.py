@@ -129,7 +129,7 @@ def score_chunk(
     data["model"] = _categorical(np.zeros(len(kept), dtype=np.int8), (predictor.model,))
     data["version"] = np.full(len(kept), predictor.version, dtype=np.int64)
     if not rejects:
-        return ChunkAnswers(Answers(data, len(kept)), _NO_REJECTS)
+        return ChunkAnswers(Answers(data, len(kept), tuple(key_columns)), _NO_REJECTS)
     rejects.sort()
     rejected = pd.DataFrame(
         {
@@ -138,4 +138,4 @@ def score_chunk(
             "reason": [why for _, why in rejects],
         }
     )
-    return ChunkAnswers(Answers(data, len(kept)), rejected)
+    return ChunkAnswers(Answers(data, len(kept), tuple(key_columns)), rejected)

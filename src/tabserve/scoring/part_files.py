@@ -34,7 +34,8 @@ class PartFile:
         table = rows.table(self._schema)
         if self._writer is None:
             self._schema = table.schema
-            self._writer = pq.ParquetWriter(self.path, self._schema, **_parquet_options(self._schema))
+            options = _parquet_options(self._schema, rows.keys)
+            self._writer = pq.ParquetWriter(self.path, self._schema, **options)
         self._writer.write_table(table)
 
     def close(self) -> None:
@@ -43,13 +44,13 @@ class PartFile:
             self._writer = None
 
 
-def _parquet_options(schema: Any) -> dict[str, Any]:
+def _parquet_options(schema: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     """How a part is encoded (never what it holds): dictionary pages only where values repeat (labels,
-    the model, its version), and no min/max statistics for float columns: with rows in input order,
-    every row group's probabilities or values span about the whole range, so they would let a reader
-    skip nothing, and they cost the writer about as much as the floats' compression."""
+    the model, its version), and min/max statistics for the key columns only. The answer columns'
+    statistics would let a reader skip nothing (with rows in input order, every row group holds
+    about every label and the whole range of probabilities or values, and one model and version),
+    yet cost the writer as much as their compression."""
     import pyarrow as pa
 
     repeated = [f.name for f in schema if pa.types.is_dictionary(f.type) or f.name == "version"]
-    counted = [f.name for f in schema if not pa.types.is_floating(f.type)]
-    return {"use_dictionary": repeated, "write_statistics": counted}
+    return {"use_dictionary": repeated, "write_statistics": [k for k in keys if k in schema.names]}
