@@ -369,3 +369,36 @@ def test_a_parquet_file_of_mixed_types_scores_the_same_in_any_chunk_size(config,
     pd.testing.assert_frame_equal(got.drop(columns=["name", "weight"]), want, check_dtype=False)
     assert got["name"].tolist() == kept["name"].tolist()
     np.testing.assert_array_equal(got["weight"].to_numpy(), kept["weight"].to_numpy())
+
+
+def test_a_parquet_file_into_a_sql_table_keeps_text_keys_and_rejects(config, tmp_path, capsys, predictor):
+    import sqlalchemy as sa
+
+    frame = iris_rows()
+    frame["name"] = [f"r{i}" if i % 7 else None for i in range(len(frame))]
+    frame.loc[8, "sepal_length"] = math.inf
+    frame.to_parquet(tmp_path / "rows.parquet", row_group_size=40)
+    url = f"sqlite:///{tmp_path / 'answers.db'}"
+    settings = yaml.safe_load(config.read_text())
+    settings["score"] = {
+        "sources": [{"source": "parquet", "path": str(tmp_path / "rows.parquet")}],
+        "sink": {"format": "sql", "url": url, "table": "answers"},
+        "key_columns": ["id", "name"],
+        "chunk_rows": 30,
+    }
+    config.write_text(yaml.safe_dump(settings))
+
+    summary = score(config, capsys)
+
+    assert (summary["scored"], summary["rejected"]) == (149, 1)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            got = pd.read_sql(sa.text("SELECT * FROM answers ORDER BY id"), conn)
+            rejected = pd.read_sql(sa.text("SELECT * FROM answers_rejects"), conn)
+    finally:
+        engine.dispose()
+    kept = frame.drop(index=8).reset_index(drop=True)
+    assert got["name"].tolist() == kept["name"].tolist()
+    pd.testing.assert_frame_equal(got.drop(columns="name"), expected(predictor, kept), check_dtype=False)
+    assert rejected["row"].tolist() == [8]
