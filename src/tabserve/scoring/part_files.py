@@ -49,7 +49,7 @@ def _parquet_options(schema: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     the model, its version), and min/max statistics for the key columns only. The answer columns'
     statistics would let a reader skip nothing (with rows in input order, every row group holds
     about every label and the whole range of probabilities or values, and one model and version),
-    yet cost the writer as much as their compression."""
+    yet cost the writer about as much as compressing those columns."""
     import pyarrow as pa
 
     repeated = [f.name for f in schema if pa.types.is_dictionary(f.type) or f.name == "version"]
