@@ -135,10 +135,14 @@ def main() -> None:
     )
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.child:
+        print(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
     if args.child:
         kind, *rest = args.child
         result = (
-            child_score(*rest[:3], int(rest[3])) if kind == "score" else child_limit(*rest[:2], int(rest[2]))
+            child_score(*rest[:3], int(rest[3]), *rest[4:])
+            if kind == "score"
+            else child_limit(*rest[:2], int(rest[2]))
         )
         result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
@@ -185,6 +189,7 @@ def main() -> None:
         report(args.rows, trees, runs, limits, limit_cpus)
         if args.dask:
             on_dask(args, str(config), root)
+        print(f"load average at the end: {Path('/proc/loadavg').read_text().split()[:3]}")
 
 
 def report(rows: int, trees: dict, runs: dict, limits: list[float], limit_cpus: list[float]) -> None:
@@ -207,7 +212,8 @@ def report(rows: int, trees: dict, runs: dict, limits: list[float], limit_cpus: 
 
 
 def on_dask(args: argparse.Namespace, config: str, root: Path) -> None:
-    """The large file, split in parts so both workers have work, scored on a 2-worker LocalCluster."""
+    """The large file, split in parts so both workers have work, scored on a 2-worker LocalCluster
+    and locally, in alternating order for --rounds rounds."""
     import pyarrow.parquet as pq
     from dask.distributed import LocalCluster
 
@@ -217,13 +223,20 @@ def on_dask(args: argparse.Namespace, config: str, root: Path) -> None:
     for group in range(source.num_row_groups):
         pq.write_table(source.read_row_group(group), folder / f"part-{group:04d}.parquet")
     os.environ["PYTHONPATH"] = SRC  # the workers import this checkout's tabserve
+    seconds: dict[str, list[float]] = {"local": [], "dask": []}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        local = run_child("score", config, str(folder), str(root / "out-parts-local"), str(args.chunk_rows))
-        remote = run_child("score", config, str(folder), str(root / "out-parts-dask"), str(args.chunk_rows),
-                           "--dask-address", cluster.scheduler_address)  # fmt: skip
-    print(f"{source.num_row_groups} files, local: {args.rows / local['seconds']:,.0f} rows/s; "
-          f"2-worker LocalCluster: {args.rows / remote['seconds']:,.0f} rows/s "
-          f"({local['seconds'] / remote['seconds']:.2f}x)")  # fmt: skip
+        for number in range(1, args.rounds + 1):
+            for where in sorted(seconds, reverse=number % 2 == 0):
+                out = root / f"out-parts-{where}"
+                dask = ["--dask-address", cluster.scheduler_address] if where == "dask" else []
+                done = run_child("score", config, str(folder), str(out), str(args.chunk_rows), *dask)
+                shutil.rmtree(out)
+                seconds[where].append(done["seconds"])
+                print(f"round {number} {where:>5}: {args.rows / done['seconds']:,.0f} rows/s", flush=True)
+    local, remote = ([args.rows / s for s in seconds[w]] for w in ("local", "dask"))
+    ratios = [d / x for d, x in zip(remote, local, strict=True)]
+    print(f"{source.num_row_groups} files, local: {spread(local)} rows/s; 2-worker LocalCluster: "
+          f"{spread(remote)} rows/s = {spread(ratios, '.2f')}x the local run")  # fmt: skip
 
 
 if __name__ == "__main__":

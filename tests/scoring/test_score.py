@@ -323,3 +323,82 @@ def test_a_regressor_scores_values_and_intervals_with_a_categorical_column(house
     np.testing.assert_allclose(got["prediction"], want.values)
     np.testing.assert_allclose(got["lower"], want.interval.lower)
     np.testing.assert_allclose(got["upper"], want.interval.upper)
+
+
+def test_a_parquet_file_of_mixed_types_scores_the_same_in_any_chunk_size(config, tmp_path, capsys, predictor):
+    """Integer features with nulls, text and float keys with gaps, an unused column and a row to
+    reject: every chunk after a part's first is built in that first chunk's schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    PREDICTOR_SCHEMA[:] = [predictor.schema]
+    frame = iris_rows()
+    frame["name"] = [f"r{i}" if i % 7 else None for i in range(len(frame))]
+    frame["weight"] = frame["id"] * 0.5
+    frame.loc[11, "weight"] = np.nan
+    frame.loc[5, "petal_width"] = math.inf
+    frame["unused"] = [[i] for i in range(len(frame))]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    gaps = np.arange(len(frame)) % 13 == 0
+    whole = np.round(frame["sepal_width"].to_numpy()).astype("int32")
+    at = table.schema.get_field_index("sepal_width")
+    table = table.set_column(at, "sepal_width", pa.array(whole, mask=gaps))
+    pq.write_table(table, tmp_path / "rows.parquet", row_group_size=40)
+
+    for rows in ("20", "1000"):
+        summary = score(
+            config, capsys, "--input", str(tmp_path / "rows.parquet"), "--output", str(tmp_path / rows),
+            "--key-columns", "id,name,weight", "--chunk-rows", rows,
+        )  # fmt: skip
+        assert (summary["scored"], summary["rejected"]) == (149, 1)
+
+    small, large = (pq.read_table(next((tmp_path / r).glob("part-*"))) for r in ("20", "1000"))
+    assert small.equals(large) and small.schema.equals(large.schema, check_metadata=True)
+    # Key ranges per row group, for readers that skip by key; none for the answers (nothing to skip).
+    group = pq.ParquetFile(next((tmp_path / "20").glob("part-*"))).metadata.row_group(1)
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert (stats["id"].min, stats["id"].max) == (20, 39)
+    assert stats["proba_setosa"] is None or not stats["proba_setosa"].has_min_max
+    rejects = pd.read_csv(next((tmp_path / "20" / "_rejects").glob("rejects-*.csv")))
+    assert rejects["row"].tolist() == [5]
+    assert rejects["reason"].tolist() == [http_reason([5.4, 3.9, 1.7, math.inf]).replace("row 0", "row 5")]
+    kept = frame.drop(index=5).reset_index(drop=True)
+    kept["sepal_width"] = np.where(gaps, np.nan, whole)[kept["id"]]
+    got = read_parts(tmp_path / "20")
+    want = expected(predictor, kept)
+    pd.testing.assert_frame_equal(got.drop(columns=["name", "weight"]), want, check_dtype=False)
+    assert got["name"].tolist() == kept["name"].tolist()
+    np.testing.assert_array_equal(got["weight"].to_numpy(), kept["weight"].to_numpy())
+
+
+def test_a_parquet_file_into_a_sql_table_keeps_text_keys_and_rejects(config, tmp_path, capsys, predictor):
+    import sqlalchemy as sa
+
+    frame = iris_rows()
+    frame["name"] = [f"r{i}" if i % 7 else None for i in range(len(frame))]
+    frame.loc[8, "sepal_length"] = math.inf
+    frame.to_parquet(tmp_path / "rows.parquet", row_group_size=40)
+    url = f"sqlite:///{tmp_path / 'answers.db'}"
+    settings = yaml.safe_load(config.read_text())
+    settings["score"] = {
+        "sources": [{"source": "parquet", "path": str(tmp_path / "rows.parquet")}],
+        "sink": {"format": "sql", "url": url, "table": "answers"},
+        "key_columns": ["id", "name"],
+        "chunk_rows": 30,
+    }
+    config.write_text(yaml.safe_dump(settings))
+
+    summary = score(config, capsys)
+
+    assert (summary["scored"], summary["rejected"]) == (149, 1)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            got = pd.read_sql(sa.text("SELECT * FROM answers ORDER BY id"), conn)
+            rejected = pd.read_sql(sa.text("SELECT * FROM answers_rejects"), conn)
+    finally:
+        engine.dispose()
+    kept = frame.drop(index=8).reset_index(drop=True)
+    assert got["name"].tolist() == kept["name"].tolist()
+    pd.testing.assert_frame_equal(got.drop(columns="name"), expected(predictor, kept), check_dtype=False)
+    assert rejected["row"].tolist() == [8]

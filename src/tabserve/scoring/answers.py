@@ -11,14 +11,17 @@ import pandas as pd
 
 from tabserve.errors import InputError
 from tabserve.inputs import Batch
+from tabserve.scoring.answer_columns import Answers
 from tabserve.scoring.rows import Split, renumber, split_chunk
 
 REJECT_COLUMNS = ["partition", "row", "reason"]
+# Most chunks reject nothing: one empty frame for them all (never written, never changed).
+_NO_REJECTS = pd.DataFrame({"partition": [], "row": np.empty(0, dtype=np.int64), "reason": []})
 
 
 @dataclass(frozen=True)
 class ChunkAnswers:
-    answers: pd.DataFrame
+    answers: Answers
     rejects: pd.DataFrame
 
 
@@ -71,8 +74,9 @@ def _columns(prediction: Any) -> dict[str, Any]:
     # Categorical: written as a dictionary column in Parquet, plain labels in CSV and SQL, and cheap to build.
     out = {"prediction": _categorical(np.asarray(prediction.indices), prediction.classes)}
     if prediction.probabilities is not None:
+        by_class = np.ascontiguousarray(prediction.probabilities.T)  # a contiguous array per column
         for j, label in enumerate(prediction.classes):
-            out[f"proba_{label}"] = prediction.probabilities[:, j]
+            out[f"proba_{label}"] = by_class[j]
     return out
 
 
@@ -84,8 +88,15 @@ def _concat(pieces: list[Any]) -> Any:
     return np.concatenate(pieces)
 
 
+def _keys(frame: Any, key_columns: list[str], kept: np.ndarray, every: bool) -> dict[str, Any]:
+    """The key columns of the kept rows, in the chunk's own kind (pandas arrays or Arrow arrays)."""
+    if isinstance(frame, pd.DataFrame):
+        return {n: frame[n].array if every else frame[n].array.take(kept) for n in key_columns}
+    return {n: frame.column(n) if every else frame.column(n).take(kept) for n in key_columns}
+
+
 def score_chunk(
-    frame: pd.DataFrame,
+    frame: Any,
     predictor: Any,
     partition_id: str,
     first_row: int,
@@ -93,7 +104,8 @@ def score_chunk(
     interval: float | None = None,
     split: Split | None = None,
 ) -> ChunkAnswers:
-    """Answers for the valid rows of ``frame`` (row ``first_row`` of its partition first) and the rejects.
+    """Answers for the valid rows of ``frame`` (a DataFrame, or an Arrow record batch with ``split``;
+    row ``first_row`` of its partition first) and the rejects.
 
     ``split`` is the chunk already validated (``split_chunk``), e.g. by the thread that read it.
     """
@@ -111,15 +123,13 @@ def score_chunk(
             kept = kept[[i for i, _ in results]]
             parts = [_columns(p) for _, p in results]
             columns = {name: _concat([p[name] for p in parts]) for name in parts[0]} if parts else {}
-    # One frame from whole columns (no per-chunk concat or column inserts); .array keeps each key's dtype.
-    every = len(kept) == len(frame)
-    data: dict[str, Any] = {
-        name: frame[name].array if every else frame[name].array.take(kept) for name in key_columns
-    }
+    # Whole columns (no per-chunk concat or column inserts); keys taken only when rows were dropped.
+    data = _keys(frame, key_columns, kept, len(kept) == len(frame))
     data |= columns
     data["model"] = _categorical(np.zeros(len(kept), dtype=np.int8), (predictor.model,))
     data["version"] = np.full(len(kept), predictor.version, dtype=np.int64)
-    answers = pd.DataFrame(data, copy=False)
+    if not rejects:
+        return ChunkAnswers(Answers(data, len(kept), tuple(key_columns)), _NO_REJECTS)
     rejects.sort()
     rejected = pd.DataFrame(
         {
@@ -128,4 +138,4 @@ def score_chunk(
             "reason": [why for _, why in rejects],
         }
     )
-    return ChunkAnswers(answers, rejected)
+    return ChunkAnswers(Answers(data, len(kept), tuple(key_columns)), rejected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ import pandas as pd
 from tabserve.errors import DataError, InputError
 from tabserve.inputs import Batch, parse_payload
 from tabserve.schema import FeatureSchema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _ROW_ZERO = re.compile(r"^row 0\b")
 
@@ -32,9 +36,10 @@ def renumber(reason: str, row: int) -> str:
     return _ROW_ZERO.sub(f"row {row}", reason, count=1)
 
 
-def check_columns(frame: pd.DataFrame, schema: FeatureSchema, key_columns: list[str]) -> None:
-    """Every feature and key column present, or a DataError naming the missing ones (never values)."""
-    columns = {str(c) for c in frame.columns}
+def check_columns(names: list[str], schema: FeatureSchema, key_columns: list[str]) -> None:
+    """Every feature and key column among a chunk's column ``names``, or a DataError naming the
+    missing ones (never values)."""
+    columns = set(names)
     missing = [n for n in schema.names if n not in columns]
     if missing:
         raise DataError(f"score: the input lacks the model's column(s) {', '.join(missing)}")
@@ -129,3 +134,27 @@ def _split_numeric(frame: pd.DataFrame, schema: FeatureSchema, first_row: int) -
     if len(kept) == 0:
         return Split(None, kept, rejects)
     return Split(Batch(len(kept), matrix[kept], None), kept, rejects)
+
+
+def as_frame(chunk: pd.DataFrame | pa.RecordBatch) -> pd.DataFrame:
+    """A chunk as a DataFrame: an Arrow batch converted a block per column (no consolidating copy)."""
+    return chunk if isinstance(chunk, pd.DataFrame) else chunk.to_pandas(split_blocks=True)
+
+
+def split_arrow(batch: pa.RecordBatch, schema: FeatureSchema) -> Split | None:
+    """An Arrow chunk whose features are all integer or float columns with no infinite value: the
+    batch's matrix straight from the columns, no pandas. None when the chunk needs ``split_chunk``
+    (another column type, or a row to reject: its reason comes from the one place that words it)."""
+    import pyarrow as pa
+
+    if not schema.all_numeric:
+        return None
+    columns = [batch.column(name) for name in schema.names]
+    if not all(pa.types.is_integer(c.type) or pa.types.is_floating(c.type) for c in columns):
+        return None
+    matrix = np.empty((batch.num_rows, len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        matrix[:, j] = column.to_numpy(zero_copy_only=False)  # nulls arrive as NaN: missing
+    if np.isinf(matrix).any():
+        return None
+    return Split(Batch(batch.num_rows, matrix, None), np.arange(batch.num_rows), [])

@@ -12,6 +12,7 @@ from tabserve.errors import DataError
 from tabserve.scoring.answers import score_chunk
 from tabserve.scoring.partitions import Partition, plan
 from tabserve.scoring.readers import chunks
+from tabserve.scoring.rows import as_frame
 from tabserve.scoring.sinks import Sink
 from tabserve.scoring.work import ScoreJob, load_predictor, score_partition
 
@@ -61,10 +62,11 @@ def _prepare(sink: Sink, job: ScoreJob, first: Partition, predictor: Any) -> Non
         reading.close()  # the rest of the partition is never read: close its cursor now
     if sample is None:
         return
+    sample = as_frame(sample)
     sample.columns = [str(c) for c in sample.columns]
     result = score_chunk(sample, predictor, first.id, 0, list(job.key_columns), job.interval)
     rejects = pd.DataFrame({"partition": ["x"], "row": [0], "reason": ["x"]})[REJECT_COLUMNS]
-    sink.prepare(result.answers, rejects)
+    sink.prepare(result.answers.frame(), rejects)
 
 
 def run(

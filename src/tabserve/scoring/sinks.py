@@ -21,6 +21,7 @@ import pandas as pd
 from tabserve.config import ScoreSink
 from tabserve.errors import DataError
 from tabserve.scoring import s3
+from tabserve.scoring.answer_columns import Answers
 from tabserve.scoring.overlap import BackgroundCalls
 from tabserve.scoring.part_files import PartFile
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class PartWriter(Protocol):
-    def write(self, answers: pd.DataFrame, rejects: pd.DataFrame) -> None: ...
+    def write(self, answers: Answers, rejects: pd.DataFrame) -> None: ...
 
     def commit(self, marker: dict[str, Any]) -> None: ...
 
@@ -89,12 +90,12 @@ class _FolderPart:
         self.rejects = PartFile(self.tmp / "rejects.csv", "csv")
         self.calls = BackgroundCalls()
 
-    def write(self, answers: pd.DataFrame, rejects: pd.DataFrame) -> None:
+    def write(self, answers: Answers, rejects: pd.DataFrame) -> None:
         """Written on the part's own thread while the next chunk is scored (an error surfaces at the
         next write or at commit)."""
         self.calls.submit(self._write, answers, rejects)
 
-    def _write(self, answers: pd.DataFrame, rejects: pd.DataFrame) -> None:
+    def _write(self, answers: Answers, rejects: pd.DataFrame) -> None:
         if len(answers):
             self.answers.write(answers)
         if len(rejects):

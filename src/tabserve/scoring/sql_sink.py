@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from tabserve.errors import DataError
+from tabserve.scoring.answer_columns import Answers
 from tabserve.scoring.sql_io import done_table, rejects_table
 from tabserve.sql import check_table_name, connect_error, make_engine
 from tabserve.urls import redact_url
@@ -106,10 +107,10 @@ class _SqlPart:
         self.conn = self.engine.connect()
         self.transaction = self.conn.begin()
 
-    def write(self, answers: pd.DataFrame, rejects: pd.DataFrame) -> None:
+    def write(self, answers: Answers, rejects: pd.DataFrame) -> None:
         sink = self.sink
         try:
-            for name, frame in ((sink.name, answers), (sink.rejects, rejects)):
+            for name, frame in ((sink.name, answers.frame()), (sink.rejects, rejects)):
                 if len(frame):
                     frame.to_sql(
                         name,

@@ -13,13 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from tabserve.config import RegistrySettings, ScoreSink
 from tabserve.schema import FeatureSchema
 from tabserve.scoring.answers import score_chunk
 from tabserve.scoring.overlap import prefetched
 from tabserve.scoring.partitions import Partition
 from tabserve.scoring.readers import chunks
-from tabserve.scoring.rows import check_columns, split_chunk
+from tabserve.scoring.rows import as_frame, check_columns, split_arrow, split_chunk
 from tabserve.scoring.sinks import Sink, open_sink
 
 log = logging.getLogger(__name__)
@@ -62,14 +64,27 @@ def load_predictor(job: ScoreJob) -> Any:
 
 
 def _validated(partition: Partition, job: ScoreJob, schema: FeatureSchema) -> Iterator[tuple]:
-    """Each chunk checked and split into valid rows and rejects (on the reading thread); its first row."""
+    """Each chunk checked and split into valid rows and rejects (on the reading thread); its first row.
+
+    An Arrow chunk is split without pandas when it can be; otherwise it becomes a DataFrame first,
+    so every reject's reason is worded in one place.
+    """
     row = 0
-    for frame in chunks(partition, job.chunk_rows, job.s3_endpoint_url):
-        if not all(isinstance(c, str) for c in frame.columns):
-            frame.columns = [str(c) for c in frame.columns]
-        check_columns(frame, schema, list(job.key_columns))
-        yield frame, split_chunk(frame, schema, row), row
-        row += len(frame)
+    needed = set(schema.names) | set(job.key_columns)
+    for chunk in chunks(partition, job.chunk_rows, job.s3_endpoint_url, needed):
+        if isinstance(chunk, pd.DataFrame):
+            if not all(isinstance(c, str) for c in chunk.columns):
+                chunk.columns = [str(c) for c in chunk.columns]
+            names = list(chunk.columns)
+        else:
+            names = chunk.schema.names
+        check_columns(names, schema, list(job.key_columns))
+        split = None if isinstance(chunk, pd.DataFrame) else split_arrow(chunk, schema)
+        if split is None:
+            chunk = as_frame(chunk)
+            split = split_chunk(chunk, schema, row)
+        yield chunk, split, row
+        row += len(chunk)
 
 
 def score_partition(
