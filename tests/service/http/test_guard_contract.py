@@ -37,7 +37,6 @@ OVERRIDDEN = {
     "connection_made": ["self", "transport"],
     "connection_lost": ["self", "exc"],
     "data_received": ["self", "data"],
-    "on_header": ["self", "name", "value"],
     "on_headers_complete": ["self"],
     "on_body": ["self", "body"],
     "on_message_complete": ["self"],
@@ -217,7 +216,7 @@ def test_uvicorn_sends_parser_errors_and_callback_errors_to_send_400_response():
     assert _problem(malformed)[0] == 400, "a parser error no longer reaches send_400_response"
     status, problem = _problem(duplicate)
     assert status == 400 and "more than one Content-Type" in problem["detail"], (
-        "an error raised in on_header no longer reaches send_400_response"
+        "an error raised in on_headers_complete no longer reaches send_400_response"
     )
 
 
