@@ -21,6 +21,9 @@ from typing import Any
 from tabserve.service.protocols.adapter import Adapter, RawRequest, Route
 
 Observe = Callable[[str, str, int, float], None]
+# A server may put a callable here: called before http.response.start, it keeps the head until the
+# body is written, so both go out in one write (service/http/guard.py does).
+HOLD_HEAD = "tabserve.hold_head"
 
 
 class Dispatcher:
@@ -59,6 +62,9 @@ class Dispatcher:
             reply = adapter.error(exc)
         body = reply.body
         out = [(b"content-type", reply.media), (b"content-length", str(len(body)).encode()), *reply.headers]
+        hold = scope.get(HOLD_HEAD)
+        if hold is not None:  # the guard's protocol: the head goes out with the body, in one write
+            hold()
         await send({"type": "http.response.start", "status": reply.status, "headers": out})
         await send({"type": "http.response.body", "body": body})
         self.observe(route.label, scope["method"], reply.status, time.perf_counter() - started)
