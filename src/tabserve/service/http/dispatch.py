@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tabserve.service.protocols.adapter import Adapter, RawRequest, Route
+from tabserve.service.protocols.adapter import Adapter, RawRequest
 
 Observe = Callable[[str, str, int, float], None]
 # A server may put a callable here: called before http.response.start, it keeps the head until the
@@ -41,30 +41,31 @@ class Dispatcher:
             for adapter in self.adapters:
                 route = adapter.match(path, method)
                 if route is not None:
-                    await self._answer(adapter, route, scope, receive, send)
-                    return
+                    break
+            else:
+                route = None
+            if route is not None:  # answered here, in this coroutine (no further await layer)
+                started = time.perf_counter()
+                headers = scope["headers"]
+                content_type = length = None
+                for name, value in headers:
+                    if name == b"content-type":
+                        if content_type is None:  # the first, as Starlette reads it
+                            content_type = value
+                    elif name == b"content-length":
+                        length = value
+                request = RawRequest(content_type, length, scope["query_string"], headers, receive)
+                try:
+                    reply = await adapter.handle(route, request)
+                except Exception as exc:
+                    reply = adapter.error(exc)
+                body = reply.body
+                out = [(b"content-type", reply.media), (b"content-length", b"%d" % len(body)), *reply.headers]
+                hold = scope.get(HOLD_HEAD)
+                if hold is not None:  # the guard's protocol: the head goes out with the body, in one write
+                    hold()
+                await send({"type": "http.response.start", "status": reply.status, "headers": out})
+                await send({"type": "http.response.body", "body": body})
+                self.observe(route.label, method, reply.status, time.perf_counter() - started)
+                return
         await self.app(scope, receive, send)
-
-    async def _answer(self, adapter: Adapter, route: Route, scope: dict, receive: Any, send: Any) -> None:
-        started = time.perf_counter()
-        headers = scope["headers"]
-        content_type = length = None
-        for name, value in headers:
-            if name == b"content-type":
-                if content_type is None:  # the first, as Starlette reads it
-                    content_type = value
-            elif name == b"content-length":
-                length = value
-        request = RawRequest(content_type, length, scope["query_string"], headers, receive)
-        try:
-            reply = await adapter.handle(route, request)
-        except Exception as exc:
-            reply = adapter.error(exc)
-        body = reply.body
-        out = [(b"content-type", reply.media), (b"content-length", str(len(body)).encode()), *reply.headers]
-        hold = scope.get(HOLD_HEAD)
-        if hold is not None:  # the guard's protocol: the head goes out with the body, in one write
-            hold()
-        await send({"type": "http.response.start", "status": reply.status, "headers": out})
-        await send({"type": "http.response.body", "body": body})
-        self.observe(route.label, scope["method"], reply.status, time.perf_counter() - started)
