@@ -78,7 +78,7 @@ def _serve(port: str, noop: bool, out: str) -> None:
             code = frame.f_code
             name = code.co_filename.split("site-packages/")[-1].split("/src/")[-1]
             line = frame.f_lineno
-            if first and code.co_name == "data_received" and line == _first_line(code):
+            if first and code.co_name == "data_received" and line <= _first_line(code):
                 parts.append("data_received@first")
             elif first and frame.f_code.co_name in ("send", "write") and _writes(frame, line):
                 parts.append("transport.write")
@@ -114,7 +114,7 @@ _first_lines: dict = {}
 
 
 def _first_line(code) -> int:
-    """The line of a function's first statement."""
+    """The line of a function's first statement (its entry counts to the line of its `def`)."""
     found = _first_lines.get(code)
     if found is None:
         found = _first_lines[code] = min(n for _, _, n in code.co_lines() if n and n > code.co_firstlineno)
