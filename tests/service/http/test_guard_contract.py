@@ -27,8 +27,8 @@ from uvicorn.protocols.http import httptools_impl
 from uvicorn.server import ServerState
 
 from tabserve.service.http import guard
-from tabserve.service.http.dispatch import HOLD_HEAD
 from tabserve.service.http.guard import GuardedHttpToolsProtocol, HttpLimits
+from tabserve.service.http.one_write import HOLD_HEAD, OneWrite
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = httptools_impl.HttpToolsProtocol
@@ -287,7 +287,7 @@ def test_a_held_head_goes_out_with_the_body_in_one_write_through_the_request_cyc
 
 def test_a_held_head_is_written_before_the_connection_closes():
     transport = CountingTransport()
-    one_write = guard._OneWrite(transport)
+    one_write = OneWrite(transport)
     one_write.hold()
     one_write.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
     assert transport.writes == []

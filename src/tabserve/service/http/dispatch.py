@@ -21,18 +21,20 @@ from typing import Any
 from tabserve.service.protocols.adapter import Adapter, RawRequest
 
 Observe = Callable[[str, str, int, float], None]
-# A server may put a callable here: called before http.response.start, it keeps the head until the
-# body is written, so both go out in one write (service/http/guard.py does).
-HOLD_HEAD = "tabserve.hold_head"
 
 
 class Dispatcher:
     """ASGI app answering what its adapters match and passing everything else to ``app``."""
 
-    def __init__(self, app: Any, adapters: Sequence[Adapter], observe: Observe) -> None:
+    def __init__(
+        self, app: Any, adapters: Sequence[Adapter], observe: Observe, hold_head: str | None = None
+    ) -> None:
         self.app = app
         self.adapters = tuple(adapters)
         self.observe = observe  # (route label, method, status, seconds), as FastAPI's requests are timed
+        # A scope key under which the server may offer a callable that keeps the next response head
+        # until its body is written, so both go out in one write (service/http/one_write.py).
+        self.hold_head = hold_head
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -61,7 +63,7 @@ class Dispatcher:
                     reply = adapter.error(exc)
                 body = reply.body
                 out = [(b"content-type", reply.media), (b"content-length", b"%d" % len(body)), *reply.headers]
-                hold = scope.get(HOLD_HEAD)
+                hold = scope.get(self.hold_head)
                 if hold is not None:  # the guard's protocol: the head goes out with the body, in one write
                     hold()
                 await send({"type": "http.response.start", "status": reply.status, "headers": out})

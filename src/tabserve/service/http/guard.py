@@ -19,10 +19,8 @@ subclass adds, per connection:
   path, ...), instead of uvicorn's ``text/plain`` 400;
 - a 400 for a request with two Content-Type headers: which one counts would
   depend on the reader (the fast path and Starlette picked different ones);
-- one write for a response's head and body when the app asks for it (the
-  dispatcher does, sending both at once): ``scope[dispatch.HOLD_HEAD]()`` before
-  ``http.response.start`` keeps the head until the body is written, so the
-  client gets one segment and the server makes one system call, not two.
+- one write for a response's head and body when the app asks for it
+  (``one_write.HOLD_HEAD`` in the scope; the dispatcher does).
 
 Deadlines are armed once the parser is done with a chunk, so a request that
 arrives whole (the usual case) arms and clears none of them.
@@ -45,8 +43,8 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from tabserve.config import ServerSettings
-from tabserve.service.http.dispatch import HOLD_HEAD
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body
+from tabserve.service.http.one_write import HOLD_HEAD, OneWrite
 
 log = logging.getLogger(__name__)
 
@@ -84,40 +82,6 @@ def configure(server: ServerSettings) -> None:
     )
 
 
-class _OneWrite:
-    """The connection's transport as a request cycle sees it: a held head goes out with the next write."""
-
-    __slots__ = ("held", "holding", "transport")
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.holding = False
-        self.held: bytes | None = None
-
-    def hold(self) -> None:
-        self.holding = True
-
-    def write(self, data: bytes) -> None:
-        if self.holding:
-            self.holding = False
-            self.held = data
-            return
-        held = self.held
-        if held is not None:
-            self.held = None
-            data = held + data
-        self.transport.write(data)
-
-    def close(self) -> None:
-        self.holding = False
-        if self.held is not None:
-            self.write(b"")
-        self.transport.close()
-
-    def is_closing(self) -> bool:
-        return self.transport.is_closing()
-
-
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with head caps, read deadlines and a connection limit."""
 
@@ -132,7 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._probes_only = False  # a reserve connection past max_connections
         self._body_due = 0.0
         self._headers_done = False  # on_headers_complete ran for the chunk being parsed
-        self._one_write: _OneWrite | None = None
+        self._one_write: OneWrite | None = None
         self._start_head()
 
     def _start_head(self) -> None:
@@ -144,7 +108,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- connection ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._one_write = _OneWrite(transport)
+        self._one_write = OneWrite(transport)
         count = len(self.connections)
         if count > self.limits.max_connections:
             if count > self.limits.max_connections + PROBE_RESERVE:

@@ -15,6 +15,9 @@ jump backwards. Gauges say which process they describe: the loaded version and
 the unloadable-alias flag carry a ``pid`` label per live worker; requests in
 flight are summed over live workers. Process figures (CPU, memory) and the
 drift gauges are the answering worker's own.
+
+Size: the figures, the cheap single-process way to them and the multi-worker
+files are one registry's; apart, each would have to know the others' children.
 """
 
 from __future__ import annotations
