@@ -64,8 +64,8 @@ class Dispatcher:
                 body = reply.body
                 out = [(b"content-type", reply.media), (b"content-length", b"%d" % len(body)), *reply.headers]
                 hold = scope.get(self.hold_head)
-                if hold is not None:  # the guard's protocol: the head goes out with the body, in one write
-                    hold()
+                if hold is not None and method != "HEAD":  # uvicorn writes no body for HEAD
+                    hold()  # the guard's protocol: the head goes out with the body, in one write
                 await send({"type": "http.response.start", "status": reply.status, "headers": out})
                 await send({"type": "http.response.body", "body": body})
                 self.observe(route.label, method, reply.status, time.perf_counter() - started)
