@@ -218,22 +218,39 @@ def _tabserve(port: int, workers: int = 1) -> list[str]:
     return [str(BIN / "tabserve"), "serve", "--port", str(port), "--workers", str(workers)]
 
 
+def cpu_s(process: subprocess.Popen) -> float:
+    """User plus system CPU seconds of a server process so far."""
+    times = psutil.Process(process.pid).cpu_times()
+    return times.user + times.system
+
+
+def single_rows(url: str, process: subprocess.Popen, seconds: float) -> tuple[dict, float]:
+    """Load at 1 and 8 connections, and the server's CPU time per request (us) at 8: CPU time
+    barely moves with other load on the machine, so it says what a request costs when the
+    machine is too busy for req/s to mean much."""
+    loads = {1: drive(url, ROW, 1, seconds)}
+    before = cpu_s(process)
+    loads[8] = drive(url, ROW, 8, seconds)
+    served = loads[8].requests_per_s * max(1, round(seconds))
+    return loads, 1e6 * (cpu_s(process) - before) / max(served, 1.0)
+
+
 def one_round(env: dict, local: InProcess, seconds: float, batch_s: float) -> dict:
     """Every yardstick and its tabserve figure, measured back to back."""
     figures: dict = {}
     port = free_port()
     noop = [sys.executable, str(Path(__file__).with_name("noop_app.py")), str(port)]
-    with server(noop, port, env):
+    with server(noop, port, env) as process:
         url = f"http://127.0.0.1:{port}/predict"
         drive(url, ROW, 8, 1.0)  # warm up
-        figures["noop"] = {c: drive(url, ROW, c, seconds) for c in (1, 8)}
+        figures["noop"], figures["noop_cpu_us"] = single_rows(url, process, seconds)
     figures["bare_s"], figures["bare_rss"] = bare_runtime(env)
     port = free_port()
     with server(_tabserve(port), port, env) as one:
         figures["cold_start_s"] = one.cold_start_s
         url = f"http://127.0.0.1:{port}/predict"
         drive(url, ROW, 8, 1.0)
-        figures["tabserve"] = {c: drive(url, ROW, c, seconds) for c in (1, 8)}
+        figures["tabserve"], figures["tabserve_cpu_us"] = single_rows(url, one, seconds)
         for key, (body, content_type) in batch_bodies().items():
             http_rate(port, body, content_type, 0.5)  # warm up
             figures[key] = (
@@ -273,7 +290,8 @@ def describe(number: int, f: dict) -> str:
         f"CSV batch {f['batch_csv'][0]:,.0f} vs {f['batch_csv'][1]:,.0f}; "
         f"cold start {f['cold_start_s']:.2f} vs bare import {f['bare_s']:.2f} s; "
         f"RSS {f['rss']:.0f} vs {f['bare_rss']:.0f} MiB; 2 workers {f['two_workers'][8].requests_per_s:,.0f} "
-        f"req/s, p50@1 {f['two_workers'][1].p50_ms:.3f} ms"
+        f"req/s, p50@1 {f['two_workers'][1].p50_ms:.3f} ms; server CPU per request@8 "
+        f"{f['tabserve_cpu_us']:.1f} vs no-op {f['noop_cpu_us']:.1f} us"
     )
 
 
@@ -293,6 +311,11 @@ def report(rounds: list[dict]) -> int:
             f"| {what} | {median:.2f} | {min(values):.2f}-{max(values):.2f} | {op} {bound:g} | "
             f"{'pass' if met else '**miss**'} |"
         )
+    cpu = [f["tabserve_cpu_us"] / f["noop_cpu_us"] for f in rounds]
+    print(
+        f"| server CPU per request at 8 conns, tabserve / no-op (no target) | {statistics.median(cpu):.2f} "
+        f"| {min(cpu):.2f}-{max(cpu):.2f} | | |"
+    )
     errors = sum(f[k][c].errors for f in rounds for k in ("noop", "tabserve", "two_workers") for c in (1, 8))
     print(f"\nnon-2xx or socket errors during load: {errors}")
     print("all targets met" if not missed else f"{missed} target(s) missed")

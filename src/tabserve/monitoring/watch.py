@@ -105,6 +105,17 @@ class Watch:
         for channel in wanted:
             channel.offer(observation)
 
+    def observe_row(
+        self, predictor: Any, row: list[float], index: int, probabilities: Any, request_id: str
+    ) -> None:
+        """``observe`` for one numeric row of a classifier (the single-row path): with no log and no
+        shadow scoring it only joins drift's row run."""
+        if not self.log_rate and not self.shadow.targets:
+            for channel in self._always:
+                channel.offer_row(predictor, row, index)
+            return
+        self.observe(predictor, 1, row, None, (index,), probabilities, request_id=request_id)
+
     def tasks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """The background task of each channel, by name, for the app's lifespan."""
         return {f"watch-{name}": channel.run for name, channel in self.channels.items()}

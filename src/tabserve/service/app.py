@@ -30,6 +30,7 @@ from tabserve.service import console
 from tabserve.service.deps import bind, note_grpc_port, predict_core, service_state
 from tabserve.service.http.dispatch import Dispatcher
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body, problem_for, problem_responses
+from tabserve.service.http.one_write import HOLD_HEAD
 from tabserve.service.http.same_site import HostCheck
 from tabserve.service.manage import canary as routes_canary
 from tabserve.service.manage import jobs as routes_jobs
@@ -236,5 +237,5 @@ def with_fast_predict(app: FastAPI) -> HostCheck:
     """
     core = predict_core(app)
     adapters = (TabserveAdapter(PredictHandler(core)), OipAdapter(core), MlflowAdapter(core))
-    dispatcher = Dispatcher(app, adapters, core.state.metrics.observe_request)
+    dispatcher = Dispatcher(app, adapters, core.state.metrics.observe_request, HOLD_HEAD)
     return HostCheck(dispatcher, core.state.settings.server)

@@ -28,6 +28,7 @@ from uvicorn.server import ServerState
 
 from tabserve.service.http import guard
 from tabserve.service.http.guard import GuardedHttpToolsProtocol, HttpLimits
+from tabserve.service.http.one_write import HOLD_HEAD, OneWrite
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = httptools_impl.HttpToolsProtocol
@@ -37,7 +38,6 @@ OVERRIDDEN = {
     "connection_made": ["self", "transport"],
     "connection_lost": ["self", "exc"],
     "data_received": ["self", "data"],
-    "on_header": ["self", "name", "value"],
     "on_headers_complete": ["self"],
     "on_body": ["self", "body"],
     "on_message_complete": ["self"],
@@ -217,7 +217,7 @@ def test_uvicorn_sends_parser_errors_and_callback_errors_to_send_400_response():
     assert _problem(malformed)[0] == 400, "a parser error no longer reaches send_400_response"
     status, problem = _problem(duplicate)
     assert status == 400 and "more than one Content-Type" in problem["detail"], (
-        "an error raised in on_header no longer reaches send_400_response"
+        "an error raised in on_headers_complete no longer reaches send_400_response"
     )
 
 
@@ -234,3 +234,63 @@ def test_connection_made_counts_the_connection_before_the_guard_checks_the_limit
     first, second = _live(scenario)
     assert first == b""
     assert _problem(second)[0] == 503
+
+
+class CountingTransport(FakeTransport):
+    """Also keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        super().write(data)
+
+
+def _answer_app(hold: bool) -> Any:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await receive()
+        if hold:
+            scope[HOLD_HEAD]()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_a_held_head_goes_out_with_the_body_in_one_write_through_the_request_cycle(hold: bool):
+    """uvicorn's request cycle writes through ``cycle.transport``, which the guard swaps per request."""
+
+    async def scenario() -> list[bytes]:
+        config = Config(app=_answer_app(hold), http=GuardedHttpToolsProtocol, log_level="warning")
+        config.load()
+        protocol = GuardedHttpToolsProtocol(
+            config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
+        )
+        transport = CountingTransport()
+        protocol.connection_made(transport)
+        for _ in range(2):  # the second request on the kept-alive connection holds its head too
+            protocol.data_received(b"POST /p HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\n\r\na")
+            for _ in range(20):
+                await asyncio.sleep(0)
+        return transport.writes
+
+    writes = _live(scenario)
+    answers = [w for w in writes if w.startswith(b"HTTP/1.1 200 ")]
+    assert len(answers) == 2
+    assert all(w.endswith(b"\r\n\r\nok") for w in answers) == hold, writes
+    assert b"".join(writes).count(b"\r\n\r\nok") == 2  # the same bytes either way
+    assert len(writes) == (2 if hold else 4)
+
+
+def test_a_held_head_is_written_before_the_connection_closes():
+    transport = CountingTransport()
+    one_write = OneWrite(transport)
+    one_write.hold()
+    one_write.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+    assert transport.writes == []
+    one_write.close()
+    assert transport.writes == [b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"]
+    assert transport.closed

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tabserve.service.protocols.adapter import Adapter, RawRequest, Route
+from tabserve.service.protocols.adapter import Adapter, RawRequest
 
 Observe = Callable[[str, str, int, float], None]
 
@@ -26,10 +26,15 @@ Observe = Callable[[str, str, int, float], None]
 class Dispatcher:
     """ASGI app answering what its adapters match and passing everything else to ``app``."""
 
-    def __init__(self, app: Any, adapters: Sequence[Adapter], observe: Observe) -> None:
+    def __init__(
+        self, app: Any, adapters: Sequence[Adapter], observe: Observe, hold_head: str | None = None
+    ) -> None:
         self.app = app
         self.adapters = tuple(adapters)
         self.observe = observe  # (route label, method, status, seconds), as FastAPI's requests are timed
+        # A scope key under which the server may offer a callable that keeps the next response head
+        # until its body is written, so both go out in one write (service/http/one_write.py).
+        self.hold_head = hold_head
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -38,27 +43,31 @@ class Dispatcher:
             for adapter in self.adapters:
                 route = adapter.match(path, method)
                 if route is not None:
-                    await self._answer(adapter, route, scope, receive, send)
-                    return
+                    break
+            else:
+                route = None
+            if route is not None:  # answered here, in this coroutine (no further await layer)
+                started = time.perf_counter()
+                headers = scope["headers"]
+                content_type = length = None
+                for name, value in headers:
+                    if name == b"content-type":
+                        if content_type is None:  # the first, as Starlette reads it
+                            content_type = value
+                    elif name == b"content-length":
+                        length = value
+                request = RawRequest(content_type, length, scope["query_string"], headers, receive)
+                try:
+                    reply = await adapter.handle(route, request)
+                except Exception as exc:
+                    reply = adapter.error(exc)
+                body = reply.body
+                out = [(b"content-type", reply.media), (b"content-length", b"%d" % len(body)), *reply.headers]
+                hold = scope.get(self.hold_head)
+                if hold is not None and method != "HEAD":  # uvicorn writes no body for HEAD
+                    hold()  # the guard's protocol: the head goes out with the body, in one write
+                await send({"type": "http.response.start", "status": reply.status, "headers": out})
+                await send({"type": "http.response.body", "body": body})
+                self.observe(route.label, method, reply.status, time.perf_counter() - started)
+                return
         await self.app(scope, receive, send)
-
-    async def _answer(self, adapter: Adapter, route: Route, scope: dict, receive: Any, send: Any) -> None:
-        started = time.perf_counter()
-        headers = scope["headers"]
-        content_type = length = None
-        for name, value in headers:
-            if name == b"content-type":
-                if content_type is None:  # the first, as Starlette reads it
-                    content_type = value
-            elif name == b"content-length":
-                length = value
-        request = RawRequest(content_type, length, scope["query_string"], headers, receive)
-        try:
-            reply = await adapter.handle(route, request)
-        except Exception as exc:
-            reply = adapter.error(exc)
-        body = reply.body
-        out = [(b"content-type", reply.media), (b"content-length", str(len(body)).encode()), *reply.headers]
-        await send({"type": "http.response.start", "status": reply.status, "headers": out})
-        await send({"type": "http.response.body", "body": body})
-        self.observe(route.label, scope["method"], reply.status, time.perf_counter() - started)

@@ -18,7 +18,12 @@ subclass adds, per connection:
 - problem+json for what the parser rejects (bad Content-Length, a space in the
   path, ...), instead of uvicorn's ``text/plain`` 400;
 - a 400 for a request with two Content-Type headers: which one counts would
-  depend on the reader (the fast path and Starlette picked different ones).
+  depend on the reader (the fast path and Starlette picked different ones);
+- one write for a response's head and body when the app asks for it
+  (``one_write.HOLD_HEAD`` in the scope; the dispatcher does).
+
+Deadlines are armed once the parser is done with a chunk, so a request that
+arrives whole (the usual case) arms and clears none of them.
 
 The limits are process-wide (``configure``) because uvicorn builds the
 protocol itself, in each worker, from an import path.
@@ -39,6 +44,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from tabserve.config import ServerSettings
 from tabserve.service.http.errors import PROBLEM_JSON, problem_body
+from tabserve.service.http.one_write import HOLD_HEAD, OneWrite
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: str | None = None
         self._probes_only = False  # a reserve connection past max_connections
         self._body_due = 0.0
+        self._headers_done = False  # on_headers_complete ran for the chunk being parsed
+        self._one_write: OneWrite | None = None
         self._start_head()
 
     def _start_head(self) -> None:
@@ -96,11 +104,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._line_done = False
         self._tail = b""
-        self._content_type_seen = False
 
     # -- connection ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._one_write = OneWrite(transport)
         count = len(self.connections)
         if count > self.limits.max_connections:
             if count > self.limits.max_connections + PROBE_RESERVE:
@@ -127,12 +135,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
-        if self._in_head:
-            if self._on_due is None:  # the first byte of a kept-alive connection's next request
-                self._arm(self.limits.header_timeout_s, self._head_timed_out)
-            if self._head_too_big(data):
-                return
+        in_head = self._in_head
+        if in_head and self._head_too_big(data):
+            return
+        self._headers_done = False
         super().data_received(data)
+        # The deadline for what is still awaited, armed at this chunk's time (the loop's clock
+        # does not move while a callback runs): a request that came whole needs none.
+        if self._headers_done:
+            self._headers_done = False
+            if not self._in_head and self.parser is not None and not self.transport.is_closing():
+                self._body_due = self.loop.time() + self.limits.body_deadline_s
+                self._arm_body()  # the body goes on past this chunk
+        elif in_head:
+            if self._on_due is None and not self.transport.is_closing():
+                # the first bytes of a kept-alive connection's next request, its head not complete
+                self._arm(self.limits.header_timeout_s, self._head_timed_out)
+        elif not self._in_head and not self.transport.is_closing():
+            self._arm_body()  # more of the body: the idle limit starts again
 
     def _head_too_big(self, data: bytes) -> bool:
         """Count the head's bytes in this chunk, before the parser buffers them; answer 414/431 if over."""
@@ -170,31 +190,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return -1 if end == -1 else end + 4
 
     # -- parser callbacks ------------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if len(name) == 12 and name.lower() == b"content-type":
-            if self._content_type_seen:
-                self._refusal = "the request has more than one Content-Type header; send one"
-                raise ValueError(
-                    self._refusal
-                )  # the parser stops; data_received answers via send_400_response
-            self._content_type_seen = True
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._disarm()
+        self._on_due = None
         if self._probes_only and self.url.split(b"?", 1)[0] not in PROBE_PATHS:
             self._too_many()  # the rest of what was sent is parsed, and dropped
             return
+        content_types = 0
+        for name, _ in self.headers:  # uvicorn's on_header lower-cased the names
+            if name == b"content-type":
+                content_types += 1
+        if content_types > 1:
+            self._refusal = "the request has more than one Content-Type header; send one"
+            raise ValueError(self._refusal)  # the parser stops; data_received answers via send_400_response
         super().on_headers_complete()
-        if self.parser is not None and not self.transport.is_closing():
-            self._body_due = self.loop.time() + self.limits.body_deadline_s
-            self._arm_body()
+        self._headers_done = True  # data_received arms the body's deadline if the body goes on
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # a request cycle made for this head
+            cycle.transport = self._one_write
+            self.scope[HOLD_HEAD] = self._one_write.hold
 
     def on_body(self, body: bytes) -> None:
         if self.transport.is_closing():
             return
-        self._arm_body()
         super().on_body(body)
 
     def _arm_body(self) -> None:
@@ -205,7 +223,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if self._probes_only and self.transport.is_closing():
             return
-        self._disarm()
+        self._on_due = None
         self._start_head()
         super().on_message_complete()
 

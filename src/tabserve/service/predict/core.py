@@ -377,7 +377,7 @@ class PredictCore:
         request_id = self.request_ids()
         watch = self.watch
         if watch.active:
-            watch.observe(predictor, 1, row, None, (index,), probabilities, request_id=request_id)
+            watch.observe_row(predictor, row, index, probabilities, request_id)
         return index, probabilities, request_id
 
 

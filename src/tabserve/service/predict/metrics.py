@@ -1,8 +1,11 @@
 """Prometheus metrics for one server process, cheap enough for the predict path.
 
 Each app gets its own ``CollectorRegistry`` (tests build many apps in one
-process). Labelled children are cached in dicts so a request costs a dict
-lookup, a counter increment and a histogram observation.
+process). In a single process, a request's count, latency and predicted class
+are added to plain numbers under one lock (prometheus_client's own ``inc`` and
+``observe`` take a lock per call and walk the buckets in Python), and moved
+into the prometheus children when anything collects the registry (a scrape,
+``get_sample_value``), so every scrape sees every request answered before it.
 
 With several worker processes (``server.workers``), a scrape reaches one of
 them, so each worker's counters and histograms are written to files in a
@@ -12,13 +15,18 @@ jump backwards. Gauges say which process they describe: the loaded version and
 the unloadable-alias flag carry a ``pid`` label per live worker; requests in
 flight are summed over live workers. Process figures (CPU, memory) and the
 drift gauges are the answering worker's own.
+
+Size: the figures, the cheap single-process way to them and the multi-worker
+files are one registry's; apart, each would have to know the others' children.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -81,11 +89,33 @@ class _JobCollector(Collector):
         return [family]
 
 
+class _Pending(Collector):
+    """Registered first, so collecting the registry first moves the pending figures in."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self.flush = flush
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        self.flush()
+        return []
+
+
 class ServiceMetrics:
     """Request counts and latency by route and status, predictions by class, the loaded version."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._shared = multiprocess_dir()
+        self._lock = threading.Lock()
+        # (route, method, status) -> [count, seconds, per-bucket counts, counter child, histogram child]
+        self._pending_requests: dict[tuple[str, str, int], list] = {}
+        self._pending_classes: dict[tuple[str, str, str], list] = {}  # -> [rows, counter child]
+        if self._shared is None:  # workers' figures go to their files at once, to be summed by any scrape
+            self.registry.register(_Pending(self._flush))
+            self.observe_request = self._observe_pending  # type: ignore[method-assign]
         self._requests = Counter(
             "tabserve_http_requests",
             "HTTP requests by route, method and status",
@@ -143,7 +173,7 @@ class ServiceMetrics:
             multiprocess_mode="livesum",
         )
         ProcessCollector(registry=self.registry)
-        self._shared = multiprocess_dir()
+        self._bounds = (*LATENCY_BUCKETS, float("inf"))
         self._own_collectors: list[Collector] = []
         self._values = Histogram(
             value_metrics.NAME,
@@ -185,6 +215,37 @@ class ServiceMetrics:
         children[0]()
         children[1](seconds)
 
+    def _observe_pending(self, route: str, method: str, status: int, seconds: float) -> None:
+        """``observe_request`` in a single process: plain numbers now, the children at collection."""
+        key = (route, method, status)
+        with self._lock:
+            slot = self._pending_requests.get(key)
+            if slot is None:
+                labels = (route, method, str(status))
+                slot = [0, 0.0, [0] * len(self._bounds), self._requests.labels(*labels)]
+                slot.append(self._latency.labels(*labels))
+                self._pending_requests[key] = slot
+            slot[0] += 1
+            slot[1] += seconds
+            slot[2][bisect_left(self._bounds, seconds)] += 1  # the first bound >= seconds, as observe
+
+    def _flush(self) -> None:
+        """Move the pending figures into the prometheus children (at collection time)."""
+        with self._lock:
+            for slot in self._pending_requests.values():
+                if slot[0]:
+                    slot[3].inc(slot[0])
+                    histogram = slot[4]
+                    histogram._sum.inc(slot[1])
+                    for bucket, count in zip(histogram._buckets, slot[2], strict=True):
+                        if count:
+                            bucket.inc(count)
+                    slot[0], slot[1], slot[2] = 0, 0.0, [0] * len(self._bounds)
+            for slot in self._pending_classes.values():
+                if slot[0]:
+                    slot[1].inc(slot[0])
+                    slot[0] = 0
+
     def count_predictions(
         self,
         model: str,
@@ -194,6 +255,14 @@ class ServiceMetrics:
     ) -> None:
         """Count answers per class; ``indices`` are each row's label as a position in ``classes``."""
         if len(indices) == 1:
+            if self._shared is None:
+                key = (model, classes[indices[0]], protocol)
+                with self._lock:
+                    slot = self._pending_classes.get(key)
+                    if slot is None:
+                        slot = self._pending_classes[key] = [0, self._predictions.labels(*key)]
+                    slot[0] += 1
+                return
             self._class_inc(model, classes[indices[0]], protocol)(1)
             return
         for position, n in enumerate(np.bincount(indices, minlength=len(classes)).tolist()):

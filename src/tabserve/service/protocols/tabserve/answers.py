@@ -52,7 +52,22 @@ def json_answer(result: PredictResult) -> bytes:
 def json_row_answer(
     predictor: Predictor, index: int, probabilities: list[float] | None, request_id: str
 ) -> bytes:
-    """The same answer for one row from the pure-Python path (no numpy on the way)."""
+    """The same answer for one row from the pure-Python path (no numpy on the way): the version's
+    fixed parts are encoded once (``_row_templates``), and only the floats and the id per call."""
+    found = _row_templates_made.get((predictor.model, predictor.version))
+    if found is None or found[0] != predictor.classes:
+        found = _row_templates(predictor)
+    if probabilities is None:
+        return found[2][index] % request_id.encode()
+    values = orjson.dumps(probabilities)[1:-1].split(b",")
+    values.append(request_id.encode())
+    return found[1][index] % tuple(values)
+
+
+def json_row_answer_from_dict(
+    predictor: Predictor, index: int, probabilities: list[float] | None, request_id: str
+) -> bytes:
+    """``json_row_answer`` from a dict, as a batch's answer is made (what the templates must equal)."""
     classes = predictor.classes
     answer: dict[str, Any] = {
         "model": predictor.model,
@@ -64,6 +79,34 @@ def json_row_answer(
         answer["probabilities"] = {c: [p] for c, p in zip(classes, probabilities, strict=True)}
     answer["ids"] = [f"{request_id}-0"]
     return orjson.dumps(answer)
+
+
+_RowTemplates = tuple[list[str], list[bytes], list[bytes]]  # classes, with probabilities, labels only
+_row_templates_made: dict[tuple[str, int], _RowTemplates] = {}
+ROW_TEMPLATES_KEPT = 256  # versions whose single-row answer parts are kept (a few bytes each)
+
+
+def _row_templates(predictor: Predictor) -> _RowTemplates:
+    """The version's classes and, per predicted class, its single-row answer as a %-template: with
+    probabilities (one ``%b`` per class, then the request id) and labels only (the request id);
+    kept for the next call."""
+    classes = predictor.classes
+    escape = lambda part: part.replace(b"%", b"%%")  # noqa: E731
+    fields = b",".join(escape(orjson.dumps(c)) + b":[%b]" for c in classes)
+    with_probabilities, labels_only = [], []
+    for label in classes:
+        head = {"model": predictor.model, "version": predictor.version, "labels": [label], "classes": classes}
+        start = escape(orjson.dumps(head)[:-1]) + b","
+        with_probabilities.append(start + b'"probabilities":{' + fields + b'},"ids":["%b-0"]}')
+        labels_only.append(start + b'"ids":["%b-0"]}')
+    if len(_row_templates_made) >= ROW_TEMPLATES_KEPT:
+        _row_templates_made.clear()
+    found = _row_templates_made[predictor.model, predictor.version] = (
+        list(classes),
+        with_probabilities,
+        labels_only,
+    )
+    return found
 
 
 def regression_answer(result: PredictResult) -> dict[str, Any]:
