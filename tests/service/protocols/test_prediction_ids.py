@@ -7,7 +7,10 @@ import io
 
 import orjson
 
-from tabserve.monitoring.ids import RequestIds, parse_row_id, row_ids
+import pytest
+
+from tabserve.monitoring import ids as ids_module
+from tabserve.monitoring.ids import RequestIds, parse_row_id, row_ids, row_ids_json
 
 SETOSA = [5.1, 3.8, 1.5, 0.3]
 VIRGINICA = [6.7, 3.0, 5.2, 2.3]
@@ -24,6 +27,28 @@ def test_request_ids_are_unique_and_row_ids_carry_the_time():
     assert parsed.at == 1_800_000_000.123
     for bad in ("", "abc-1", first, f"{first}-x", f"{first}-1-2", 12, None, "Z" * 30 + "-0"):
         assert parse_row_id(bad) is None
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 17, 16_384, 16_385, 20_003])
+def test_ready_made_id_json_is_what_encoding_the_ids_gives(rows):
+    request_id = RequestIds()()
+    assert row_ids_json(request_id, rows) == orjson.dumps(row_ids(request_id, rows))
+
+
+def test_ready_made_id_json_grows_its_cache_as_batches_grow(monkeypatch):
+    monkeypatch.setattr(ids_module, "_suffixes", [])
+    assert row_ids_json("ab", 3) == b'["ab-0","ab-1","ab-2"]'
+    assert row_ids_json("cd", 5) == b'["cd-0","cd-1","cd-2","cd-3","cd-4"]'
+    assert row_ids_json("ef", 2) == b'["ef-0","ef-1"]'
+
+
+def test_a_batch_answer_ends_with_its_ids_as_valid_json(app_server):
+    rows = [SETOSA, VIRGINICA] * 600
+    answer = app_server.client.post("/models/iris/predict", json={"columns": NAMES, "data": rows})
+    body = orjson.loads(answer.content)
+    request_id = answer.headers[HEADER]
+    assert list(body)[-1] == "ids" and body["ids"] == row_ids(request_id, len(rows))
+    assert len(body["labels"]) == len(rows)
 
 
 def test_tabserve_json_answers_one_id_per_row_and_the_header_names_their_request(app_server):
