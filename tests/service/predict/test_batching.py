@@ -147,12 +147,46 @@ class _Model:
         return Prediction(labels, None if labels_only else probabilities, self.classes, indices)
 
 
+async def _concurrent_turn(batcher: MicroBatcher, model: _Model) -> None:
+    """Two rows ready in one turn of the loop: the batcher joins rows from then on."""
+    await asyncio.gather(batcher.predict(model, [1.0]), batcher.predict(model, [2.0]))
+    await asyncio.sleep(0)
+    model.calls.clear()
+
+
+def test_rows_are_scored_at_once_until_several_arrive_in_one_turn_of_the_loop():
+    model = _Model()
+    batcher = MicroBatcher(wait_s=0.0, max_rows=64)
+
+    async def run():
+        alone = []
+        for _ in range(3):  # one row per turn of the loop: never joined
+            alone.append(await batcher.predict(model, [1.0]))
+            await asyncio.sleep(0)
+        first = list(model.calls)
+        await asyncio.gather(*(batcher.predict(model, [float(i)]) for i in range(3)))  # scored at once,
+        second = list(model.calls)[len(first) :]  # but seen together
+        await asyncio.sleep(0)
+        together = await asyncio.gather(*(batcher.predict(model, [float(i)]) for i in range(3)))
+        third = list(model.calls)[len(first) + len(second) :]
+        await batcher.predict(model, [1.0])  # a group of one: back to scoring at once
+        await asyncio.sleep(0)
+        await batcher.predict(model, [1.0])
+        return alone, first, second, third, together, model.calls[-2:]
+
+    alone, first, second, third, together, last = asyncio.run(run())
+    assert alone == [[0.0, 1.0]] * 3 and first == [1, 1, 1]
+    assert second == [1, 1, 1] and third == [3] and together == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    assert last == [1, 1]
+
+
 def test_a_failing_joined_call_scores_each_row_alone_with_its_own_error():
     model = _Model()
     batcher = MicroBatcher(wait_s=0.0, max_rows=64)
     rows = [[1.0], [-2.0], [float("nan")], [3.0]]
 
     async def run():
+        await _concurrent_turn(batcher, model)
         calls = [batcher.predict(model, row) for row in rows]
         return await asyncio.gather(*calls, return_exceptions=True)
 
@@ -167,14 +201,16 @@ def test_rows_join_per_version_up_to_the_row_cap():
     batcher = MicroBatcher(wait_s=0.0, max_rows=3)
 
     async def run():
+        await _concurrent_turn(batcher, model)
+        before = (batcher.calls, batcher.rows)
         calls = [batcher.predict(model, [float(i)]) for i in range(8)]
         calls.append(batcher.predict(other, [-1.0]))
-        return await asyncio.gather(*calls)
+        return before, await asyncio.gather(*calls)
 
-    got = asyncio.run(run())
+    before, got = asyncio.run(run())
     assert sorted(model.calls) == [2, 3, 3] and other.calls == [1]  # cut at three; versions apart
     assert got == [[1.0, 0.0]] + [[0.0, 1.0]] * 7 + [[1.0, 0.0]]
-    assert (batcher.calls, batcher.rows) == (4, 9)
+    assert (batcher.calls - before[0], batcher.rows - before[1]) == (4, 9)
 
 
 def test_a_lone_row_waits_for_no_one_and_batch_wait_gathers_later_rows():

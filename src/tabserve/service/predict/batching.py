@@ -10,6 +10,12 @@ row and joined; a lone request only yields once to the loop and is scored on
 the version's single-row path, as without batching. ``server.batch_wait_us``
 > 0 makes a group wait that long for more rows instead.
 
+Joining costs a lone request a trip through the event loop, so rows are
+joined only while there is concurrency to gain from: the batcher scores rows
+at once, without yielding, until more than one row arrived in one turn of the
+loop (counted by a callback each turn that saw a row schedules), and goes back
+to scoring at once when a group closes with one row.
+
 Rows join a group per version; every row's answer is its class probabilities
 (a request asking for labels only drops them, as the unbatched path does).
 A row scored in a joined call gets the bits it gets alone (the models are
@@ -55,6 +61,8 @@ class MicroBatcher:
         self._open: dict[int, _Group] = {}
         self.calls = 0  # model calls made, and rows scored by them (for benchmarks and tests)
         self.rows = 0
+        self._joining = wait_s > 0  # waiting for rows is asked for: always join
+        self._turn_rows = 0  # rows scored at once in this turn of the event loop
 
     def takes(self, predictor: Predictor, batch: Batch, interval: float | None = None) -> bool:
         """True for one numeric row for a classifier with probabilities whose single-row path, if
@@ -74,6 +82,12 @@ class MicroBatcher:
         """The class probabilities of one row of floats (NaN: missing), as ``predictor`` gives them
         for the row alone; its errors are raised here."""
         loop = asyncio.get_running_loop()
+        if not self._joining:  # no concurrency seen: score at once, and count this turn's rows
+            self._turn_rows += 1
+            if self._turn_rows == 1:
+                loop.call_soon(self._turn_ended)
+            self._count(1)
+            return _alone(predictor, row)
         key = id(predictor)
         group = self._open.get(key)
         if group is None:
@@ -90,6 +104,11 @@ class MicroBatcher:
             self._close(key, group)  # full: its call is already scheduled; later rows start another
         return await future
 
+    def _turn_ended(self) -> None:
+        """After every row this turn of the loop had ready: join from now on if there were several."""
+        self._joining = self._turn_rows > 1
+        self._turn_rows = 0
+
     def _close(self, key: int, group: _Group) -> None:
         if self._open.get(key) is group:
             del self._open[key]
@@ -97,6 +116,8 @@ class MicroBatcher:
     def _run(self, key: int, group: _Group) -> None:
         self._close(key, group)
         predictor, rows = group.predictor, group.rows
+        if len(rows) == 1 and self.wait_s <= 0:
+            self._joining = False  # the concurrency is gone: score at once again
         if len(rows) > 1:
             try:
                 matrix = np.array(rows, dtype=np.float64)
