@@ -6,7 +6,6 @@ import csv
 import io
 
 import orjson
-
 import pytest
 
 from tabserve.monitoring import ids as ids_module
