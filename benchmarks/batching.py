@@ -10,7 +10,11 @@ model the ratios on / off in the same round:
 
 - req/s at 64 connections (goal >= 2: concurrent rows share the model call);
 - p50 at 1 connection (goal <= 1.1: a lone request is not delayed);
-- req/s at 8 connections (reported, no goal).
+- req/s at 8 connections (reported, no goal);
+- each server's CPU per request (user + system from /proc over a run, over
+  the requests answered) at 64 and 1 connections, which load disturbs less;
+- the rows per model call the batching server reached over all its runs
+  (logged by the server at shutdown).
 
 Ratios are the median of the rounds with their min-max spread.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -29,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from boost import free_port, serving
+from boost import driven, free_port, serving
 from load import drive, load_tool
 
 BIN = Path(sys.executable).parent
@@ -41,6 +46,8 @@ TARGETS = [
     ("rate64", "req/s at 64 conns, batching on / off", ">=", 2.0),
     ("p50_1", "p50 at 1 conn, batching on / off", "<=", 1.1),
     ("rate8", "req/s at 8 conns, batching on / off", None, None),
+    ("cpu64", "server CPU per request at 64 conns, on / off", None, None),
+    ("cpu1", "server CPU per request at 1 conn, on / off", None, None),
 ]
 
 
@@ -91,13 +98,16 @@ def register(config: Path) -> list[tuple[str, str]]:
     return served
 
 
-def one_round(ports: dict[bool, int], number: int, seconds: float) -> dict[bool, dict]:
+def one_round(ports: dict[bool, int], pids: dict[bool, int], number: int, seconds: float) -> dict[bool, dict]:
+    """Each server's load result at each connection count; its CPU µs per request under ("cpu", n)."""
     figures: dict[bool, dict] = {True: {}, False: {}}
     order = [True, False] if number % 2 else [False, True]
     for connections in CONNECTIONS:
         for batching in order:
             url = f"http://127.0.0.1:{ports[batching]}/predict"
-            figures[batching][connections] = drive(url, BODY, connections, seconds)
+            result, cpu = driven(url, connections, seconds, pids[batching])
+            figures[batching][connections] = result
+            figures[batching]["cpu", connections] = cpu
     return figures
 
 
@@ -107,6 +117,8 @@ def ratios(f: dict[bool, dict]) -> dict[str, float]:
         "rate64": on[64].requests_per_s / off[64].requests_per_s,
         "p50_1": on[1].p50_ms / off[1].p50_ms,
         "rate8": on[8].requests_per_s / off[8].requests_per_s,
+        "cpu64": on["cpu", 64] / off["cpu", 64],
+        "cpu1": on["cpu", 1] / off["cpu", 1],
     }
 
 
@@ -114,11 +126,23 @@ def describe(name: str, number: int, f: dict[bool, dict]) -> str:
     parts = []
     for connections in CONNECTIONS:
         on, off = f[True][connections], f[False][connections]
+        cpu_on, cpu_off = f[True]["cpu", connections], f[False]["cpu", connections]
         parts.append(
             f"{connections} conn {on.requests_per_s:,.0f} vs {off.requests_per_s:,.0f} req/s "
-            f"(p50 {on.p50_ms:.3f} vs {off.p50_ms:.3f} ms, p99 {on.p99_ms:.2f} vs {off.p99_ms:.2f} ms)"
+            f"(p50 {on.p50_ms:.3f} vs {off.p50_ms:.3f} ms, p99 {on.p99_ms:.2f} vs {off.p99_ms:.2f} ms, "
+            f"CPU {cpu_on:.0f} vs {cpu_off:.0f} us/request)"
         )
     return f"{name} round {number}, on vs off: " + "; ".join(parts)
+
+
+def joined_rows(log_file: Path) -> str:
+    """The batching server's shutdown count of model calls and rows, as rows per call."""
+    text = log_file.read_text() if log_file.exists() else ""
+    found = re.search(r"micro-batching: (\d+) model calls scored (\d+) single rows", text)
+    if not found:
+        return "no micro-batching count logged"
+    calls, rows = int(found.group(1)), int(found.group(2))
+    return f"{calls:,} model calls scored {rows:,} rows over all runs: {rows / calls:.2f} rows per call"
 
 
 def main() -> int:
@@ -140,12 +164,16 @@ def main() -> int:
             print(f"{name}: {how}")
         results: dict[str, list[dict]] = {}
         for name in args.models.split(","):
+            log_file = folder / f"{name}-batching.log"
             with ExitStack() as stack:
-                ports = {}
+                ports, pids = {}, {}
                 for batching in (True, False):
                     env = {k: v for k, v in os.environ.items() if not k.startswith("TABSERVE_")}
                     env["TABSERVE_CONFIG"] = str(config)
                     env["TABSERVE_SERVER__MICRO_BATCHING"] = "true" if batching else "false"
+                    # Both log alike; the batching server's count of rows per call comes at shutdown.
+                    env["TABSERVE_LOGGING__LEVEL"] = "INFO"
+                    env["TABSERVE_LOGGING__FILE"] = str(log_file if batching else folder / f"{name}.log")
                     ports[batching] = free_port()
                     command = [
                         str(BIN / "tabserve"),
@@ -155,13 +183,14 @@ def main() -> int:
                         "--port",
                         str(ports[batching]),
                     ]
-                    stack.enter_context(serving(command, ports[batching], env))
+                    pids[batching] = stack.enter_context(serving(command, ports[batching], env)).pid
                 for port in ports.values():
                     drive(f"http://127.0.0.1:{port}/predict", BODY, 8, 1.0)  # warm up
                 results[name] = []
                 for number in range(1, args.rounds + 1):
-                    results[name].append(one_round(ports, number, args.seconds))
+                    results[name].append(one_round(ports, pids, number, args.seconds))
                     print(describe(name, number, results[name][-1]), flush=True)
+            print(f"{name}: {joined_rows(log_file)}")
     print("\n| model | measure | median | rounds (min-max) | target |")
     print("| --- | --- | --- | --- | --- |")
     missed = 0

@@ -4,14 +4,17 @@ For one XGBoost and one LightGBM classifier (100 trees, depth 6, four numeric
 features, three classes), registered with ``tabserve.register`` into a
 temporary registry:
 
-- in process, the per-row cost of the path tabserve serves (the compiled
-  bundle through ``Predictor.predict``) against the library's own
-  ``predict_proba`` on one row, each the median of many single-row calls;
+- in process, the per-row cost of the path tabserve serves a single row on
+  (``Predictor.predict_row``; also a one-row batch through ``Predictor.predict``)
+  against the library's own ``predict_proba`` on one row, each the median of
+  many single-row calls;
 - over HTTP (unless ``--no-http``), single-row POST /predict throughput at 8
   connections, as a ratio to a raw-ASGI no-op on the same stack measured in
   the same round (benchmarks/serve.py's yardstick; the goal is >= 0.5), over
   ``--rounds`` rounds with each ratio's median and range; iris trained by
-  `tabserve train`, served the same way, is the reference.
+  `tabserve train`, served the same way, is the reference; and each server's
+  CPU per request (user + system from /proc over the run, divided by the
+  requests answered), which the neighbours' load disturbs less than req/s.
 
 Absolute figures move with the host; the ratios are what to compare.
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import drive, load_tool
+from load import LoadResult, drive, load_tool
 
 BIN = Path(sys.executable).parent
 NAMES = ["a", "b", "c", "d"]
@@ -72,8 +75,8 @@ def per_row_us(call, repeats: int) -> float:
     return float(np.median(times) * 1e6)
 
 
-def in_process(registry, fitted: dict, repeats: int) -> dict[str, tuple[float, float, str]]:
-    """(compiled µs, library µs, how the version is served) per library."""
+def in_process(registry, fitted: dict, repeats: int) -> dict[str, tuple[float, float, float, str]]:
+    """(single-row path µs, one-row batch µs, library µs, how the version is served) per library."""
     import pandas as pd
 
     import tabserve
@@ -89,9 +92,10 @@ def in_process(registry, fitted: dict, repeats: int) -> dict[str, tuple[float, f
             model, name=name, X_sample=fitted["_frame"].head(2000), classes=CLASSES, registry=registry
         )
         predictor = Predictor.load(registry.store, name)
-        served = per_row_us(lambda p=predictor: p.predict(Batch(1, row, None)), repeats)
+        served = per_row_us(lambda p=predictor: p.predict_row(ROW), repeats)
+        batch = per_row_us(lambda p=predictor: p.predict(Batch(1, row, None)), repeats)
         own = per_row_us(lambda m=model: m.predict_proba(frame_row), repeats)
-        found[name] = (served, own, result.serving)
+        found[name] = (served, batch, own, result.serving)
     return found
 
 
@@ -120,10 +124,28 @@ def serving(command: list[str], port: int, env: dict):
             if time.monotonic() > deadline:
                 raise RuntimeError("no answer within 60 s")
             time.sleep(0.01)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (/proc; 0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def driven(url: str, connections: int, seconds: float, pid: int) -> tuple[LoadResult, float]:
+    """``drive`` for ``seconds``, and the server's CPU microseconds per request answered meanwhile."""
+    before = cpu_seconds(pid)
+    result = drive(url, BODY, connections, seconds)
+    used = cpu_seconds(pid) - before
+    requests = result.requests_per_s * max(1, round(seconds))
+    return result, used / requests * 1e6 if requests else float("nan")
 
 
 def free_port() -> int:
@@ -141,16 +163,16 @@ def over_http(config: Path, seconds: float, rounds: int) -> list[dict[str, float
     env = {k: v for k, v in os.environ.items() if not k.startswith("TABSERVE_")}
     env["TABSERVE_CONFIG"] = str(config)
     subprocess.run([str(BIN / "tabserve"), "train"], env=env, check=True, capture_output=True)
-    urls = {}
+    urls, pids = {}, {}
     with ExitStack() as servers:
         port = free_port()
         noop = [sys.executable, str(Path(__file__).with_name("noop_app.py")), str(port)]
-        servers.enter_context(serving(noop, port, env))
+        pids["no-op"] = servers.enter_context(serving(noop, port, env)).pid
         urls["no-op"] = f"http://127.0.0.1:{port}/predict"
         for name in SERVED:
             port = free_port()
             command = [str(BIN / "tabserve"), "serve", "--model", name, "--port", str(port)]
-            servers.enter_context(serving(command, port, env))
+            pids[name] = servers.enter_context(serving(command, port, env)).pid
             urls[name] = f"http://127.0.0.1:{port}/predict"
         order = list(urls)
         found = []
@@ -159,7 +181,9 @@ def over_http(config: Path, seconds: float, rounds: int) -> list[dict[str, float
             rates = {}
             for name in order[shift:] + order[:shift]:
                 drive(urls[name], BODY, 8, 1.0)
-                rates[name] = drive(urls[name], BODY, 8, seconds).requests_per_s
+                result, cpu = driven(urls[name], 8, seconds, pids[name])
+                rates[name] = result.requests_per_s
+                rates[f"{name} cpu"] = cpu
             found.append(rates)
     return found
 
@@ -183,6 +207,14 @@ def report_http(rounds: list[dict[str, float]]) -> None:
         ratios = sorted(rates[name] / rates["iris"] for rates in rounds)
         median = float(np.median(ratios))
         print(f"  {name:8s} median {median:.2f}x iris (range {ratios[0]:.2f}-{ratios[-1]:.2f})")
+    # Server CPU per request (user + system, /proc): what load disturbs least.
+    for name in ("no-op", *SERVED):
+        cpu = sorted(rates[f"{name} cpu"] for rates in rounds)
+        ratio = sorted(rates[f"{name} cpu"] / rates["no-op cpu"] for rates in rounds)
+        print(
+            f"  {name:8s} server CPU {np.median(cpu):5.1f} us/request (range {cpu[0]:.1f}-{cpu[-1]:.1f}), "
+            f"{np.median(ratio):.2f}x the no-op's (range {ratio[0]:.2f}-{ratio[-1]:.2f})"
+        )
 
 
 def main() -> int:
@@ -205,8 +237,11 @@ def main() -> int:
     with tabserve.Registry.from_config(config) as registry:
         figures = in_process(registry, fitted, args.repeats)
     print("in process, one row (median):")
-    for name, (served, own, how) in figures.items():
-        print(f"  {name:8s} tabserve {served:7.1f} us  library predict_proba {own:7.1f} us  ({how})")
+    for name, (served, batch, own, how) in figures.items():
+        print(
+            f"  {name:8s} tabserve single-row path {served:6.1f} us, one-row batch {batch:6.1f} us; "
+            f"library predict_proba {own:7.1f} us ({own / served:.0f}x the single-row path)  ({how})"
+        )
     if not args.no_http:
         report_http(over_http(config, args.seconds, args.rounds))
     return 0

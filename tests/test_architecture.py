@@ -42,6 +42,7 @@ LAYERS = {
     "inputs": 2,
     "numeric_codec": 2,
     "compiled_runtime": 2,
+    "lightgbm_row": 2,
     "task": 2,
     "search_plan": 2,
     "intervals": 2,

@@ -145,11 +145,19 @@ def test_a_converter_that_disagrees_is_caught_and_scikit_learn_serves(tmp_path):
     assert "served by scikit-learn" in result.reason and "probabilities differ" in result.reason
 
 
-def test_tree_models_have_no_python_row_path(tmp_path):
+def test_tree_models_single_row_path_is_a_joinable_model_call_giving_the_batch_bits(tmp_path):
     settings = make_settings(tmp_path, candidates=[{"estimator": "sklearn.tree.DecisionTreeClassifier"}])
     trained = fit_search(settings, load_dataset(settings.data))
     result = compile_pipeline(trained.pipeline, trained.schema, trained.reference_rows)
-    assert CompiledRunner(result.bundle).row_model is None
+    runner = CompiledRunner(result.bundle)
+    assert runner.row_model is not None and runner.row_model.joinable
+    rows = np.vstack([trained.reference_rows[:50], [[np.nan, 3.0, np.nan, 1.5], [1e300, -1e300, 0.0, 2.0]]])
+    with np.errstate(over="ignore"):  # as Predictor.predict calls it: 1e300 overflows float32
+        expected = runner.predict_proba(Batch(len(rows), rows, None))
+    got = np.array([runner.row_model.predict_row(row) for row in rows.tolist()])
+    assert np.array_equal(got, expected)
+    with pytest.raises(ValueError, match="expected 4 values"):
+        runner.row_model.predict_row([1.0, 2.0])
 
 
 def _arrays(bundle: bytes) -> dict[str, np.ndarray]:
@@ -223,7 +231,7 @@ def test_bundle_written_before_the_row_path_still_loads(trained_iris):
     buffer = io.BytesIO()
     np.savez(buffer, **older)
     runner = CompiledRunner(buffer.getvalue())
-    assert runner.row_model is None
+    assert runner.row_model is not None and runner.row_model.joinable  # ONNX Runtime's row, not Python's
     rows = _random_rows(50)
     np.testing.assert_array_equal(
         runner.predict_proba(Batch(50, rows, None)),

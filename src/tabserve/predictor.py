@@ -50,7 +50,13 @@ class Prediction:
 
 
 class RowPredictor(Protocol):
-    """A single-row path: one row of floats (NaN = missing) in, class probabilities out."""
+    """A single-row path: one row of floats (NaN = missing) in, class probabilities out.
+
+    ``joinable``: the path is a model call (ONNX Runtime, a booster library), so concurrent rows
+    are worth scoring together in one batch; False for arithmetic in Python, cheaper alone.
+    """
+
+    joinable: bool
 
     def predict_row(self, row: list[float]) -> list[float]: ...
 
@@ -88,6 +94,10 @@ class SklearnRunner:
         # A model fitted on a bare array (in a notebook) is given one, so it never warns about names.
         self.by_name = hasattr(pipeline, "feature_names_in_")
         self.native = _native_lightgbm(pipeline)
+        if self.native is not None and not schema.is_regression:
+            from tabserve.lightgbm_row import lightgbm_row
+
+            self.row_model = lightgbm_row(pipeline, len(schema.names))
         # SVC without probability=True, LinearSVC, RidgeClassifier, Perceptron: labels only.
         self.probabilities = hasattr(pipeline, "predict_proba")
         self._positions = {label: i for i, label in enumerate(schema.classes)}
@@ -155,8 +165,10 @@ class Predictor:
             else (("labels", "probabilities") if self.probabilities else ("labels",))
         )
         self._row_model = runner.row_model
-        # How many values a single row has when the pure-Python row path exists, else None.
+        # How many values a single row has when a single-row path exists, else None.
         self.row_width = len(self.schema.names) if self._row_model is not None else None
+        # Whether that path is a model call worth sharing between concurrent rows (micro-batching).
+        self.row_joinable = bool(getattr(self._row_model, "joinable", False))
 
     @classmethod
     def load(cls, registry: ModelStore, model: str, version: int | None = None) -> Predictor:
@@ -180,7 +192,7 @@ class Predictor:
         return cls(record, runner, _residuals(files))
 
     def predict_row(self, row: list[float]) -> list[float] | None:
-        """Class probabilities for one numeric row on the pure-Python path, or None if there is none."""
+        """Class probabilities for one numeric row on the single-row path, or None if there is none."""
         if self._row_model is None:
             return None
         probabilities = self._row_model.predict_row(row)

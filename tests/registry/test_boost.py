@@ -329,6 +329,29 @@ def test_library_served_lightgbm_answers_through_its_booster_as_predict_proba_do
     assert runner.native is not None
     got = runner.predict_proba(batch_from_frame(holes, schema))
     np.testing.assert_array_equal(got, model.predict_proba(holes))
+    # Its single-row path (the library's single-row entry) gives the same bits, row by row.
+    assert runner.row_model is not None and runner.row_model.joinable
+    rows = holes.to_numpy().tolist()
+    np.testing.assert_array_equal([runner.row_model.predict_row(row) for row in rows], got)
+
+
+@pytest.mark.filterwarnings("ignore:The argument 'eval_set' is deprecated")
+def test_early_stopped_lightgbm_single_rows_answer_with_its_best_trees(iris):
+    from tabserve.lightgbm_row import lightgbm_row
+
+    frame, codes, _ = iris
+    noisy = frame + np.random.default_rng(1).normal(0, 0.8, frame.shape)
+    model = lightgbm.LGBMClassifier(n_estimators=200, learning_rate=0.5, verbose=-1)
+    model.fit(
+        noisy[::2],
+        codes[::2],
+        eval_set=[(noisy[1::2], codes[1::2])],
+        callbacks=[lightgbm.early_stopping(3, verbose=False)],
+    )
+    assert 0 < model.best_iteration_ < 150
+    row_path = lightgbm_row(model, frame.shape[1])
+    got = [row_path.predict_row(row) for row in noisy.to_numpy().tolist()]
+    np.testing.assert_array_equal(got, model.predict_proba(noisy))
 
 
 def test_a_bare_boosted_regressor_is_left_to_its_library_by_the_compiler(iris):

@@ -127,7 +127,9 @@ class _Model:
     """A stand-in predictor: class 0 or 1 by the sign of the first value; NaN first values fail."""
 
     row_width = None
+    row_joinable = False
     is_regression = False
+    probabilities = True
     classes = ["neg", "pos"]
 
     def __init__(self) -> None:
@@ -145,44 +147,80 @@ class _Model:
         return Prediction(labels, None if labels_only else probabilities, self.classes, indices)
 
 
+async def _concurrent_turn(batcher: MicroBatcher, model: _Model) -> None:
+    """Two rows ready in one turn of the loop: the batcher joins rows from then on."""
+    await asyncio.gather(batcher.predict(model, [1.0]), batcher.predict(model, [2.0]))
+    await asyncio.sleep(0)
+    model.calls.clear()
+
+
+def test_rows_are_scored_at_once_until_several_arrive_in_one_turn_of_the_loop():
+    model = _Model()
+    batcher = MicroBatcher(wait_s=0.0, max_rows=64)
+
+    async def run():
+        alone = []
+        for _ in range(3):  # one row per turn of the loop: never joined
+            alone.append(await batcher.predict(model, [1.0]))
+            await asyncio.sleep(0)
+        first = list(model.calls)
+        await asyncio.gather(*(batcher.predict(model, [float(i)]) for i in range(3)))  # scored at once,
+        second = list(model.calls)[len(first) :]  # but seen together
+        await asyncio.sleep(0)
+        together = await asyncio.gather(*(batcher.predict(model, [float(i)]) for i in range(3)))
+        third = list(model.calls)[len(first) + len(second) :]
+        await batcher.predict(model, [1.0])  # a group of one: back to scoring at once
+        await asyncio.sleep(0)
+        await batcher.predict(model, [1.0])
+        return alone, first, second, third, together, model.calls[-2:]
+
+    alone, first, second, third, together, last = asyncio.run(run())
+    assert alone == [[0.0, 1.0]] * 3 and first == [1, 1, 1]
+    assert second == [1, 1, 1] and third == [3] and together == [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    assert last == [1, 1]
+
+
 def test_a_failing_joined_call_scores_each_row_alone_with_its_own_error():
     model = _Model()
     batcher = MicroBatcher(wait_s=0.0, max_rows=64)
     rows = [[1.0], [-2.0], [float("nan")], [3.0]]
 
     async def run():
-        calls = [batcher.predict(model, np.array([row]), False) for row in rows]
+        await _concurrent_turn(batcher, model)
+        calls = [batcher.predict(model, row) for row in rows]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     got = asyncio.run(run())
     assert model.calls == [4, 1, 1, 1, 1]  # the joined call failed; then each row alone
-    assert [g.labels for g in got if not isinstance(g, Exception)] == [["pos"], ["neg"], ["pos"]]
+    assert [g for g in got if not isinstance(g, Exception)] == [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
     assert isinstance(got[2], InputError) and str(got[2]) == "row 0: cannot score"  # as if alone
-    assert got[0].probabilities.tolist() == [[0.0, 1.0]] and got[0].indices.tolist() == [1]
 
 
-def test_groups_split_by_labels_only_and_at_the_row_cap():
-    model = _Model()
+def test_rows_join_per_version_up_to_the_row_cap():
+    model, other = _Model(), _Model()
     batcher = MicroBatcher(wait_s=0.0, max_rows=3)
 
     async def run():
-        calls = [batcher.predict(model, np.array([[float(i)]]), i % 2 == 0) for i in range(8)]
-        return await asyncio.gather(*calls)
+        await _concurrent_turn(batcher, model)
+        before = (batcher.calls, batcher.rows)
+        calls = [batcher.predict(model, [float(i)]) for i in range(8)]
+        calls.append(batcher.predict(other, [-1.0]))
+        return before, await asyncio.gather(*calls)
 
-    got = asyncio.run(run())
-    assert sorted(model.calls) == [1, 1, 3, 3]  # two groups of four rows, each cut at three
-    assert [g.probabilities is None for g in got] == [i % 2 == 0 for i in range(8)]
-    assert [g.labels for g in got] == [["neg"]] + [["pos"]] * 7
+    before, got = asyncio.run(run())
+    assert sorted(model.calls) == [2, 3, 3] and other.calls == [1]  # cut at three; versions apart
+    assert got == [[1.0, 0.0]] + [[0.0, 1.0]] * 7 + [[1.0, 0.0]]
+    assert (batcher.calls - before[0], batcher.rows - before[1]) == (4, 9)
 
 
 def test_a_lone_row_waits_for_no_one_and_batch_wait_gathers_later_rows():
     model = _Model()
 
     async def staggered(batcher: MicroBatcher):
-        first = asyncio.ensure_future(batcher.predict(model, np.array([[1.0]]), False))
+        first = asyncio.ensure_future(batcher.predict(model, [1.0]))
         await asyncio.sleep(0)  # the first row's call is due before this row joins, unless it waits
         await asyncio.sleep(0)
-        second = await batcher.predict(model, np.array([[2.0]]), False)
+        second = await batcher.predict(model, [2.0])
         return await first, second
 
     asyncio.run(staggered(MicroBatcher(wait_s=0.0, max_rows=64)))
@@ -196,12 +234,16 @@ def test_linear_models_and_a_switched_off_server_do_not_batch(tmp_path):
     on = create_app(make_settings(tmp_path)).state.predict_core
     off = create_app(make_settings(tmp_path, server={"micro_batching": False})).state.predict_core
     assert off.batcher is None and on.batcher is not None
-    linear = type("Linear", (), {"row_width": 4, "is_regression": False})()
+
+    def kind(**fields):
+        base = {"row_width": None, "row_joinable": False, "is_regression": False, "probabilities": True}
+        return type("Model", (), {**base, **fields})()
+
     one_row = Batch(1, np.zeros((1, 4)), None)
-    assert not on.batcher.takes(linear, one_row)
-    tree = type("Tree", (), {"row_width": None, "is_regression": False})()
-    assert on.batcher.takes(tree, one_row)
+    assert not on.batcher.takes(kind(row_width=4), one_row)  # a linear model's row is pure Python
+    tree = kind(row_width=4, row_joinable=True)  # a tree model's row is a model call
+    assert on.batcher.takes(tree, one_row) and on.batcher.takes(kind(), one_row)
     assert not on.batcher.takes(tree, Batch(2, np.zeros((2, 4)), None))
     assert not on.batcher.takes(tree, one_row, interval=0.9)
-    regressor = type("Regressor", (), {"row_width": None, "is_regression": True})()
-    assert not on.batcher.takes(regressor, one_row)
+    assert not on.batcher.takes(kind(row_joinable=True, is_regression=True), one_row)
+    assert not on.batcher.takes(kind(probabilities=False), one_row)  # labels only: nothing to join

@@ -15,6 +15,7 @@ client asks::
     result = core.predict(predictor, batch, protocol="oip")        # -> PredictResult
     if core.batcher and core.batcher.takes(predictor, batch):      # one row, a tree model, batching on
         result = await core.predict_joined(predictor, batch)       # scored with concurrent rows
+    found = await core.single_row_joined(predictor, [0.3, -1.2, 0.8, 0.1])  # the same, one plain row
     found = core.single_row(predictor, [5.1, 3.5, 1.4, 0.2])      # (index, probabilities, request id) or None
     body = await read_body(receive, core.body_limit, length)       # the byte limit every protocol uses
     batch = await core.off_loop(len(body), decode, body)           # big bodies decoded in a worker thread
@@ -297,18 +298,63 @@ class PredictCore:
         requests ready at the same time; the same result, metrics, watch and canary figures as
         ``predict``."""
         assert self.batcher is not None and batch.matrix is not None
+        values = batch.matrix[0].tolist()
+        if predictor.row_width is not None and _plain_row(values) is not None:
+            # A row the unbatched path gives to the single-row path: counted as that path counts it.
+            found = await self.single_row_joined(predictor, values, protocol)
+            assert found is not None
+            index, probabilities, request_id = found
+            return PredictResult(
+                predictor.model,
+                predictor.version,
+                [predictor.classes[index]],
+                predictor.classes,
+                None if labels_only else np.array([probabilities]),
+                np.array([index]),
+                batch.ignored,
+                request_id=request_id,
+            )
         stats = self._canary_stats(predictor) if self.state.canaries else None
         started = perf_counter()
         try:
-            out = await self.batcher.predict(predictor, batch.matrix, labels_only)
+            probabilities = await self.batcher.predict(predictor, values)
         except Exception as exc:
             if stats is not None and lookup(exc).status >= 500:  # bad input is not the version's failure
                 stats.record_error()
             raise
+        index = probabilities.index(max(probabilities))
+        out = Prediction(
+            [predictor.classes[index]],
+            None if labels_only else np.array([probabilities]),
+            predictor.classes,
+            np.array([index]),
+        )
         result = self._result(predictor, batch, out, protocol)
         if stats is not None:
             stats.record_labels(perf_counter() - started, result.labels)
         return result
+
+    async def single_row_joined(
+        self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
+    ) -> tuple[int, list[float], str] | None:
+        """``single_row`` for a version the batcher joins: the row is scored in one model call with
+        the rows of other requests ready at the same time; the same answer and accounting."""
+        assert self.batcher is not None
+        row = _plain_row(values) if predictor.row_width == len(values) else None
+        if row is None:
+            return None
+        stats = self._canary_stats(predictor) if self.state.canaries else None
+        started = perf_counter()
+        try:
+            probabilities = await self.batcher.predict(predictor, row)
+        except Exception as exc:
+            if stats is not None and lookup(exc).status >= 500:
+                stats.record_error()
+            raise
+        index, request_id = self._row_counted(predictor, row, probabilities, protocol)
+        if stats is not None:
+            stats.record(perf_counter() - started, predictor.classes[index])
+        return index, probabilities, request_id
 
     def _canary_stats(self, predictor: Predictor) -> Any:
         """The version's figures while a canary of its model runs (None otherwise)."""
@@ -351,8 +397,9 @@ class PredictCore:
     def _single_row(
         self, predictor: Predictor, values: list[Any], protocol: str = "tabserve"
     ) -> tuple[int, list[float], str] | None:
-        """The single-row shortcut: one row of plain numbers on the model's pure-Python path
-        (microseconds, no numpy), giving the class index, the probabilities and the request id.
+        """The single-row shortcut: one row of plain numbers on the model's single-row path (pure
+        Python for a linear model, buffers bound once for a tree model or booster), giving the class
+        index, the probabilities and the request id.
 
         Only the clear-cut case is taken (the model has a row path, ``values`` has its
         width and holds finite floats or exactly representable ints); None otherwise, and
@@ -360,25 +407,41 @@ class PredictCore:
         """
         if predictor.row_width != len(values):
             return None
-        row = []
-        for value in values:
-            kind = type(value)
-            if kind is float:
-                if not math.isfinite(value):
-                    return None
-            elif kind is not int or not -_BIG_INT < value < _BIG_INT:
-                return None
-            row.append(float(value))
+        row = _plain_row(values)
+        if row is None:
+            return None
         probabilities = predictor.predict_row(row)
         if probabilities is None:
             return None
+        index, request_id = self._row_counted(predictor, row, probabilities, protocol)
+        return index, probabilities, request_id
+
+    def _row_counted(
+        self, predictor: Predictor, row: list[float], probabilities: list[float], protocol: str
+    ) -> tuple[int, str]:
+        """A single row's class index and request id, counted in the metrics and given to the watch."""
         index = probabilities.index(max(probabilities))  # the first maximum, as numpy's argmax
         self.state.metrics.count_predictions(predictor.model, predictor.classes, (index,), protocol)
         request_id = self.request_ids()
         watch = self.watch
         if watch.active:
             watch.observe_row(predictor, row, index, probabilities, request_id)
-        return index, probabilities, request_id
+        return index, request_id
+
+
+def _plain_row(values: list[Any]) -> list[float] | None:
+    """``values`` as floats when they are the clear-cut case of the single-row path (finite floats or
+    exactly representable ints), else None."""
+    row = []
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return None
+        elif kind is not int or not -_BIG_INT < value < _BIG_INT:
+            return None
+        row.append(float(value))
+    return row
 
 
 def request_id_header(request_id: str) -> tuple[bytes, bytes]:

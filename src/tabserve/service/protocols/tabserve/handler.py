@@ -136,8 +136,14 @@ class PredictHandler:
             batch, payload = await self.core.off_loop(len(body), self._decode, body, is_csv, predictor)
             return self._predict(predictor, batch, payload, is_csv, labels_only, interval, with_ids)
         batcher = self.core.batcher
-        if batcher is None or predictor.row_width is not None:
+        if batcher is None or not batcher.joins(predictor):
             return self.answer(predictor, body, is_csv, labels_only, interval, with_ids)
+        if interval is None and not is_csv and len(body) <= SINGLE_ROW_MAX_BYTES:
+            plain = self._plain_row(body, predictor, labels_only)
+            if plain is not None:
+                found = await self.core.single_row_joined(predictor, plain[0])
+                if found is not None:
+                    return self._row_answer(predictor, found, plain[1])
         batch, payload = self._decode(body, is_csv, predictor)
         labels_only, interval = self._options(payload, labels_only, interval)
         if batcher.takes(predictor, batch, interval):
@@ -200,6 +206,16 @@ class PredictHandler:
     def _answer_row(self, body: bytes, predictor: Predictor, labels_only: bool) -> Answer | None:
         """One row, bare or as the single row of "instances", through the core's single-row shortcut;
         None leaves the body to the general path, which also words every error."""
+        plain = self._plain_row(body, predictor, labels_only)
+        if plain is None:
+            return None
+        found = self.core.single_row(predictor, plain[0])
+        return None if found is None else self._row_answer(predictor, found, plain[1])
+
+    @staticmethod
+    def _plain_row(body: bytes, predictor: Predictor, labels_only: bool) -> tuple[list, bool] | None:
+        """The values of one row sent bare or as the single row of "instances", and ``labels_only``
+        (the query's or the body's); None for anything else, or a model without a row path."""
         if predictor.row_width is None:
             return None
         try:
@@ -216,9 +232,10 @@ class PredictHandler:
             payload, labels_only = rows[0], labels_only or flag
         if type(payload) is not list:
             return None
-        found = self.core.single_row(predictor, payload)
-        if found is None:
-            return None
+        return payload, labels_only
+
+    @staticmethod
+    def _row_answer(predictor: Predictor, found: tuple[int, list[float], str], labels_only: bool) -> Answer:
         index, probabilities, request_id = found
         body = answers.json_row_answer(predictor, index, None if labels_only else probabilities, request_id)
         return Answer(answers.JSON_CT, body, [request_id_header(request_id)])
