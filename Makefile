@@ -34,6 +34,10 @@ run: install-run
 # a test file stays in one process so its module fixtures are built once. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
+# Tests write bytecode even where PYTHONDONTWRITEBYTECODE is set: every test process and every
+# `tabserve` process a test starts would otherwise compile the package again, and pytest would
+# rewrite the asserts of every test module again (half of collecting the tests).
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
 
 ## Lint, then the whole suite (backends included; see README for the services).
 test: install lint

@@ -6,6 +6,7 @@ Helpers live in tests/support/ (plain modules); no test module imports another.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from tabserve.config import Settings
 from tabserve.registry import ModelStore, open_registry
+from tabserve.service.predict import reloader
 from tabserve.workflow import TrainOutcome, train_and_register
 from tests.support.backends import (  # noqa: F401 (fixtures registered for the whole suite)
     aws_env,
@@ -42,6 +44,9 @@ from tests.support.settings import make_settings
 
 if TYPE_CHECKING:
     from tabserve.service.predict.core import PredictCore
+
+# What a swap runs in a server process; in this process only tests that ask for it get it (below).
+REAL_REFREEZE_HEAP = reloader.refreeze_heap
 
 # The only skips CI accepts (README, "Tests and services"): checks that cannot apply to SQLite.
 CI_ALLOWED_SKIPS = ("SQLite has no passwords",)
@@ -103,6 +108,27 @@ def pictures_drawn_once() -> Iterator[None]:
         patch.setattr(plots, "pairplot_png", pairplot_png)
         patch.setattr(plots, "confusion_matrix_png", confusion_matrix_png)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def swaps_in_this_process_skip_the_heap_collection() -> Iterator[None]:
+    """A model swap in a test process does not collect and refreeze the whole heap.
+
+    After a swap the reloader undoes the last ``gc.freeze()``, collects everything and freezes it
+    again. A test process's heap (pytest, every test module, every library) makes that one
+    collection about a third of a second, and the in-process apps swap hundreds of times, which
+    was a large part of the fast tests' CPU. Server and job processes keep the real one, and
+    ``real_heap_refreeze`` gives it back to the tests that check it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reloader, "refreeze_heap", lambda: (0.0, gc.get_freeze_count()))
+        yield
+
+
+@pytest.fixture
+def real_heap_refreeze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reloader's real ``refreeze_heap`` (collect, then freeze) for this test."""
+    monkeypatch.setattr(reloader, "refreeze_heap", REAL_REFREEZE_HEAP)
 
 
 @pytest.fixture

@@ -170,7 +170,7 @@ def test_a_dead_background_task_is_logged_counted_and_makes_readyz_503(iris_conf
     assert "background task probe died" in caplog.text
 
 
-def test_swaps_do_not_keep_the_replaced_models_garbage_frozen(iris_config: Path):
+def test_swaps_do_not_keep_the_replaced_models_garbage_frozen(iris_config: Path, real_heap_refreeze):
     """Each swap freezes the heap for the request path; what a replaced model leaves must not stay frozen."""
     settings = load_settings(iris_config, environ={})
     real = open_registry(settings)
@@ -186,6 +186,7 @@ def test_swaps_do_not_keep_the_replaced_models_garbage_frozen(iris_config: Path)
             assert state.default.predictor.version == version
             frozen.append(gc.get_freeze_count())
         warm, last = frozen[3], frozen[-1]
+        assert warm > 0, "a swap froze nothing"
         # A replaced model's cycles are about two hundred objects; caches that grow and are trimmed
         # (connection pools, compiled statements) account for a few dozen, whatever the swap count.
         assert last - warm < 600, f"frozen objects grew from {warm} to {last} over 12 swaps: {frozen}"
